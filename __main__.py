@@ -1,0 +1,10 @@
+"""inferentia-chat: load the validated stack config, build the stack for its role, export outputs."""
+
+import pulumi
+
+from components.config import load_config
+from stacks import build
+
+config = load_config()  # raises ConfigError (listing every problem) before any resource exists
+for key, value in build(config).items():
+    pulumi.export(key, value)

@@ -1,0 +1,827 @@
+"""The stack configuration: read once, validated whole, typed.
+
+Every key lives under the `inferentia-chat:` namespace in `Pulumi.<stack>.yaml` (plus `aws:region`).
+`parse_config` is a pure function: it turns the raw values into one frozen `StackConfig` or raises ONE
+`ConfigError` that lists every problem, each naming the key path, the bad value and what is allowed.
+Unknown keys are problems too (a typo must not silently fall back to a default). `load_config` reads the
+Pulumi configuration and calls it; the program calls that before registering any resource.
+
+Defaults are the secure production choice; the cheap/dev choices are explicit values in a stack file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+
+from . import versions
+from .hardware import INF2_TP_DEGREES, INF2_TYPES, KNOWN_MODELS, types_that_fit_tp
+
+NAMESPACE = "inferentia-chat"
+
+ROLES = ("primary", "dr")
+NAT_STRATEGIES = ("one-per-az", "single")
+LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
+# CloudWatch Logs accepts only these retention periods (days).
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
+CAPACITY_TYPES = ("on-demand", "spot")
+FSX_DEPLOYMENT_TYPES = ("PERSISTENT_2", "SCRATCH_2")
+FSX_THROUGHPUTS = (125, 250, 500, 1000)  # MB/s per TiB, PERSISTENT_2
+EXPOSURES = ("cluster", "internal-alb", "public-alb")
+STANDBY_LEVELS = ("none", "storage", "serving")
+REPLICA_STORAGE_CLASSES = ("STANDARD", "INTELLIGENT_TIERING", "STANDARD_IA", "ONEZONE_IA", "GLACIER_IR")
+
+_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
+_AZ = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d[a-z]$")
+_VPC_ID = re.compile(r"^vpc-[0-9a-f]{8}([0-9a-f]{9})?$")
+_SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8}([0-9a-f]{9})?$")
+_ROLE_ARN = re.compile(r"^arn:aws(-[a-z]+)*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+_ACM_ARN = re.compile(r"^arn:aws(-[a-z]+)*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$")
+_CLUSTER_NAME = re.compile(r"^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$")
+_INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
+_ACCELERATED_FAMILY = re.compile(r"^(inf\d|trn\d|dl\d|p\d|g\d|f\d|vt\d)")
+_MODEL_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+_REVISION = re.compile(r"^([0-9a-f]{40}|[\w.-]{1,100})$")
+_S3_URI = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[\w./=-]*)?$")
+_SERVED_NAME = re.compile(r"^[a-z0-9]([a-z0-9._-]{0,62}[a-z0-9])?$")
+_DURATION = re.compile(r"^(\d+h)?(\d+m)?(\d+s)?$")
+_STACK_NAME = re.compile(r"^[\w.-]+/[\w.-]+/[\w.-]+$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_TAG_KEY = re.compile(r"^[\w .:/=+@-]{1,128}$")
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
+class ConfigError(pulumi.RunError, ValueError):
+    """The stack configuration is invalid; the message lists every problem.
+
+    A `pulumi.RunError`, so `pulumi up` prints the message without a Python traceback.
+    """
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"invalid stack configuration ({len(problems)} problem{'s' * (len(problems) > 1)}):\n{lines}")
+
+
+# ------------------------------------------------------------------------------------------------
+# The typed configuration.
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """A new VPC (cidr, AZs, NAT) or an existing one (vpc_id and subnet ids)."""
+
+    vpc_id: str | None
+    private_subnet_ids: tuple[str, ...]
+    public_subnet_ids: tuple[str, ...]
+    cidr: str
+    az_count: int
+    availability_zones: tuple[str, ...]
+    nat_gateways: str
+
+    @property
+    def bring_your_own(self) -> bool:
+        return self.vpc_id is not None
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    """The EKS control plane and its small system node group."""
+
+    name: str
+    kubernetes_version: str
+    system_node_type: str
+    system_node_count: int
+    system_node_max_count: int
+    public_endpoint: bool
+    public_access_cidrs: tuple[str, ...]
+    admin_role_arns: tuple[str, ...]
+    log_types: tuple[str, ...]
+    log_retention_days: int
+
+
+@dataclass(frozen=True)
+class InferencePoolConfig:
+    """The Karpenter-managed Inferentia2 capacity."""
+
+    instance_types: tuple[str, ...]
+    capacity_types: tuple[str, ...]
+    consolidate_after: str
+    expire_after: str
+    max_neuron_devices: int
+
+
+@dataclass(frozen=True)
+class ModelStoreConfig:
+    """The S3 bucket and the FSx for Lustre file system linked to it."""
+
+    deployment_type: str
+    storage_capacity_gib: int
+    throughput_per_tib: int | None
+    file_system_path: str
+    bucket_prefix: str
+    noncurrent_version_days: int
+    availability_zone: str | None
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The model and how vLLM serves it."""
+
+    id: str
+    revision: str
+    source: str
+    served_name: str
+    tensor_parallel_size: int
+    max_model_len: int
+    max_num_seqs: int
+    replicas: int
+
+
+@dataclass(frozen=True)
+class WebUiConfig:
+    """Open WebUI and the way users reach it."""
+
+    exposure: str
+    certificate_arn: str | None
+    allowed_cidrs: tuple[str, ...]
+    hostname: str | None
+    replicas: int
+    storage_gib: int
+
+
+@dataclass(frozen=True)
+class DrConfig:
+    """The disaster-recovery stack's link to the primary stack."""
+
+    primary_stack: str
+    primary_region: str
+    standby: str
+    replica_storage_class: str
+    replicate_delete_markers: bool
+    prefixes: tuple[str, ...]
+    alarm_email: str | None
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """The whole, validated configuration of one stack."""
+
+    project: str
+    stack: str
+    region: str
+    role: str
+    tags: Mapping[str, str]
+    network: NetworkConfig
+    cluster: ClusterConfig
+    inference_pool: InferencePoolConfig
+    model_store: ModelStoreConfig
+    model: ModelConfig
+    webui: WebUiConfig
+    dr: DrConfig | None
+
+    @property
+    def common_tags(self) -> dict[str, str]:
+        """Tags every AWS resource of the stack carries (components add `component`)."""
+        return {"project": self.project, "stack": self.stack, **self.tags}
+
+
+# ------------------------------------------------------------------------------------------------
+# Reading with problems collected, not raised one at a time.
+# ------------------------------------------------------------------------------------------------
+
+_MISSING = object()
+
+
+def _show(value: Any) -> str:
+    return json.dumps(value) if not isinstance(value, str) else repr(value)
+
+
+class _Problems:
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def add(self, path: str, value: Any, allowed: str) -> None:
+        self.items.append(f"{path} = {_show(value)}: {allowed}")
+
+    def missing(self, path: str, allowed: str) -> None:
+        self.items.append(f"{path} is required: {allowed}")
+
+
+class _Section:
+    """One config object: typed getters that record problems and return a usable default."""
+
+    def __init__(self, path: str, raw: Any, problems: _Problems):
+        self.path = path
+        self.problems = problems
+        self.used: set[str] = set()
+        if raw is _MISSING or raw is None:
+            raw = {}
+        if not isinstance(raw, dict):
+            problems.add(path, raw, "must be an object (a YAML mapping of keys)")
+            raw = {}
+        self.raw: dict[str, Any] = raw
+
+    def key(self, key: str) -> str:
+        return f"{self.path}.{key}"
+
+    def has(self, key: str) -> bool:
+        return key in self.raw
+
+    def _get(self, key: str) -> Any:
+        self.used.add(key)
+        return self.raw.get(key, _MISSING)
+
+    def _check(self, key: str, value: Any, default: Any, ok: bool, allowed: str) -> Any:
+        if not ok:
+            self.problems.add(self.key(key), value, allowed)
+            return default
+        return value
+
+    def string(
+        self,
+        key: str,
+        default: str | None,
+        *,
+        choices: tuple[str, ...] | None = None,
+        pattern: re.Pattern[str] | None = None,
+        allowed: str = "",
+        required: bool = False,
+    ) -> str | None:
+        value = self._get(key)
+        if value is _MISSING:
+            if required:
+                self.problems.missing(self.key(key), allowed or f"one of {', '.join(choices or ())}")
+            return default
+        if not isinstance(value, str):
+            return self._check(key, value, default, False, f"must be a string; {allowed}".rstrip("; "))
+        if choices is not None and value not in choices:
+            return self._check(key, value, default, False, f"must be one of {', '.join(choices)}")
+        if pattern is not None and not pattern.match(value):
+            return self._check(key, value, default, False, allowed)
+        return value
+
+    def integer(
+        self, key: str, default: int, *, minimum: int | None = None, maximum: int | None = None, allowed: str = ""
+    ) -> int:
+        value = self._get(key)
+        if value is _MISSING:
+            return default
+        if not isinstance(value, int) or isinstance(value, bool):
+            return self._check(key, value, default, False, f"must be a whole number {allowed}".rstrip())
+        if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+            bounds = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
+            return self._check(key, value, default, False, f"must be {bounds} {allowed}".rstrip())
+        return value
+
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self._get(key)
+        if value is _MISSING:
+            return default
+        return self._check(key, value, default, isinstance(value, bool), "must be true or false")
+
+    def strings(
+        self,
+        key: str,
+        default: tuple[str, ...],
+        *,
+        item: Callable[[str], str | None],
+        min_items: int = 0,
+        unique: bool = True,
+    ) -> tuple[str, ...]:
+        """A list of strings; `item` returns None when an element is fine, else what is allowed."""
+        value = self._get(key)
+        if value is _MISSING:
+            return default
+        if not isinstance(value, list):
+            return self._check(key, value, default, False, "must be a list")
+        ok = True
+        for i, element in enumerate(value):
+            problem = "must be a string" if not isinstance(element, str) else item(element)
+            if problem:
+                self.problems.add(f"{self.key(key)}[{i}]", element, problem)
+                ok = False
+        if ok and len(value) < min_items:
+            self.problems.add(self.key(key), value, f"must list at least {min_items} item(s)")
+            ok = False
+        if ok and unique and len(set(value)) != len(value):
+            self.problems.add(self.key(key), value, "must not repeat an item")
+            ok = False
+        return tuple(value) if ok else default
+
+    def section(self, key: str) -> _Section:
+        return _Section(self.key(key), self._get(key), self.problems)
+
+    def finish(self) -> None:
+        """Report keys nobody read: typos and keys from other versions."""
+        for key in sorted(set(self.raw) - self.used):
+            hint = difflib.get_close_matches(key, sorted(self.used), n=1)
+            suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
+            self.problems.add(
+                self.key(key),
+                self.raw[key],
+                f"unknown key{suggestion}; allowed keys: {', '.join(sorted(self.used))}",
+            )
+
+
+# ------------------------------------------------------------------------------------------------
+# Element checks (return None when fine, else what is allowed).
+# ------------------------------------------------------------------------------------------------
+
+
+def _cidr_problem(value: str) -> str | None:
+    try:
+        ipaddress.IPv4Network(value, strict=True)
+    except ValueError:
+        return "must be an IPv4 CIDR block such as 203.0.113.0/24 (host bits zero)"
+    return None
+
+
+def _match(pattern: re.Pattern[str], allowed: str) -> Callable[[str], str | None]:
+    return lambda value: None if pattern.match(value) else allowed
+
+
+def _choice(choices: tuple[str, ...] | list[str]) -> Callable[[str], str | None]:
+    return lambda value: None if value in choices else f"must be one of {', '.join(choices)}"
+
+
+def _duration_ok(value: str) -> bool:
+    return bool(value) and value != "" and _DURATION.match(value) is not None and any(c.isdigit() for c in value)
+
+
+# ------------------------------------------------------------------------------------------------
+# Sections.
+# ------------------------------------------------------------------------------------------------
+
+
+def _network(s: _Section, region: str) -> NetworkConfig:
+    vpc_id = s.string("vpcId", None, pattern=_VPC_ID, allowed="must be a VPC id such as vpc-0123456789abcdef0")
+    subnet = _match(_SUBNET_ID, "must be a subnet id such as subnet-0123456789abcdef0")
+    private = s.strings("privateSubnetIds", (), item=subnet)
+    public = s.strings("publicSubnetIds", (), item=subnet)
+    cidr = s.string("cidr", "10.0.0.0/16", allowed="must be an IPv4 CIDR block with a /16 to /20 prefix")
+    az_count = s.integer("azCount", 3, minimum=2, maximum=6, allowed="(availability zones of the new VPC)")
+
+    def in_region(az: str) -> str | None:
+        if _AZ.match(az) and az.startswith(region):
+            return None
+        return f"must be an availability zone of {region}, e.g. {region}a"
+
+    azs = s.strings("availabilityZones", (), item=in_region)
+    nat = s.string("natGateways", "one-per-az", choices=NAT_STRATEGIES)
+
+    if cidr is not None and s.has("cidr"):
+        try:
+            net = ipaddress.IPv4Network(cidr, strict=True)
+            if not 16 <= net.prefixlen <= 20:
+                s.problems.add(s.key("cidr"), cidr, "must have a /16 to /20 prefix (room for subnets in every AZ)")
+        except ValueError:
+            s.problems.add(s.key("cidr"), cidr, "must be an IPv4 CIDR block such as 10.0.0.0/16 (host bits zero)")
+            cidr = "10.0.0.0/16"
+    if azs and len(azs) < 2:
+        s.problems.add(s.key("availabilityZones"), list(azs), "must list at least 2 zones (EKS needs two)")
+    if azs and s.has("azCount"):
+        s.problems.add(s.key("azCount"), az_count, "set either azCount or availabilityZones, not both")
+
+    if vpc_id is not None:
+        for key in ("cidr", "azCount", "availabilityZones", "natGateways"):
+            if s.has(key):
+                s.problems.add(s.key(key), s.raw[key], "applies to a new VPC only; remove it when vpcId is set")
+        if len(private) < 2:
+            s.problems.add(
+                s.key("privateSubnetIds"), list(private), "must list at least 2 private subnets (in 2 AZs) with vpcId"
+            )
+    elif private or public:
+        key = "privateSubnetIds" if private else "publicSubnetIds"
+        s.problems.add(s.key(key), list(private or public), "subnet ids need vpcId (bring-your-own VPC)")
+    s.finish()
+    return NetworkConfig(
+        vpc_id=vpc_id,
+        private_subnet_ids=private,
+        public_subnet_ids=public,
+        cidr=cidr or "10.0.0.0/16",
+        az_count=len(azs) if azs else az_count,
+        availability_zones=azs,
+        nat_gateways=nat or "one-per-az",
+    )
+
+
+def _cluster(s: _Section, stack: str) -> ClusterConfig:
+    name = s.string(
+        "name",
+        f"{NAMESPACE}-{stack}",
+        pattern=_CLUSTER_NAME,
+        allowed="must be 1-100 letters, digits, - or _, starting with a letter or digit",
+    )
+    version = s.string("kubernetesVersion", versions.KUBERNETES_VERSION, choices=versions.SUPPORTED_KUBERNETES_VERSIONS)
+    node_type = s.string(
+        "systemNodeType",
+        "m7i.large",
+        pattern=_INSTANCE_TYPE,
+        allowed="must be an EC2 instance type such as m7i.large",
+    )
+    if node_type and _ACCELERATED_FAMILY.match(node_type):
+        s.problems.add(
+            s.key("systemNodeType"),
+            node_type,
+            "must be a general-purpose type (e.g. m7i.large); accelerators belong to the inference pool",
+        )
+    count = s.integer("systemNodeCount", 2, minimum=1, maximum=20, allowed="(nodes for controllers and the web UI)")
+    max_count = s.integer("systemNodeMaxCount", max(count, 2) + 2, minimum=1, maximum=50)
+    if max_count < count:
+        s.problems.add(s.key("systemNodeMaxCount"), max_count, f"must be at least systemNodeCount ({count})")
+    public = s.boolean("publicEndpoint", False)
+
+    def public_cidr(value: str) -> str | None:
+        problem = _cidr_problem(value)
+        if problem:
+            return problem
+        if ipaddress.IPv4Network(value).prefixlen == 0:
+            return "must not be 0.0.0.0/0: list the networks that need the Kubernetes API"
+        return None
+
+    cidrs = s.strings("publicAccessCidrs", (), item=public_cidr)
+    if public and not cidrs and not any(p.startswith(s.key("publicAccessCidrs")) for p in s.problems.items):
+        s.problems.add(
+            s.key("publicAccessCidrs"),
+            [],
+            "must list the CIDR blocks allowed to reach the public endpoint when publicEndpoint is true",
+        )
+    if cidrs and not public:
+        s.problems.add(s.key("publicAccessCidrs"), list(cidrs), "only applies when publicEndpoint is true")
+    admins = s.strings(
+        "adminRoleArns",
+        (),
+        item=_match(_ROLE_ARN, "must be an IAM role ARN such as arn:aws:iam::123456789012:role/platform-admin"),
+    )
+    logs = s.strings("logTypes", ("api", "audit", "authenticator"), item=_choice(LOG_TYPES))
+    retention = s.integer("logRetentionDays", 365)
+    if retention not in LOG_RETENTION_DAYS:
+        s.problems.add(
+            s.key("logRetentionDays"),
+            retention,
+            f"must be a CloudWatch retention: {', '.join(map(str, LOG_RETENTION_DAYS))}",
+        )
+        retention = 365
+    s.finish()
+    return ClusterConfig(
+        name=name or f"{NAMESPACE}-{stack}",
+        kubernetes_version=version or versions.KUBERNETES_VERSION,
+        system_node_type=node_type or "m7i.large",
+        system_node_count=count,
+        system_node_max_count=max_count,
+        public_endpoint=public,
+        public_access_cidrs=cidrs,
+        admin_role_arns=admins,
+        log_types=logs,
+        log_retention_days=retention,
+    )
+
+
+def _inference_pool(s: _Section) -> InferencePoolConfig:
+    types = s.strings("instanceTypes", ("inf2.xlarge", "inf2.8xlarge"), item=_choice(tuple(INF2_TYPES)), min_items=1)
+    capacity = s.strings("capacityTypes", ("on-demand",), item=_choice(CAPACITY_TYPES), min_items=1)
+    duration = "must be a duration such as 30s, 5m or 1h30m"
+    consolidate = s.string("consolidateAfter", "5m", allowed=duration)
+    if consolidate is not None and not _duration_ok(consolidate):
+        s.problems.add(s.key("consolidateAfter"), consolidate, duration)
+    expire = s.string("expireAfter", "720h", allowed=f"{duration}, or Never")
+    if expire is not None and expire != "Never" and not _duration_ok(expire):
+        s.problems.add(s.key("expireAfter"), expire, f"{duration}, or Never")
+    max_devices = s.integer(
+        "maxNeuronDevices", 4, minimum=1, maximum=480, allowed="(Inferentia2 chips the pool may run at once)"
+    )
+    s.finish()
+    return InferencePoolConfig(
+        instance_types=types,
+        capacity_types=capacity,
+        consolidate_after=consolidate or "5m",
+        expire_after=expire or "720h",
+        max_neuron_devices=max_devices,
+    )
+
+
+def _model_store(s: _Section, network: NetworkConfig) -> ModelStoreConfig:
+    deployment = s.string("deploymentType", "PERSISTENT_2", choices=FSX_DEPLOYMENT_TYPES)
+    capacity = s.integer("storageCapacityGiB", 1200, minimum=1200, maximum=2_400 * 1000, allowed="GiB")
+    if s.has("storageCapacityGiB") and isinstance(capacity, int) and capacity not in (1200, 2400) and capacity % 2400:
+        s.problems.add(s.key("storageCapacityGiB"), capacity, "must be 1200, 2400 or a multiple of 2400 (GiB)")
+    throughput: int | None = None
+    if deployment == "PERSISTENT_2":
+        throughput = s.integer("throughputPerTiB", 250)
+        if throughput not in FSX_THROUGHPUTS:
+            s.problems.add(
+                s.key("throughputPerTiB"),
+                throughput,
+                f"must be one of {', '.join(map(str, FSX_THROUGHPUTS))} (MB/s per TiB, PERSISTENT_2)",
+            )
+    elif s.has("throughputPerTiB"):
+        s.used.add("throughputPerTiB")
+        s.problems.add(
+            s.key("throughputPerTiB"),
+            s.raw["throughputPerTiB"],
+            "applies to PERSISTENT_2 only (SCRATCH_2 has a fixed 200 MB/s per TiB); remove it",
+        )
+    fs_path = s.string(
+        "fileSystemPath",
+        "/",
+        pattern=re.compile(r"^/([\w.-]+(/[\w.-]+)*)?$"),
+        allowed="must be an absolute path such as / or /models",
+    )
+    prefix = s.string(
+        "bucketPrefix",
+        "",
+        pattern=re.compile(r"^([\w.=-]+/)*$"),
+        allowed="must be empty (whole bucket) or a prefix ending in /, such as models/",
+    )
+    noncurrent = s.integer("noncurrentVersionDays", 30, minimum=1, maximum=3650, allowed="(days)")
+    az = s.string("availabilityZone", None, pattern=_AZ, allowed="must be an availability zone name such as us-east-1a")
+    if az and network.availability_zones and az not in network.availability_zones:
+        s.problems.add(
+            s.key("availabilityZone"),
+            az,
+            f"must be one of the network's zones: {', '.join(network.availability_zones)}",
+        )
+    s.finish()
+    return ModelStoreConfig(
+        deployment_type=deployment or "PERSISTENT_2",
+        storage_capacity_gib=capacity,
+        throughput_per_tib=throughput
+        if throughput in FSX_THROUGHPUTS
+        else (250 if deployment == "PERSISTENT_2" else None),
+        file_system_path=fs_path or "/",
+        bucket_prefix=prefix or "",
+        noncurrent_version_days=noncurrent,
+        availability_zone=az,
+    )
+
+
+def _model(s: _Section, pool: InferencePoolConfig, role: str) -> ModelConfig:
+    model_id = s.string(
+        "id", versions.MODEL_ID, pattern=_MODEL_ID, allowed="must be a Hugging Face id such as org/model"
+    )
+    revision = s.string(
+        "revision",
+        versions.MODEL_REVISION,
+        pattern=_REVISION,
+        allowed="must be a commit SHA (40 hex digits) or a tag/branch name",
+    )
+    source = s.string("source", "huggingface", allowed="must be huggingface or an s3:// URI")
+    if source is not None and source != "huggingface" and not _S3_URI.match(source):
+        s.problems.add(s.key("source"), source, "must be huggingface or an s3:// URI such as s3://bucket/models/x/")
+    served = s.string(
+        "servedName",
+        "mistral-7b-instruct",
+        pattern=_SERVED_NAME,
+        allowed="must be lowercase letters, digits, '.', '_' or '-' (at most 64)",
+    )
+    tp = s.integer("tensorParallelSize", 2)
+    if tp not in INF2_TP_DEGREES:
+        s.problems.add(
+            s.key("tensorParallelSize"), tp, f"must be one of {', '.join(map(str, INF2_TP_DEGREES))} (Inf2 TP degrees)"
+        )
+    elif not types_that_fit_tp(tp, pool.instance_types):
+        cores = ", ".join(f"{t} has {INF2_TYPES[t].neuron_cores}" for t in pool.instance_types)
+        s.problems.add(
+            s.key("tensorParallelSize"),
+            tp,
+            f"needs {tp} NeuronCores on one node but no allowed instance type has that many ({cores}); "
+            "lower it or add a larger type to inferencePool.instanceTypes",
+        )
+    facts = KNOWN_MODELS.get(model_id or "")
+    if facts and tp in INF2_TP_DEGREES and facts.attention_heads % tp:
+        s.problems.add(
+            s.key("tensorParallelSize"),
+            tp,
+            f"must divide the model's {facts.attention_heads} attention heads",
+        )
+    max_len = s.integer("maxModelLen", 8192, minimum=128, maximum=131072, allowed="(tokens)")
+    if facts and max_len > facts.max_context:
+        s.problems.add(s.key("maxModelLen"), max_len, f"must be at most the model's context of {facts.max_context}")
+    max_seqs = s.integer("maxNumSeqs", 4, minimum=1, maximum=256, allowed="(concurrent sequences per replica)")
+    replicas = s.integer("replicas", 0 if role == "dr" else 1, minimum=0, maximum=64)
+    s.finish()
+    return ModelConfig(
+        id=model_id or versions.MODEL_ID,
+        revision=revision or versions.MODEL_REVISION,
+        source=source or "huggingface",
+        served_name=served or "mistral-7b-instruct",
+        tensor_parallel_size=tp,
+        max_model_len=max_len,
+        max_num_seqs=max_seqs,
+        replicas=replicas,
+    )
+
+
+def _webui(s: _Section) -> WebUiConfig:
+    exposure = s.string("exposure", "cluster", choices=EXPOSURES)
+    cert = s.string(
+        "certificateArn",
+        None,
+        pattern=_ACM_ARN,
+        allowed="must be an ACM certificate ARN such as arn:aws:acm:us-east-1:123456789012:certificate/<uuid>",
+    )
+    cidrs = s.strings("allowedCidrs", (), item=_cidr_problem)
+    hostname = s.string("hostname", None, pattern=_HOSTNAME, allowed="must be a DNS name such as chat.example.com")
+    replicas = s.integer("replicas", 1, minimum=1, maximum=1)
+    storage = s.integer("storageGiB", 10, minimum=1, maximum=1000, allowed="(GiB for chats and settings)")
+    if exposure == "public-alb":
+        if cert is None and not s.has("certificateArn"):
+            s.problems.missing(s.key("certificateArn"), "public-alb serves HTTPS only: give an ACM certificate ARN")
+        if not cidrs and not s.has("allowedCidrs"):
+            s.problems.missing(
+                s.key("allowedCidrs"),
+                "public-alb needs the source CIDR allowlist (e.g. your office range, or 0.0.0.0/0 on purpose)",
+            )
+    elif exposure == "cluster":
+        for key in ("certificateArn", "allowedCidrs", "hostname"):
+            if s.has(key):
+                s.problems.add(s.key(key), s.raw[key], "only applies to internal-alb or public-alb exposure")
+    s.finish()
+    return WebUiConfig(
+        exposure=exposure or "cluster",
+        certificate_arn=cert,
+        allowed_cidrs=cidrs,
+        hostname=hostname,
+        replicas=replicas,
+        storage_gib=storage,
+    )
+
+
+def _dr(s: _Section, region: str) -> DrConfig:
+    primary = s.string(
+        "primaryStack",
+        None,
+        pattern=_STACK_NAME,
+        allowed="the primary stack's fully qualified name <org>/inferentia-chat/<stack>",
+        required=True,
+    )
+    primary_region = s.string(
+        "primaryRegion", None, pattern=_REGION, allowed="the primary stack's AWS region, e.g. us-east-1", required=True
+    )
+    if primary_region and primary_region == region:
+        s.problems.add(
+            s.key("primaryRegion"),
+            primary_region,
+            f"must differ from this DR stack's aws:region ({region}): a replica in the same region is not DR",
+        )
+    standby = s.string("standby", "none", choices=STANDBY_LEVELS)
+    storage_class = s.string("replicaStorageClass", "STANDARD", choices=REPLICA_STORAGE_CLASSES)
+    delete_markers = s.boolean("replicateDeleteMarkers", False)
+    prefixes = s.strings(
+        "prefixes", (), item=_match(re.compile(r"^[\w.=-]+(/[\w.=-]+)*/?$"), "must be a key prefix such as models/")
+    )
+    email = s.string("alarmEmail", None, pattern=_EMAIL, allowed="must be an email address")
+    s.finish()
+    return DrConfig(
+        primary_stack=primary or "",
+        primary_region=primary_region or "",
+        standby=standby or "none",
+        replica_storage_class=storage_class or "STANDARD",
+        replicate_delete_markers=delete_markers,
+        prefixes=prefixes,
+        alarm_email=email,
+    )
+
+
+def _tags(value: Any, problems: _Problems) -> dict[str, str]:
+    path = f"{NAMESPACE}:tags"
+    if value is _MISSING or value is None:
+        return {}
+    if not isinstance(value, dict):
+        problems.add(path, value, "must be a mapping of tag keys to string values")
+        return {}
+    tags: dict[str, str] = {}
+    for k, v in value.items():
+        if not _TAG_KEY.match(k) or k.lower().startswith("aws:"):
+            problems.add(f"{path}.{k}", v, "tag keys are 1-128 characters and must not start with aws:")
+        elif not isinstance(v, str) or len(v) > 256:
+            problems.add(f"{path}.{k}", v, "tag values are strings of at most 256 characters")
+        elif k in ("project", "stack", "component"):
+            problems.add(f"{path}.{k}", v, "project, stack and component tags are set by the program")
+        else:
+            tags[k] = v
+    return tags
+
+
+# ------------------------------------------------------------------------------------------------
+# Entry points.
+# ------------------------------------------------------------------------------------------------
+
+TOP_LEVEL_KEYS = ("role", "tags", "network", "cluster", "inferencePool", "modelStore", "model", "webui", "dr")
+
+
+def parse_config(raw: Mapping[str, Any], *, region: str | None, stack: str, project: str = NAMESPACE) -> StackConfig:
+    """Validate the raw `inferentia-chat:*` values (keys without the namespace) into a StackConfig.
+
+    `raw` values are what YAML gives (objects as dicts). Raises ConfigError listing every problem.
+    """
+    problems = _Problems()
+    if region is None:
+        problems.missing("aws:region", "the AWS region of this stack, e.g. us-east-1")
+        region = "us-east-1"
+    elif not _REGION.match(region):
+        problems.add("aws:region", region, "must be an AWS region name such as us-east-1")
+
+    for key in sorted(set(raw) - set(TOP_LEVEL_KEYS)):
+        hint = difflib.get_close_matches(key, TOP_LEVEL_KEYS, n=1)
+        suggestion = f" (did you mean {NAMESPACE}:{hint[0]}?)" if hint else ""
+        problems.add(f"{NAMESPACE}:{key}", raw[key], f"unknown key{suggestion}; allowed: {', '.join(TOP_LEVEL_KEYS)}")
+
+    role = raw.get("role", "primary")
+    if role not in ROLES:
+        problems.add(f"{NAMESPACE}:role", role, f"must be one of {', '.join(ROLES)}")
+        role = "primary"
+
+    def section(key: str) -> _Section:
+        return _Section(f"{NAMESPACE}:{key}", raw.get(key, _MISSING), problems)
+
+    network = _network(section("network"), region)
+    cluster = _cluster(section("cluster"), stack)
+    pool = _inference_pool(section("inferencePool"))
+    store = _model_store(section("modelStore"), network)
+    model = _model(section("model"), pool, role)
+    webui = _webui(section("webui"))
+    dr: DrConfig | None = None
+    if role == "dr":
+        dr = _dr(section("dr"), region)
+    elif "dr" in raw:
+        problems.add(f"{NAMESPACE}:dr", raw["dr"], "only applies when role is dr (the DR stack's own config)")
+    tags = _tags(raw.get("tags", _MISSING), problems)
+
+    if problems.items:
+        raise ConfigError(problems.items)
+    return StackConfig(
+        project=project,
+        stack=stack,
+        region=region,
+        role=role,
+        tags=tags,
+        network=network,
+        cluster=cluster,
+        inference_pool=pool,
+        model_store=store,
+        model=model,
+        webui=webui,
+        dr=dr,
+    )
+
+
+def decode_value(value: Any) -> Any:
+    """Pulumi hands structured config to programs as JSON text; scalars stay strings."""
+    if isinstance(value, str) and value[:1] in "[{":
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def load_config() -> StackConfig:
+    """Read and validate this stack's configuration from the Pulumi runtime."""
+    from pulumi.runtime import config as runtime_config
+
+    # The SDK has no public "list keys"; the runtime holds the whole bag (set by the CLI through
+    # PULUMI_CONFIG, or by the offline engine), which is what lets unknown keys be reported.
+    bag = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    prefix = f"{NAMESPACE}:"
+    raw = {k[len(prefix) :]: decode_value(v) for k, v in bag.items() if k.startswith(prefix)}
+    if "role" in raw:
+        raw["role"] = str(raw["role"])
+    return parse_config(
+        raw,
+        region=pulumi.Config("aws").get("region"),
+        stack=pulumi.get_stack(),
+        project=pulumi.get_project(),
+    )

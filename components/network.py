@@ -1,0 +1,152 @@
+"""Network: a new VPC built with pulumi-awsx, or an existing one adopted as it is."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping, Sequence
+from typing import NotRequired, TypedDict
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_awsx as awsx
+
+from .tags import component_tags
+
+TYPE = "inferentia-chat:index:Network"
+
+
+class NetworkArgs(TypedDict):
+    """Inputs of `Network`. Give `vpc_id` + subnet ids to adopt a VPC; otherwise a new one is built."""
+
+    cluster_name: str
+    """EKS cluster name: subnets are tagged `karpenter.sh/discovery=<cluster_name>` for Karpenter."""
+    cidr: NotRequired[str]
+    """CIDR block of a new VPC (default 10.0.0.0/16)."""
+    availability_zones: NotRequired[Sequence[str]]
+    """Zones of a new VPC; when empty, the first `az_count` available zones of the region."""
+    az_count: NotRequired[int]
+    """How many zones a new VPC spans when `availability_zones` is empty (default 3)."""
+    nat_gateways: NotRequired[str]
+    """NAT strategy of a new VPC: `one-per-az` (default, zone-resilient) or `single` (cheaper)."""
+    vpc_id: NotRequired[str]
+    """Existing VPC to adopt."""
+    private_subnet_ids: NotRequired[Sequence[str]]
+    """Existing private subnets (nodes and FSx), at least two zones."""
+    public_subnet_ids: NotRequired[Sequence[str]]
+    """Existing public subnets (internet-facing load balancers), optional."""
+    tags: NotRequired[Mapping[str, str]]
+    """Common tags for every resource."""
+
+
+def subnet_masks(cidr: str) -> tuple[int, int]:
+    """Prefix lengths of the private and public subnet of each zone for a VPC block.
+
+    Private subnets get 1/8 of the block each (pods take VPC addresses with the VPC CNI), public ones
+    1/64 (only load balancer and NAT interfaces); six zones still fit.
+    """
+    prefix = ipaddress.IPv4Network(cidr).prefixlen
+    return prefix + 3, prefix + 6
+
+
+class Network(pulumi.ComponentResource):
+    """VPC with private subnets for nodes and FSx and public subnets for load balancers, in >= 2 zones.
+
+    Private subnets carry `karpenter.sh/discovery` and `kubernetes.io/role/internal-elb`, public ones
+    `kubernetes.io/role/elb`. `availability_zones[i]` is the zone of `private_subnet_ids[i]`.
+    """
+
+    vpc_id: pulumi.Output[str]
+    """The VPC id."""
+    private_subnet_ids: pulumi.Output[list[str]]
+    """Private subnet ids, one per zone, in the order of `availability_zones`."""
+    public_subnet_ids: pulumi.Output[list[str]]
+    """Public subnet ids (may be empty for an adopted VPC)."""
+    availability_zones: pulumi.Output[list[str]]
+    """Zone of each private subnet, index for index."""
+
+    def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(TYPE, name, None, opts)
+        tags = component_tags(args.get("tags", {}), "Network")
+        cluster = args["cluster_name"]
+        discovery = {"karpenter.sh/discovery": cluster}
+        child = pulumi.ResourceOptions(parent=self)
+
+        if args.get("vpc_id"):
+            self._adopt(name, args, discovery, child)
+        else:
+            azs = list(args.get("availability_zones") or [])
+            if not azs:
+                available = aws.get_availability_zones(
+                    state="available",
+                    filters=[{"name": "opt-in-status", "values": ["opt-in-not-required"]}],
+                )
+                azs = list(available.names)[: args.get("az_count", 3)]
+            cidr = args.get("cidr", "10.0.0.0/16")
+            private_mask, public_mask = subnet_masks(cidr)
+            strategy = (
+                awsx.ec2.NatGatewayStrategy.SINGLE
+                if args.get("nat_gateways") == "single"
+                else awsx.ec2.NatGatewayStrategy.ONE_PER_AZ
+            )
+            vpc = awsx.ec2.Vpc(
+                f"{name}-vpc",
+                cidr_block=cidr,
+                availability_zone_names=azs,
+                enable_dns_hostnames=True,
+                enable_dns_support=True,
+                nat_gateways=awsx.ec2.NatGatewayConfigurationArgs(strategy=strategy),
+                subnet_strategy=awsx.ec2.SubnetAllocationStrategy.AUTO,
+                subnet_specs=[
+                    awsx.ec2.SubnetSpecArgs(
+                        type=awsx.ec2.SubnetType.PRIVATE,
+                        cidr_mask=private_mask,
+                        tags={**tags, **discovery, "kubernetes.io/role/internal-elb": "1"},
+                    ),
+                    awsx.ec2.SubnetSpecArgs(
+                        type=awsx.ec2.SubnetType.PUBLIC,
+                        cidr_mask=public_mask,
+                        tags={**tags, "kubernetes.io/role/elb": "1"},
+                    ),
+                ],
+                tags={**tags, "Name": f"{cluster}-vpc"},
+                opts=child,
+            )
+            self.vpc_id = vpc.vpc_id
+            self.private_subnet_ids = vpc.private_subnet_ids
+            self.public_subnet_ids = vpc.public_subnet_ids
+            self.availability_zones = pulumi.Output.from_input(azs)
+
+        self.register_outputs(
+            {
+                "vpc_id": self.vpc_id,
+                "private_subnet_ids": self.private_subnet_ids,
+                "public_subnet_ids": self.public_subnet_ids,
+                "availability_zones": self.availability_zones,
+            }
+        )
+
+    def _adopt(self, name: str, args: NetworkArgs, discovery: dict[str, str], child: pulumi.ResourceOptions) -> None:
+        """Adopt an existing VPC: tag its subnets for discovery (tags are removed again on destroy)."""
+        private = list(args.get("private_subnet_ids") or [])
+        public = list(args.get("public_subnet_ids") or [])
+        wanted = [(s, {**discovery, "kubernetes.io/role/internal-elb": "1"}) for s in private]
+        wanted += [(s, {"kubernetes.io/role/elb": "1"}) for s in public]
+        for subnet, subnet_tags in wanted:
+            for key, value in subnet_tags.items():
+                aws.ec2.Tag(
+                    f"{name}-{subnet}-{key.replace('/', '-').replace('.', '-')}",
+                    resource_id=subnet,
+                    key=key,
+                    value=value,
+                    opts=child,
+                )
+        self.vpc_id = pulumi.Output.from_input(args["vpc_id"])
+        self.private_subnet_ids = pulumi.Output.from_input(private)
+        self.public_subnet_ids = pulumi.Output.from_input(public)
+        zones = [aws.ec2.get_subnet(id=s).availability_zone for s in private]
+        if len(set(zones)) < 2:
+            raise ValueError(
+                f"network.privateSubnetIds {private} are all in {zones[0] if zones else 'no zone'}: "
+                "EKS needs private subnets in at least two availability zones"
+            )
+        self.availability_zones = pulumi.Output.from_input(zones)

@@ -1,0 +1,1 @@
+"""The offline engine (Pulumi mocks with realistic cloud answers) and the render command."""

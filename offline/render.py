@@ -1,0 +1,207 @@
+"""Render a stack offline: run the real program under the offline engine and write what it would create.
+
+    python -m offline render --stack dev [--stack dev-dr] [--out build]
+
+writes, per stack, build/<stack>/resources.json, kubernetes.yaml and outputs.json (the render contract in
+../shared/DESIGN.md) and prints a summary. Secret values never reach a file: they are written as [secret].
+Exits 2 with the validation message when the stack configuration is invalid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import runpy
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from . import cloud
+from .engine import SECRET, RunResult, install
+
+ROOT = Path(__file__).resolve().parent.parent
+_K8S_EXCLUDED = ("kubernetes:helm.sh/",)  # Helm releases stay in resources.json with their values
+
+
+@dataclass
+class StackFile:
+    """A stack's configuration as the Pulumi CLI would hand it to the program."""
+
+    project: str
+    stack: str
+    config: dict[str, str]
+    secret_keys: list[str]
+    raw: dict[str, Any]
+
+
+def read_stack_file(stack: str, root: Path = ROOT) -> StackFile:
+    """Read Pulumi.yaml and Pulumi.<stack>.yaml. Objects become JSON text and scalars strings, as the
+    CLI passes them; `secure:` values become a placeholder marked secret (they cannot be decrypted here).
+    """
+    project = yaml.safe_load((root / "Pulumi.yaml").read_text())["name"]
+    path = root / f"Pulumi.{stack}.yaml"
+    if not path.exists():
+        raise FileNotFoundError(f"no stack file {path.name} (stacks here: {', '.join(list_stacks(root))})")
+    raw = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
+    config: dict[str, str] = {}
+    secret_keys: list[str] = []
+    for key, value in raw.items():
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            config[key] = "offline-placeholder-secret"
+            secret_keys.append(key)
+        elif isinstance(value, dict | list):
+            config[key] = json.dumps(value)
+        elif isinstance(value, bool):
+            config[key] = "true" if value else "false"
+        else:
+            config[key] = str(value)
+    return StackFile(project=project, stack=stack, config=config, secret_keys=secret_keys, raw=raw)
+
+
+def list_stacks(root: Path = ROOT) -> list[str]:
+    """Stack names that have a Pulumi.<stack>.yaml in the project."""
+    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
+
+
+def run_stack(
+    stack: str, *, root: Path = ROOT, overrides: dict[str, Any] | None = None, out: Path | None = None
+) -> RunResult:
+    """Run the real __main__.py for `stack` under the offline engine.
+
+    `overrides` replace whole config keys (objects as dicts), for tests of configuration variants.
+    A DR stack's StackReference is answered from `<out>/<primary>/outputs.json`, rendering the primary
+    first when that file does not exist.
+    """
+    sf = read_stack_file(stack, root)
+    config = dict(sf.config)
+    for key, value in (overrides or {}).items():
+        if value is None:
+            config.pop(key, None)
+        else:
+            config[key] = json.dumps(value) if isinstance(value, dict | list) else str(value)
+    out = out or root / "build"
+
+    def stack_outputs(name: str) -> dict[str, Any]:
+        primary = name.rsplit("/", 1)[-1]
+        file = out / primary / "outputs.json"
+        if not file.exists():
+            raise LookupError(
+                f"StackReference {name}: no {file}; render the primary stack first (render --stack {primary})"
+            )
+        return json.loads(file.read_text())
+
+    engine = install()
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    return engine.run(
+        lambda: runpy.run_path(str(root / "__main__.py"), run_name="__main__"),
+        project=sf.project,
+        stack=stack,
+        config=config,
+        secret_keys=sf.secret_keys,
+        stack_outputs=stack_outputs,
+    )
+
+
+def primary_of(stack: str, root: Path = ROOT) -> str | None:
+    """The primary stack a DR stack file points to, if it is one."""
+    raw = read_stack_file(stack, root).raw
+    if str(raw.get("inferentia-chat:role")) != "dr":
+        return None
+    dr = raw.get("inferentia-chat:dr") or {}
+    name = dr.get("primaryStack") if isinstance(dr, dict) else None
+    return str(name).rsplit("/", 1)[-1] if name else None
+
+
+def kubernetes_objects(result: RunResult) -> list[dict[str, Any]]:
+    """Every Kubernetes object the stack creates, as it would be applied, secrets masked."""
+    objects = []
+    for rec in result.resources:
+        if not rec.type.startswith("kubernetes:") or rec.type.startswith(_K8S_EXCLUDED):
+            continue
+        obj = dict(rec.inputs)
+        meta = dict(obj.get("metadata") or {})
+        meta.setdefault("name", cloud.autoname(rec.name))
+        obj["metadata"] = meta
+        if obj.get("kind") == "Secret":
+            for section in ("data", "stringData"):
+                if section in obj:
+                    obj[section] = {k: SECRET for k in obj[section]}
+        ordered = {k: obj.pop(k) for k in ("apiVersion", "kind", "metadata") if k in obj}
+        objects.append({**ordered, **obj})
+    return objects
+
+
+def sorted_records(result: RunResult) -> list[dict[str, Any]]:
+    """Records in a stable order (the stack first, then by URN, which groups them by component)."""
+    records = [r.as_dict() for r in result.resources]
+    return sorted(records, key=lambda r: (r["type"] != "pulumi:pulumi:Stack", r["urn"]))
+
+
+def write_render(result: RunResult, out: Path) -> Path:
+    """Write the three files of the render contract for one stack; returns the stack's folder."""
+    folder = out / result.stack
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "resources.json").write_text(json.dumps(sorted_records(result), indent=2) + "\n")
+    objects = kubernetes_objects(result)
+    (folder / "kubernetes.yaml").write_text(
+        yaml.safe_dump_all(objects, sort_keys=False, default_flow_style=False) if objects else ""
+    )
+    (folder / "outputs.json").write_text(json.dumps(result.outputs_for_file(), indent=2) + "\n")
+    return folder
+
+
+def summary(result: RunResult, folder: Path) -> str:
+    """The short human summary printed after a render."""
+    counts = Counter(r.type for r in result.resources)
+    lines = [f"stack {result.stack}: {len(result.resources)} resources -> {folder}"]
+    lines += [f"  {n:4d}  {t}" for t, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+    outputs = result.outputs_for_file()
+    endpoint_keys = [k for k in outputs if k.lower().endswith(("url", "endpoint", "command"))]
+    if endpoint_keys:
+        lines.append("endpoints:")
+        lines += [f"  {k}: {outputs[k]}" for k in endpoint_keys]
+    lines.append("outputs: " + ", ".join(f"{k}{' (secret)' if outputs[k] == SECRET else ''}" for k in outputs))
+    lines.append(
+        "placeholders: every id, ARN, DNS name, endpoint and generated value is offline-made "
+        f"(account {cloud.FAKE_ACCOUNT}, hashed ids); secret values are written as {SECRET}."
+    )
+    return "\n".join(lines)
+
+
+def render(stacks: list[str], out: Path, root: Path = ROOT) -> int:
+    """Render each stack (a DR stack's primary first when needed); returns the exit code."""
+    from components.config import ConfigError
+
+    order: list[str] = []
+    for stack in stacks:
+        primary = primary_of(stack, root)
+        if primary and primary not in order and primary not in stacks and not (out / primary / "outputs.json").exists():
+            order.append(primary)
+        if stack not in order:
+            order.append(stack)
+    for stack in order:
+        try:
+            result = run_stack(stack, root=root, out=out)
+        except ConfigError as e:
+            print(f"{stack}: {e}", file=sys.stderr)
+            return 2
+        print(summary(result, write_render(result, out)))
+    return 0
+
+
+def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
+    parser = argparse.ArgumentParser(prog="python -m offline", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("render", help="render stacks offline into build/<stack>/")
+    r.add_argument("--stack", action="append", help="stack name (repeatable); default: every Pulumi.<stack>.yaml")
+    r.add_argument("--out", default=str(root / "build"), help="output folder (default: build)")
+    args = parser.parse_args(argv)
+    stacks = args.stack or list_stacks(root)
+    # Primaries first, so their outputs are fresh when their DR stacks read them.
+    stacks.sort(key=lambda s: primary_of(s, root) is not None)
+    return render(stacks, Path(args.out), root)

@@ -1,0 +1,66 @@
+"""The primary stack: network, cluster and (as they land) the serving platform."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from components.config import StackConfig
+from components.eks_cluster import EksCluster, EksClusterArgs
+from components.network import Network, NetworkArgs
+
+
+def network_args(cfg: StackConfig) -> NetworkArgs:
+    """Network inputs from the validated config (new VPC or bring-your-own)."""
+    net, tags = cfg.network, cfg.common_tags
+    if net.bring_your_own:
+        return NetworkArgs(
+            cluster_name=cfg.cluster.name,
+            vpc_id=net.vpc_id or "",
+            private_subnet_ids=list(net.private_subnet_ids),
+            public_subnet_ids=list(net.public_subnet_ids),
+            tags=tags,
+        )
+    return NetworkArgs(
+        cluster_name=cfg.cluster.name,
+        cidr=net.cidr,
+        availability_zones=list(net.availability_zones),
+        az_count=net.az_count,
+        nat_gateways=net.nat_gateways,
+        tags=tags,
+    )
+
+
+def build_primary(cfg: StackConfig) -> dict[str, Any]:
+    """Compose the primary stack and return its outputs."""
+    network = Network("network", network_args(cfg))
+    c = cfg.cluster
+    cluster = EksCluster(
+        "cluster",
+        EksClusterArgs(
+            cluster_name=c.name,
+            kubernetes_version=c.kubernetes_version,
+            vpc_id=network.vpc_id,
+            private_subnet_ids=network.private_subnet_ids,
+            public_subnet_ids=network.public_subnet_ids,
+            system_node_type=c.system_node_type,
+            system_node_count=c.system_node_count,
+            system_node_max_count=c.system_node_max_count,
+            public_endpoint=c.public_endpoint,
+            public_access_cidrs=list(c.public_access_cidrs),
+            admin_role_arns=list(c.admin_role_arns),
+            log_types=list(c.log_types),
+            log_retention_days=c.log_retention_days,
+            tags=cfg.common_tags,
+        ),
+    )
+    return {
+        "role": cfg.role,
+        "region": cfg.region,
+        "vpcId": network.vpc_id,
+        "privateSubnetIds": network.private_subnet_ids,
+        "availabilityZones": network.availability_zones,
+        "clusterName": cluster.cluster_name,
+        "kubeconfig": cluster.kubeconfig,
+        "nodeSecurityGroupId": cluster.node_security_group_id,
+        "systemNodeGroup": cluster.system_node_group_name,
+    }

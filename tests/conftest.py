@@ -1,0 +1,111 @@
+"""The one offline engine for the whole suite, and a plan reader for assertions.
+
+`engine.install()` calls `pulumi.runtime.set_mocks(..., preview=False)` once per process (each xdist
+worker is its own process). Tests get a `Plan`: the resources the REAL program registers for a stack
+configuration, read the way a reviewer reads `pulumi preview`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from offline import engine
+from offline.engine import Record, RunResult
+from offline.render import kubernetes_objects, run_stack, write_render
+
+engine.install()
+
+
+class Plan:
+    """Read access to one offline run."""
+
+    def __init__(self, result: RunResult):
+        self.result = result
+        self.resources = result.resources
+        self.by_urn = {r.urn: r for r in result.resources}
+
+    @property
+    def outputs(self) -> dict[str, Any]:
+        return self.result.outputs
+
+    def of_type(self, type_: str) -> list[Record]:
+        return [r for r in self.resources if r.type == type_]
+
+    def one(self, type_: str, name: str | None = None) -> Record:
+        """The single resource of a type (optionally the one whose name ends with `name`)."""
+        found = [r for r in self.of_type(type_) if name is None or r.name.endswith(name)]
+        assert len(found) == 1, f"expected one {type_} named *{name}, found {[r.name for r in found]}"
+        return found[0]
+
+    def named(self, name: str) -> Record:
+        found = [r for r in self.resources if r.name == name]
+        assert len(found) == 1, f"expected one resource named {name}, found {len(found)}"
+        return found[0]
+
+    def k8s(self, kind: str, name: str | None = None) -> list[dict[str, Any]]:
+        return [
+            o
+            for o in kubernetes_objects(self.result)
+            if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)
+        ]
+
+    def ancestors(self, rec: Record) -> Iterator[Record]:
+        parent = rec.parent
+        while parent:
+            p = self.by_urn[parent]
+            yield p
+            parent = p.parent
+
+    def depends(self, rec: Record, on: Record) -> bool:
+        """True if `rec` waits for `on` (directly, or through a dependency's dependencies)."""
+        seen: set[str] = set()
+        todo = list(rec.dependencies)
+        while todo:
+            urn = todo.pop()
+            if urn == on.urn:
+                return True
+            if urn in seen or urn not in self.by_urn:
+                continue
+            seen.add(urn)
+            todo.extend(self.by_urn[urn].dependencies)
+        return False
+
+    def policy(self, rec: Record, key: str = "policy") -> dict[str, Any]:
+        return json.loads(rec.inputs[key])
+
+
+@cache
+def _plan(stack: str, overrides_json: str, out: str | None) -> Plan:
+    return Plan(run_stack(stack, overrides=json.loads(overrides_json), out=Path(out) if out else None))
+
+
+def plan_for(stack: str = "dev", *, out: Path | None = None, **overrides: Any) -> Plan:
+    """Run the real program for `stack` with whole config keys replaced, e.g.
+    plan_for(**{"inferentia-chat:cluster": {...}}); None removes a key. Cached per configuration.
+    `out` is where a DR stack finds its primary's outputs.json.
+    """
+    return _plan(stack, json.dumps(overrides, sort_keys=True), str(out) if out else None)
+
+
+@pytest.fixture(scope="session")
+def dev() -> Plan:
+    return plan_for("dev")
+
+
+@pytest.fixture(scope="session")
+def rendered(tmp_path_factory: pytest.TempPathFactory, dev: Plan) -> Path:
+    """A build folder holding the dev render, as `python -m offline render` writes it."""
+    out = tmp_path_factory.mktemp("build")
+    write_render(dev.result, out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def dev_dr(rendered: Path) -> Plan:
+    return plan_for("dev-dr", out=rendered)
