@@ -49,6 +49,9 @@ class Record:
     provider: str | None
     inputs: dict[str, Any]
     dependencies: list[str]
+    # What the (offline) provider returned: ids, ARNs... Not part of the render contract; tests use it
+    # to follow a value from the resource that makes it to the resources that consume it.
+    outputs: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -82,12 +85,12 @@ def plain(value: Any) -> Any:
     if isinstance(value, dict):
         sig = value.get(_SIG_KEY)
         if sig == _SIG_SECRET:
-            return SECRET
+            return _masked(value.get("value"))
         if sig == _SIG_RESOURCE:
             return value.get("urn")
         if sig == _SIG_OUTPUT:
             if value.get("secret"):
-                return SECRET
+                return _masked(value.get("value"))
             return plain(value["value"]) if "value" in value else UNKNOWN
         if sig == _SIG_ASSET:
             return {"asset": value.get("path") or value.get("uri") or "<text>"}
@@ -101,6 +104,13 @@ def plain(value: Any) -> Any:
     if value == _UNKNOWN_VALUE:
         return UNKNOWN
     return value
+
+
+def _masked(value: Any) -> Any:
+    """A secret keeps its shape (a map keeps its keys, which are names, not values) but no value."""
+    if isinstance(value, dict):
+        return {k: SECRET for k in sorted(value) if k != _SIG_KEY}
+    return SECRET
 
 
 class _Mocks(pulumi_mocks.Mocks):
@@ -154,6 +164,8 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
 
     def _record(self, request, urn: str, properties, custom: bool) -> None:
         inputs = plain(json_format.MessageToDict(properties, preserving_proto_field_name=True))
+        registered = self.resources.get(urn)
+        outputs = plain({"id": registered.id, **registered.state}) if registered else {}
         self.engine.records.append(
             Record(
                 type=request.type,
@@ -164,6 +176,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                 provider=request.provider or None,
                 inputs=inputs,
                 dependencies=list(request.dependencies),
+                outputs=outputs,
             )
         )
 

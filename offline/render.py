@@ -129,8 +129,10 @@ def kubernetes_objects(result: RunResult) -> list[dict[str, Any]]:
         obj["metadata"] = meta
         if obj.get("kind") == "Secret":
             for section in ("data", "stringData"):
-                if section in obj:
+                if isinstance(obj.get(section), dict):
                     obj[section] = {k: SECRET for k in obj[section]}
+                elif section in obj:
+                    obj[section] = {}  # a wholly secret map whose keys are unknown offline
         ordered = {k: obj.pop(k) for k in ("apiVersion", "kind", "metadata") if k in obj}
         objects.append({**ordered, **obj})
     return objects

@@ -1,0 +1,27 @@
+# The two commands of the README: `make render` and `make test`. Both set up ./venv first.
+PYTHON ?= python3
+VENV := venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: render test lint clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $(STAMP)
+
+## Render every stack offline into build/<stack>/ (what `pulumi up` would create).
+render: $(STAMP)
+	$(PY) -m offline render
+
+## Lint, format check and the whole test suite.
+test: $(STAMP) lint
+	$(PY) -m pytest -n 2
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+clean:
+	rm -rf build .pytest_cache .ruff_cache
