@@ -139,7 +139,7 @@ class EksCluster(pulumi.ComponentResource):
                 iam.kms_key_policy(
                     partition,
                     account,
-                    log_group_arn_pattern=f"arn:{partition}:logs:{region}:{account}:log-group:{log_group_name}",
+                    log_group_arn=f"arn:{partition}:logs:{region}:{account}:log-group:{log_group_name}",
                 )
             ),
             tags=tags,

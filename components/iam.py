@@ -46,12 +46,12 @@ def ec2_trust_policy() -> Policy:
     }
 
 
-def kms_key_policy(partition: str, account: str, *, log_group_arn_pattern: str | None = None) -> Policy:
+def kms_key_policy(partition: str, account: str, *, log_group_arn: str | None = None) -> Policy:
     """A customer-managed key policy that leaves access to IAM: the account principal administers
     and uses the key, so only roles whose IAM policies name this key can use it (EKS uses it for
     Secrets through the cluster role; the EBS CSI driver through `ebs_csi_kms_policy`).
 
-    With `log_group_arn_pattern`, CloudWatch Logs of the log groups it matches may use the key
+    With `log_group_arn`, CloudWatch Logs may use the key for that log group
     (the service has no IAM role of its own; AWS scopes it by the encryption context).
     """
     statements: list[dict[str, Any]] = [
@@ -63,16 +63,17 @@ def kms_key_policy(partition: str, account: str, *, log_group_arn_pattern: str |
             "Resource": "*",
         }
     ]
-    if log_group_arn_pattern:
-        region = log_group_arn_pattern.split(":")[3]
+    if log_group_arn:
+        region = log_group_arn.split(":")[3]
         statements.append(
             {
                 "Sid": "CloudWatchLogsUseKey",
                 "Effect": "Allow",
                 "Principal": {"Service": f"logs.{region}.amazonaws.com"},
-                "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                # Only calls that carry the log group's encryption context can match the condition.
+                "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*"],
                 "Resource": "*",
-                "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": log_group_arn_pattern}},
+                "Condition": {"StringEquals": {"kms:EncryptionContext:aws:logs:arn": log_group_arn}},
             }
         )
     return {"Version": "2012-10-17", "Statement": statements}

@@ -45,8 +45,8 @@ def test_control_plane_logs_are_audited_kept_and_encrypted(dev: Plan):
     statements = dev.policy(dev.one(KEY, "secrets-key"))["Statement"]
     (logs,) = [s for s in statements if s["Sid"] == "CloudWatchLogsUseKey"]
     assert logs["Principal"] == {"Service": "logs.us-east-1.amazonaws.com"}
-    assert logs["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"].endswith(
-        "log-group:/aws/eks/inferentia-chat-dev/cluster"
+    assert logs["Condition"]["StringEquals"]["kms:EncryptionContext:aws:logs:arn"] == (
+        "arn:aws:logs:us-east-1:123456789012:log-group:/aws/eks/inferentia-chat-dev/cluster"
     )
 
 
