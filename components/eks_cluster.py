@@ -360,6 +360,8 @@ class EksCluster(pulumi.ComponentResource):
         self.system_node_group_name = node_group.node_group_name
         self.secrets_key_arn = secrets_key.arn
         self.volume_key_arn = volume_key.arn
+        # For composition (not outputs): Kubernetes workloads and Helm releases use `provider`; what must
+        # run on system nodes depends on `node_group`; `addons` by name, for ordering.
         self.node_group = node_group
         self.addons = addons
         self.register_outputs(

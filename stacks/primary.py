@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pulumi
+
 from components.config import StackConfig
 from components.eks_cluster import EksCluster, EksClusterArgs
 from components.network import Network, NetworkArgs
@@ -28,6 +30,23 @@ def network_args(cfg: StackConfig) -> NetworkArgs:
         nat_gateways=net.nat_gateways,
         tags=tags,
     )
+
+
+def serving_zone(cfg: StackConfig, network: Network) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
+    """The one zone (and its private subnet) of the FSx file system, hence of the inference nodes.
+
+    FSx for Lustre is single-AZ: serving pods must run where it is. `modelStore.availabilityZone` picks
+    the zone; otherwise the network's first.
+    """
+    wanted = cfg.model_store.availability_zone
+
+    def pick(args: list[list[str]]) -> tuple[str, str]:
+        zones, subnets = args
+        zone = wanted if wanted in zones else zones[0]
+        return zone, subnets[zones.index(zone)]
+
+    pair = pulumi.Output.all(network.availability_zones, network.private_subnet_ids).apply(pick)
+    return pair.apply(lambda p: p[0]), pair.apply(lambda p: p[1])
 
 
 def build_primary(cfg: StackConfig) -> dict[str, Any]:
