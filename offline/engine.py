@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -136,6 +137,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
     def __init__(self, engine: OfflineEngine) -> None:
         super().__init__(_Mocks(engine))
         self.engine = engine
+        self._lock = threading.Lock()
 
     def make_urn(self, parent: str, type_: str, name: str) -> str:
         # As the Pulumi engine does: the root stack is not part of a child's qualified type.
@@ -144,6 +146,12 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         return "urn:pulumi:" + "::".join([pulumi.get_stack(), pulumi.get_project(), type_, name])
 
     def RegisterResource(self, request):  # noqa: N802 - gRPC method name
+        # The SDK calls the monitor from a thread pool; the per-registration context below (parent URN
+        # of synthetic children, secret output names) is shared, so registrations take turns.
+        with self._lock:
+            return self._register(request)
+
+    def _register(self, request):
         synthetic_before = len(self.engine.ctx.synthetic)
         self.engine.ctx.registering_urn = self.make_urn(request.parent, request.type, request.name)
         self.engine.ctx.secret_output_names = list(request.additionalSecretOutputs)
@@ -158,9 +166,11 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
 
     def ReadResource(self, request):  # noqa: N802 - gRPC method name
         # Reads (StackReference, `get` of existing resources) are part of the plan a reviewer sees.
-        response = super().ReadResource(request)
-        self._record(request, response.urn, request.properties, True)
-        return response
+        with self._lock:
+            self.engine.ctx.secret_output_names = []
+            response = super().ReadResource(request)
+            self._record(request, response.urn, request.properties, True)
+            return response
 
     def _record(self, request, urn: str, properties, custom: bool) -> None:
         inputs = plain(json_format.MessageToDict(properties, preserving_proto_field_name=True))
