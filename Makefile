@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+TOOLS := venv-tools
+TOOLS_STAMP := $(TOOLS)/.installed
 
 .PHONY: render test lint clean
 
@@ -11,12 +13,17 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
 
+$(TOOLS_STAMP): requirements-tools.txt
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-tools.txt
+	touch $(TOOLS_STAMP)
+
 ## Render every stack offline into build/<stack>/ (what `pulumi up` would create).
 render: $(STAMP)
 	$(PY) -m offline render
 
 ## Lint, format check and the whole test suite.
-test: $(STAMP) lint
+test: $(STAMP) $(TOOLS_STAMP) lint
 	$(PY) -m pytest -n 2
 
 lint: $(STAMP)
