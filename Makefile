@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 TOOLS := venv-tools
 TOOLS_STAMP := $(TOOLS)/.installed
 
-.PHONY: render test lint clean
+.PHONY: render test lint package-check clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +23,12 @@ render: $(STAMP)
 	$(PY) -m offline render
 
 ## Lint, format check and the whole test suite.
-test: $(STAMP) $(TOOLS_STAMP) lint
+test: $(STAMP) $(TOOLS_STAMP) lint package-check
 	$(PY) -m pytest -n 2
+
+## pip install of this repository into a clean venv, then import of every public component.
+package-check:
+	scripts/check-package.sh
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -1,0 +1,22 @@
+"""inferentia-chat components: a private LLM chat service on AWS Inferentia2, as Pulumi components.
+
+Installed with pip, this package is `inferentia_chat`; inside the repository it is `components`.
+The public API is what `__all__` lists; everything else may change without notice.
+"""
+
+from .eks_cluster import EksCluster, EksClusterArgs
+from .network import Network, NetworkArgs
+
+__version__ = "0.1.0"
+
+COMPONENTS = (Network, EksCluster)
+"""Every public component class (the ones the Pulumi plugin exposes to other languages)."""
+
+__all__ = [
+    "COMPONENTS",
+    "EksCluster",
+    "EksClusterArgs",
+    "Network",
+    "NetworkArgs",
+    "__version__",
+]

@@ -1,7 +1,5 @@
 """EksCluster: the control plane (pulumi-eks), a small system node group and the EKS add-ons."""
 
-from __future__ import annotations
-
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field

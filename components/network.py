@@ -1,7 +1,5 @@
 """Network: a new VPC built with pulumi-awsx, or an existing one adopted as it is."""
 
-from __future__ import annotations
-
 import ipaddress
 from collections.abc import Mapping, Sequence
 from typing import NotRequired, TypedDict

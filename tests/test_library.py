@@ -1,0 +1,72 @@
+"""The components as a library: every public component in the schema other languages get."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+import pkgutil
+from pathlib import Path
+
+import pulumi
+import yaml
+from pulumi.provider.experimental.component import ComponentProvider
+
+import components
+
+
+def public_components() -> list[type[pulumi.ComponentResource]]:
+    return list(components.COMPONENTS)
+
+
+def test_every_component_class_in_the_library_is_public():
+    found = set()
+    for module in pkgutil.iter_modules(components.__path__):
+        mod = importlib.import_module(f"components.{module.name}")
+        for _, cls in inspect.getmembers(mod, inspect.isclass):
+            if issubclass(cls, pulumi.ComponentResource) and cls.__module__ == mod.__name__:
+                found.add(cls)
+    assert found == set(public_components())
+    for cls in found:
+        assert cls.__name__ in components.__all__ and f"{cls.__name__}Args" in components.__all__
+
+
+def test_schema_exposes_every_component_input_and_output():
+    schema = json.loads(
+        ComponentProvider(public_components(), "inferentia-chat", version=components.__version__).schema
+    )
+    assert schema["name"] == "inferentia-chat"
+    for cls in public_components():
+        token = f"inferentia-chat:index:{cls.__name__}"
+        resource = schema["resources"][token]
+        assert resource["isComponent"] is True
+        assert resource["description"]
+        args = inspect.get_annotations(inspect.get_annotations(cls.__init__)["args"])
+        assert set(resource["inputProperties"]) == {pulumi_name(k) for k in args}, token
+        for name, prop in resource["inputProperties"].items():
+            assert prop.get("description"), f"{token}.{name} has no description"
+            assert "type" in prop or "$ref" in prop or "additionalProperties" in prop, f"{token}.{name} untyped"
+        outputs = {pulumi_name(k) for k in inspect.get_annotations(cls) if not k.startswith("_")}
+        assert outputs and set(resource["properties"]) == outputs, token
+        for name, prop in resource["properties"].items():
+            assert prop.get("description"), f"{token} output {name} has no description"
+
+
+def test_required_inputs_are_the_non_optional_args():
+    schema = json.loads(ComponentProvider(public_components(), "inferentia-chat").schema)
+    network = schema["resources"]["inferentia-chat:index:Network"]
+    assert network["requiredInputs"] == ["clusterName"]
+    cluster = schema["resources"]["inferentia-chat:index:EksCluster"]
+    assert "kubernetesVersion" in cluster["requiredInputs"] and "tags" not in cluster["requiredInputs"]
+
+
+def test_the_plugin_hosts_the_public_components():
+    plugin = Path(components.__path__[0]).parent / "plugin"
+    assert yaml.safe_load((plugin / "PulumiPlugin.yaml").read_text()) == {"runtime": "python"}
+    source = (plugin / "__main__.py").read_text()
+    assert "components=list(components.COMPONENTS)" in source and 'name="inferentia-chat"' in source
+
+
+def pulumi_name(python_name: str) -> str:
+    head, *rest = python_name.split("_")
+    return head + "".join(p.capitalize() for p in rest)
