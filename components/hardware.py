@@ -147,7 +147,6 @@ DAEMONSET_OVERHEAD: tuple[tuple[str, int, int], ...] = (
     ("ebs-csi-node", 30, 120),
     ("fsx-csi-node", 30, 120),
     ("neuron-device-plugin", 10, 64),
-    ("node-problem-detector (Neuron Helm chart: 10m / 80Mi)", 10, 80),
 )
 
 

@@ -164,7 +164,9 @@ def neuron_chart_values() -> dict[str, Any]:
             "tolerations": [{"key": "CriticalAddonsOnly", "operator": "Exists"}, NEURON_TOLERATION],
         },
         "scheduler": {"enabled": False},  # see the module docstring
-        "npd": {"enabled": True},  # node problem detector: reports Neuron hardware errors as node conditions
+        # Off, as in the Neuron docs' install command: the chart puts the node problem detector in its own
+        # namespace (neuron-healthcheck-system) without creating it, and its recovery part is off anyway.
+        "npd": {"enabled": False},
     }
 
 

@@ -172,6 +172,7 @@ def test_neuron_device_plugin_is_pinned_and_tolerates_the_pool_taint(dev: Plan):
     (taint,) = node_pool(dev)["spec"]["template"]["spec"]["taints"]
     assert any(tolerates(t, taint) for t in values["devicePlugin"]["tolerations"])
     assert values["scheduler"]["enabled"] is False  # decided in components/inferentia_node_pool.py
+    assert values["npd"]["enabled"] is False  # as the Neuron docs install it
 
 
 # --- outputs for the serving pods --------------------------------------------------------------
