@@ -5,17 +5,23 @@ The public API is what `__all__` lists; everything else may change without notic
 """
 
 from .eks_cluster import EksCluster, EksClusterArgs
+from .inferentia_node_pool import InferentiaNodePool, InferentiaNodePoolArgs
+from .karpenter import Karpenter, KarpenterArgs
 from .network import Network, NetworkArgs
 
 __version__ = "0.1.0"
 
-COMPONENTS = (Network, EksCluster)
+COMPONENTS = (Network, EksCluster, Karpenter, InferentiaNodePool)
 """Every public component class (the ones the Pulumi plugin exposes to other languages)."""
 
 __all__ = [
     "COMPONENTS",
     "EksCluster",
     "EksClusterArgs",
+    "InferentiaNodePool",
+    "InferentiaNodePoolArgs",
+    "Karpenter",
+    "KarpenterArgs",
     "Network",
     "NetworkArgs",
     "__version__",

@@ -22,7 +22,15 @@ from typing import Any
 import pulumi
 
 from . import versions
-from .hardware import INF2_TP_DEGREES, INF2_TYPES, KNOWN_MODELS, types_that_fit_tp
+from .hardware import (
+    INF2_TP_DEGREES,
+    INF2_TYPES,
+    KNOWN_MODELS,
+    fit_report,
+    pool_devices_needed,
+    serving_pod_requests,
+    types_that_fit_tp,
+)
 
 NAMESPACE = "inferentia-chat"
 
@@ -139,6 +147,7 @@ class InferencePoolConfig:
     capacity_types: tuple[str, ...]
     consolidate_after: str
     expire_after: str
+    termination_grace_period: str
     max_neuron_devices: int
 
 
@@ -519,6 +528,10 @@ def _inference_pool(s: _Section) -> InferencePoolConfig:
     expire = s.string("expireAfter", "720h", allowed=f"{duration}, or Never")
     if expire is not None and expire != "Never" and not _duration_ok(expire):
         s.problems.add(s.key("expireAfter"), expire, f"{duration}, or Never")
+    # Never is not allowed here: it would let a blocked drain keep an expired node forever.
+    grace = s.string("terminationGracePeriod", "1h", allowed=duration)
+    if grace is not None and not _duration_ok(grace):
+        s.problems.add(s.key("terminationGracePeriod"), grace, duration)
     max_devices = s.integer(
         "maxNeuronDevices", 4, minimum=1, maximum=480, allowed="(Inferentia2 chips the pool may run at once)"
     )
@@ -528,6 +541,7 @@ def _inference_pool(s: _Section) -> InferencePoolConfig:
         capacity_types=capacity,
         consolidate_after=consolidate or "5m",
         expire_after=expire or "720h",
+        termination_grace_period=grace if grace and _duration_ok(grace) else "1h",
         max_neuron_devices=max_devices,
     )
 
@@ -626,11 +640,13 @@ def _model(s: _Section, pool: InferencePoolConfig, role: str) -> ModelConfig:
             tp,
             f"must divide the model's {facts.attention_heads} attention heads",
         )
+    replicas = s.integer("replicas", 0 if role == "dr" else 1, minimum=0, maximum=64)
+    if tp in INF2_TP_DEGREES and types_that_fit_tp(tp, pool.instance_types):
+        _check_fit(s, tp, replicas, pool)
     max_len = s.integer("maxModelLen", 8192, minimum=128, maximum=131072, allowed="(tokens)")
     if facts and max_len > facts.max_context:
         s.problems.add(s.key("maxModelLen"), max_len, f"must be at most the model's context of {facts.max_context}")
     max_seqs = s.integer("maxNumSeqs", 4, minimum=1, maximum=256, allowed="(concurrent sequences per replica)")
-    replicas = s.integer("replicas", 0 if role == "dr" else 1, minimum=0, maximum=64)
     s.finish()
     return ModelConfig(
         id=model_id or versions.MODEL_ID,
@@ -642,6 +658,33 @@ def _model(s: _Section, pool: InferencePoolConfig, role: str) -> ModelConfig:
         max_num_seqs=max_seqs,
         replicas=replicas,
     )
+
+
+def _check_fit(s: _Section, tp: int, replicas: int, pool: InferencePoolConfig) -> None:
+    """The serving pod at this TP must fit an allowed instance type (after kubelet reservations and
+    DaemonSets), and the pool's device ceiling must let Karpenter launch nodes for every replica."""
+    requests = serving_pod_requests(tp)
+    report = fit_report(requests, pool.instance_types)
+    wanted = (
+        f"a serving pod at tensorParallelSize {tp} requests {requests.neuron_devices} Neuron device(s), "
+        f"{requests.cpu_millis}m cpu and {requests.memory_mib}Mi memory"
+    )
+    if not any(f.pods for f in report):
+        why = "; ".join(f"{f.instance_type}: {f.reason}" for f in report)
+        s.problems.add(
+            s.key("tensorParallelSize"),
+            tp,
+            f"{wanted}, which no allowed instance type can host ({why}); change it or inferencePool.instanceTypes",
+        )
+        return
+    needed = pool_devices_needed(requests, replicas, pool.instance_types)
+    if replicas and needed > pool.max_neuron_devices:
+        s.problems.add(
+            f"{NAMESPACE}:inferencePool.maxNeuronDevices",
+            pool.max_neuron_devices,
+            f"must be at least {needed}: {replicas} replica(s) of {wanted} need nodes with {needed} Neuron "
+            f"device(s) in all (model.replicas = {replicas}); raise it or lower model.replicas",
+        )
 
 
 def _webui(s: _Section) -> WebUiConfig:

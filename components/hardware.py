@@ -7,6 +7,7 @@ so a number lives in one place.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 
@@ -101,3 +102,203 @@ def neuron_devices_for(tensor_parallel_size: int) -> int:
 def types_that_fit_tp(tensor_parallel_size: int, instance_types: list[str] | tuple[str, ...]) -> list[str]:
     """The allowed instance types with enough NeuronCores for one pod at this tensor-parallel degree."""
     return [t for t in instance_types if t in INF2_TYPES and INF2_TYPES[t].neuron_cores >= tensor_parallel_size]
+
+
+# ------------------------------------------------------------------------------------------------
+# What a pod can have on a node: the fit check.
+#
+# Karpenter decides whether a pending pod fits an instance type with the same arithmetic as below
+# (aws/karpenter-provider-aws v1.14.1, pkg/providers/instancetype/types.go), so config validation
+# can refuse a model/TP/replica shape that Karpenter would never be able to place.
+# ------------------------------------------------------------------------------------------------
+
+# Karpenter's `settings.vmMemoryOverheadPercent` default (chart values.yaml): the share of the
+# instance memory the hypervisor and firmware take before the kernel sees it.
+VM_MEMORY_OVERHEAD = 0.075
+# kubelet hard eviction threshold `memory.available` (Karpenter's evictionThreshold default).
+EVICTION_HARD_MEMORY_MIB = 100
+
+
+@dataclass(frozen=True)
+class NetworkLimits:
+    """ENI limits of an instance type: they set max pods for the VPC CNI, hence kube-reserved memory."""
+
+    interfaces: int
+    ipv4_per_interface: int
+
+
+# aws/karpenter-provider-aws v1.14.1 pkg/providers/instancetype/zz_generated.vpclimits.go
+# (the default network card's MaximumNetworkInterfaces and IPv4 addresses per interface).
+INF2_NETWORK: dict[str, NetworkLimits] = {
+    "inf2.xlarge": NetworkLimits(interfaces=4, ipv4_per_interface=15),
+    "inf2.8xlarge": NetworkLimits(interfaces=8, ipv4_per_interface=30),
+    "inf2.24xlarge": NetworkLimits(interfaces=15, ipv4_per_interface=50),
+    "inf2.48xlarge": NetworkLimits(interfaces=15, ipv4_per_interface=50),
+}
+
+# DaemonSets that run on every inference node, with the requests they make (millicores, MiB).
+# An ESTIMATE, rounded up: where a component's default requests are known they are used, where it
+# sets none a small amount is assumed so the fit check errs on the safe side. Check on a live node
+# with `kubectl describe node <inf2 node>` ("Non-terminated Pods") and adjust here.
+DAEMONSET_OVERHEAD: tuple[tuple[str, int, int], ...] = (
+    ("aws-node (VPC CNI + network policy agent)", 50, 64),
+    ("kube-proxy", 100, 64),
+    ("eks-pod-identity-agent", 25, 64),
+    ("ebs-csi-node", 30, 120),
+    ("fsx-csi-node", 30, 120),
+    ("neuron-device-plugin", 10, 64),
+)
+
+
+def max_pods(instance_type: str) -> int:
+    """ENI-limited max pods (VPC CNI): interfaces * (IPv4 per interface - 1) + 2 (Karpenter's ENILimitedPods)."""
+    net = INF2_NETWORK[instance_type]
+    return net.interfaces * (net.ipv4_per_interface - 1) + 2
+
+
+def kube_reserved_cpu_millis(vcpu: int) -> int:
+    """kube-reserved cpu: 6% of the first core, 1% of the second, 0.5% of cores 3-4, 0.25% above
+    (Karpenter's kubeReservedResources, the same ranges as the EKS AMI)."""
+    millis = vcpu * 1000
+    reserved = 0.0
+    for start, end, share in ((0, 1000, 0.06), (1000, 2000, 0.01), (2000, 4000, 0.005), (4000, 1 << 31, 0.0025)):
+        if millis >= start:
+            reserved += (min(millis, end) - start) * share
+    return int(reserved)
+
+
+def kube_reserved_memory_mib(instance_type: str) -> int:
+    """kube-reserved memory: 11 MiB per pod the node may run, plus 255 MiB (EKS AMI and Karpenter)."""
+    return 11 * max_pods(instance_type) + 255
+
+
+def memory_capacity_mib(instance_type: str) -> int:
+    """Memory Karpenter assumes the node reports: the instance memory less the VM overhead (rounded up)."""
+    total = INF2_TYPES[instance_type].memory_gib * 1024
+    return total - math.ceil(total * VM_MEMORY_OVERHEAD)  # rounded up, as Karpenter does
+
+
+@dataclass(frozen=True)
+class Resources:
+    """A set of Kubernetes resources: a pod's requests, or what a node has left for pods."""
+
+    neuron_devices: int
+    cpu_millis: int
+    memory_mib: int
+
+    def as_kubernetes(self) -> dict[str, str]:
+        """The same amounts as a Kubernetes resource list (requests, allocatable)."""
+        return {
+            "cpu": f"{self.cpu_millis}m",
+            "memory": f"{self.memory_mib}Mi",
+            NEURON_RESOURCE: str(self.neuron_devices),
+        }
+
+
+# The extended resource the Neuron device plugin advertises for whole Inferentia2 chips.
+NEURON_RESOURCE = "aws.amazon.com/neuron"
+
+
+def allocatable(instance_type: str) -> Resources:
+    """What pods other than the DaemonSets can request on an empty node of this type: capacity less
+    kube-reserved, the eviction threshold and the DaemonSet estimate (system-reserved is not set)."""
+    t = INF2_TYPES[instance_type]
+    ds_cpu = sum(cpu for _, cpu, _ in DAEMONSET_OVERHEAD)
+    ds_mem = sum(mem for _, _, mem in DAEMONSET_OVERHEAD)
+    return Resources(
+        neuron_devices=t.neuron_devices,
+        cpu_millis=t.vcpu * 1000 - kube_reserved_cpu_millis(t.vcpu) - ds_cpu,
+        memory_mib=memory_capacity_mib(instance_type)
+        - kube_reserved_memory_mib(instance_type)
+        - EVICTION_HARD_MEMORY_MIB
+        - ds_mem,
+    )
+
+
+# Serving pod sizing, per Inferentia2 chip it uses. vLLM on Neuron keeps the weights and KV cache
+# in device memory; host RAM holds the runtime, the tokenizer, the scheduler and the checkpoint
+# pages while they stream to the device (compilation, the RAM-hungry step, happens once elsewhere and
+# its artifacts are read from FSx). 12 GiB and 3 vCPUs per chip is the largest round size that still
+# fits inf2.xlarge (16 GiB, 4 vCPUs; the workshop served Mistral-7B there), so the smallest, cheapest
+# type stays usable. To be confirmed with a real run by the VllmNeuronServer issue.
+SERVING_CPU_MILLIS_PER_DEVICE = 3000
+SERVING_MEMORY_MIB_PER_DEVICE = 12 * 1024
+
+
+def serving_pod_requests(tensor_parallel_size: int) -> Resources:
+    """The requests of one vLLM serving pod at this tensor-parallel degree (VllmNeuronServer uses these)."""
+    devices = neuron_devices_for(tensor_parallel_size)
+    return Resources(
+        neuron_devices=devices,
+        cpu_millis=SERVING_CPU_MILLIS_PER_DEVICE * devices,
+        memory_mib=SERVING_MEMORY_MIB_PER_DEVICE * devices,
+    )
+
+
+@dataclass(frozen=True)
+class Fit:
+    """How many pods of one shape an empty node of one type can host, and why not when none."""
+
+    instance_type: str
+    pods: int
+    reason: str = ""
+
+
+def fit(requests: Resources, instance_type: str) -> Fit:
+    """Whether (and how many times) a pod with these requests fits an empty node of this type.
+
+    Multi-chip pods must take every chip of the node: the Neuron scheduler extension, which alone
+    guarantees that a pod's chips are neighbours on the ring, is not deployed (see
+    InferentiaNodePool), and a pod that owns the whole ring needs no such guarantee.
+    """
+    room = allocatable(instance_type)
+    short = []
+    if requests.neuron_devices > room.neuron_devices:
+        short.append(f"{requests.neuron_devices} Neuron devices > {room.neuron_devices}")
+    elif 1 < requests.neuron_devices < room.neuron_devices:
+        short.append(
+            f"{requests.neuron_devices} of its {room.neuron_devices} Neuron devices: a multi-device pod must take "
+            "them all (contiguous devices would need the Neuron scheduler extension, not deployed)"
+        )
+    if requests.cpu_millis > room.cpu_millis:
+        short.append(f"cpu {requests.cpu_millis}m > allocatable {room.cpu_millis}m")
+    if requests.memory_mib > room.memory_mib:
+        short.append(f"memory {requests.memory_mib}Mi > allocatable {room.memory_mib}Mi")
+    if short:
+        return Fit(instance_type, 0, "; ".join(short))
+    pods = min(
+        room.neuron_devices // requests.neuron_devices if requests.neuron_devices else max_pods(instance_type),
+        room.cpu_millis // max(requests.cpu_millis, 1),
+        room.memory_mib // max(requests.memory_mib, 1),
+    )
+    return Fit(instance_type, pods)
+
+
+def fit_report(requests: Resources, instance_types: list[str] | tuple[str, ...]) -> list[Fit]:
+    """`fit` for each allowed instance type, in order."""
+    return [fit(requests, t) for t in instance_types]
+
+
+def pool_devices_needed(requests: Resources, replicas: int, instance_types: list[str] | tuple[str, ...]) -> int:
+    """The smallest Neuron-device ceiling (NodePool limit, counted on node capacity) that lets Karpenter
+    launch nodes for `replicas` such pods, using the cheapest-in-devices allowed type; 0 if none fits."""
+    best = 0
+    for f in fit_report(requests, instance_types):
+        if f.pods:
+            nodes = -(-replicas // f.pods)
+            need = nodes * INF2_TYPES[f.instance_type].neuron_devices
+            best = need if not best else min(best, need)
+    return best
+
+
+def pool_limits(instance_types: list[str] | tuple[str, ...], max_neuron_devices: int) -> dict[str, str]:
+    """NodePool limits whose binding ceiling is the Neuron device count: cpu and memory are the most
+    any allowed type brings per device, times the device ceiling, so they never bind first."""
+    types = [INF2_TYPES[t] for t in instance_types]
+    cpu_per_device = max(t.vcpu // t.neuron_devices for t in types)
+    mem_per_device = max(t.memory_gib // t.neuron_devices for t in types)
+    return {
+        "cpu": str(cpu_per_device * max_neuron_devices),
+        "memory": f"{mem_per_device * max_neuron_devices}Gi",
+        NEURON_RESOURCE: str(max_neuron_devices),
+    }

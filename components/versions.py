@@ -42,3 +42,25 @@ SYSTEM_NODE_AMI_TYPE_ARM = "AL2023_ARM_64_STANDARD"
 # environment (and the DR region) serves byte-identical weights.
 MODEL_ID = "mistralai/Mistral-7B-Instruct-v0.3"
 MODEL_REVISION = "c170c708c41dac9275d15a8fff4eca08d52bab71"
+
+# Karpenter, the controller that launches the Inferentia2 nodes. Chart 1.14.1 (2026-08) from the
+# project's OCI registry; its compatibility matrix covers Kubernetes 1.26-1.36, and Neuron resource
+# requests (`aws.amazon.com/neuron`) need >= 1.1. The chart installs the v1 CRDs (NodePool,
+# EC2NodeClass, NodeClaim) from its crds/ folder; tests/schemas/ holds the two we create objects of,
+# from the v1.14.1 tag, to validate them offline. Upgrading: bump here, re-vendor those two files,
+# and re-check `karpenter_controller_policy` against the new getting-started CloudFormation.
+KARPENTER_CHART = "oci://public.ecr.aws/karpenter/karpenter"
+KARPENTER_VERSION = "1.14.1"
+
+# The EKS-optimized AL2023 AMI release for Karpenter-launched nodes, pinned by date so nodes change
+# only when this line does (Karpenter then replaces them as drifted, within the NodePool's budgets).
+# v20261023 (awslabs/amazon-eks-ami) covers Kubernetes 1.36. Why AL2023: Karpenter's al2023 family
+# resolves the Neuron variant of the AMI for instance types with Neuron accelerators
+# (pkg/providers/amifamily/al2023.go: x86_64 variants standard, nvidia, neuron), and that variant ships
+# the Neuron driver (aws-neuronx-dkms) and the Lustre client the FSx CSI driver mounts with.
+INFERENCE_AMI_ALIAS = "al2023@v20261023"
+
+# The Neuron device plugin (and node problem detector) from the official Neuron Helm chart
+# (AWS Neuron docs, "Kubernetes environment setup"); advertises `aws.amazon.com/neuron` on inf2 nodes.
+NEURON_HELM_CHART = "oci://public.ecr.aws/neuron/neuron-helm-chart"
+NEURON_HELM_CHART_VERSION = "1.10.0"

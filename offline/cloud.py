@@ -207,6 +207,16 @@ def _sqs_queue(ctx, name, inputs, region):
     return url, {"name": queue, "url": url, "arn": ctx.arn("sqs", queue, region)}
 
 
+def _sqs_queue_policy(ctx, name, inputs, region):
+    # A queue policy has no ARN of its own: the provider's id is the queue URL.
+    return inputs.get("queueUrl", autoname(name)), {}
+
+
+def _event_target(ctx, name, inputs, region):
+    rule, target = inputs.get("rule", "rule"), inputs.get("targetId") or autoname(name)
+    return f"{inputs.get('eventBusName', 'default')}-{rule}-{target}", {"targetId": target}
+
+
 def _event_rule(ctx, name, inputs, region):
     rule = _physical_name(name, inputs)
     return rule, {"name": rule, "arn": ctx.arn("events", f"rule/{rule}", region)}
@@ -447,7 +457,9 @@ _HANDLERS: dict[str, Callable[[CloudContext, str, dict, str], tuple[str, dict[st
     "aws:s3/bucket:Bucket": _s3_bucket,
     "aws:s3/bucketV2:BucketV2": _s3_bucket,
     "aws:sqs/queue:Queue": _sqs_queue,
+    "aws:sqs/queuePolicy:QueuePolicy": _sqs_queue_policy,
     "aws:cloudwatch/eventRule:EventRule": _event_rule,
+    "aws:cloudwatch/eventTarget:EventTarget": _event_target,
     "aws:cloudwatch/logGroup:LogGroup": _log_group,
     "aws:cloudwatch/metricAlarm:MetricAlarm": _alarm,
     "aws:sns/topic:Topic": _sns_topic,

@@ -8,6 +8,8 @@ import pulumi
 
 from components.config import StackConfig
 from components.eks_cluster import EksCluster, EksClusterArgs
+from components.inferentia_node_pool import InferentiaNodePool, InferentiaNodePoolArgs
+from components.karpenter import Karpenter, KarpenterArgs
 from components.network import Network, NetworkArgs
 
 
@@ -72,6 +74,37 @@ def build_primary(cfg: StackConfig) -> dict[str, Any]:
             tags=cfg.common_tags,
         ),
     )
+    # Karpenter waits for the system nodes it runs on and the Pod Identity agent its credentials come
+    # through; `pulumi destroy` then removes it before them.
+    on_cluster = pulumi.ResourceOptions(
+        providers=[cluster.provider],
+        depends_on=[cluster.node_group, cluster.addons["eks-pod-identity-agent"]],
+    )
+    karpenter = Karpenter(
+        "karpenter",
+        KarpenterArgs(cluster_name=cluster.cluster_name, tags=cfg.common_tags),
+        opts=on_cluster,
+    )
+    p = cfg.inference_pool
+    zone, _ = serving_zone(cfg, network)
+    pool = InferentiaNodePool(
+        "inferentia",
+        InferentiaNodePoolArgs(
+            cluster_name=cluster.cluster_name,
+            node_role_name=karpenter.node_role_name,
+            node_security_group_id=cluster.node_security_group_id,
+            availability_zone=zone,
+            instance_types=list(p.instance_types),
+            capacity_types=list(p.capacity_types),
+            max_neuron_devices=p.max_neuron_devices,
+            consolidate_after=p.consolidate_after,
+            expire_after=p.expire_after,
+            termination_grace_period=p.termination_grace_period,
+            tags=cfg.common_tags,
+        ),
+        # NodePool and EC2NodeClass go before the controller on destroy (else their nodes are orphaned).
+        opts=pulumi.ResourceOptions(providers=[cluster.provider], depends_on=[karpenter.release]),
+    )
     return {
         "role": cfg.role,
         "region": cfg.region,
@@ -82,4 +115,7 @@ def build_primary(cfg: StackConfig) -> dict[str, Any]:
         "kubeconfig": cluster.kubeconfig,
         "nodeSecurityGroupId": cluster.node_security_group_id,
         "systemNodeGroup": cluster.system_node_group_name,
+        "karpenterInterruptionQueue": karpenter.interruption_queue_name,
+        "inferenceNodePool": pool.node_pool_name,
+        "inferenceZone": zone,
     }

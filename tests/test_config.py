@@ -181,6 +181,36 @@ BAD: list[tuple[str, dict[str, Any], str, str]] = [
         "STANDARD",
     ),
     ("reserved tag key", {"tags": {"project": "x"}}, "inferentia-chat:tags.project", "set by the program"),
+    (
+        "multi-device pod sharing a node (needs the Neuron scheduler extension)",
+        {"model": {"tensorParallelSize": 8}, "inferencePool": {"instanceTypes": ["inf2.xlarge", "inf2.24xlarge"]}},
+        "inferentia-chat:model.tensorParallelSize",
+        "inf2.24xlarge: 4 of its 6 Neuron devices: a multi-device pod must take them all",
+    ),
+    (
+        "device ceiling below what the replicas need",
+        {"model": {"replicas": 3}, "inferencePool": {"maxNeuronDevices": 2}},
+        "inferentia-chat:inferencePool.maxNeuronDevices",
+        "must be at least 3: 3 replica(s)",
+    ),
+    (
+        "device ceiling below the only type that fits",
+        {"inferencePool": {"instanceTypes": ["inf2.24xlarge"], "maxNeuronDevices": 4}},
+        "inferentia-chat:inferencePool.maxNeuronDevices",
+        "must be at least 6",
+    ),
+    (
+        "bad termination grace period",
+        {"inferencePool": {"terminationGracePeriod": "a while"}},
+        "terminationGracePeriod",
+        "duration",
+    ),
+    (
+        "termination grace period Never",
+        {"inferencePool": {"terminationGracePeriod": "Never"}},
+        "terminationGracePeriod",
+        "duration",
+    ),
 ]
 
 
@@ -204,7 +234,7 @@ def test_message_names_key_value_and_what_is_allowed():
 def test_one_error_lists_every_problem():
     raw = {
         "modle": {},
-        "model": {"tensorParallelSize": 4, "maxModelLen": "x"},
+        "model": {"tensorParallelSize": 4, "maxModelLen": "x"},  # TP 4: more NeuronCores than any allowed type
         "modelStore": {"storageCapacityGiB": 3000, "throughputPerTiB": 300},
         "cluster": {"publicEndpoint": True},
     }
@@ -230,11 +260,14 @@ def test_region_is_required_and_checked():
 
 def test_tp_that_fits_a_larger_allowed_type_is_accepted():
     cfg = parse_config(
-        {"model": {"tensorParallelSize": 8}, "inferencePool": {"instanceTypes": ["inf2.xlarge", "inf2.24xlarge"]}},
+        {
+            "model": {"tensorParallelSize": 1},
+            "inferencePool": {"instanceTypes": ["inf2.24xlarge"], "maxNeuronDevices": 6},
+        },
         region="us-east-1",
         stack="dev",
     )
-    assert cfg.model.tensor_parallel_size == 8
+    assert cfg.model.tensor_parallel_size == 1
 
 
 def test_fsx_capacity_grid_accepts_1200_2400_and_multiples():
