@@ -8,10 +8,11 @@ from .eks_cluster import EksCluster, EksClusterArgs
 from .inferentia_node_pool import InferentiaNodePool, InferentiaNodePoolArgs
 from .karpenter import Karpenter, KarpenterArgs
 from .network import Network, NetworkArgs
+from .vllm_server import VllmNeuronServer, VllmNeuronServerArgs
 
 __version__ = "0.1.0"
 
-COMPONENTS = (Network, EksCluster, Karpenter, InferentiaNodePool)
+COMPONENTS = (Network, EksCluster, Karpenter, InferentiaNodePool, VllmNeuronServer)
 """Every public component class (the ones the Pulumi plugin exposes to other languages)."""
 
 __all__ = [
@@ -24,5 +25,7 @@ __all__ = [
     "KarpenterArgs",
     "Network",
     "NetworkArgs",
+    "VllmNeuronServer",
+    "VllmNeuronServerArgs",
     "__version__",
 ]

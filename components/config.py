@@ -23,6 +23,7 @@ import pulumi
 
 from . import versions
 from .hardware import (
+    COMPILE_MIN_HOST_MEMORY_GIB,
     INF2_TP_DEGREES,
     INF2_TYPES,
     KNOWN_MODELS,
@@ -176,6 +177,7 @@ class ModelConfig:
     max_model_len: int
     max_num_seqs: int
     replicas: int
+    compile_job: bool
 
 
 @dataclass(frozen=True)
@@ -647,6 +649,21 @@ def _model(s: _Section, pool: InferencePoolConfig, role: str) -> ModelConfig:
     if facts and max_len > facts.max_context:
         s.problems.add(s.key("maxModelLen"), max_len, f"must be at most the model's context of {facts.max_context}")
     max_seqs = s.integer("maxNumSeqs", 4, minimum=1, maximum=256, allowed="(concurrent sequences per replica)")
+    compile_job = s.boolean("compileJob", True)
+    if compile_job and tp in INF2_TP_DEGREES:
+        big = [
+            t
+            for t in pool.instance_types
+            if t in INF2_TYPES and INF2_TYPES[t].memory_gib >= COMPILE_MIN_HOST_MEMORY_GIB
+        ]
+        if not big:
+            s.problems.add(
+                s.key("compileJob"),
+                True,
+                f"compiling needs an inf2 type with >= {COMPILE_MIN_HOST_MEMORY_GIB} GiB host memory in "
+                f"inferencePool.instanceTypes (e.g. inf2.8xlarge; {', '.join(pool.instance_types)} are too small), "
+                "or set compileJob: false to let serving pods compile on first start",
+            )
     s.finish()
     return ModelConfig(
         id=model_id or versions.MODEL_ID,
@@ -657,6 +674,7 @@ def _model(s: _Section, pool: InferencePoolConfig, role: str) -> ModelConfig:
         max_model_len=max_len,
         max_num_seqs=max_seqs,
         replicas=replicas,
+        compile_job=compile_job,
     )
 
 
@@ -677,13 +695,16 @@ def _check_fit(s: _Section, tp: int, replicas: int, pool: InferencePoolConfig) -
             f"{wanted}, which no allowed instance type can host ({why}); change it or inferencePool.instanceTypes",
         )
         return
-    needed = pool_devices_needed(requests, replicas, pool.instance_types)
+    # One pod more than the replicas: a rolling update (and a compile Job after a shape change) starts the
+    # new pod before an old one stops, so the ceiling must leave room for it or the rollout never ends.
+    needed = pool_devices_needed(requests, replicas + 1, pool.instance_types)
     if replicas and needed > pool.max_neuron_devices:
         s.problems.add(
             f"{NAMESPACE}:inferencePool.maxNeuronDevices",
             pool.max_neuron_devices,
-            f"must be at least {needed}: {replicas} replica(s) of {wanted} need nodes with {needed} Neuron "
-            f"device(s) in all (model.replicas = {replicas}); raise it or lower model.replicas",
+            f"must be at least {needed}: {replicas} replica(s) of {wanted}, plus one more pod during rolling "
+            f"updates, need nodes with {needed} Neuron device(s) in all (model.replicas = {replicas}); "
+            "raise it or lower model.replicas",
         )
 
 

@@ -221,6 +221,10 @@ def allocatable(instance_type: str) -> Resources:
 # its artifacts are read from FSx). 12 GiB and 3 vCPUs per chip is the largest round size that still
 # fits inf2.xlarge (16 GiB, 4 vCPUs; the workshop served Mistral-7B there), so the smallest, cheapest
 # type stays usable. To be confirmed with a real run by the VllmNeuronServer issue.
+# Neuron compilation of a ~7B model needs host memory an inf2.xlarge (16 GiB) does not have (Neuron docs;
+# the compile Job therefore runs on a size with at least this much).
+COMPILE_MIN_HOST_MEMORY_GIB = 64
+
 SERVING_CPU_MILLIS_PER_DEVICE = 3000
 SERVING_MEMORY_MIB_PER_DEVICE = 12 * 1024
 

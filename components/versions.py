@@ -64,3 +64,13 @@ INFERENCE_AMI_ALIAS = "al2023@v20261023"
 # (AWS Neuron docs, "Kubernetes environment setup"); advertises `aws.amazon.com/neuron` on inf2 nodes.
 NEURON_HELM_CHART = "oci://public.ecr.aws/neuron/neuron-helm-chart"
 NEURON_HELM_CHART_VERSION = "1.10.0"
+
+# vLLM on Neuron: the AWS Neuron Deep Learning Container for vLLM 0.16.0 on Neuron SDK 2.31.1, the newest
+# line that supports Inf2 (aws-neuron/deep-learning-containers README, 2026-08: "trn1,trn2,trn3,inf2"; the
+# newer 0.21/0.24 vllm-neuron images are Trn2/Trn3 only). It carries the vllm-neuron plugin (release-0.5.3),
+# NxD Inference 0.10.18399, neuronx-cc 2.26.6360.0 and torch-neuronx 2.9.0.2.15; Python 3.12, Ubuntu 24.04.
+# Compiled artifacts are only valid for this SDK: NEURON_SDK_VERSION is part of their cache key.
+VLLM_VERSION = "0.16.0"
+NEURON_SDK_VERSION = "2.31.1"
+_VLLM_NEURON_REPO = "public.ecr.aws/neuron/pytorch-inference-vllm-neuronx"
+VLLM_NEURON_IMAGE = f"{_VLLM_NEURON_REPO}:{VLLM_VERSION}-neuronx-py312-sdk{NEURON_SDK_VERSION}-ubuntu24.04"

@@ -1,0 +1,512 @@
+"""VllmNeuronServer: vLLM on AWS Neuron serving the model from FSx, compiled once, reachable only in-cluster.
+
+What the pinned image expects (components/versions.py VLLM_NEURON_IMAGE: vLLM 0.16.0 with the vllm-neuron
+plugin, branch release-0.5.3, on NxD Inference; the Neuron platform is picked up by vLLM's plugin system,
+so there is no `--device` flag and no `VLLM_NEURON_FRAMEWORK`):
+
+- `python3 -m vllm.entrypoints.openai.api_server --model <dir> ...` (the image's entrypoint only execs its
+  arguments, so the command is set explicitly);
+- `NEURON_COMPILED_ARTIFACTS=<dir>`: the plugin loads compiled artifacts from exactly this directory and,
+  when there are none, compiles into it. Without it, artifacts go under `<model>/neuron-compiled-artifacts/`,
+  a directory the plugin empties first (so nothing would ever be reused) and which would make the weights
+  volume writable;
+- `--num-gpu-blocks-override = ceil(max_model_len / block_size) * max_num_seqs` with `--block-size 32`, and
+  prefix caching off (the plugin's documented known issues).
+
+Compile once: the artifacts live on the shared FSx volume under a key made of model, revision, Neuron SDK,
+tensor-parallel size, max-model-len and max-num-seqs (`compiled_artifacts_key`). A compile Job, on an inf2
+size with enough host memory, fills the key's directory before the Deployment exists; serving pods then only
+load. The data repository association exports the directory to S3, and the DR stack replicates it.
+"""
+
+import math
+import re
+import shlex
+from collections.abc import Mapping, Sequence
+from typing import Any, NotRequired, TypedDict
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from . import versions
+from .hardware import COMPILE_MIN_HOST_MEMORY_GIB, INF2_TYPES, NEURON_RESOURCE, serving_pod_requests
+
+TYPE = "inferentia-chat:index:VllmNeuronServer"
+
+PORT = 8000
+SERVER_COMMAND = ("python3", "-m", "vllm.entrypoints.openai.api_server")
+BLOCK_SIZE = 32
+API_KEY_SECRET_KEY = "api-key"
+# uid/gid 1000 is the image's `ubuntu` user (Ubuntu 24.04 base): a name in /etc/passwd keeps torch's
+# getpass-based cache paths working. Every writer to the shared volume uses the same ids.
+RUN_AS = 1000
+# Loading ~15 GB of weights plus compiled artifacts from FSx takes minutes; compiling a 7B model on first
+# start takes 10-20 more (Neuron docs and the reference workshop). The startup budget covers the case the
+# configuration allows: load only when a compile Job fills the cache first, compile too otherwise.
+STARTUP_BUDGET_LOAD_S = 20 * 60
+STARTUP_BUDGET_COMPILE_S = 60 * 60
+# In-flight generations finish within this after SIGTERM (uvicorn drains open requests); endpoints are
+# removed first (preStop sleep) so no new request arrives on a terminating pod.
+TERMINATION_GRACE_S = 300
+PRESTOP_SLEEP_S = 15
+COMPILE_BUDGET_S = 90 * 60
+
+
+def compiled_artifacts_key(
+    model_id: str, revision: str, neuron_sdk: str, tensor_parallel_size: int, max_model_len: int, max_num_seqs: int
+) -> str:
+    """The cache directory (relative to the cache root) of one compiled configuration.
+
+    Artifacts are only valid for the same weights, Neuron SDK and shapes, so all of those are in the key;
+    the same configuration always yields the same key (in every pod and every region).
+    """
+    model = re.sub(r"[^A-Za-z0-9._-]+", "--", model_id)
+    return (
+        f"{model}/{revision[:12]}/neuron-sdk-{neuron_sdk}/"
+        f"tp{tensor_parallel_size}-len{max_model_len}-seqs{max_num_seqs}-block{BLOCK_SIZE}"
+    )
+
+
+def num_gpu_blocks(max_model_len: int, max_num_seqs: int) -> int:
+    """KV-cache blocks the plugin must be told to allocate (vllm-neuron known issue 2)."""
+    return math.ceil(max_model_len / BLOCK_SIZE) * max_num_seqs
+
+
+# NxD Inference options (`--additional-config`): store pre-sharded weights with the compiled artifacts,
+# so serving pods load one shard per NeuronCore instead of the whole checkpoint through host memory
+# (an inf2.xlarge has 16 GiB). Ignored by a pod that loads existing artifacts (they carry it already).
+NEURON_CONFIG = '{"override_neuron_config": {"save_sharded_checkpoint": true}}'
+
+
+def vllm_args(
+    model_dir: str,
+    served_name: str,
+    tensor_parallel_size: int,
+    max_model_len: int,
+    max_num_seqs: int,
+    host: str = "0.0.0.0",
+) -> list[str]:
+    """The OpenAI server's arguments (the API key comes from VLLM_API_KEY, never an argument)."""
+    return [
+        "--model",
+        model_dir,
+        "--served-model-name",
+        served_name,
+        "--tensor-parallel-size",
+        str(tensor_parallel_size),
+        "--max-model-len",
+        str(max_model_len),
+        "--max-num-seqs",
+        str(max_num_seqs),
+        "--block-size",
+        str(BLOCK_SIZE),
+        "--num-gpu-blocks-override",
+        str(num_gpu_blocks(max_model_len, max_num_seqs)),
+        "--no-enable-prefix-caching",
+        "--additional-config",
+        NEURON_CONFIG,
+        "--host",
+        host,
+        "--port",
+        str(PORT),
+    ]
+
+
+def compile_instance_type(tensor_parallel_size: int, instance_types: Sequence[str]) -> str | None:
+    """The smallest allowed inf2 type that can compile this shape (host memory and NeuronCores)."""
+    able = [
+        INF2_TYPES[t]
+        for t in instance_types
+        if t in INF2_TYPES
+        and INF2_TYPES[t].memory_gib >= COMPILE_MIN_HOST_MEMORY_GIB
+        and INF2_TYPES[t].neuron_cores >= tensor_parallel_size
+    ]
+    return min(able, key=lambda t: t.on_demand_usd_per_hour).name if able else None
+
+
+class VllmNeuronServerArgs(TypedDict):
+    """Inputs of `VllmNeuronServer`."""
+
+    namespace: pulumi.Input[str]
+    """Namespace of the model volume's claim (serving pods must live beside it)."""
+    pvc_name: pulumi.Input[str]
+    """The FSx for Lustre PersistentVolumeClaim holding weights and compiled artifacts."""
+    model_subpath: str
+    """Directory of the model's weights inside the volume, e.g. models/mistral-7b-instruct."""
+    cache_subpath: str
+    """Root of the compiled-artifact cache inside the volume, e.g. neuron-cache."""
+    model_id: str
+    """Hugging Face id of the model (part of the compiled-artifact key)."""
+    model_revision: str
+    """Revision of the weights (part of the compiled-artifact key)."""
+    served_model_name: str
+    """Name clients use in the OpenAI API."""
+    tensor_parallel_size: int
+    """NeuronCores per replica (two per Neuron device)."""
+    max_model_len: int
+    """Context length the model is compiled for."""
+    max_num_seqs: int
+    """Concurrent sequences per replica (compiled batch size)."""
+    replicas: int
+    """Serving pods (0 keeps everything ready but runs no inference node)."""
+    instance_types: Sequence[str]
+    """The inference pool's allowed inf2 types (for the compile Job's placement)."""
+    node_selector: pulumi.Input[Mapping[str, str]]
+    """Labels of the inference pool's nodes (from `InferentiaNodePool`)."""
+    tolerations: pulumi.Input[Sequence[Mapping[str, str]]]
+    """Tolerations of the inference pool's taint (from `InferentiaNodePool`)."""
+    availability_zone: pulumi.Input[str]
+    """The file system's zone: pods must run there."""
+    client_namespace: str
+    """Namespace of the only client (Open WebUI) allowed to call the API."""
+    client_pod_labels: Mapping[str, str]
+    """Pod labels of that client."""
+    compile_job: NotRequired[bool]
+    """Compile once in a Job on a large inf2 size before serving (default true)."""
+    metrics_namespace: NotRequired[str]
+    """Namespace of a Prometheus that may scrape /metrics (default: none)."""
+
+
+class VllmNeuronServer(pulumi.ComponentResource):
+    """vLLM (OpenAI API) on Inferentia2: Deployment, compile Job, ClusterIP Service, API-key Secret, PDB and
+    NetworkPolicies. Never exposed outside the cluster; only the named client may call it."""
+
+    base_url: pulumi.Output[str]
+    """In-cluster OpenAI base URL, http://<svc>.<ns>.svc.cluster.local:8000/v1 (no trailing slash)."""
+    served_model_name: pulumi.Output[str]
+    """Model name to request."""
+    api_key_secret_name: pulumi.Output[str]
+    """Secret (in `namespace`) holding the API key."""
+    api_key_secret_key: pulumi.Output[str]
+    """Key of the API key inside that Secret."""
+    api_key: pulumi.Output[str]
+    """The API key itself (a Pulumi secret), for clients in other namespaces that need their own copy."""
+    namespace: pulumi.Output[str]
+    """Namespace of the server."""
+    compiled_artifacts_dir: pulumi.Output[str]
+    """Directory of this configuration's compiled artifacts inside the volume."""
+
+    def __init__(self, name: str, args: VllmNeuronServerArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(TYPE, name, None, opts)
+        ns = args["namespace"]
+        tp, max_len, max_seqs = args["tensor_parallel_size"], args["max_model_len"], args["max_num_seqs"]
+        key = compiled_artifacts_key(
+            args["model_id"], args["model_revision"], versions.NEURON_SDK_VERSION, tp, max_len, max_seqs
+        )
+        cache_dir = f"{args['cache_subpath'].strip('/')}/{key}"
+        compile_first = args.get("compile_job", True)
+        labels = {
+            "app.kubernetes.io/name": "vllm",
+            "app.kubernetes.io/instance": name,
+            "app.kubernetes.io/component": "inference",
+            "app.kubernetes.io/part-of": "inferentia-chat",
+            "app.kubernetes.io/version": versions.VLLM_VERSION,
+        }
+        selector = {k: labels[k] for k in ("app.kubernetes.io/name", "app.kubernetes.io/instance")}
+        child = pulumi.ResourceOptions(parent=self)
+
+        api_key = random.RandomPassword(f"{name}-api-key", length=48, special=False, opts=child)
+        secret = k8s.core.v1.Secret(
+            f"{name}-api-key",
+            metadata={"name": f"{name}-api-key", "namespace": ns, "labels": labels},
+            type="Opaque",
+            string_data={API_KEY_SECRET_KEY: api_key.result},
+            opts=child,
+        )
+
+        node_selector = pulumi.Output.all(args["node_selector"], args["availability_zone"]).apply(
+            lambda a: {**a[0], "topology.kubernetes.io/zone": a[1]}
+        )
+        pod_common = _PodParts(args, cache_dir, node_selector)
+        depends: list[pulumi.Resource] = [secret]
+        if compile_first:
+            job = self._compile_job(name, args, pod_common, labels, key)
+            depends.append(job)
+
+        requests = serving_pod_requests(tp)
+        container = {
+            "name": "vllm",
+            "image": versions.VLLM_NEURON_IMAGE,
+            "imagePullPolicy": "IfNotPresent",
+            "command": list(SERVER_COMMAND),
+            "args": vllm_args(pod_common.model_dir, args["served_model_name"], tp, max_len, max_seqs),
+            "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
+            "env": [
+                *pod_common.env,
+                {
+                    "name": "VLLM_API_KEY",
+                    "valueFrom": {"secretKeyRef": {"name": secret.metadata["name"], "key": API_KEY_SECRET_KEY}},
+                },
+            ],
+            "resources": _resources(requests.neuron_devices, requests.cpu_millis, requests.memory_mib),
+            "startupProbe": _probe(
+                period=10, failures=(STARTUP_BUDGET_LOAD_S if compile_first else STARTUP_BUDGET_COMPILE_S) // 10
+            ),
+            "readinessProbe": _probe(period=10, failures=3),
+            "livenessProbe": _probe(period=20, failures=6),
+            "lifecycle": {"preStop": {"sleep": {"seconds": PRESTOP_SLEEP_S}}},
+            "securityContext": pod_common.container_security,
+            "volumeMounts": pod_common.mounts,
+        }
+        deployment = k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata={"name": name, "namespace": ns, "labels": labels},
+            spec={
+                "replicas": args["replicas"],
+                "revisionHistoryLimit": 3,
+                "selector": {"matchLabels": selector},
+                # New pods come up before old ones go: serving never drops below `replicas`.
+                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+                "progressDeadlineSeconds": STARTUP_BUDGET_COMPILE_S,
+                "template": {
+                    "metadata": {
+                        "labels": labels,
+                        "annotations": {
+                            "prometheus.io/scrape": "true",
+                            "prometheus.io/port": str(PORT),
+                            "prometheus.io/path": "/metrics",
+                        },
+                    },
+                    "spec": {
+                        **pod_common.pod_spec,
+                        "terminationGracePeriodSeconds": TERMINATION_GRACE_S,
+                        "containers": [container],
+                    },
+                },
+            },
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=depends,
+                # A new node, an image pull and a model load take longer than the default 10 minutes.
+                custom_timeouts=pulumi.CustomTimeouts(create="60m", update="60m"),
+            ),
+        )
+        service = k8s.core.v1.Service(
+            f"{name}-service",
+            metadata={"name": name, "namespace": ns, "labels": labels},
+            spec={
+                "type": "ClusterIP",
+                "selector": selector,
+                "ports": [{"name": "http", "port": PORT, "targetPort": "http", "protocol": "TCP"}],
+            },
+            opts=child,
+        )
+        # maxUnavailable 1: a drain may always evict (a single replica then restarts elsewhere); a PDB that
+        # allows zero disruptions would block node drains and Karpenter's consolidation forever.
+        k8s.policy.v1.PodDisruptionBudget(
+            f"{name}-pdb",
+            metadata={"name": name, "namespace": ns, "labels": labels},
+            spec={"maxUnavailable": 1, "selector": {"matchLabels": selector}},
+            opts=child,
+        )
+        allowed_from: list[dict[str, Any]] = [
+            {
+                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": args["client_namespace"]}},
+                "podSelector": {"matchLabels": dict(args["client_pod_labels"])},
+            }
+        ]
+        if args.get("metrics_namespace"):
+            allowed_from.append(
+                {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": args["metrics_namespace"]}}}
+            )
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-netpol",
+            metadata={"name": name, "namespace": ns, "labels": labels},
+            spec={
+                "podSelector": {"matchLabels": selector},
+                "policyTypes": ["Ingress", "Egress"],
+                "ingress": [{"from": allowed_from, "ports": [{"protocol": "TCP", "port": PORT}]}],
+                "egress": [DNS_EGRESS],
+            },
+            opts=child,
+        )
+
+        self.namespace = pulumi.Output.from_input(ns)
+        self.base_url = pulumi.Output.concat(
+            "http://", service.metadata["name"], ".", service.metadata["namespace"], f".svc.cluster.local:{PORT}/v1"
+        )
+        self.served_model_name = pulumi.Output.from_input(args["served_model_name"])
+        self.api_key_secret_name = secret.metadata["name"]
+        self.api_key_secret_key = pulumi.Output.from_input(API_KEY_SECRET_KEY)
+        self.api_key = pulumi.Output.secret(api_key.result)
+        self.compiled_artifacts_dir = pulumi.Output.from_input(cache_dir)
+        self.pod_labels = selector
+        self.deployment = deployment
+        self.register_outputs(
+            {
+                "base_url": self.base_url,
+                "served_model_name": self.served_model_name,
+                "api_key_secret_name": self.api_key_secret_name,
+                "api_key_secret_key": self.api_key_secret_key,
+                "api_key": self.api_key,
+                "namespace": self.namespace,
+                "compiled_artifacts_dir": self.compiled_artifacts_dir,
+            }
+        )
+
+    def _compile_job(
+        self, name: str, args: VllmNeuronServerArgs, parts: "_PodParts", labels: Mapping[str, str], key: str
+    ) -> k8s.batch.v1.Job:
+        """A Job that compiles this configuration into the cache, once; a present marker makes it a no-op."""
+        tp = args["tensor_parallel_size"]
+        instance_type = compile_instance_type(tp, args["instance_types"])
+        if instance_type is None:  # config validation refuses this; a direct library caller gets told here
+            raise ValueError(
+                f"compile_job needs an inf2 type with >= {COMPILE_MIN_HOST_MEMORY_GIB} GiB host memory among "
+                f"{list(args['instance_types'])}; add one (e.g. inf2.8xlarge) or set compile_job false"
+            )
+        spec = INF2_TYPES[instance_type]
+        requests = serving_pod_requests(tp)
+        # The compiler's peak is host memory: ask for most of the node so the Job lands on this size.
+        memory_mib = int(spec.memory_gib * 1024 * 0.6)
+        server = shlex.join(
+            [
+                *SERVER_COMMAND,
+                *vllm_args(
+                    parts.model_dir,
+                    args["served_model_name"],
+                    tp,
+                    args["max_model_len"],
+                    args["max_num_seqs"],
+                    host="127.0.0.1",
+                ),
+            ]
+        )
+        script = f"""set -eu
+dir="$NEURON_COMPILED_ARTIFACTS"
+if [ -f "$dir/.complete" ]; then echo "compiled artifacts present in $dir: nothing to do"; exit 0; fi
+find "$dir" -mindepth 1 -delete  # a partial compile from an interrupted run
+{server} &
+pid=$!
+until python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:{PORT}/health', timeout=5)" \\
+    2>/dev/null; do
+  kill -0 "$pid" 2>/dev/null || {{ echo "vLLM exited before becoming healthy"; wait "$pid"; exit 1; }}
+  sleep 15
+done
+touch "$dir/.complete"
+echo "compiled artifacts written to $dir"
+kill -TERM "$pid"; wait "$pid" || true
+"""
+        job_labels = {**labels, "app.kubernetes.io/component": "neuron-compile"}
+        job_hash = re.sub(r"[^a-z0-9]", "", key.lower())[-10:]
+        return k8s.batch.v1.Job(
+            f"{name}-compile",
+            metadata={"name": f"{name}-compile-{job_hash}", "namespace": args["namespace"], "labels": job_labels},
+            spec={
+                "backoffLimit": 1,
+                "activeDeadlineSeconds": COMPILE_BUDGET_S,
+                "ttlSecondsAfterFinished": 7 * 24 * 3600,
+                "template": {
+                    "metadata": {"labels": job_labels},
+                    "spec": {
+                        **parts.pod_spec,
+                        "nodeSelector": parts.node_selector.apply(
+                            lambda s: {**s, "node.kubernetes.io/instance-type": instance_type}
+                        ),
+                        "restartPolicy": "Never",
+                        "containers": [
+                            {
+                                "name": "compile",
+                                "image": versions.VLLM_NEURON_IMAGE,
+                                "imagePullPolicy": "IfNotPresent",
+                                "command": ["/bin/bash", "-c", script],
+                                "env": parts.env,
+                                "resources": _resources(requests.neuron_devices, requests.cpu_millis, memory_mib),
+                                "securityContext": parts.container_security,
+                                "volumeMounts": parts.mounts,
+                            }
+                        ],
+                    },
+                },
+            },
+            opts=pulumi.ResourceOptions(
+                parent=self, custom_timeouts=pulumi.CustomTimeouts(create=f"{COMPILE_BUDGET_S // 60 + 30}m")
+            ),
+        )
+
+
+DNS_EGRESS = {
+    "to": [
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+        }
+    ],
+    "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+}
+
+
+class _PodParts:
+    """What the serving pods and the compile Job share: placement, volumes, environment, security."""
+
+    def __init__(self, args: VllmNeuronServerArgs, cache_dir: str, node_selector: pulumi.Output):
+        self.model_dir = "/models/" + args["model_subpath"].strip("/").rsplit("/", 1)[-1]
+        self.cache_mount = "/neuron-cache"
+        self.node_selector = node_selector
+        self.env = [
+            {"name": "NEURON_COMPILED_ARTIFACTS", "value": self.cache_mount},
+            {"name": "HF_HUB_OFFLINE", "value": "1"},
+            {"name": "TRANSFORMERS_OFFLINE", "value": "1"},
+            {"name": "VLLM_NO_USAGE_STATS", "value": "1"},
+            {"name": "DO_NOT_TRACK", "value": "1"},
+            {"name": "HOME", "value": "/home/ubuntu"},
+        ]
+        # Weights read-only; only this configuration's cache directory is writable.
+        self.mounts = [
+            {
+                "name": "model",
+                "mountPath": self.model_dir,
+                "subPath": args["model_subpath"].strip("/"),
+                "readOnly": True,
+            },
+            {"name": "model", "mountPath": self.cache_mount, "subPath": cache_dir},
+            {"name": "dshm", "mountPath": "/dev/shm"},
+            {"name": "tmp", "mountPath": "/tmp"},
+        ]
+        self.container_security = {
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+            "runAsNonRoot": True,
+            "runAsUser": RUN_AS,
+            "runAsGroup": RUN_AS,
+            # Exception: the Neuron compiler and runtime write under paths of the image (caches, lock
+            # files) that are not documented; the root file system stays writable, nothing else is granted.
+            "readOnlyRootFilesystem": False,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        }
+        self.pod_spec = {
+            "nodeSelector": node_selector,
+            "tolerations": args["tolerations"],
+            "automountServiceAccountToken": False,
+            "enableServiceLinks": False,
+            "securityContext": {
+                "runAsNonRoot": True,
+                "runAsUser": RUN_AS,
+                "runAsGroup": RUN_AS,
+                "fsGroup": RUN_AS,
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+            "volumes": [
+                {"name": "model", "persistentVolumeClaim": {"claimName": args["pvc_name"]}},
+                {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "2Gi"}},
+                {"name": "tmp", "emptyDir": {"sizeLimit": "10Gi"}},
+            ],
+        }
+
+
+def _resources(devices: int, cpu_millis: int, memory_mib: int) -> dict[str, Any]:
+    """Requests, with limits equal for memory and the devices (an extended resource needs both)."""
+    return {
+        "requests": {NEURON_RESOURCE: str(devices), "cpu": f"{cpu_millis}m", "memory": f"{memory_mib}Mi"},
+        "limits": {NEURON_RESOURCE: str(devices), "memory": f"{memory_mib}Mi"},
+    }
+
+
+def _probe(period: int, failures: int) -> dict[str, Any]:
+    return {
+        "httpGet": {"path": "/health", "port": "http"},
+        "periodSeconds": period,
+        "timeoutSeconds": 5,
+        "failureThreshold": failures,
+    }
