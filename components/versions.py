@@ -42,3 +42,15 @@ SYSTEM_NODE_AMI_TYPE_ARM = "AL2023_ARM_64_STANDARD"
 # environment (and the DR region) serves byte-identical weights.
 MODEL_ID = "mistralai/Mistral-7B-Instruct-v0.3"
 MODEL_REVISION = "c170c708c41dac9275d15a8fff4eca08d52bab71"
+
+# Images of the model-load and preload Jobs (LustreModelStore). Tags are pinned; their digests could not
+# be read on the offline development machines: resolve and pin them by digest before production
+# (`crane digest <image>` or `docker buildx imagetools inspect <image>`).
+#  - The official Python image, Debian 13 slim: runs components/model_fetch.py, which needs only the
+#    standard library (Python >= 3.11), so no pip install at run time and no third-party code.
+MODEL_LOADER_IMAGE = "docker.io/library/python:3.13.9-slim-trixie"
+#  - `lfs` (Lustre client tools) for `lfs hsm_restore`: the FSx for Lustre CSI driver's own public image,
+#    which installs Amazon Linux 2023's `lustre-client` package (upstream Dockerfile, release 1.9). The
+#    tag follows the pinned aws-fsx-csi-driver add-on (v1.9.0-eksbuild.1 -> driver v1.9.0), so the
+#    client tools match the driver that mounts the file system, and nodes usually have it cached.
+LUSTRE_CLIENT_IMAGE = "public.ecr.aws/fsx-csi-driver/aws-fsx-csi-driver:v1.9.0"

@@ -224,7 +224,10 @@ TAGGABLE = ("aws:kms/key:Key", ROLE, ADDON, "aws:eks/nodeGroup:NodeGroup", "aws:
 
 
 def test_every_aws_resource_carries_the_common_tags(dev: Plan):
+    (component,) = dev.of_type("inferentia-chat:index:EksCluster")
     for r in dev.resources:
+        if component not in dev.ancestors(r):
+            continue
         if r.type in TAGGABLE or r.type in (CLUSTER, "aws:cloudwatch/logGroup:LogGroup"):
             tags = r.inputs["tags"]
             assert tags["project"] == "inferentia-chat", r.name
