@@ -7,12 +7,13 @@ The public API is what `__all__` lists; everything else may change without notic
 from .eks_cluster import EksCluster, EksClusterArgs
 from .inferentia_node_pool import InferentiaNodePool, InferentiaNodePoolArgs
 from .karpenter import Karpenter, KarpenterArgs
+from .lustre_model_store import LustreModelStore, LustreModelStoreArgs
 from .network import Network, NetworkArgs
 from .vllm_server import VllmNeuronServer, VllmNeuronServerArgs
 
 __version__ = "0.1.0"
 
-COMPONENTS = (Network, EksCluster, Karpenter, InferentiaNodePool, VllmNeuronServer)
+COMPONENTS = (Network, EksCluster, Karpenter, InferentiaNodePool, LustreModelStore, VllmNeuronServer)
 """Every public component class (the ones the Pulumi plugin exposes to other languages)."""
 
 __all__ = [
@@ -23,6 +24,8 @@ __all__ = [
     "InferentiaNodePoolArgs",
     "Karpenter",
     "KarpenterArgs",
+    "LustreModelStore",
+    "LustreModelStoreArgs",
     "Network",
     "NetworkArgs",
     "VllmNeuronServer",

@@ -11,11 +11,12 @@ Defaults are the secure production choice; the cheap/dev choices are explicit va
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import ipaddress
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -221,6 +222,9 @@ class StackConfig:
     model: ModelConfig
     webui: WebUiConfig
     dr: DrConfig | None
+    # `inferentia-chat:hfToken`: a Pulumi secret, carried as a secret Output and never as a plain value
+    # (None when unset). parse_config only records whether it is set; load_config reads the secret.
+    hf_token: Any = None
 
     @property
     def common_tags(self) -> dict[str, str]:
@@ -803,15 +807,48 @@ def _tags(value: Any, problems: _Problems) -> dict[str, str]:
 # Entry points.
 # ------------------------------------------------------------------------------------------------
 
-TOP_LEVEL_KEYS = ("role", "tags", "network", "cluster", "inferencePool", "modelStore", "model", "webui", "dr")
+TOP_LEVEL_KEYS = (
+    "role",
+    "tags",
+    "network",
+    "cluster",
+    "inferencePool",
+    "modelStore",
+    "model",
+    "webui",
+    "dr",
+    "hfToken",
+)
+# Keys whose value must be a Pulumi secret (`pulumi config set --secret`); their values never appear in
+# a message.
+SECRET_KEYS = ("hfToken",)
 
 
-def parse_config(raw: Mapping[str, Any], *, region: str | None, stack: str, project: str = NAMESPACE) -> StackConfig:
+def parse_config(
+    raw: Mapping[str, Any],
+    *,
+    region: str | None,
+    stack: str,
+    project: str = NAMESPACE,
+    secret_keys: Collection[str] = (),
+) -> StackConfig:
     """Validate the raw `inferentia-chat:*` values (keys without the namespace) into a StackConfig.
 
-    `raw` values are what YAML gives (objects as dicts). Raises ConfigError listing every problem.
+    `raw` values are what YAML gives (objects as dicts). `secret_keys` are the keys (without the
+    namespace) that the stack holds as secrets. Raises ConfigError listing every problem.
     """
     problems = _Problems()
+    for key in SECRET_KEYS:
+        if key not in raw:
+            continue
+        if key not in secret_keys:
+            # Never echo the value: it is a credential stored in plain text.
+            problems.items.append(
+                f"{NAMESPACE}:{key} = [hidden]: must be a secret; remove it and set it again with "
+                f"`pulumi config set --secret {NAMESPACE}:{key} <value>`"
+            )
+        elif not isinstance(raw[key], str) or not raw[key].strip():
+            problems.items.append(f"{NAMESPACE}:{key} = [secret]: must be a non-empty string (a read token)")
     if region is None:
         problems.missing("aws:region", "the AWS region of this stack, e.g. us-east-1")
         region = "us-east-1"
@@ -859,6 +896,7 @@ def parse_config(raw: Mapping[str, Any], *, region: str | None, stack: str, proj
         model=model,
         webui=webui,
         dr=dr,
+        hf_token="hfToken" in raw or None,
     )
 
 
@@ -883,9 +921,14 @@ def load_config() -> StackConfig:
     raw = {k[len(prefix) :]: decode_value(v) for k, v in bag.items() if k.startswith(prefix)}
     if "role" in raw:
         raw["role"] = str(raw["role"])
-    return parse_config(
+    secret = [k for k in SECRET_KEYS if runtime_config.is_config_secret(f"{prefix}{k}")]
+    cfg = parse_config(
         raw,
         region=pulumi.Config("aws").get("region"),
         stack=pulumi.get_stack(),
         project=pulumi.get_project(),
+        secret_keys=secret,
     )
+    if cfg.hf_token:
+        cfg = dataclasses.replace(cfg, hf_token=pulumi.Config(NAMESPACE).require_secret("hfToken"))
+    return cfg

@@ -84,6 +84,10 @@ ADDONS: tuple[AddonSpec, ...] = (
         service_account="ebs-csi-controller-sa",
         managed_policies=("service-role/AmazonEBSCSIDriverPolicy",),
     ),
+    # No configuration: the FSx CSI node DaemonSet already tolerates every taint, the Inferentia nodes'
+    # `aws.amazon.com/neuron:NoSchedule` included, so it runs where vLLM mounts the model (upstream chart
+    # value `node.tolerateAllTaints: true`, kustomize manifest `tolerations: [{operator: Exists}]`,
+    # release 1.9). Narrowing it (`node.tolerations`) would break serving.
     AddonSpec("aws-fsx-csi-driver", service_account="fsx-csi-controller-sa"),
 )
 

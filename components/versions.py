@@ -74,3 +74,15 @@ VLLM_VERSION = "0.16.0"
 NEURON_SDK_VERSION = "2.31.1"
 _VLLM_NEURON_REPO = "public.ecr.aws/neuron/pytorch-inference-vllm-neuronx"
 VLLM_NEURON_IMAGE = f"{_VLLM_NEURON_REPO}:{VLLM_VERSION}-neuronx-py312-sdk{NEURON_SDK_VERSION}-ubuntu24.04"
+
+# Images of the model-load and preload Jobs (LustreModelStore). Tags are pinned; their digests could not
+# be read on the offline development machines: resolve and pin them by digest before production
+# (`crane digest <image>` or `docker buildx imagetools inspect <image>`).
+#  - The official Python image, Debian 13 slim: runs components/model_fetch.py, which needs only the
+#    standard library (Python >= 3.11), so no pip install at run time and no third-party code.
+MODEL_LOADER_IMAGE = "docker.io/library/python:3.13.9-slim-trixie"
+#  - `lfs` (Lustre client tools) for `lfs hsm_restore`: the FSx for Lustre CSI driver's own public image,
+#    which installs Amazon Linux 2023's `lustre-client` package (upstream Dockerfile, release 1.9). The
+#    tag follows the pinned aws-fsx-csi-driver add-on (v1.9.0-eksbuild.1 -> driver v1.9.0), so the
+#    client tools match the driver that mounts the file system, and nodes usually have it cached.
+LUSTRE_CLIENT_IMAGE = "public.ecr.aws/fsx-csi-driver/aws-fsx-csi-driver:v1.9.0"

@@ -31,6 +31,7 @@ import pulumi_random as random
 
 from . import versions
 from .hardware import COMPILE_MIN_HOST_MEMORY_GIB, INF2_TYPES, NEURON_RESOURCE, serving_pod_requests
+from .kube import DNS_EGRESS, network_policy_spec
 
 TYPE = "inferentia-chat:index:VllmNeuronServer"
 
@@ -313,12 +314,12 @@ class VllmNeuronServer(pulumi.ComponentResource):
         k8s.networking.v1.NetworkPolicy(
             f"{name}-netpol",
             metadata={"name": name, "namespace": ns, "labels": labels},
-            spec={
-                "podSelector": {"matchLabels": selector},
-                "policyTypes": ["Ingress", "Egress"],
-                "ingress": [{"from": allowed_from, "ports": [{"protocol": "TCP", "port": PORT}]}],
-                "egress": [DNS_EGRESS],
-            },
+            # Selects the compile Job's pod too (same name/instance labels): it needs no caller at all.
+            spec=network_policy_spec(
+                selector,
+                ingress=[{"from": allowed_from, "ports": [{"protocol": "TCP", "port": PORT}]}],
+                egress=[DNS_EGRESS],
+            ),
             opts=child,
         )
 
@@ -424,17 +425,6 @@ kill -TERM "$pid"; wait "$pid" || true
                 parent=self, custom_timeouts=pulumi.CustomTimeouts(create=f"{COMPILE_BUDGET_S // 60 + 30}m")
             ),
         )
-
-
-DNS_EGRESS = {
-    "to": [
-        {
-            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
-            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
-        }
-    ],
-    "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
-}
 
 
 class _PodParts:

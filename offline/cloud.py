@@ -234,6 +234,32 @@ def _fsx_lustre(ctx, name, inputs, region):
     }
 
 
+def _kms_key_policy(ctx, name, inputs, region):
+    # The provider's id is the key id; a key policy has no ARN of its own.
+    return inputs.get("keyId", "key"), {}
+
+
+def _bucket_setting(ctx, name, inputs, region):
+    # Bucket sub-resources (versioning, encryption, policy...) are identified by their bucket.
+    return inputs.get("bucket") or autoname(name), {}
+
+
+def _bucket_object(ctx, name, inputs, region):
+    key = inputs.get("key", name)
+    return key, {
+        "key": key,
+        "arn": f"arn:{PARTITION}:s3:::{inputs.get('bucket', 'bucket')}/{key}",
+        "etag": digest("etag", name, key, length=32),
+        "versionId": digest("version", name, key, length=32),
+        "serverSideEncryption": "aws:kms",
+    }
+
+
+def _sg_rule(ctx, name, inputs, region):
+    rule = f"sgr-{digest('sgr', name)}"
+    return rule, {"securityGroupRuleId": rule, "arn": ctx.arn("ec2", f"security-group-rule/{rule}", region)}
+
+
 def _fsx_dra(ctx, name, inputs, region):
     dra = f"dra-{digest('dra', name)}"
     return dra, {"associationId": dra, "arn": ctx.arn("fsx", f"association/{dra}", region)}
@@ -465,6 +491,21 @@ _HANDLERS: dict[str, Callable[[CloudContext, str, dict, str], tuple[str, dict[st
     "aws:sns/topic:Topic": _sns_topic,
     "aws:fsx/lustreFileSystem:LustreFileSystem": _fsx_lustre,
     "aws:fsx/dataRepositoryAssociation:DataRepositoryAssociation": _fsx_dra,
+    "aws:kms/keyPolicy:KeyPolicy": _kms_key_policy,
+    "aws:s3/bucketObjectv2:BucketObjectv2": _bucket_object,
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": _sg_rule,
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": _sg_rule,
+    **{
+        f"aws:s3/{kind[0].lower()}{kind[1:]}:{kind}": _bucket_setting
+        for kind in (
+            "BucketVersioning",
+            "BucketServerSideEncryptionConfiguration",
+            "BucketPublicAccessBlock",
+            "BucketOwnershipControls",
+            "BucketPolicy",
+            "BucketLifecycleConfiguration",
+        )
+    },
     "random:index/randomPassword:RandomPassword": _random_password,
     "random:index/randomId:RandomId": _random_id,
     "kubernetes:helm.sh/v3:Release": _helm_release,

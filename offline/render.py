@@ -118,9 +118,12 @@ def primary_of(stack: str, root: Path = ROOT) -> str | None:
 
 
 def kubernetes_objects(result: RunResult) -> list[dict[str, Any]]:
-    """Every Kubernetes object the stack creates, as it would be applied, secrets masked."""
+    """Every Kubernetes object the stack creates, as it would be applied, secrets masked.
+
+    In a stable order (namespaces first, then by URN): registration order varies from run to run.
+    """
     objects = []
-    for rec in result.resources:
+    for rec in sorted(result.resources, key=lambda r: (r.type != "kubernetes:core/v1:Namespace", r.urn)):
         if not rec.type.startswith("kubernetes:") or rec.type.startswith(_K8S_EXCLUDED):
             continue
         obj = dict(rec.inputs)

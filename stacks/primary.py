@@ -10,7 +10,11 @@ from components.config import StackConfig
 from components.eks_cluster import EksCluster, EksClusterArgs
 from components.inferentia_node_pool import InferentiaNodePool, InferentiaNodePoolArgs
 from components.karpenter import Karpenter, KarpenterArgs
+from components.lustre_model_store import LustreModelStore, LustreModelStoreArgs
 from components.network import Network, NetworkArgs
+
+# Namespace of the model claim, hence of every pod that mounts it (the serving pods).
+INFERENCE_NAMESPACE = "inference"
 
 
 def network_args(cfg: StackConfig) -> NetworkArgs:
@@ -105,6 +109,7 @@ def build_primary(cfg: StackConfig) -> dict[str, Any]:
         # NodePool and EC2NodeClass go before the controller on destroy (else their nodes are orphaned).
         opts=pulumi.ResourceOptions(providers=[cluster.provider], depends_on=[karpenter.release]),
     )
+    store = model_store(cfg, network, cluster)
     return {
         "role": cfg.role,
         "region": cfg.region,
@@ -118,4 +123,52 @@ def build_primary(cfg: StackConfig) -> dict[str, Any]:
         "karpenterInterruptionQueue": karpenter.interruption_queue_name,
         "inferenceNodePool": pool.node_pool_name,
         "inferenceZone": zone,
+        "modelBucketName": store.bucket_name,
+        "modelBucketArn": store.bucket_arn,
+        "modelKeyArn": store.kms_key_arn,
+        "fileSystemId": store.file_system_id,
+        "fileSystemDnsName": store.dns_name,
+        "fileSystemMountName": store.mount_name,
+        "modelStoreSubnetId": store.subnet_id,
+        "servingAvailabilityZone": store.availability_zone,
+        "modelNamespace": store.namespace,
+        "modelPvcName": store.pvc_name,
+        "modelPath": store.model_path,
+        "compiledCacheRoot": store.compiled_cache_root,
     }
+
+
+def model_store(cfg: StackConfig, network: Network, cluster: EksCluster) -> LustreModelStore:
+    """The S3 bucket + FSx for Lustre model store in the serving zone, with its claim and load Jobs."""
+    zone, subnet = serving_zone(cfg, network)
+    ms, model = cfg.model_store, cfg.model
+    args = LustreModelStoreArgs(
+        vpc_id=network.vpc_id,
+        subnet_id=subnet,
+        availability_zone=zone,
+        node_security_group_id=cluster.node_security_group_id,
+        cluster_security_group_id=cluster.cluster_security_group_id,
+        deployment_type=ms.deployment_type,
+        storage_capacity_gib=ms.storage_capacity_gib,
+        file_system_path=ms.file_system_path,
+        bucket_prefix=ms.bucket_prefix,
+        noncurrent_version_days=ms.noncurrent_version_days,
+        model_id=model.id,
+        model_revision=model.revision,
+        model_source=model.source,
+        model_name=model.served_name,
+        cluster_name=cluster.cluster_name,
+        namespace=INFERENCE_NAMESPACE,
+        tags=cfg.common_tags,
+    )
+    if ms.throughput_per_tib is not None:
+        args["throughput_per_tib"] = ms.throughput_per_tib
+    if cfg.hf_token is not None:
+        args["hf_token"] = cfg.hf_token
+    return LustreModelStore(
+        "model-store",
+        args,
+        opts=pulumi.ResourceOptions(providers={"kubernetes": cluster.provider}),
+        # The Jobs need a node to run on and the FSx CSI driver to mount the volume.
+        job_dependencies=[cluster.node_group, cluster.addons["aws-fsx-csi-driver"]],
+    )

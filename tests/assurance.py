@@ -31,6 +31,7 @@ POLICY_INPUTS: dict[str, tuple[tuple[str, str], ...]] = {
     "aws:iam/rolePolicy:RolePolicy": (("policy", "identity"),),
     "aws:iam/policy:Policy": (("policy", "identity"),),
     "aws:kms/key:Key": (("policy", "resource"),),
+    "aws:kms/keyPolicy:KeyPolicy": (("policy", "resource"),),
     "aws:s3/bucketPolicy:BucketPolicy": (("policy", "resource"),),
     "aws:sqs/queuePolicy:QueuePolicy": (("policy", "resource"),),
     "aws:sqs/queue:Queue": (("policy", "resource"),),
@@ -41,11 +42,14 @@ POLICY_INPUTS: dict[str, tuple[tuple[str, str], ...]] = {
 def policy_documents(resources: list[Record]) -> list[PolicyDocument]:
     """Every policy document in the plan (inline role policies included)."""
     found: list[PolicyDocument] = []
+    # A KeyPolicy governs the key it names by id.
+    key_arns = {r.outputs.get("keyId"): r.outputs.get("arn") for r in resources if r.type == "aws:kms/key:Key"}
     for rec in resources:
         for key, kind in POLICY_INPUTS.get(rec.type, ()):
             text = rec.inputs.get(key)
             if isinstance(text, str) and text.strip().startswith("{"):
-                found.append(PolicyDocument(rec.name, kind, json.loads(text), rec.outputs.get("arn")))
+                governed = rec.outputs.get("arn") or key_arns.get(rec.inputs.get("keyId"))
+                found.append(PolicyDocument(rec.name, kind, json.loads(text), governed))
         if rec.type == "aws:iam/role:Role":
             for inline in rec.inputs.get("inlinePolicies") or []:
                 if inline.get("policy"):

@@ -299,3 +299,41 @@ def test_render_exits_non_zero_with_the_message(tmp_path: Path, capsys: pytest.C
     err = capsys.readouterr().err
     assert "inferentia-chat:modelStore.throughputPerTiB = 300" in err
     assert not (tmp_path / "build" / "bad").exists()
+
+
+def test_hf_token_must_be_a_secret_and_its_value_is_never_shown():
+    token = "hf_plaintext_value_in_the_stack_file"
+    with pytest.raises(ConfigError) as info:
+        parse_config({"hfToken": token}, region="us-east-1", stack="dev")
+    (problem,) = info.value.problems
+    assert problem.startswith("inferentia-chat:hfToken = [hidden]: must be a secret")
+    assert "pulumi config set --secret inferentia-chat:hfToken" in problem
+    assert token not in str(info.value)
+    cfg = parse_config({"hfToken": token}, region="us-east-1", stack="dev", secret_keys={"hfToken"})
+    assert cfg.hf_token is True  # load_config swaps in the secret Output
+    assert parse_config({}, region="us-east-1", stack="dev").hf_token is None
+    (empty,) = problems_of_secret({"hfToken": " "})
+    assert "non-empty" in empty and "[secret]" in empty
+
+
+def problems_of_secret(raw: dict[str, Any]) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        parse_config(raw, region="us-east-1", stack="dev", secret_keys={"hfToken"})
+    return info.value.problems
+
+
+def test_model_store_combinations_name_the_key():
+    # Each invalid capacity/throughput/deployment-type combination fails naming the key.
+    cases = [
+        ({"deploymentType": "SCRATCH_2", "storageCapacityGiB": 3000}, "modelStore.storageCapacityGiB"),
+        ({"deploymentType": "SCRATCH_2", "throughputPerTiB": 125}, "modelStore.throughputPerTiB"),
+        ({"deploymentType": "PERSISTENT_2", "throughputPerTiB": 200}, "modelStore.throughputPerTiB"),
+        ({"deploymentType": "PERSISTENT_1"}, "modelStore.deploymentType"),
+        ({"storageCapacityGiB": 1000}, "modelStore.storageCapacityGiB"),
+        ({"fileSystemPath": "models"}, "modelStore.fileSystemPath"),
+        ({"bucketPrefix": "models"}, "modelStore.bucketPrefix"),
+        ({"noncurrentVersionDays": 0}, "modelStore.noncurrentVersionDays"),
+    ]
+    for raw, key in cases:
+        (problem,) = problems_of({"modelStore": raw})
+        assert problem.startswith(f"inferentia-chat:{key} = "), problem

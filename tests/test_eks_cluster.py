@@ -133,6 +133,14 @@ def test_every_addon_is_managed_and_pinned(dev: Plan):
     assert dev.one(CLUSTER).inputs["bootstrapSelfManagedAddons"] is False
 
 
+def test_fsx_csi_node_plugin_keeps_tolerating_the_inferentia_taint(dev: Plan):
+    # The node plugin must run on the tainted inf2 nodes to mount the model there; its default
+    # tolerates all taints, and no configuration may narrow it.
+    config = json.loads(addon(dev, "aws-fsx-csi-driver").inputs.get("configurationValues") or "{}")
+    node = config.get("node", {})
+    assert node.get("tolerateAllTaints", True) is True and "tolerations" not in node
+
+
 def test_vpc_cni_enforces_network_policies(dev: Plan):
     config = json.loads(addon(dev, "vpc-cni").inputs["configurationValues"])
     assert config == {"enableNetworkPolicy": "true"}
@@ -224,8 +232,9 @@ TAGGABLE = ("aws:kms/key:Key", ROLE, ADDON, "aws:eks/nodeGroup:NodeGroup", "aws:
 
 
 def test_every_aws_resource_carries_the_common_tags(dev: Plan):
+    (component,) = dev.of_type("inferentia-chat:index:EksCluster")
     for r in dev.resources:
-        if not r.name.startswith("cluster-"):  # other components' resources: their own tests
+        if component not in dev.ancestors(r):
             continue
         if r.type in TAGGABLE or r.type in (CLUSTER, "aws:cloudwatch/logGroup:LogGroup"):
             tags = r.inputs["tags"]

@@ -1,0 +1,799 @@
+"""LustreModelStore: the model kept once in S3 and served to every pod through FSx for Lustre.
+
+S3 bucket (customer KMS key, versioned, private, TLS-only) <== data repository association ==> FSx for
+Lustre file system (one subnet, one zone) --> static PersistentVolume + claim --> a model-load Job that
+fetches the model once, and a preload Job that restores it from S3 onto the file system.
+"""
+
+import hashlib
+import json
+import posixpath
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, NotRequired, TypedDict
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from . import iam, versions
+from .eks_cluster import SYSTEM_NODE_SELECTOR
+from .kube import DNS_EGRESS, HTTPS_EGRESS, POD_IDENTITY_EGRESS, network_policy_spec
+from .tags import component_tags
+
+TYPE = "inferentia-chat:index:LustreModelStore"
+
+# Lustre traffic (FSx for Lustre user guide, "File system access control with Amazon VPC"): the LNet
+# acceptor port and the ports the servers and clients use between each other.
+LUSTRE_PORTS: tuple[tuple[int, int], ...] = ((988, 988), (1018, 1023))
+AUTO_EVENTS = ["NEW", "CHANGED", "DELETED"]
+ZONE_LABEL = "topology.kubernetes.io/zone"
+FSX_CSI_DRIVER = "fsx.csi.aws.com"
+
+# The Jobs run as this user. The S3 "directory" objects below carry it as POSIX owner, so the import
+# creates `models/` and `neuron-cache/` owned by it: fsGroup cannot do this here, because the FSx CSI
+# driver registers fsGroupPolicy ReadWriteOnceWithFSType, which leaves ReadWriteMany volumes untouched.
+WORKLOAD_UID = 1000
+DIRECTORY_MODE = "0040775"  # st_mode: directory, rwxrwxr-x (POSIX metadata format of the FSx import)
+
+MODELS_DIR = "models"
+CACHE_DIR = "neuron-cache"
+MOUNT_PATH = "/fsx"
+SCRIPT_PATH = "/opt/model-fetch"
+SCRIPT_FILE = "model_fetch.py"
+SCRIPT_SOURCE = Path(__file__).with_name(SCRIPT_FILE)
+
+LOAD_DEADLINE_SECONDS = 4 * 3600  # a 15 GB model at a slow 5 MB/s still fits
+PRELOAD_DEADLINE_SECONDS = 2 * 3600
+FINISHED_TTL_SECONDS = 7 * 24 * 3600  # keep the logs a week; a deleted Job re-runs as a no-op
+
+
+class LustreModelStoreArgs(TypedDict):
+    """Inputs of `LustreModelStore`."""
+
+    vpc_id: pulumi.Input[str]
+    """VPC of the file system's security group."""
+    subnet_id: pulumi.Input[str]
+    """The ONE private subnet of the file system (FSx for Lustre is single-AZ)."""
+    availability_zone: pulumi.Input[str]
+    """Zone of `subnet_id`; serving pods are pinned to it through the PersistentVolume."""
+    node_security_group_id: pulumi.Input[str]
+    """Security group of the cluster nodes (the Lustre clients)."""
+    cluster_security_group_id: pulumi.Input[str]
+    """Security group of the EKS control plane."""
+    deployment_type: str
+    """PERSISTENT_2 (default choice: customer key, data repository association) or SCRATCH_2 (dev)."""
+    storage_capacity_gib: int
+    """File system size in GiB: 1200, 2400 or a multiple of 2400."""
+    throughput_per_tib: NotRequired[int]
+    """PERSISTENT_2 throughput per TiB (125, 250, 500, 1000 MB/s); ignored by SCRATCH_2."""
+    file_system_path: NotRequired[str]
+    """Directory of the file system linked to the bucket (default `/`)."""
+    bucket_prefix: NotRequired[str]
+    """Bucket prefix linked to `file_system_path` (default: the whole bucket)."""
+    noncurrent_version_days: NotRequired[int]
+    """Days before an overwritten or deleted object version expires (default 30)."""
+    model_id: str
+    """Hugging Face model id, e.g. mistralai/Mistral-7B-Instruct-v0.3."""
+    model_revision: str
+    """Hugging Face revision (a commit SHA pins the weights)."""
+    model_source: NotRequired[str]
+    """`huggingface` (default) or an `s3://bucket/prefix/` URI to copy the model from."""
+    model_name: str
+    """Directory of the model under `models/` (the served model name)."""
+    hf_token: NotRequired[pulumi.Input[str]]
+    """Hugging Face read token (a secret), for gated or private models."""
+    cluster_name: NotRequired[pulumi.Input[str]]
+    """EKS cluster name; needed for an `s3://` source (Pod Identity association of the loader)."""
+    namespace: NotRequired[str]
+    """Namespace of the claim and the Jobs, where serving pods run (default `inference`)."""
+    tags: NotRequired[Mapping[str, str]]
+    """Common tags for every AWS resource."""
+
+
+def labels(component: str) -> dict[str, str]:
+    """The common labels of every Kubernetes object of the store."""
+    return {
+        "app.kubernetes.io/name": "model-store",
+        "app.kubernetes.io/part-of": "inferentia-chat",
+        "app.kubernetes.io/component": component,
+    }
+
+
+def volume_path(file_system_path: str, *parts: str) -> str:
+    """A path inside the volume (the PV mounts the file system root) under the linked directory."""
+    return posixpath.join(file_system_path, *parts)
+
+
+def directory_keys(bucket_prefix: str) -> tuple[str, str]:
+    """S3 keys of the `models/` and `neuron-cache/` directory objects."""
+    return f"{bucket_prefix}{MODELS_DIR}/", f"{bucket_prefix}{CACHE_DIR}/"
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    """(bucket, prefix ending in / or empty) of an s3:// URI."""
+    rest = uri.removeprefix("s3://")
+    bucket, _, prefix = rest.partition("/")
+    return bucket, (prefix if not prefix or prefix.endswith("/") else prefix + "/")
+
+
+def restricted_container_security() -> dict[str, Any]:
+    """Container securityContext of the Pod Security Standard `restricted`, read-only root."""
+    return {
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+    }
+
+
+class LustreModelStore(pulumi.ComponentResource):
+    """The model kept once in a private, KMS-encrypted, versioned S3 bucket and read by every pod
+    through an FSx for Lustre file system linked to it (auto import and export), with the static
+    PersistentVolume and claim the serving pods mount, a Job that loads the model once and a Job that
+    preloads it from S3 onto the file system.
+    """
+
+    bucket_name: pulumi.Output[str]
+    """The model bucket."""
+    bucket_arn: pulumi.Output[str]
+    """ARN of the model bucket (the DR stack replicates it)."""
+    kms_key_arn: pulumi.Output[str]
+    """Customer KMS key of the bucket (and of a PERSISTENT_2 file system)."""
+    file_system_id: pulumi.Output[str]
+    """The FSx for Lustre file system id."""
+    dns_name: pulumi.Output[str]
+    """DNS name of the file system."""
+    mount_name: pulumi.Output[str]
+    """Lustre mount name of the file system."""
+    subnet_id: pulumi.Output[str]
+    """The file system's subnet."""
+    availability_zone: pulumi.Output[str]
+    """The file system's zone: inference nodes must run there."""
+    namespace: pulumi.Output[str]
+    """Namespace of the claim (and of the pods that mount it)."""
+    pvc_name: pulumi.Output[str]
+    """PersistentVolumeClaim serving pods mount (ReadWriteMany)."""
+    model_path: pulumi.Output[str]
+    """Directory of the model inside the volume, e.g. /models/mistral-7b-instruct."""
+    compiled_cache_root: pulumi.Output[str]
+    """Root of the compiled Neuron artifacts inside the volume, e.g. /neuron-cache."""
+
+    def __init__(
+        self,
+        name: str,
+        args: LustreModelStoreArgs,
+        opts: pulumi.ResourceOptions | None = None,
+        *,
+        job_dependencies: Sequence[pulumi.Resource] = (),
+    ):
+        """`job_dependencies` (Python only; other languages use the component's `dependsOn`, which the Jobs
+        also wait for): what the Jobs need before they can run, e.g. a node group and the FSx CSI add-on."""
+        super().__init__(TYPE, name, None, opts)
+        self._name = name
+        tags = component_tags(args.get("tags", {}), "LustreModelStore")
+        deployment = args["deployment_type"]
+        persistent = deployment == "PERSISTENT_2"
+        fs_path = args.get("file_system_path", "/")
+        prefix = args.get("bucket_prefix", "")
+        namespace = args.get("namespace", "inference")
+        partition = aws.get_partition().partition
+        region = aws.get_region().region
+        account = aws.get_caller_identity().account_id
+
+        key, bucket, bucket_ready = self._bucket(args, tags)
+        directories = self._directories(bucket, prefix, bucket_ready, tags)
+        sg, sg_rules = self._security_group(args, tags)
+
+        data_repository = bucket.bucket.apply(lambda b: f"s3://{b}/{prefix}")
+        fs = aws.fsx.LustreFileSystem(
+            f"{name}-fs",
+            deployment_type=deployment,
+            storage_capacity=args["storage_capacity_gib"],
+            per_unit_storage_throughput=args.get("throughput_per_tib", 250) if persistent else None,
+            file_system_type_version="2.15",
+            data_compression_type="LZ4",
+            # PERSISTENT_2 takes the customer key. SCRATCH_2 cannot: FSx always encrypts scratch file
+            # systems with a key it manages (one per file system, destroyed with it).
+            kms_key_id=key.arn if persistent else None,
+            subnet_ids=args["subnet_id"],
+            security_group_ids=[sg.id],
+            # No backups: FSx does not support backups of file systems linked to S3. The versioned
+            # bucket (and its replica in the DR region) is the durable copy.
+            automatic_backup_retention_days=0 if persistent else None,
+            # Client root is squashed to nobody: Jobs and servers run as WORKLOAD_UID.
+            root_squash_configuration=aws.fsx.LustreFileSystemRootSquashConfigurationArgs(root_squash="65534:65534"),
+            # Data repository warnings and errors (failed imports/exports) go to CloudWatch Logs.
+            log_configuration=aws.fsx.LustreFileSystemLogConfigurationArgs(level="WARN_ERROR"),
+            weekly_maintenance_start_time="7:03:00",  # Sunday 03:00 UTC
+            # SCRATCH_2 has no data repository associations: it links to the bucket at creation (import
+            # and auto import only; no auto export, so what is written there is not copied to S3).
+            import_path=None if persistent else data_repository,
+            export_path=None if persistent else data_repository,
+            auto_import_policy=None if persistent else "NEW_CHANGED_DELETED",
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*directories, *sg_rules]),
+        )
+
+        # The key policy names the file system, so it is set once the file system exists (the key had to
+        # exist before it: the file system is encrypted with it).
+        key_policy = aws.kms.KeyPolicy(
+            f"{name}-key-policy",
+            key_id=key.key_id,
+            policy=pulumi.Output.all(fs.id, bucket.arn).apply(
+                lambda a: json.dumps(
+                    iam.kms_key_policy(partition, account, fsx_s3_link=iam.FsxS3Link(a[0], a[1], region))
+                )
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[fs]),
+        )
+        linked: list[pulumi.Resource] = [key_policy]
+        if persistent:
+            linked.append(
+                aws.fsx.DataRepositoryAssociation(
+                    f"{name}-dra",
+                    file_system_id=fs.id,
+                    file_system_path=fs_path,
+                    data_repository_path=data_repository,
+                    batch_import_meta_data_on_create=True,
+                    delete_data_in_filesystem=False,
+                    s3=aws.fsx.DataRepositoryAssociationS3Args(
+                        auto_import_policy=aws.fsx.DataRepositoryAssociationS3AutoImportPolicyArgs(events=AUTO_EVENTS),
+                        auto_export_policy=aws.fsx.DataRepositoryAssociationS3AutoExportPolicyArgs(events=AUTO_EVENTS),
+                    ),
+                    tags=tags,
+                    # The FSx role may use the key before the first import or export happens.
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[key_policy]),
+                )
+            )
+
+        model_path = volume_path(fs_path, MODELS_DIR, args["model_name"])
+        cache_root = volume_path(fs_path, CACHE_DIR)
+        ns, pvc = self._volume(args, fs, namespace, linked)
+        self._jobs(args, ns, pvc, model_path, [*linked, *job_dependencies, *_depends_on(opts)], partition, tags)
+
+        self.bucket_name = bucket.bucket
+        self.bucket_arn = bucket.arn
+        self.kms_key_arn = key.arn
+        self.file_system_id = fs.id
+        self.dns_name = fs.dns_name
+        self.mount_name = fs.mount_name
+        self.subnet_id = pulumi.Output.from_input(args["subnet_id"])
+        self.availability_zone = pulumi.Output.from_input(args["availability_zone"])
+        self.namespace = ns.metadata.name
+        self.pvc_name = pvc.metadata.name
+        self.model_path = pulumi.Output.from_input(model_path)
+        self.compiled_cache_root = pulumi.Output.from_input(cache_root)
+        self.register_outputs(
+            {
+                "bucket_name": self.bucket_name,
+                "bucket_arn": self.bucket_arn,
+                "kms_key_arn": self.kms_key_arn,
+                "file_system_id": self.file_system_id,
+                "dns_name": self.dns_name,
+                "mount_name": self.mount_name,
+                "subnet_id": self.subnet_id,
+                "availability_zone": self.availability_zone,
+                "namespace": self.namespace,
+                "pvc_name": self.pvc_name,
+                "model_path": self.model_path,
+                "compiled_cache_root": self.compiled_cache_root,
+            }
+        )
+
+    # --- the bucket ------------------------------------------------------------------------------
+
+    def _bucket(
+        self, args: LustreModelStoreArgs, tags: Mapping[str, str]
+    ) -> tuple[aws.kms.Key, aws.s3.Bucket, list[pulumi.Resource]]:
+        name = self._name
+        child = pulumi.ResourceOptions(parent=self)
+        # No `policy` here: KMS applies its default (the account administers and uses the key through
+        # IAM) until the KeyPolicy resource, which needs the file system id, replaces it.
+        key = aws.kms.Key(
+            f"{name}-key",
+            description="inferentia-chat model store: S3 bucket and FSx for Lustre",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            tags=tags,
+            opts=child,
+        )
+        aws.kms.Alias(
+            f"{name}-key-alias",
+            name=f"alias/{pulumi.get_project()}-{pulumi.get_stack()}-model-store",
+            target_key_id=key.key_id,
+            opts=child,
+        )
+        bucket = aws.s3.Bucket(f"{name}-bucket", tags=tags, opts=child)
+        owner_only = aws.s3.BucketOwnershipControls(
+            f"{name}-bucket-ownership",
+            bucket=bucket.id,
+            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
+            opts=child,
+        )
+        private = aws.s3.BucketPublicAccessBlock(
+            f"{name}-bucket-public-access",
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child,
+        )
+        encryption = aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-bucket-encryption",
+            bucket=bucket.id,
+            rules=[
+                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                        sse_algorithm="aws:kms", kms_master_key_id=key.arn
+                    ),
+                    # One data key per bucket instead of per object: far fewer KMS calls for a model of
+                    # large files read and written by FSx.
+                    bucket_key_enabled=True,
+                )
+            ],
+            opts=child,
+        )
+        versioning = aws.s3.BucketVersioning(
+            f"{name}-bucket-versioning",
+            bucket=bucket.id,
+            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
+            opts=child,
+        )
+        tls_only = aws.s3.BucketPolicy(
+            f"{name}-bucket-policy",
+            bucket=bucket.id,
+            policy=bucket.arn.apply(lambda arn: json.dumps(iam.deny_insecure_transport_policy(arn))),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[private]),
+        )
+        lifecycle = aws.s3.BucketLifecycleConfiguration(
+            f"{name}-bucket-lifecycle",
+            bucket=bucket.id,
+            rules=[
+                aws.s3.BucketLifecycleConfigurationRuleArgs(
+                    id="expire-noncurrent-versions",
+                    status="Enabled",
+                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                    noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                        noncurrent_days=args.get("noncurrent_version_days", 30)
+                    ),
+                    abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
+                        days_after_initiation=7
+                    ),
+                )
+            ],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),
+        )
+        return key, bucket, [owner_only, private, encryption, versioning, tls_only, lifecycle]
+
+    def _directories(
+        self, bucket: aws.s3.Bucket, prefix: str, bucket_ready: list[pulumi.Resource], tags: Mapping[str, str]
+    ) -> list[pulumi.Resource]:
+        """The `models/` and `neuron-cache/` directories, as the S3 objects FSx imports directories from,
+        owned by the workload user (FSx for Lustre user guide, "POSIX metadata support for data
+        repositories"). They exist before the file system links the bucket, so the first import creates
+        them with this owner and mode.
+        """
+        out: list[pulumi.Resource] = []
+        for role, key in zip(("models-dir", "cache-dir"), directory_keys(prefix), strict=True):
+            out.append(
+                aws.s3.BucketObjectv2(
+                    f"{self._name}-{role}",
+                    bucket=bucket.id,
+                    key=key,
+                    content="",
+                    content_type="application/x-directory",
+                    metadata={
+                        "file-owner": str(WORKLOAD_UID),
+                        "file-group": str(WORKLOAD_UID),
+                        "file-permissions": DIRECTORY_MODE,
+                    },
+                    tags=tags,
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=bucket_ready),
+                )
+            )
+        return out
+
+    # --- network ---------------------------------------------------------------------------------
+
+    def _security_group(
+        self, args: LustreModelStoreArgs, tags: Mapping[str, str]
+    ) -> tuple[aws.ec2.SecurityGroup, list[pulumi.Resource]]:
+        """Lustre ports only, only between the file system, the nodes and the control plane."""
+        name = self._name
+        child = pulumi.ResourceOptions(parent=self)
+        sg = aws.ec2.SecurityGroup(
+            f"{name}-fs-sg",
+            vpc_id=args["vpc_id"],
+            description="FSx for Lustre model store: Lustre traffic from the cluster only",
+            tags={**tags, "Name": f"{name}-fs"},
+            opts=child,
+        )
+        peers = {
+            "self": sg.id,
+            "nodes": args["node_security_group_id"],
+            "cluster": args["cluster_security_group_id"],
+        }
+        rules: list[pulumi.Resource] = []
+        for low, high in LUSTRE_PORTS:
+            ports = f"{low}" if low == high else f"{low}-{high}"
+            for peer, peer_sg in peers.items():
+                rules.append(
+                    aws.vpc.SecurityGroupIngressRule(
+                        f"{name}-fs-in-{ports}-{peer}",
+                        security_group_id=sg.id,
+                        referenced_security_group_id=peer_sg,
+                        ip_protocol="tcp",
+                        from_port=low,
+                        to_port=high,
+                        description=f"Lustre {ports} from {peer}",
+                        tags=tags,
+                        opts=child,
+                    )
+                )
+                rules.append(
+                    aws.vpc.SecurityGroupEgressRule(
+                        f"{name}-fs-out-{ports}-{peer}",
+                        security_group_id=sg.id,
+                        referenced_security_group_id=peer_sg,
+                        ip_protocol="tcp",
+                        from_port=low,
+                        to_port=high,
+                        description=f"Lustre {ports} to {peer}",
+                        tags=tags,
+                        opts=child,
+                    )
+                )
+            # Lustre servers also connect back to their clients: the nodes accept the same ports from
+            # the file system (and only from it).
+            rules.append(
+                aws.vpc.SecurityGroupIngressRule(
+                    f"{name}-nodes-in-{ports}-fs",
+                    security_group_id=args["node_security_group_id"],
+                    referenced_security_group_id=sg.id,
+                    ip_protocol="tcp",
+                    from_port=low,
+                    to_port=high,
+                    description=f"Lustre {ports} from the model store file system",
+                    tags=tags,
+                    opts=child,
+                )
+            )
+        return sg, rules
+
+    # --- Kubernetes: namespace, volume, claim ----------------------------------------------------
+
+    def _volume(
+        self,
+        args: LustreModelStoreArgs,
+        fs: aws.fsx.LustreFileSystem,
+        namespace: str,
+        linked: list[pulumi.Resource],
+    ) -> tuple[k8s.core.v1.Namespace, k8s.core.v1.PersistentVolumeClaim]:
+        name = self._name
+        ns = k8s.core.v1.Namespace(
+            f"{name}-namespace",
+            metadata={
+                "name": namespace,
+                "labels": {
+                    **labels("namespace"),
+                    "app.kubernetes.io/name": namespace,
+                    "pod-security.kubernetes.io/enforce": "restricted",
+                    "pod-security.kubernetes.io/audit": "restricted",
+                    "pod-security.kubernetes.io/warn": "restricted",
+                },
+            },
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        storage = f"{args['storage_capacity_gib']}Gi"
+        pv_name = name
+        pvc_name = name
+        pv = k8s.core.v1.PersistentVolume(
+            f"{name}-pv",
+            metadata={"name": pv_name, "labels": labels("storage")},
+            spec={
+                "capacity": {"storage": storage},
+                "volumeMode": "Filesystem",
+                "accessModes": ["ReadWriteMany"],
+                "persistentVolumeReclaimPolicy": "Retain",
+                "storageClassName": "",
+                "mountOptions": ["flock"],
+                # Reserved for the one claim below, so no other claim can bind it.
+                "claimRef": {"namespace": namespace, "name": pvc_name},
+                "csi": {
+                    "driver": FSX_CSI_DRIVER,
+                    "volumeHandle": fs.id,
+                    "volumeAttributes": {"dnsname": fs.dns_name, "mountname": fs.mount_name},
+                },
+                # Terms are ORed. Inference nodes can use the volume only in the file system's zone (no
+                # cross-zone reads on the serving path). System nodes may mount it from any zone, for the
+                # one-off load Jobs: the system node group spreads over every zone and may have no node
+                # in this one.
+                "nodeAffinity": {
+                    "required": {
+                        "nodeSelectorTerms": [
+                            {
+                                "matchExpressions": [
+                                    {"key": ZONE_LABEL, "operator": "In", "values": [args["availability_zone"]]}
+                                ]
+                            },
+                            {
+                                "matchExpressions": [
+                                    {"key": k, "operator": "In", "values": [v]} for k, v in SYSTEM_NODE_SELECTOR.items()
+                                ]
+                            },
+                        ]
+                    }
+                },
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=linked),
+        )
+        pvc = k8s.core.v1.PersistentVolumeClaim(
+            f"{name}-pvc",
+            metadata={"name": pvc_name, "namespace": ns.metadata.name, "labels": labels("storage")},
+            spec={
+                "accessModes": ["ReadWriteMany"],
+                "storageClassName": "",
+                "volumeName": pv.metadata.name,
+                "resources": {"requests": {"storage": storage}},
+            },
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return ns, pvc
+
+    # --- Kubernetes: the Jobs --------------------------------------------------------------------
+
+    def _jobs(
+        self,
+        args: LustreModelStoreArgs,
+        ns: k8s.core.v1.Namespace,
+        pvc: k8s.core.v1.PersistentVolumeClaim,
+        model_path: str,
+        linked: list[pulumi.Resource],
+        partition: str,
+        tags: Mapping[str, str],
+    ) -> None:
+        name = self._name
+        namespace = ns.metadata.name
+        child = pulumi.ResourceOptions(parent=self)
+        script = SCRIPT_SOURCE.read_text()
+        script_cm = k8s.core.v1.ConfigMap(
+            f"{name}-script",
+            metadata={"name": "model-fetch-script", "namespace": namespace, "labels": labels("model-loader")},
+            data={SCRIPT_FILE: script},
+            opts=child,
+        )
+        account = k8s.core.v1.ServiceAccount(
+            f"{name}-loader-sa",
+            metadata={"name": "model-loader", "namespace": namespace, "labels": labels("model-loader")},
+            automount_service_account_token=False,
+            opts=child,
+        )
+        deps: list[pulumi.Resource] = [pvc, script_cm, account, *linked]
+        env: list[dict[str, Any]] = [
+            {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},
+            {"name": "PYTHONUNBUFFERED", "value": "1"},
+            {"name": "HOME", "value": "/tmp"},
+        ]
+        source = args.get("model_source", "huggingface")
+        dest = posixpath.join(MOUNT_PATH, model_path.lstrip("/"))
+        command = ["python", f"{SCRIPT_PATH}/{SCRIPT_FILE}", "fetch", "--source", source, "--dest", dest]
+        if source == "huggingface":
+            command += ["--model-id", args["model_id"], "--revision", args["model_revision"]]
+            token = args.get("hf_token")
+            if token is not None:
+                secret = k8s.core.v1.Secret(
+                    f"{name}-hf-token",
+                    metadata={"name": "hf-token", "namespace": namespace, "labels": labels("model-loader")},
+                    type="Opaque",
+                    string_data={"HF_TOKEN": pulumi.Output.secret(token)},
+                    opts=child,
+                )
+                deps.append(secret)
+                env.append({"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "hf-token", "key": "HF_TOKEN"}}})
+        else:
+            deps.append(self._source_access(args, source, namespace, partition, tags))
+            command += ["--region", aws.get_region().region]
+
+        volumes = [
+            {"name": "models", "persistentVolumeClaim": {"claimName": pvc.metadata.name}},
+            {"name": "script", "configMap": {"name": "model-fetch-script", "defaultMode": 0o444}},
+            {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
+        ]
+        mounts = [
+            {"name": "models", "mountPath": MOUNT_PATH},
+            {"name": "script", "mountPath": SCRIPT_PATH, "readOnly": True},
+            {"name": "tmp", "mountPath": "/tmp"},
+        ]
+        # The script's hash in the pod template: a new script replaces the Job, whose re-run is a no-op
+        # when the model is complete.
+        template_annotations = {"inferentia-chat.io/script-sha256": hashlib.sha256(script.encode()).hexdigest()}
+        load = k8s.batch.v1.Job(
+            f"{name}-load",
+            metadata=self._job_metadata("model-load", namespace, LOAD_DEADLINE_SECONDS),
+            spec=self._job_spec(
+                "model-loader",
+                LOAD_DEADLINE_SECONDS,
+                template_annotations,
+                service_account="model-loader",
+                containers=[self._container("fetch", versions.MODEL_LOADER_IMAGE, command, env, mounts)],
+                volumes=volumes,
+                fail_fast_container="fetch",
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=deps),
+        )
+        files = "/work/files.txt"
+        work = {"name": "work", "mountPath": "/work"}
+        script_cmd = ["python", f"{SCRIPT_PATH}/{SCRIPT_FILE}"]
+        k8s.batch.v1.Job(
+            f"{name}-preload",
+            metadata=self._job_metadata("model-preload", namespace, PRELOAD_DEADLINE_SECONDS),
+            spec=self._job_spec(
+                "model-preload",
+                PRELOAD_DEADLINE_SECONDS,
+                template_annotations,
+                service_account="model-loader",
+                init_containers=[
+                    self._container(
+                        "list",
+                        versions.MODEL_LOADER_IMAGE,
+                        [*script_cmd, "list", "--dest", dest, "--out", files],
+                        env,
+                        [*mounts, work],
+                    ),
+                    # Queue the restore of every file from S3 at once (FSx restores them in parallel).
+                    # Any user may request RESTORE (Lustre's default hsm user_request_mask).
+                    self._container(
+                        "hsm-restore",
+                        versions.LUSTRE_CLIENT_IMAGE,
+                        ["lfs", "hsm_restore", "--filelist", files],
+                        [],
+                        [{"name": "models", "mountPath": MOUNT_PATH}, work],
+                    ),
+                ],
+                # Done when every file reads back complete and matches its recorded sha256: a read of a
+                # file still being restored waits for its data.
+                containers=[
+                    self._container(
+                        "verify", versions.MODEL_LOADER_IMAGE, [*script_cmd, "verify", "--dest", dest], env, mounts
+                    )
+                ],
+                volumes=[*volumes, {"name": "work", "emptyDir": {"sizeLimit": "16Mi"}}],
+                fail_fast_container="verify",
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[load]),
+        )
+        # Default deny for both Jobs: nobody calls them; the loader reaches its source over HTTPS (and,
+        # for an s3:// source, the Pod Identity agent for credentials); the preload only reads the volume,
+        # which the node's Lustre client serves outside the pod network.
+        loader_egress = [DNS_EGRESS, HTTPS_EGRESS] + ([POD_IDENTITY_EGRESS] if source != "huggingface" else [])
+        for component, egress in (("model-loader", loader_egress), ("model-preload", [DNS_EGRESS])):
+            k8s.networking.v1.NetworkPolicy(
+                f"{name}-{component}-netpol",
+                metadata={"name": component, "namespace": namespace, "labels": labels(component)},
+                spec=network_policy_spec(labels(component), egress=egress),
+                opts=child,
+            )
+
+    def _source_access(
+        self,
+        args: LustreModelStoreArgs,
+        source: str,
+        namespace: pulumi.Input[str],
+        partition: str,
+        tags: Mapping[str, str],
+    ) -> pulumi.Resource:
+        """Read access to an `s3://` model source for the loader's service account, through Pod Identity."""
+        if "cluster_name" not in args:
+            raise ValueError("LustreModelStore: cluster_name is required for an s3:// model_source")
+        child = pulumi.ResourceOptions(parent=self)
+        source_bucket, source_prefix = split_s3_uri(source)
+        role = aws.iam.Role(
+            f"{self._name}-loader-role",
+            description="inferentia-chat model-load Job: read the model source through Pod Identity",
+            assume_role_policy=json.dumps(iam.pod_identity_trust_policy()),
+            tags=tags,
+            opts=child,
+        )
+        policy = aws.iam.RolePolicy(
+            f"{self._name}-loader-read-source",
+            role=role.id,
+            policy=json.dumps(iam.model_source_read_policy(partition, source_bucket, source_prefix)),
+            opts=child,
+        )
+        return aws.eks.PodIdentityAssociation(
+            f"{self._name}-loader-pod-identity",
+            cluster_name=args["cluster_name"],
+            namespace=namespace,
+            service_account="model-loader",
+            role_arn=role.arn,
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
+        )
+
+    @staticmethod
+    def _job_metadata(job: str, namespace: pulumi.Input[str], deadline: int) -> dict[str, Any]:
+        return {
+            "name": job,
+            "namespace": namespace,
+            "labels": labels(job),
+            # `pulumi up` waits for the Job to complete: give it the Job's own deadline plus scheduling time.
+            "annotations": {"pulumi.com/timeoutSeconds": str(deadline + 900)},
+        }
+
+    @staticmethod
+    def _job_spec(
+        component: str,
+        deadline: int,
+        template_annotations: Mapping[str, str],
+        *,
+        service_account: str,
+        containers: list[dict[str, Any]],
+        volumes: list[dict[str, Any]],
+        fail_fast_container: str,
+        init_containers: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        pod: dict[str, Any] = {
+            "restartPolicy": "Never",
+            "serviceAccountName": service_account,
+            "automountServiceAccountToken": False,
+            # System nodes only: never an Inferentia node (those are tainted and not selected here).
+            "nodeSelector": dict(SYSTEM_NODE_SELECTOR),
+            "securityContext": {
+                "runAsNonRoot": True,
+                "runAsUser": WORKLOAD_UID,
+                "runAsGroup": WORKLOAD_UID,
+                "fsGroup": WORKLOAD_UID,
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+            "containers": containers,
+            "volumes": volumes,
+        }
+        if init_containers:
+            pod["initContainers"] = init_containers
+        return {
+            "backoffLimit": 4,
+            "activeDeadlineSeconds": deadline,
+            "ttlSecondsAfterFinished": FINISHED_TTL_SECONDS,
+            # Exit code 2 of the script means retrying cannot help (missing model, refused token, no
+            # access): fail the Job at once. Pods evicted by a node drain do not count as failures.
+            "podFailurePolicy": {
+                "rules": [
+                    {
+                        "action": "FailJob",
+                        "onExitCodes": {"containerName": fail_fast_container, "operator": "In", "values": [2]},
+                    },
+                    {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]},
+                ]
+            },
+            "template": {
+                "metadata": {"labels": labels(component), "annotations": dict(template_annotations)},
+                "spec": pod,
+            },
+        }
+
+    @staticmethod
+    def _container(
+        name: str, image: str, command: list[str], env: list[dict[str, Any]], mounts: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        container: dict[str, Any] = {
+            "name": name,
+            "image": image,
+            "imagePullPolicy": "IfNotPresent",
+            "command": command,
+            "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
+            "securityContext": restricted_container_security(),
+            "volumeMounts": mounts,
+        }
+        if env:
+            container["env"] = env
+        return container
+
+
+def _depends_on(opts: pulumi.ResourceOptions | None) -> list[pulumi.Resource]:
+    """The component's own `depends_on` (children do not inherit it, the Jobs must wait for it too)."""
+    deps = opts.depends_on if opts else None
+    if deps is None:
+        return []
+    return [d for d in (deps if isinstance(deps, list | tuple) else [deps]) if isinstance(d, pulumi.Resource)]
