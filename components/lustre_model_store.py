@@ -18,7 +18,7 @@ import pulumi_kubernetes as k8s
 
 from . import iam, versions
 from .eks_cluster import SYSTEM_NODE_SELECTOR
-from .kube import DNS_EGRESS, HTTPS_EGRESS, POD_IDENTITY_EGRESS, network_policy_spec
+from .kube import DNS_EGRESS, HTTPS_EGRESS, POD_IDENTITY_EGRESS, component_depends_on, network_policy_spec
 from .tags import component_tags
 
 TYPE = "inferentia-chat:index:LustreModelStore"
@@ -250,7 +250,9 @@ class LustreModelStore(pulumi.ComponentResource):
         model_path = volume_path(fs_path, MODELS_DIR, args["model_name"])
         cache_root = volume_path(fs_path, CACHE_DIR)
         ns, pvc = self._volume(args, fs, namespace, linked)
-        self._jobs(args, ns, pvc, model_path, [*linked, *job_dependencies, *_depends_on(opts)], partition, tags)
+        self._jobs(
+            args, ns, pvc, model_path, [*linked, *job_dependencies, *component_depends_on(opts)], partition, tags
+        )
 
         self.bucket_name = bucket.bucket
         self.bucket_arn = bucket.arn
@@ -789,11 +791,3 @@ class LustreModelStore(pulumi.ComponentResource):
         if env:
             container["env"] = env
         return container
-
-
-def _depends_on(opts: pulumi.ResourceOptions | None) -> list[pulumi.Resource]:
-    """The component's own `depends_on` (children do not inherit it, the Jobs must wait for it too)."""
-    deps = opts.depends_on if opts else None
-    if deps is None:
-        return []
-    return [d for d in (deps if isinstance(deps, list | tuple) else [deps]) if isinstance(d, pulumi.Resource)]

@@ -19,6 +19,7 @@ size with enough host memory, fills the key's directory before the Deployment ex
 load. The data repository association exports the directory to S3, and the DR stack replicates it.
 """
 
+import hashlib
 import math
 import re
 import shlex
@@ -31,7 +32,7 @@ import pulumi_random as random
 
 from . import versions
 from .hardware import COMPILE_MIN_HOST_MEMORY_GIB, INF2_TYPES, NEURON_RESOURCE, serving_pod_requests
-from .kube import DNS_EGRESS, network_policy_spec
+from .kube import DNS_EGRESS, component_depends_on, network_policy_spec
 
 TYPE = "inferentia-chat:index:VllmNeuronServer"
 
@@ -195,7 +196,7 @@ class VllmNeuronServer(pulumi.ComponentResource):
         key = compiled_artifacts_key(
             args["model_id"], args["model_revision"], versions.NEURON_SDK_VERSION, tp, max_len, max_seqs
         )
-        cache_dir = f"{args['cache_subpath'].strip('/')}/{key}"
+        cache_dir = f"{args['cache_subpath'].strip('/')}/{key}"  # inside the volume
         compile_first = args.get("compile_job", True)
         labels = {
             "app.kubernetes.io/name": "vllm",
@@ -219,10 +220,12 @@ class VllmNeuronServer(pulumi.ComponentResource):
         node_selector = pulumi.Output.all(args["node_selector"], args["availability_zone"]).apply(
             lambda a: {**a[0], "topology.kubernetes.io/zone": a[1]}
         )
-        pod_common = _PodParts(args, cache_dir, node_selector)
-        depends: list[pulumi.Resource] = [secret]
+        pod_common = _PodParts(args, key, node_selector)
+        # Workloads wait for what the component was told to wait for (the model on the volume, the pool).
+        upstream = component_depends_on(opts)
+        depends: list[pulumi.Resource] = [secret, *upstream]
         if compile_first:
-            job = self._compile_job(name, args, pod_common, labels, key)
+            job = self._compile_job(name, args, pod_common, labels, key, upstream)
             depends.append(job)
 
         requests = serving_pod_requests(tp)
@@ -347,7 +350,13 @@ class VllmNeuronServer(pulumi.ComponentResource):
         )
 
     def _compile_job(
-        self, name: str, args: VllmNeuronServerArgs, parts: "_PodParts", labels: Mapping[str, str], key: str
+        self,
+        name: str,
+        args: VllmNeuronServerArgs,
+        parts: "_PodParts",
+        labels: Mapping[str, str],
+        key: str,
+        upstream: list[pulumi.Resource],
     ) -> k8s.batch.v1.Job:
         """A Job that compiles this configuration into the cache, once; a present marker makes it a no-op."""
         tp = args["tensor_parallel_size"]
@@ -377,6 +386,7 @@ class VllmNeuronServer(pulumi.ComponentResource):
         script = f"""set -eu
 dir="$NEURON_COMPILED_ARTIFACTS"
 if [ -f "$dir/.complete" ]; then echo "compiled artifacts present in $dir: nothing to do"; exit 0; fi
+mkdir -p "$dir"  # as uid 1000, the owner of the cache root (kubelet would create it as root)
 find "$dir" -mindepth 1 -delete  # a partial compile from an interrupted run
 {server} &
 pid=$!
@@ -390,7 +400,7 @@ echo "compiled artifacts written to $dir"
 kill -TERM "$pid"; wait "$pid" || true
 """
         job_labels = {**labels, "app.kubernetes.io/component": "neuron-compile"}
-        job_hash = re.sub(r"[^a-z0-9]", "", key.lower())[-10:]
+        job_hash = hashlib.sha256(key.encode()).hexdigest()[:10]  # a new key, a new Job
         return k8s.batch.v1.Job(
             f"{name}-compile",
             metadata={"name": f"{name}-compile-{job_hash}", "namespace": args["namespace"], "labels": job_labels},
@@ -422,7 +432,9 @@ kill -TERM "$pid"; wait "$pid" || true
                 },
             },
             opts=pulumi.ResourceOptions(
-                parent=self, custom_timeouts=pulumi.CustomTimeouts(create=f"{COMPILE_BUDGET_S // 60 + 30}m")
+                parent=self,
+                depends_on=upstream,
+                custom_timeouts=pulumi.CustomTimeouts(create=f"{COMPILE_BUDGET_S // 60 + 30}m"),
             ),
         )
 
@@ -430,19 +442,21 @@ kill -TERM "$pid"; wait "$pid" || true
 class _PodParts:
     """What the serving pods and the compile Job share: placement, volumes, environment, security."""
 
-    def __init__(self, args: VllmNeuronServerArgs, cache_dir: str, node_selector: pulumi.Output):
+    def __init__(self, args: VllmNeuronServerArgs, key: str, node_selector: pulumi.Output):
         self.model_dir = "/models/" + args["model_subpath"].strip("/").rsplit("/", 1)[-1]
+        # The cache ROOT is mounted (it exists, owned by uid 1000): a subPath that does not exist yet would
+        # be created by the kubelet as root, and the compiler running as 1000 could not write into it.
         self.cache_mount = "/neuron-cache"
         self.node_selector = node_selector
         self.env = [
-            {"name": "NEURON_COMPILED_ARTIFACTS", "value": self.cache_mount},
+            {"name": "NEURON_COMPILED_ARTIFACTS", "value": f"{self.cache_mount}/{key}"},
             {"name": "HF_HUB_OFFLINE", "value": "1"},
             {"name": "TRANSFORMERS_OFFLINE", "value": "1"},
             {"name": "VLLM_NO_USAGE_STATS", "value": "1"},
             {"name": "DO_NOT_TRACK", "value": "1"},
             {"name": "HOME", "value": "/home/ubuntu"},
         ]
-        # Weights read-only; only this configuration's cache directory is writable.
+        # Weights read-only; the compiled-artifact cache read-write (a pod compiles when no Job did).
         self.mounts = [
             {
                 "name": "model",
@@ -450,7 +464,7 @@ class _PodParts:
                 "subPath": args["model_subpath"].strip("/"),
                 "readOnly": True,
             },
-            {"name": "model", "mountPath": self.cache_mount, "subPath": cache_dir},
+            {"name": "model", "mountPath": self.cache_mount, "subPath": args["cache_subpath"].strip("/")},
             {"name": "dshm", "mountPath": "/dev/shm"},
             {"name": "tmp", "mountPath": "/tmp"},
         ]

@@ -10,11 +10,15 @@ from components.config import StackConfig
 from components.eks_cluster import EksCluster, EksClusterArgs
 from components.inferentia_node_pool import InferentiaNodePool, InferentiaNodePoolArgs
 from components.karpenter import Karpenter, KarpenterArgs
-from components.lustre_model_store import LustreModelStore, LustreModelStoreArgs
+from components.lustre_model_store import CACHE_DIR, MODELS_DIR, LustreModelStore, LustreModelStoreArgs, volume_path
 from components.network import Network, NetworkArgs
+from components.vllm_server import VllmNeuronServer, VllmNeuronServerArgs
 
 # Namespace of the model claim, hence of every pod that mounts it (the serving pods).
 INFERENCE_NAMESPACE = "inference"
+# The chat front end: the only client the serving API admits (NetworkPolicy).
+WEBUI_NAMESPACE = "webui"
+WEBUI_POD_LABELS = {"app.kubernetes.io/name": "open-webui", "app.kubernetes.io/instance": "webui"}
 
 
 def network_args(cfg: StackConfig) -> NetworkArgs:
@@ -110,6 +114,7 @@ def build_primary(cfg: StackConfig) -> dict[str, Any]:
         opts=pulumi.ResourceOptions(providers=[cluster.provider], depends_on=[karpenter.release]),
     )
     store = model_store(cfg, network, cluster)
+    server = serving(cfg, store, pool, zone, cluster)
     return {
         "role": cfg.role,
         "region": cfg.region,
@@ -135,6 +140,13 @@ def build_primary(cfg: StackConfig) -> dict[str, Any]:
         "modelPvcName": store.pvc_name,
         "modelPath": store.model_path,
         "compiledCacheRoot": store.compiled_cache_root,
+        "openaiBaseUrl": server.base_url,
+        "servedModelName": server.served_model_name,
+        "apiKeySecret": pulumi.Output.concat(server.namespace, "/", server.api_key_secret_name),
+        "compiledArtifactsDir": server.compiled_artifacts_dir,
+        "apiPortForwardCommand": pulumi.Output.concat(
+            "kubectl -n ", server.namespace, " port-forward svc/vllm 8000:8000"
+        ),
     }
 
 
@@ -171,4 +183,37 @@ def model_store(cfg: StackConfig, network: Network, cluster: EksCluster) -> Lust
         opts=pulumi.ResourceOptions(providers={"kubernetes": cluster.provider}),
         # The Jobs need a node to run on and the FSx CSI driver to mount the volume.
         job_dependencies=[cluster.node_group, cluster.addons["aws-fsx-csi-driver"]],
+    )
+
+
+def serving(
+    cfg: StackConfig, store: LustreModelStore, pool: InferentiaNodePool, zone: pulumi.Output[str], cluster: EksCluster
+) -> VllmNeuronServer:
+    """vLLM on the inference pool, reading the model (and the compiled-artifact cache) from the store."""
+    m, fs_path = cfg.model, cfg.model_store.file_system_path
+    return VllmNeuronServer(
+        "vllm",
+        VllmNeuronServerArgs(
+            namespace=store.namespace,
+            pvc_name=store.pvc_name,
+            model_subpath=volume_path(fs_path, MODELS_DIR, m.served_name).lstrip("/"),
+            cache_subpath=volume_path(fs_path, CACHE_DIR).lstrip("/"),
+            model_id=m.id,
+            model_revision=m.revision,
+            served_model_name=m.served_name,
+            tensor_parallel_size=m.tensor_parallel_size,
+            max_model_len=m.max_model_len,
+            max_num_seqs=m.max_num_seqs,
+            replicas=m.replicas,
+            instance_types=list(cfg.inference_pool.instance_types),
+            node_selector=pool.node_selector,
+            tolerations=pool.tolerations,
+            availability_zone=zone,
+            client_namespace=WEBUI_NAMESPACE,
+            client_pod_labels=WEBUI_POD_LABELS,
+            compile_job=m.compile_job,
+        ),
+        # Serving waits for the model on the volume (load and preload Jobs) and for its NodePool; on
+        # destroy it goes first, before the nodes it runs on.
+        opts=pulumi.ResourceOptions(providers=[cluster.provider], depends_on=[store, pool.node_pool]),
     )

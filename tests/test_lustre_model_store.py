@@ -331,7 +331,7 @@ def test_load_job_fetches_the_pinned_model_into_its_directory_on_the_volume(dev:
     assert volumes["models"]["persistentVolumeClaim"]["claimName"] == "model-store"
     assert "emptyDir" in volumes["tmp"]  # the only writable place besides the model volume
     assert "HF_TOKEN" not in {e["name"] for e in fetch.get("env", [])}  # dev sets no token
-    assert dev.k8s("Secret") == []
+    assert dev.k8s("Secret", "hf-token") == []
 
 
 def test_the_job_runs_this_repositorys_script(dev: Plan):
@@ -446,9 +446,9 @@ def test_a_hugging_face_token_reaches_the_job_only_as_a_secret(tmp_path: Path):
     (tmp_path / "Pulumi.tok.yaml").write_text(stack)
     result = run_stack("tok", root=tmp_path, out=tmp_path / "build")
     plan = Plan(result)
-    (secret,) = plan.k8s("Secret")
-    assert secret["metadata"]["name"] == "hf-token" and secret["stringData"] == {"HF_TOKEN": SECRET}
-    (rec,) = plan.of_type("kubernetes:core/v1:Secret")
+    (secret,) = plan.k8s("Secret", "hf-token")
+    assert secret["stringData"] == {"HF_TOKEN": SECRET}
+    rec = plan.one("kubernetes:core/v1:Secret", "model-store-hf-token")
     assert json.dumps(rec.inputs).count("offline-placeholder-secret") == 0  # never a plain value
     env = {e["name"]: e for e in pod(plan, "model-load")["containers"][0]["env"]}
     assert env["HF_TOKEN"]["valueFrom"] == {"secretKeyRef": {"name": "hf-token", "key": "HF_TOKEN"}}
