@@ -1,0 +1,56 @@
+"""The example consumer (examples/byo-cluster) runs under the offline engine and creates what it says."""
+
+import importlib
+import pkgutil
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import Plan
+
+import components
+from offline.render import run_stack
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "byo-cluster"
+
+
+@pytest.fixture(scope="module")
+def byo() -> Plan:
+    # The installed package `inferentia_chat` IS the components folder (pyproject package-dir); give the
+    # example that name here, as `pip install` would (scripts/check-package.sh proves the install itself).
+    sys.modules.setdefault("inferentia_chat", components)
+    for module in pkgutil.iter_modules(components.__path__):
+        sys.modules.setdefault(f"inferentia_chat.{module.name}", importlib.import_module(f"components.{module.name}"))
+    return Plan(run_stack("dev", root=EXAMPLE, out=EXAMPLE / "build"))
+
+
+def test_no_network_cluster_or_karpenter_is_created(byo: Plan):
+    types = {r.type for r in byo.resources}
+    assert not types & {"awsx:ec2:Vpc", "eks:index:Cluster", "inferentia-chat:index:Karpenter"}
+    assert {"inferentia-chat:index:LustreModelStore", "inferentia-chat:index:VllmNeuronServer"} <= types
+
+
+def test_every_kubernetes_object_uses_the_provider_from_the_given_kubeconfig(byo: Plan):
+    (provider,) = byo.of_type("pulumi:providers:kubernetes")
+    assert provider.inputs["kubeconfig"] == "[secret]"
+    kube = [r for r in byo.resources if r.type.startswith("kubernetes:")]
+    assert kube and all(r.provider.startswith(provider.urn + "::") for r in kube)
+
+
+def test_the_store_and_server_use_the_existing_cluster_ids(byo: Plan):
+    fs = byo.one("aws:fsx/lustreFileSystem:LustreFileSystem")
+    assert fs.inputs["subnetIds"] == "subnet-0123456789abcdef0"
+    (pod_spec,) = [d["spec"]["template"]["spec"] for d in byo.k8s("Deployment", "vllm")]
+    assert pod_spec["nodeSelector"] == {
+        "karpenter.sh/nodepool": "inferentia",
+        "topology.kubernetes.io/zone": "us-east-1a",
+    }
+    (pvc,) = byo.k8s("PersistentVolumeClaim")
+    assert pvc["metadata"]["namespace"] == "llm"
+    assert byo.outputs["openaiBaseUrl"] == "http://vllm.llm.svc.cluster.local:8000/v1"
+    assert byo.result.secret_outputs == {"apiKey"}
+
+
+def test_serving_waits_for_the_model(byo: Plan):
+    deployment = byo.one("kubernetes:apps/v1:Deployment", "vllm-deployment")
+    assert byo.depends(deployment, byo.one("kubernetes:batch/v1:Job", "models-load"))
