@@ -28,10 +28,14 @@ from .hardware import (
     INF2_TP_DEGREES,
     INF2_TYPES,
     KNOWN_MODELS,
+    SCRATCH_2_MB_S_PER_TIB,
+    WEIGHT_READ_BUDGET_S,
     fit_report,
+    fsx_throughput_mb_s,
     pool_devices_needed,
     serving_pod_requests,
     types_that_fit_tp,
+    weight_read_seconds,
 )
 
 NAMESPACE = "inferentia-chat"
@@ -67,6 +71,8 @@ LOG_RETENTION_DAYS = (
 CAPACITY_TYPES = ("on-demand", "spot")
 FSX_DEPLOYMENT_TYPES = ("PERSISTENT_2", "SCRATCH_2")
 FSX_THROUGHPUTS = (125, 250, 500, 1000)  # MB/s per TiB, PERSISTENT_2
+DEFAULT_THROUGHPUT_PER_TIB = 500
+THROUGHPUT_CHECKS = ("warn", "error")
 EXPOSURES = ("cluster", "internal-alb", "public-alb")
 STANDBY_LEVELS = ("none", "storage", "serving")
 REPLICA_STORAGE_CLASSES = ("STANDARD", "INTELLIGENT_TIERING", "STANDARD_IA", "ONEZONE_IA", "GLACIER_IR")
@@ -85,6 +91,8 @@ _REVISION = re.compile(r"^([0-9a-f]{40}|[\w.-]{1,100})$")
 _S3_URI = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[\w./=-]*)?$")
 _SERVED_NAME = re.compile(r"^[a-z0-9]([a-z0-9._-]{0,62}[a-z0-9])?$")
 _DURATION = re.compile(r"^(\d+h)?(\d+m)?(\d+s)?$")
+_SNAPSHOT_ID = re.compile(r"^snap-[0-9a-f]{8}([0-9a-f]{9})?$")
+_BOTTLEROCKET_VERSION = re.compile(r"^v\d+\.\d+\.\d+$")
 _STACK_NAME = re.compile(r"^[\w.-]+/[\w.-]+/[\w.-]+$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _TAG_KEY = re.compile(r"^[\w .:/=+@-]{1,128}$")
@@ -151,6 +159,8 @@ class InferencePoolConfig:
     expire_after: str
     termination_grace_period: str
     max_neuron_devices: int
+    image_cache_snapshot_id: str | None = None
+    image_cache_bottlerocket_version: str | None = None
 
 
 @dataclass(frozen=True)
@@ -164,6 +174,7 @@ class ModelStoreConfig:
     bucket_prefix: str
     noncurrent_version_days: int
     availability_zone: str | None
+    throughput_check: str = "warn"
 
 
 @dataclass(frozen=True)
@@ -225,6 +236,9 @@ class StackConfig:
     # `inferentia-chat:hfToken`: a Pulumi secret, carried as a secret Output and never as a plain value
     # (None when unset). parse_config only records whether it is set; load_config reads the secret.
     hf_token: Any = None
+    # Findings that do not stop a deployment (e.g. the file system is slow for the fleet); load_config
+    # logs them, the render prints them.
+    warnings: tuple[str, ...] = ()
 
     @property
     def common_tags(self) -> dict[str, str]:
@@ -541,6 +555,22 @@ def _inference_pool(s: _Section) -> InferencePoolConfig:
     max_devices = s.integer(
         "maxNeuronDevices", 4, minimum=1, maximum=480, allowed="(Inferentia2 chips the pool may run at once)"
     )
+    # Optional image cache: Bottlerocket nodes whose data volume is restored from a snapshot that already
+    # holds the serving image (made once with the documented step), so a new node skips the image pull.
+    cache = s.section("imageCache")
+    snapshot = cache.string(
+        "snapshotId", None, pattern=_SNAPSHOT_ID, allowed="must be an EBS snapshot id such as snap-0123456789abcdef0"
+    )
+    bottlerocket = cache.string(
+        "bottlerocketVersion",
+        None,
+        pattern=_BOTTLEROCKET_VERSION,
+        allowed="must be the Bottlerocket release the snapshot was made with, such as v1.46.0",
+    )
+    if (snapshot is None) != (bottlerocket is None) and not any(p.startswith(cache.path) for p in s.problems.items):
+        missing = "bottlerocketVersion" if bottlerocket is None else "snapshotId"
+        s.problems.missing(cache.key(missing), "imageCache needs both snapshotId and bottlerocketVersion")
+    cache.finish()
     s.finish()
     return InferencePoolConfig(
         instance_types=types,
@@ -549,6 +579,8 @@ def _inference_pool(s: _Section) -> InferencePoolConfig:
         expire_after=expire or "720h",
         termination_grace_period=grace if grace and _duration_ok(grace) else "1h",
         max_neuron_devices=max_devices,
+        image_cache_snapshot_id=snapshot if bottlerocket else None,
+        image_cache_bottlerocket_version=bottlerocket if snapshot else None,
     )
 
 
@@ -559,7 +591,9 @@ def _model_store(s: _Section, network: NetworkConfig) -> ModelStoreConfig:
         s.problems.add(s.key("storageCapacityGiB"), capacity, "must be 1200, 2400 or a multiple of 2400 (GiB)")
     throughput: int | None = None
     if deployment == "PERSISTENT_2":
-        throughput = s.integer("throughputPerTiB", 250)
+        # 500 MB/s per TiB: at 1200 GiB that feeds one replica's ~15 GB of weights in ~25 s, inside the
+        # warm-node start-up budget (hardware.WEIGHT_READ_BUDGET_S); 250 takes about 50 s.
+        throughput = s.integer("throughputPerTiB", DEFAULT_THROUGHPUT_PER_TIB)
         if throughput not in FSX_THROUGHPUTS:
             s.problems.add(
                 s.key("throughputPerTiB"),
@@ -593,17 +627,19 @@ def _model_store(s: _Section, network: NetworkConfig) -> ModelStoreConfig:
             az,
             f"must be one of the network's zones: {', '.join(network.availability_zones)}",
         )
+    check = s.string("throughputCheck", "warn", choices=THROUGHPUT_CHECKS)
     s.finish()
     return ModelStoreConfig(
         deployment_type=deployment or "PERSISTENT_2",
         storage_capacity_gib=capacity,
         throughput_per_tib=throughput
         if throughput in FSX_THROUGHPUTS
-        else (250 if deployment == "PERSISTENT_2" else None),
+        else (DEFAULT_THROUGHPUT_PER_TIB if deployment == "PERSISTENT_2" else None),
         file_system_path=fs_path or "/",
         bucket_prefix=prefix or "",
         noncurrent_version_days=noncurrent,
         availability_zone=az,
+        throughput_check=check or "warn",
     )
 
 
@@ -783,6 +819,30 @@ def _dr(s: _Section, region: str) -> DrConfig:
     )
 
 
+def _fleet_throughput(store: ModelStoreConfig, model: ModelConfig, problems: _Problems) -> list[str]:
+    """Can the file system feed `replicas` pods loading the weights together within the start-up budget?
+    A warning by default; an error with modelStore.throughputCheck: error."""
+    facts = KNOWN_MODELS.get(model.id)
+    pods = max(model.replicas, 1)
+    if facts is None:
+        return []
+    mb_s = fsx_throughput_mb_s(store.deployment_type, store.storage_capacity_gib, store.throughput_per_tib)
+    seconds = weight_read_seconds(facts.weights_gb, mb_s, pods)
+    if seconds <= WEIGHT_READ_BUDGET_S:
+        return []
+    message = (
+        f"{pods} serving pod(s) reading {facts.weights_gb} GB of weights at once share {mb_s:.0f} MB/s "
+        f"({store.storage_capacity_gib} GiB x {store.throughput_per_tib or SCRATCH_2_MB_S_PER_TIB} MB/s/TiB): "
+        f"{seconds:.0f} s each, over the {WEIGHT_READ_BUDGET_S} s start-up budget for the weights; raise "
+        "modelStore.throughputPerTiB or storageCapacityGiB, or lower model.replicas"
+    )
+    if store.throughput_check == "error":
+        key = f"{NAMESPACE}:modelStore.throughputPerTiB"
+        problems.add(key, store.throughput_per_tib, message + " (modelStore.throughputCheck is error)")
+        return []
+    return [f"{NAMESPACE}:modelStore.throughputPerTiB: {message}"]
+
+
 def _tags(value: Any, problems: _Problems) -> dict[str, str]:
     path = f"{NAMESPACE}:tags"
     if value is _MISSING or value is None:
@@ -880,6 +940,7 @@ def parse_config(
     elif "dr" in raw:
         problems.add(f"{NAMESPACE}:dr", raw["dr"], "only applies when role is dr (the DR stack's own config)")
     tags = _tags(raw.get("tags", _MISSING), problems)
+    warnings = _fleet_throughput(store, model, problems)
 
     if problems.items:
         raise ConfigError(problems.items)
@@ -897,6 +958,7 @@ def parse_config(
         webui=webui,
         dr=dr,
         hf_token="hfToken" in raw or None,
+        warnings=tuple(warnings),
     )
 
 
@@ -931,4 +993,6 @@ def load_config() -> StackConfig:
     )
     if cfg.hf_token:
         cfg = dataclasses.replace(cfg, hf_token=pulumi.Config(NAMESPACE).require_secret("hfToken"))
+    for warning in cfg.warnings:
+        pulumi.log.warn(warning)
     return cfg

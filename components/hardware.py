@@ -306,3 +306,25 @@ def pool_limits(instance_types: list[str] | tuple[str, ...], max_neuron_devices:
         "memory": f"{mem_per_device * max_neuron_devices}Gi",
         NEURON_RESOURCE: str(max_neuron_devices),
     }
+
+
+# --- Start-up of a serving replica (the budget the render reports, offline/budget.py) -----------------
+# Targets: a new replica on a node that already runs is ready within TARGET_WARM_NODE_S. Of that, these
+# phases are fixed estimates; what is left is the time the weights may take to come off FSx.
+TARGET_WARM_NODE_S = 120
+POD_START_S = 15  # estimate: scheduling, sandbox, FSx CSI mount of an existing volume
+ARTIFACT_LOAD_S = 45  # estimate: compiled NEFFs and pre-sharded weights onto the NeuronCores
+WARM_UP_S = 30  # estimate: vLLM Neuron warm-up before /health is ready
+WEIGHT_READ_BUDGET_S = TARGET_WARM_NODE_S - POD_START_S - ARTIFACT_LOAD_S - WARM_UP_S
+SCRATCH_2_MB_S_PER_TIB = 200  # FSx for Lustre docs: SCRATCH_2 baseline throughput
+
+
+def fsx_throughput_mb_s(deployment_type: str, capacity_gib: int, per_tib: int | None) -> float:
+    """Baseline throughput of the whole file system (MB/s): capacity in TiB times the per-TiB tier."""
+    tier = SCRATCH_2_MB_S_PER_TIB if deployment_type == "SCRATCH_2" else (per_tib or 0)
+    return capacity_gib / 1024 * tier
+
+
+def weight_read_seconds(weights_gb: float, fsx_mb_s: float, loading_pods: int) -> float:
+    """Seconds for each of `loading_pods` pods reading the weights at once (they share the throughput)."""
+    return weights_gb * 1000 / (fsx_mb_s / max(loading_pods, 1))

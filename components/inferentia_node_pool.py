@@ -61,6 +61,11 @@ class InferentiaNodePoolArgs(TypedDict):
     """Longest a node drain may take before remaining pods are deleted, e.g. 1h."""
     root_volume_gib: NotRequired[int]
     """Root volume size in GiB (default 200)."""
+    image_cache_snapshot_id: NotRequired[str]
+    """EBS snapshot of a Bottlerocket data volume that already holds the serving image (see the README); with
+    it, nodes run Bottlerocket and restore their data volume from it, so a new node skips the image pull."""
+    image_cache_bottlerocket_version: NotRequired[str]
+    """The Bottlerocket release the snapshot was made with, e.g. v1.46.0 (required with the snapshot)."""
     tags: NotRequired[Mapping[str, str]]
     """Common tags for every resource (also put on the instances, volumes and interfaces)."""
 
@@ -71,10 +76,15 @@ def allocatable_by_type(instance_types: Sequence[str]) -> dict[str, dict[str, st
 
 
 def node_class_spec(
-    role: str, cluster_name: str, security_group_id: str, tags: Mapping[str, str], root_volume_gib: int
+    role: str,
+    cluster_name: str,
+    security_group_id: str,
+    tags: Mapping[str, str],
+    root_volume_gib: int,
+    image_cache: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
-    """EC2NodeClass spec (karpenter.k8s.aws/v1)."""
-    return {
+    """EC2NodeClass spec (karpenter.k8s.aws/v1); `image_cache` = (snapshot id, Bottlerocket version)."""
+    spec = {
         # Family and dated alias (versions.INFERENCE_AMI_ALIAS says why this AMI): Karpenter picks
         # the Neuron variant for inf2, with the Neuron driver and the Lustre client.
         "amiFamily": "AL2023",
@@ -106,6 +116,43 @@ def node_class_spec(
             }
         ],
         "tags": dict(tags),
+    }
+    if image_cache:
+        spec.update(_bottlerocket_with_cached_images(*image_cache, root_volume_gib))
+    return spec
+
+
+def _bottlerocket_with_cached_images(snapshot_id: str, version: str, data_volume_gib: int) -> dict[str, Any]:
+    """Bottlerocket keeps container images on its data volume (/dev/xvdb); restoring that volume from a
+    snapshot made after pulling the serving image (aws-samples/bottlerocket-images-cache) puts the image on
+    the node at boot. Karpenter's Bottlerocket family resolves the standard aws-k8s variant for Neuron
+    instances (it carries the Neuron driver). Trade-off: a manual step per image version (a new image in
+    components/versions.py needs a new snapshot), and EBS restores snapshot blocks lazily, so the first read
+    of the image is slower than a warm disk (Fast Snapshot Restore removes that, at a cost per AZ-hour).
+    Check that the release has the Lustre client the FSx CSI driver needs before switching.
+    """
+    return {
+        "amiFamily": "Bottlerocket",
+        "amiSelectorTerms": [{"alias": f"bottlerocket@{version}"}],
+        "blockDeviceMappings": [
+            {
+                "deviceName": "/dev/xvda",  # Bottlerocket's OS volume
+                "ebs": {"volumeSize": "8Gi", "volumeType": "gp3", "encrypted": True, "deleteOnTermination": True},
+            },
+            {
+                "deviceName": "/dev/xvdb",  # the data volume: images and container storage
+                "rootVolume": True,
+                "ebs": {
+                    "volumeSize": f"{data_volume_gib}Gi",
+                    "volumeType": "gp3",
+                    "iops": 3000,
+                    "throughput": ROOT_VOLUME_THROUGHPUT,
+                    "snapshotID": snapshot_id,
+                    "encrypted": True,
+                    "deleteOnTermination": True,
+                },
+            },
+        ],
     }
 
 
@@ -208,13 +255,19 @@ class InferentiaNodePool(pulumi.ComponentResource):
         }
         waits = _as_list(opts.depends_on if opts else None)
 
+        snapshot, bottlerocket = args.get("image_cache_snapshot_id"), args.get("image_cache_bottlerocket_version")
+        if bool(snapshot) != bool(bottlerocket):
+            raise ValueError("image_cache_snapshot_id and image_cache_bottlerocket_version go together")
+        image_cache = (snapshot, bottlerocket) if snapshot and bottlerocket else None
         node_class = k8s.apiextensions.CustomResource(
             f"{name}-node-class",
             api_version="karpenter.k8s.aws/v1",
             kind="EC2NodeClass",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=name, labels=labels),
             spec=pulumi.Output.all(args["node_role_name"], args["cluster_name"], args["node_security_group_id"]).apply(
-                lambda a: node_class_spec(a[0], a[1], a[2], tags, args.get("root_volume_gib", ROOT_VOLUME_GIB))
+                lambda a: node_class_spec(
+                    a[0], a[1], a[2], tags, args.get("root_volume_gib", ROOT_VOLUME_GIB), image_cache
+                )
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=waits),
         )

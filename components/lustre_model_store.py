@@ -16,7 +16,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from . import iam, versions
+from . import iam, model_fetch, versions
 from .eks_cluster import SYSTEM_NODE_SELECTOR
 from .kube import DNS_EGRESS, HTTPS_EGRESS, POD_IDENTITY_EGRESS, component_depends_on, network_policy_spec
 from .tags import component_tags
@@ -158,6 +158,9 @@ class LustreModelStore(pulumi.ComponentResource):
     """Directory of the model inside the volume, e.g. /models/mistral-7b-instruct."""
     compiled_cache_root: pulumi.Output[str]
     """Root of the compiled Neuron artifacts inside the volume, e.g. /neuron-cache."""
+    model_request: pulumi.Output[str]
+    """JSON of what the load Job fetches, as its completion marker records it: a pod that must wait for the
+    model compares the marker in the model directory with this."""
 
     def __init__(
         self,
@@ -183,7 +186,7 @@ class LustreModelStore(pulumi.ComponentResource):
 
         key, bucket, bucket_ready = self._bucket(args, tags)
         directories = self._directories(bucket, prefix, bucket_ready, tags)
-        sg, sg_rules = self._security_group(args, tags)
+        sg, self_rules, client_rules = self._security_group(args, tags)
 
         data_repository = bucket.bucket.apply(lambda b: f"s3://{b}/{prefix}")
         fs = aws.fsx.LustreFileSystem(
@@ -212,7 +215,10 @@ class LustreModelStore(pulumi.ComponentResource):
             export_path=None if persistent else data_repository,
             auto_import_policy=None if persistent else "NEW_CHANGED_DELETED",
             tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[*directories, *sg_rules]),
+            # Only the group's own rules: FSx checks at creation that its interfaces may talk to each
+            # other. The rules for the cluster's nodes wait for the cluster; the file system must not
+            # (it would serialize two 10-15 minute creations: see the budget in the render).
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*directories, *self_rules]),
         )
 
         # The key policy names the file system, so it is set once the file system exists (the key had to
@@ -227,7 +233,8 @@ class LustreModelStore(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[fs]),
         )
-        linked: list[pulumi.Resource] = [key_policy]
+        # What mounting needs besides the file system: the key policy and the Lustre rules for the nodes.
+        linked: list[pulumi.Resource] = [key_policy, *client_rules]
         if persistent:
             linked.append(
                 aws.fsx.DataRepositoryAssociation(
@@ -266,6 +273,14 @@ class LustreModelStore(pulumi.ComponentResource):
         self.pvc_name = pvc.metadata.name
         self.model_path = pulumi.Output.from_input(model_path)
         self.compiled_cache_root = pulumi.Output.from_input(cache_root)
+        self.model_request = pulumi.Output.from_input(
+            json.dumps(
+                model_fetch.expected_request(
+                    args.get("model_source", "huggingface"), args["model_id"], args["model_revision"]
+                ),
+                sort_keys=True,
+            )
+        )
         self.register_outputs(
             {
                 "bucket_name": self.bucket_name,
@@ -280,6 +295,7 @@ class LustreModelStore(pulumi.ComponentResource):
                 "pvc_name": self.pvc_name,
                 "model_path": self.model_path,
                 "compiled_cache_root": self.compiled_cache_root,
+                "model_request": self.model_request,
             }
         )
 
@@ -401,8 +417,11 @@ class LustreModelStore(pulumi.ComponentResource):
 
     def _security_group(
         self, args: LustreModelStoreArgs, tags: Mapping[str, str]
-    ) -> tuple[aws.ec2.SecurityGroup, list[pulumi.Resource]]:
-        """Lustre ports only, only between the file system, the nodes and the control plane."""
+    ) -> tuple[aws.ec2.SecurityGroup, list[pulumi.Resource], list[pulumi.Resource]]:
+        """Lustre ports only, only between the file system, the nodes and the control plane.
+
+        Returns the group, its rules among the file system's own interfaces, and the rules for its clients.
+        """
         name = self._name
         child = pulumi.ResourceOptions(parent=self)
         sg = aws.ec2.SecurityGroup(
@@ -417,10 +436,12 @@ class LustreModelStore(pulumi.ComponentResource):
             "nodes": args["node_security_group_id"],
             "cluster": args["cluster_security_group_id"],
         }
-        rules: list[pulumi.Resource] = []
+        own: list[pulumi.Resource] = []
+        clients: list[pulumi.Resource] = []
         for low, high in LUSTRE_PORTS:
             ports = f"{low}" if low == high else f"{low}-{high}"
             for peer, peer_sg in peers.items():
+                rules = own if peer == "self" else clients
                 rules.append(
                     aws.vpc.SecurityGroupIngressRule(
                         f"{name}-fs-in-{ports}-{peer}",
@@ -449,7 +470,7 @@ class LustreModelStore(pulumi.ComponentResource):
                 )
             # Lustre servers also connect back to their clients: the nodes accept the same ports from
             # the file system (and only from it).
-            rules.append(
+            clients.append(
                 aws.vpc.SecurityGroupIngressRule(
                     f"{name}-nodes-in-{ports}-fs",
                     security_group_id=args["node_security_group_id"],
@@ -462,7 +483,7 @@ class LustreModelStore(pulumi.ComponentResource):
                     opts=child,
                 )
             )
-        return sg, rules
+        return sg, own, clients
 
     # --- Kubernetes: namespace, volume, claim ----------------------------------------------------
 

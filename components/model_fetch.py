@@ -288,6 +288,16 @@ def _http_error_text(e: urllib.error.HTTPError) -> str:
     return body.strip().replace("\n", " ")[:300]
 
 
+def expected_request(source: str, model_id: str, revision: str) -> dict[str, str]:
+    """The `request` a completed fetch records in MARKER for this source (what a waiter compares)."""
+    if source == "huggingface":
+        return {"source": "huggingface", "id": model_id, "revision": revision}
+    bucket, _, prefix = source.removeprefix("s3://").partition("/")
+    if prefix and not prefix.endswith("/"):
+        prefix += "/"
+    return {"source": f"s3://{bucket}/{prefix}"}
+
+
 # ------------------------------------------------------------------------------------------------
 # Hugging Face hub.
 # ------------------------------------------------------------------------------------------------
@@ -307,7 +317,7 @@ class HuggingFaceSource:
 
     @property
     def request(self) -> dict[str, str]:
-        return {"source": "huggingface", "id": self.model_id, "revision": self.revision}
+        return expected_request("huggingface", self.model_id, self.revision)
 
     def _open(self, url: str, headers: dict[str, str] | None = None) -> Any:
         req = urllib.request.Request(url, headers=headers or {})
@@ -509,7 +519,7 @@ class S3Source:
 
     @property
     def request(self) -> dict[str, str]:
-        return {"source": f"s3://{self.bucket}/{self.prefix}"}
+        return expected_request(f"s3://{self.bucket}/{self.prefix}", "", "")
 
     def _url(self, key: str = "", query: dict[str, str] | None = None) -> str:
         path = "/" + _uri_encode(key, keep_slash=True)

@@ -30,7 +30,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from . import versions
+from . import model_fetch, versions
 from .hardware import COMPILE_MIN_HOST_MEMORY_GIB, INF2_TYPES, NEURON_RESOURCE, serving_pod_requests
 from .kube import DNS_EGRESS, component_depends_on, network_policy_spec
 
@@ -40,6 +40,7 @@ PORT = 8000
 SERVER_COMMAND = ("python3", "-m", "vllm.entrypoints.openai.api_server")
 BLOCK_SIZE = 32
 API_KEY_SECRET_KEY = "api-key"
+COMPLETE_MARKER = ".complete"  # written by the compile Job once vLLM served from the new artifacts
 # uid/gid 1000 is the image's `ubuntu` user (Ubuntu 24.04 base): a name in /etc/passwd keeps torch's
 # getpass-based cache paths working. Every writer to the shared volume uses the same ids.
 RUN_AS = 1000
@@ -53,6 +54,7 @@ STARTUP_BUDGET_COMPILE_S = 60 * 60
 TERMINATION_GRACE_S = 300
 PRESTOP_SLEEP_S = 15
 COMPILE_BUDGET_S = 90 * 60
+MODEL_WAIT_S = 60 * 60  # the longest a pod waits for the model to be loaded
 
 
 def compiled_artifacts_key(
@@ -166,6 +168,9 @@ class VllmNeuronServerArgs(TypedDict):
     """Pod labels of that client."""
     compile_job: NotRequired[bool]
     """Compile once in a Job on a large inf2 size before serving (default true)."""
+    model_request: NotRequired[pulumi.Input[str]]
+    """What the model's completion marker must record (`LustreModelStore.model_request`): pods start (so a new
+    node launches and pulls the image) while the model still loads, and wait in an init container for it."""
     metrics_namespace: NotRequired[str]
     """Namespace of a Prometheus that may scrape /metrics (default: none)."""
 
@@ -221,12 +226,15 @@ class VllmNeuronServer(pulumi.ComponentResource):
             lambda a: {**a[0], "topology.kubernetes.io/zone": a[1]}
         )
         pod_common = _PodParts(args, key, node_selector)
-        # Workloads wait for what the component was told to wait for (the model on the volume, the pool).
+        # Workloads wait for what the component was told to wait for (e.g. the NodePool). The model and the
+        # compiled artifacts are awaited INSIDE the cluster (init containers), not by Pulumi: a new inf2 node
+        # then launches and pulls the 15-20 GB image while the model loads and compiles (budget.json).
         upstream = component_depends_on(opts)
         depends: list[pulumi.Resource] = [secret, *upstream]
+        waits = [pod_common.wait_for_model(args.get("model_request"))] if args.get("model_request") else []
         if compile_first:
-            job = self._compile_job(name, args, pod_common, labels, key, upstream)
-            depends.append(job)
+            self._compile_job(name, args, pod_common, labels, key, upstream, waits)
+            waits.append(pod_common.wait_for_artifacts())
 
         requests = serving_pod_requests(tp)
         container = {
@@ -275,6 +283,7 @@ class VllmNeuronServer(pulumi.ComponentResource):
                     "spec": {
                         **pod_common.pod_spec,
                         "terminationGracePeriodSeconds": TERMINATION_GRACE_S,
+                        "initContainers": waits,
                         "containers": [container],
                     },
                 },
@@ -282,8 +291,8 @@ class VllmNeuronServer(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self,
                 depends_on=depends,
-                # A new node, an image pull and a model load take longer than the default 10 minutes.
-                custom_timeouts=pulumi.CustomTimeouts(create="60m", update="60m"),
+                # Ready only after the model is loaded and compiled (the init containers wait for both).
+                custom_timeouts=pulumi.CustomTimeouts(create="120m", update="120m"),
             ),
         )
         service = k8s.core.v1.Service(
@@ -357,6 +366,7 @@ class VllmNeuronServer(pulumi.ComponentResource):
         labels: Mapping[str, str],
         key: str,
         upstream: list[pulumi.Resource],
+        waits: list[dict[str, Any]],
     ) -> k8s.batch.v1.Job:
         """A Job that compiles this configuration into the cache, once; a present marker makes it a no-op."""
         tp = args["tensor_parallel_size"]
@@ -385,7 +395,7 @@ class VllmNeuronServer(pulumi.ComponentResource):
         )
         script = f"""set -eu
 dir="$NEURON_COMPILED_ARTIFACTS"
-if [ -f "$dir/.complete" ]; then echo "compiled artifacts present in $dir: nothing to do"; exit 0; fi
+if [ -f "$dir/{COMPLETE_MARKER}" ]; then echo "compiled artifacts present in $dir: nothing to do"; exit 0; fi
 mkdir -p "$dir"  # as uid 1000, the owner of the cache root (kubelet would create it as root)
 find "$dir" -mindepth 1 -delete  # a partial compile from an interrupted run
 {server} &
@@ -395,7 +405,7 @@ until python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.
   kill -0 "$pid" 2>/dev/null || {{ echo "vLLM exited before becoming healthy"; wait "$pid"; exit 1; }}
   sleep 15
 done
-touch "$dir/.complete"
+touch "$dir/{COMPLETE_MARKER}"
 echo "compiled artifacts written to $dir"
 kill -TERM "$pid"; wait "$pid" || true
 """
@@ -406,7 +416,7 @@ kill -TERM "$pid"; wait "$pid" || true
             metadata={"name": f"{name}-compile-{job_hash}", "namespace": args["namespace"], "labels": job_labels},
             spec={
                 "backoffLimit": 1,
-                "activeDeadlineSeconds": COMPILE_BUDGET_S,
+                "activeDeadlineSeconds": COMPILE_BUDGET_S + MODEL_WAIT_S,
                 "ttlSecondsAfterFinished": 7 * 24 * 3600,
                 "template": {
                     "metadata": {"labels": job_labels},
@@ -416,6 +426,7 @@ kill -TERM "$pid"; wait "$pid" || true
                             lambda s: {**s, "node.kubernetes.io/instance-type": instance_type}
                         ),
                         "restartPolicy": "Never",
+                        "initContainers": list(waits),
                         "containers": [
                             {
                                 "name": "compile",
@@ -434,7 +445,7 @@ kill -TERM "$pid"; wait "$pid" || true
             opts=pulumi.ResourceOptions(
                 parent=self,
                 depends_on=upstream,
-                custom_timeouts=pulumi.CustomTimeouts(create=f"{COMPILE_BUDGET_S // 60 + 30}m"),
+                custom_timeouts=pulumi.CustomTimeouts(create=f"{(COMPILE_BUDGET_S + MODEL_WAIT_S) // 60}m"),
             ),
         )
 
@@ -447,9 +458,10 @@ class _PodParts:
         # The cache ROOT is mounted (it exists, owned by uid 1000): a subPath that does not exist yet would
         # be created by the kubelet as root, and the compiler running as 1000 could not write into it.
         self.cache_mount = "/neuron-cache"
+        self.artifacts_dir = f"{self.cache_mount}/{key}"
         self.node_selector = node_selector
         self.env = [
-            {"name": "NEURON_COMPILED_ARTIFACTS", "value": f"{self.cache_mount}/{key}"},
+            {"name": "NEURON_COMPILED_ARTIFACTS", "value": self.artifacts_dir},
             {"name": "HF_HUB_OFFLINE", "value": "1"},
             {"name": "TRANSFORMERS_OFFLINE", "value": "1"},
             {"name": "VLLM_NO_USAGE_STATS", "value": "1"},
@@ -457,7 +469,7 @@ class _PodParts:
             {"name": "HOME", "value": "/home/ubuntu"},
         ]
         # Weights read-only; the compiled-artifact cache read-write (a pod compiles when no Job did).
-        self.mounts = [
+        self.fsx_mounts = [
             {
                 "name": "model",
                 "mountPath": self.model_dir,
@@ -465,6 +477,9 @@ class _PodParts:
                 "readOnly": True,
             },
             {"name": "model", "mountPath": self.cache_mount, "subPath": args["cache_subpath"].strip("/")},
+        ]
+        self.mounts = [
+            *self.fsx_mounts,
             {"name": "dshm", "mountPath": "/dev/shm"},
             {"name": "tmp", "mountPath": "/tmp"},
         ]
@@ -497,6 +512,58 @@ class _PodParts:
                 {"name": "tmp", "emptyDir": {"sizeLimit": "10Gi"}},
             ],
         }
+
+    def _waiter(self, name: str, code: str, args: list[Any], env: list[dict[str, Any]]) -> dict[str, Any]:
+        # The serving image itself (its python3): waiting in it means the image is pulled meanwhile.
+        return {
+            "name": name,
+            "image": versions.VLLM_NEURON_IMAGE,
+            "imagePullPolicy": "IfNotPresent",
+            "command": ["python3", "-c", code, *args],
+            "env": env,
+            "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}},
+            "securityContext": self.container_security,
+            "volumeMounts": self.fsx_mounts,
+        }
+
+    def wait_for_model(self, request: pulumi.Input[str]) -> dict[str, Any]:
+        """Init container: until the load Job's completion marker records exactly this request."""
+        return self._waiter(
+            "wait-for-model",
+            WAIT_FOR_MODEL,
+            [f"{self.model_dir}/{model_fetch.MARKER}"],
+            [{"name": "MODEL_REQUEST", "value": request}],
+        )
+
+    def wait_for_artifacts(self) -> dict[str, Any]:
+        """Init container: until the compile Job has marked this configuration's artifacts complete."""
+        return self._waiter(
+            "wait-for-compiled-artifacts",
+            WAIT_FOR_FILE,
+            [f"{self.artifacts_dir}/{COMPLETE_MARKER}"],
+            [],
+        )
+
+
+# Pollers run as `python3 -c`: standard library only, one line of output per minute while waiting.
+WAIT_FOR_MODEL = """import json, os, sys, time
+path, want, n = sys.argv[1], json.loads(os.environ["MODEL_REQUEST"]), 0
+while True:
+    try:
+        if json.load(open(path)).get("request") == want:
+            print("model complete:", path, flush=True); break
+    except (OSError, ValueError):
+        pass
+    if n % 4 == 0: print("waiting for the model load to complete", path, flush=True)
+    n += 1; time.sleep(15)
+"""
+WAIT_FOR_FILE = """import os, sys, time
+n = 0
+while not os.path.exists(sys.argv[1]):
+    if n % 4 == 0: print("waiting for", sys.argv[1], flush=True)
+    n += 1; time.sleep(15)
+print("present:", sys.argv[1], flush=True)
+"""
 
 
 def _resources(devices: int, cpu_millis: int, memory_mib: int) -> dict[str, Any]:

@@ -75,6 +75,7 @@ class RunResult:
     resources: list[Record]
     outputs: dict[str, Any]
     secret_outputs: set[str] = field(default_factory=set)
+    config: dict[str, str] = field(default_factory=dict)  # the Pulumi config the run used
 
     def outputs_for_file(self) -> dict[str, Any]:
         """Outputs with secret values replaced by the marker, ready to be written."""

@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from . import cloud
+from . import budget, cloud
 from .engine import SECRET, RunResult, install
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -97,7 +97,7 @@ def run_stack(
     engine = install()
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
-    return engine.run(
+    result = engine.run(
         lambda: runpy.run_path(str(root / "__main__.py"), run_name="__main__"),
         project=sf.project,
         stack=stack,
@@ -105,6 +105,17 @@ def run_stack(
         secret_keys=sf.secret_keys,
         stack_outputs=stack_outputs,
     )
+    result.config = config
+    return result
+
+
+def stack_config(result: RunResult):
+    """The validated configuration a run used (as the program itself parsed it)."""
+    from components.config import NAMESPACE, decode_value, parse_config
+
+    prefix = f"{NAMESPACE}:"
+    raw = {k[len(prefix) :]: decode_value(v) for k, v in result.config.items() if k.startswith(prefix)}
+    return parse_config(raw, region=result.config.get("aws:region"), stack=result.stack)
 
 
 def primary_of(stack: str, root: Path = ROOT) -> str | None:
@@ -195,7 +206,14 @@ def render(stacks: list[str], out: Path, root: Path = ROOT) -> int:
         except ConfigError as e:
             print(f"{stack}: {e}", file=sys.stderr)
             return 2
-        print(summary(result, write_render(result, out)))
+        folder = write_render(result, out)
+        cfg = stack_config(result)
+        report = budget.budget(result, cfg)
+        (folder / "budget.json").write_text(json.dumps(report, indent=2) + "\n")
+        print(summary(result, folder))
+        for warning in cfg.warnings:
+            print(f"warning: {warning}")
+        print(budget.summary(report))
     return 0
 
 

@@ -109,6 +109,14 @@ def build_primary(cfg: StackConfig) -> dict[str, Any]:
             expire_after=p.expire_after,
             termination_grace_period=p.termination_grace_period,
             tags=cfg.common_tags,
+            **(
+                {
+                    "image_cache_snapshot_id": p.image_cache_snapshot_id,
+                    "image_cache_bottlerocket_version": p.image_cache_bottlerocket_version,
+                }
+                if p.image_cache_snapshot_id
+                else {}
+            ),
         ),
         # NodePool and EC2NodeClass go before the controller on destroy (else their nodes are orphaned).
         opts=pulumi.ResourceOptions(providers=[cluster.provider], depends_on=[karpenter.release]),
@@ -212,8 +220,9 @@ def serving(
             client_namespace=WEBUI_NAMESPACE,
             client_pod_labels=WEBUI_POD_LABELS,
             compile_job=m.compile_job,
+            # Pods wait for the model in the cluster, so node launch and image pull overlap the load.
+            model_request=store.model_request,
         ),
-        # Serving waits for the model on the volume (load and preload Jobs) and for its NodePool; on
-        # destroy it goes first, before the nodes it runs on.
-        opts=pulumi.ResourceOptions(providers=[cluster.provider], depends_on=[store, pool.node_pool]),
+        # Serving waits for its NodePool (and, on destroy, goes before the nodes it runs on).
+        opts=pulumi.ResourceOptions(providers=[cluster.provider], depends_on=[pool.node_pool]),
     )

@@ -36,7 +36,7 @@ def test_defaults_are_the_secure_production_choice():
     assert cfg.cluster.name == "inferentia-chat-prod"
     assert cfg.inference_pool.capacity_types == ("on-demand",)
     assert cfg.model_store.deployment_type == "PERSISTENT_2"
-    assert cfg.model_store.storage_capacity_gib == 1200 and cfg.model_store.throughput_per_tib == 250
+    assert cfg.model_store.storage_capacity_gib == 1200 and cfg.model_store.throughput_per_tib == 500
     assert cfg.model.id == versions.MODEL_ID and cfg.model.revision == versions.MODEL_REVISION
     assert cfg.model.tensor_parallel_size == 2 and cfg.model.replicas == 1
     assert cfg.webui.exposure == "cluster" and cfg.webui.replicas == 1

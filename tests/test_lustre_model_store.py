@@ -119,7 +119,7 @@ def test_model_and_cache_directories_are_imported_owned_by_the_workload_user(dev
 def test_file_system_is_persistent_2_lustre_2_15_lz4_with_the_customer_key(dev: Plan):
     fs = dev.one(FS).inputs
     assert fs["deploymentType"] == "PERSISTENT_2"
-    assert fs["storageCapacity"] == 1200 and fs["perUnitStorageThroughput"] == 250
+    assert fs["storageCapacity"] == 1200 and fs["perUnitStorageThroughput"] == 500  # dev's throughputPerTiB
     assert fs["fileSystemTypeVersion"] == "2.15"
     assert fs["dataCompressionType"] == "LZ4"
     assert fs["kmsKeyId"] == dev.one(KEY, "model-store-key").outputs["arn"]
@@ -171,7 +171,14 @@ def test_file_system_security_group_allows_only_lustre_ports_from_the_cluster_an
     ]
     assert {(r["fromPort"], r["toPort"]) for r in node_rules} == LUSTRE_PORTS
     assert {r["referencedSecurityGroupId"] for r in node_rules} == {sg.outputs["id"]}
-    assert all(dev.depends(fs, r) for r in dev.of_type(INGRESS))
+    # The file system waits for its own rules only; the rules naming the cluster's groups wait for the
+    # cluster, and the file system must not (budget.json: two 10-15 minute creations in parallel).
+    own = [r for r in dev.of_type(INGRESS) if r.name.endswith("-self")]
+    assert own and all(dev.depends(fs, r) for r in own)
+    assert not dev.depends(fs, dev.one("eks:index:Cluster"))
+    clients = [r for r in dev.of_type(INGRESS) if not r.name.endswith("-self")]
+    pvc = dev.one("kubernetes:core/v1:PersistentVolumeClaim")
+    assert clients and all(dev.depends(pvc, r) for r in clients)  # mounting waits for them
 
 
 # --- the key policy and the data repository association -----------------------------------------

@@ -213,11 +213,33 @@ def test_the_compile_job_runs_once_on_a_large_inf2_before_serving(dev: Plan):
     assert 'touch "$dir/.complete"' in script  # written only after vLLM became healthy
     assert int(c["resources"]["requests"]["memory"].removesuffix("Mi")) >= 64 * 1024
     assert "VLLM_API_KEY" not in env(c)  # nobody calls it: no key mounted
+    # Ordering happens in the cluster: the Job waits for the load Job's marker (recording exactly this
+    # model and revision), serving pods for the compile marker. Pulumi does not serialize them, so a new
+    # inf2 node launches and pulls the image while the model loads (budget.json).
+    (wait_model,) = pod["initContainers"]
+    assert wait_model["name"] == "wait-for-model" and wait_model["image"] == versions.VLLM_NEURON_IMAGE
+    want = json.loads(env(wait_model)["MODEL_REQUEST"])
+    assert want == {"source": "huggingface", "id": versions.MODEL_ID, "revision": versions.MODEL_REVISION}
+    assert wait_model["command"][-1] == "/models/mistral-7b-instruct/.model-complete.json"
+    serving_pod = deployment(dev)["spec"]["template"]["spec"]
+    assert [c["name"] for c in serving_pod["initContainers"]] == ["wait-for-model", "wait-for-compiled-artifacts"]
+    assert serving_pod["initContainers"][1]["command"][-1] == env(c)["NEURON_COMPILED_ARTIFACTS"] + "/.complete"
     records = {r.name: r for r in dev.of_type(JOB)}
     serving = dev.one(DEPLOY, "vllm-deployment")
-    assert dev.depends(serving, records["vllm-compile"])
-    assert dev.depends(records["vllm-compile"], records["model-store-load"])  # the model is on the volume first
+    assert not dev.depends(serving, records["vllm-compile"])
+    assert not dev.depends(records["vllm-compile"], records["model-store-load"])
     assert dev.depends(serving, dev.one("kubernetes:karpenter.sh/v1:NodePool"))
+    assert dev.depends(records["vllm-compile"], dev.one("kubernetes:karpenter.sh/v1:NodePool"))
+
+
+def test_the_waited_for_request_is_what_the_load_job_records():
+    from components.model_fetch import HuggingFaceSource, S3Source, expected_request
+
+    assert HuggingFaceSource("a/b", "abc").request == expected_request("huggingface", "a/b", "abc")
+    assert S3Source("s3://bucket/m/x", "us-east-1").request == expected_request("s3://bucket/m/x", "", "")
+    plan = plan_for(**{MODEL: {"source": "s3://acme-models/mistral/v0.3/"}})
+    (wait,) = [c for c in compile_job(plan)["spec"]["template"]["spec"]["initContainers"]]
+    assert json.loads(env(wait)["MODEL_REQUEST"]) == {"source": "s3://acme-models/mistral/v0.3/"}
 
 
 def test_without_the_compile_job_there_is_no_job_and_no_large_type_needed():

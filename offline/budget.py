@@ -1,0 +1,385 @@
+"""The time budget of a stack: how fast a new serving replica is ready, and how long `pulumi up` takes.
+
+Two reports, written by the render command to build/<stack>/budget.json and summarised on stdout:
+
+- **Replica time-to-ready**, by phase, on a node that already runs (image cached) and on a new node
+  (Karpenter launch, image pull), with the weight read computed from the model size and the share of FSx
+  throughput each loading pod gets.
+- **`pulumi up` critical path**: the longest chain through the recorded dependency graph, each resource
+  weighted by a creation time from ONE table (`CREATE_TIMES`); it names the chain and flags dependencies
+  that make slow resources wait for each other although AWS could create them in parallel.
+
+Every number is a `Figure` that says whether it is published (with its source) or an estimate (with its
+basis). Estimates are deliberately round; replace them with measurements from a real deployment.
+"""
+
+import math
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from components import hardware, versions
+from components.config import StackConfig
+
+from .engine import Record, RunResult
+
+# The product's targets (seconds); the warm-node one lives beside the phases config validation uses.
+TARGET_WARM_NODE_S = hardware.TARGET_WARM_NODE_S
+TARGET_NEW_NODE_S = 300
+TARGET_DEPLOY_S = 35 * 60
+SLOW_S = 120  # a resource this slow, waiting for another one, is worth a look
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A duration (or size/rate) and where it comes from."""
+
+    value: float
+    kind: str  # "published" | "estimate" | "computed"
+    source: str
+
+
+# --- Serving pod phases ----------------------------------------------------------------------------
+
+POD_START = Figure(hardware.POD_START_S, "estimate", "scheduling, sandbox and the FSx CSI mount of an existing volume")
+NODE_LAUNCH = Figure(
+    90,
+    "estimate",
+    "Karpenter NodeClaim to Ready on AL2023: EC2 launch and boot, nodeadm join, Neuron device plugin "
+    "advertising aws.amazon.com/neuron",
+)
+IMAGE_GB = Figure(17.5, "published", "Neuron vLLM DLC is 15-20 GB (AWS Neuron DLC docs; KNOWLEDGE.md)")
+IMAGE_PULL_MB_S = Figure(
+    100, "estimate", "effective pull+unpack rate from public ECR onto a gp3 root at 250 MB/s provisioned"
+)
+IMAGE_CACHED = Figure(20, "estimate", "image already on the Bottlerocket data volume restored from the snapshot")
+ARTIFACT_LOAD = Figure(45, "estimate", "loading the compiled NEFFs and the pre-sharded weights onto the NeuronCores")
+WARM_UP = Figure(30, "estimate", "vLLM Neuron warm-up requests before /health reports ready")
+SCRATCH_MB_S_PER_TIB = Figure(200, "published", "FSx for Lustre SCRATCH_2: 200 MB/s per TiB (FSx docs)")
+
+
+def replica_budget(cfg: StackConfig, loading_pods: int = 1) -> dict[str, Any]:
+    """Time-to-ready of a new replica, by phase, on a warm node and on a new node."""
+    ms, model = cfg.model_store, cfg.model
+    if ms.deployment_type == "SCRATCH_2":
+        per_tib = SCRATCH_MB_S_PER_TIB
+    else:
+        per_tib = Figure(
+            ms.throughput_per_tib or 0,
+            "published",
+            f"FSx for Lustre PERSISTENT_2 tier {ms.throughput_per_tib} MB/s per TiB (FSx docs, configured)",
+        )
+    fleet_mb_s = hardware.fsx_throughput_mb_s(ms.deployment_type, ms.storage_capacity_gib, ms.throughput_per_tib)
+    share = fleet_mb_s / max(loading_pods, 1)
+    facts = hardware.KNOWN_MODELS.get(model.id)
+    weights_gb = Figure(
+        facts.weights_gb if facts else 15.0,
+        "published" if facts else "estimate",
+        f"{model.id} bf16 weights (Hugging Face repository)" if facts else "a ~7B model in bf16",
+    )
+    weight_read = Figure(
+        round(hardware.weight_read_seconds(weights_gb.value, fleet_mb_s, loading_pods), 1),
+        "computed",
+        f"{weights_gb.value} GB (read once, as pre-sharded checkpoint) / {share:.0f} MB/s: "
+        f"{fleet_mb_s:.0f} MB/s of the file system ({ms.storage_capacity_gib} GiB x {per_tib.value} MB/s/TiB) "
+        f"shared by {loading_pods} loading pod(s)",
+    )
+    cached = cfg.inference_pool.image_cache_snapshot_id is not None
+    pull = (
+        IMAGE_CACHED
+        if cached
+        else Figure(
+            round(IMAGE_GB.value * 1000 / IMAGE_PULL_MB_S.value),
+            "computed",
+            f"{IMAGE_GB.value} GB at {IMAGE_PULL_MB_S.value} MB/s (both above); "
+            "inferencePool.imageCache removes most of it",
+        )
+    )
+    common = [
+        ("pod start", POD_START),
+        ("weight read", weight_read),
+        ("artifact load", ARTIFACT_LOAD),
+        ("warm-up", WARM_UP),
+    ]
+    warm = _phases(common, TARGET_WARM_NODE_S)
+    new = _phases([("node launch", NODE_LAUNCH), ("image pull", pull), *common], TARGET_NEW_NODE_S)
+    return {
+        "warmNode": warm,
+        "newNode": new,
+        "inputs": {
+            "weightsGB": asdict(weights_gb),
+            "fsxThroughputPerTiB": asdict(per_tib),
+            "imageGB": asdict(IMAGE_GB),
+            "imagePullMBps": asdict(IMAGE_PULL_MB_S),
+        },
+    }
+
+
+def _phases(items: list[tuple[str, Figure]], target: int) -> dict[str, Any]:
+    phases = [{"phase": name, "seconds": f.value, "kind": f.kind, "source": f.source} for name, f in items]
+    total = round(sum(p["seconds"] for p in phases), 1)
+    slowest = max(phases, key=lambda p: p["seconds"])
+    return {
+        "phases": phases,
+        "totalSeconds": total,
+        "targetSeconds": target,
+        "meetsTarget": total <= target,
+        "slowestPhase": slowest["phase"],
+    }
+
+
+# --- `pulumi up`: creation times per resource type -------------------------------------------------
+
+CREATE_TIMES: dict[str, Figure] = {
+    "awsx:ec2:Vpc": Figure(180, "estimate", "subnets and routes in seconds; NAT gateways take 1-3 minutes"),
+    "eks:index:Cluster": Figure(
+        720, "estimate", "EKS control plane creation, commonly 10-15 minutes (EKS user guide: 'several minutes')"
+    ),
+    "aws:eks/nodeGroup:NodeGroup": Figure(240, "estimate", "managed node group: ASG launch and nodes Ready"),
+    "aws:eks/addon:Addon": Figure(60, "estimate", "add-on ACTIVE once its pods run"),
+    "aws:eks/podIdentityAssociation:PodIdentityAssociation": Figure(5, "estimate", "API call"),
+    "aws:eks/accessEntry:AccessEntry": Figure(5, "estimate", "API call"),
+    "aws:fsx/lustreFileSystem:LustreFileSystem": Figure(
+        720, "estimate", "PERSISTENT_2 file system CREATING to AVAILABLE, typically 10-15 minutes"
+    ),
+    "aws:fsx/dataRepositoryAssociation:DataRepositoryAssociation": Figure(
+        300, "estimate", "association CREATING to AVAILABLE, including the metadata import of an empty prefix"
+    ),
+    "aws:kms/key:Key": Figure(10, "estimate", "API call"),
+    "aws:iam/role:Role": Figure(10, "estimate", "API call plus IAM propagation"),
+    "aws:ec2/launchTemplate:LaunchTemplate": Figure(5, "estimate", "API call"),
+    "aws:cloudwatch/logGroup:LogGroup": Figure(5, "estimate", "API call"),
+    "aws:sqs/queue:Queue": Figure(30, "estimate", "queue creation (SQS waits up to a minute for attributes)"),
+    "kubernetes:helm.sh/v3:Release": Figure(90, "estimate", "chart install until its pods are Ready"),
+    "kubernetes:apps/v1:Deployment": Figure(60, "estimate", "a small Deployment on running nodes"),
+    "pulumi:providers:kubernetes": Figure(0, "estimate", "no cloud call"),
+}
+DEFAULT_CREATE = Figure(5, "estimate", "one API call")
+LOAD_JOB = Figure(300, "estimate", "Hugging Face download of ~15 GB at ~100 MB/s, verification, and the export to S3")
+PRELOAD_JOB = Figure(60, "estimate", "restore request and read-back of a model already on the file system")
+COMPILE = Figure(900, "published", "Neuron compilation of a ~7B model takes 10-20 minutes (AWS Neuron docs)")
+CACHE_HIT = Figure(30, "estimate", "the compile Job finds the artifacts marked complete and exits")
+
+
+@dataclass(frozen=True)
+class Timing:
+    """How a resource's creation unfolds: `prep` runs as soon as its dependencies exist (a Pod's node launch
+    and image pull); `work` starts after `prep` AND after every gate finished (what an init container waits
+    for inside the cluster, which the dependency graph does not show)."""
+
+    prep: Figure
+    work: Figure
+    gates: tuple[str, ...] = ()
+
+    @property
+    def total(self) -> float:
+        return self.prep.value + self.work.value
+
+
+NONE = Figure(0, "computed", "nothing before the work")
+
+
+def timing(rec: Record, replica: dict[str, Any], gates: dict[str, str], compile_: Figure = COMPILE) -> Timing:
+    """The timing of one resource; `gates` maps a wait (init container name) to the URN it waits for."""
+    if not rec.custom and rec.type not in CREATE_TIMES:
+        return Timing(NONE, Figure(0, "computed", "component: its children carry the time"))
+    waits = tuple(gates[c] for c in _init_containers(rec) if c in gates)
+    new_node = {p["phase"]: p for p in replica["newNode"]["phases"]}
+    node_and_pull = Figure(
+        new_node["node launch"]["seconds"] + new_node["image pull"]["seconds"],
+        "computed",
+        "a new inf2 node and the image pull (replica budget)",
+    )
+    if rec.type == "kubernetes:batch/v1:Job":
+        component = _label(rec, "app.kubernetes.io/component")
+        if component == "model-load":
+            return Timing(NONE, LOAD_JOB)
+        if component == "model-preload":
+            return Timing(NONE, PRELOAD_JOB)
+        if component == "neuron-compile":
+            return Timing(node_and_pull, compile_, waits)
+    if rec.type == "kubernetes:apps/v1:Deployment" and _label(rec, "app.kubernetes.io/name") == "vllm":
+        serve = replica["newNode"]["totalSeconds"] - node_and_pull.value
+        return Timing(node_and_pull, Figure(serve, "computed", "pod start, weights, artifacts, warm-up"), waits)
+    return Timing(NONE, CREATE_TIMES.get(rec.type, DEFAULT_CREATE))
+
+
+def _init_containers(rec: Record) -> list[str]:
+    spec = ((rec.inputs.get("spec") or {}).get("template") or {}).get("spec") or {}
+    return [c.get("name", "") for c in spec.get("initContainers") or []]
+
+
+def _label(rec: Record, key: str) -> str | None:
+    return ((rec.inputs.get("metadata") or {}).get("labels") or {}).get(key)
+
+
+def _gates(recs: dict[str, Record]) -> dict[str, str]:
+    """What each waiting init container waits for: the model-load Job, the compile Job."""
+    by_component = {_label(r, "app.kubernetes.io/component"): u for u, r in recs.items() if r.type.endswith(":Job")}
+    gates = {}
+    if "model-load" in by_component:
+        gates["wait-for-model"] = by_component["model-load"]
+    if "neuron-compile" in by_component:
+        gates["wait-for-compiled-artifacts"] = by_component["neuron-compile"]
+    return gates
+
+
+# Kinds of slow resources AWS creates independently: one never has to wait for the other.
+STORAGE_TYPES = {
+    "aws:fsx/lustreFileSystem:LustreFileSystem",
+    "aws:fsx/dataRepositoryAssociation:DataRepositoryAssociation",
+}
+CLUSTER_TYPES = {"eks:index:Cluster", "aws:eks/nodeGroup:NodeGroup"}
+INDEPENDENT = [
+    (STORAGE_TYPES, CLUSTER_TYPES, "the file system needs only its subnet and security group, not the cluster"),
+    (CLUSTER_TYPES, STORAGE_TYPES, "the cluster does not use the file system"),
+]
+
+
+def deploy_budget(records: Iterable[Record], replica: dict[str, Any], compile_: Figure = COMPILE) -> dict[str, Any]:
+    """The critical path of `pulumi up` and the dependencies that serialize slow resources without need.
+    `compile_`: what the compile Job's work takes (a compilation, or a cache hit on a re-deploy or in DR)."""
+    recs = {r.urn: r for r in records}
+    gates = _gates(recs)
+    times = {u: timing(r, replica, gates, compile_) for u, r in recs.items()}
+    finish: dict[str, float] = {}
+    via: dict[str, str | None] = {}
+
+    def done(urn: str) -> float:
+        if urn not in finish:
+            t = times[urn]
+            deps = [d for d in recs[urn].dependencies if d in recs]
+            last = max(deps, key=done, default=None)
+            ready = (finish[last] if last else 0.0) + t.prep.value
+            gate = max(t.gates, key=done, default=None)
+            if gate and finish[gate] > ready:
+                ready, last = finish[gate], gate
+            finish[urn] = ready + t.work.value
+            via[urn] = last
+        return finish[urn]
+
+    for urn in recs:
+        done(urn)
+    end = max(recs, key=lambda u: finish[u])
+    chain = []
+    urn: str | None = end
+    while urn:
+        r, t = recs[urn], times[urn]
+        if t.total:
+            chain.append(
+                {
+                    "type": r.type,
+                    "name": r.name,
+                    "seconds": t.total,
+                    "finishesAt": round(finish[urn], 1),
+                    "parts": [asdict(f) for f in (t.prep, t.work) if f.value],
+                    "waitsInCluster": [recs[g].name for g in t.gates],
+                }
+            )
+        urn = via[urn]
+    chain.reverse()
+    flagged = _false_dependencies(recs, {u: Figure(t.total, "computed", "") for u, t in times.items()})
+    return {
+        "criticalPathSeconds": round(finish[end], 1),
+        "targetSeconds": TARGET_DEPLOY_S,
+        "meetsTarget": finish[end] <= TARGET_DEPLOY_S,
+        "criticalPath": chain,
+        "falseDependencies": flagged,
+        "creationTimes": {
+            **{t: asdict(f) for t, f in sorted(CREATE_TIMES.items())},
+            "model-load Job": asdict(LOAD_JOB),
+            "model-preload Job": asdict(PRELOAD_JOB),
+            "Neuron compilation": asdict(COMPILE),
+        },
+    }
+
+
+def _false_dependencies(recs: dict[str, Record], cost: dict[str, Figure]) -> list[dict[str, Any]]:
+    """Slow resources that (through any chain) wait for slow resources they do not need."""
+    found = []
+    for urn, r in recs.items():
+        for waiting, waited, why in INDEPENDENT:
+            if r.type not in waiting or cost[urn].value < SLOW_S:
+                continue
+            slow_waited = {u for u, x in recs.items() if x.type in waited and cost[u].value >= SLOW_S}
+            for path in _paths_to(recs, urn, slow_waited.__contains__):
+                found.append(
+                    {
+                        "resource": r.name,
+                        "type": r.type,
+                        "waitsFor": recs[path[-1]].name,
+                        "waitsForType": recs[path[-1]].type,
+                        "through": [recs[u].name for u in path[1:-1]],
+                        "why": f"not needed: {why}",
+                    }
+                )
+    return found
+
+
+def _paths_to(recs: dict[str, Record], start: str, target) -> list[list[str]]:
+    """One dependency path from `start` to each resource matching `target` (breadth first)."""
+    seen = {start}
+    queue = [[start]]
+    hits = []
+    while queue:
+        path = queue.pop(0)
+        for dep in recs[path[-1]].dependencies:
+            if dep in seen or dep not in recs:
+                continue
+            seen.add(dep)
+            if target(dep):
+                hits.append([*path, dep])
+            else:
+                queue.append([*path, dep])
+    return hits
+
+
+def budget(result: RunResult, cfg: StackConfig) -> dict[str, Any]:
+    """budget.json for a stack."""
+    replica = replica_budget(cfg)
+    fleet = replica_budget(cfg, loading_pods=max(cfg.model.replicas, 1))
+    return {
+        "stack": result.stack,
+        "model": {"id": cfg.model.id, "replicas": cfg.model.replicas, "image": versions.VLLM_NEURON_IMAGE},
+        "replica": replica,
+        "fleetStart": {
+            "loadingPods": max(cfg.model.replicas, 1),
+            "weightReadSeconds": next(p["seconds"] for p in fleet["warmNode"]["phases"] if p["phase"] == "weight read"),
+        },
+        "deploy": deploy_budget(result.resources, replica),
+        # The same `pulumi up` when compiled artifacts for this configuration are already in the cache: a
+        # re-deploy, or the DR region (the artifacts replicate with the bucket).
+        "deployWithCachedArtifacts": deploy_budget(result.resources, replica, CACHE_HIT),
+        "targets": {
+            "warmNodeSeconds": TARGET_WARM_NODE_S,
+            "newNodeSeconds": TARGET_NEW_NODE_S,
+            "deploySeconds": TARGET_DEPLOY_S,
+        },
+    }
+
+
+def summary(b: dict[str, Any]) -> str:
+    """Lines for the render's stdout."""
+
+    def line(label: str, part: dict[str, Any]) -> str:
+        ok = "meets" if part["meetsTarget"] else f"MISSES (slowest: {part['slowestPhase']})"
+        return f"  {label}: {part['totalSeconds']:.0f} s, target {part['targetSeconds']} s: {ok}"
+
+    def deploy(label: str, d: dict[str, Any]) -> str:
+        chain = " -> ".join(step["name"] for step in d["criticalPath"])
+        return (
+            f"  {label}: {math.ceil(d['criticalPathSeconds'] / 60)} min, target {d['targetSeconds'] // 60} min: "
+            f"{'meets' if d['meetsTarget'] else 'MISSES'}; {chain}"
+        )
+
+    d = b["deploy"]
+    out = [
+        "budget (build/<stack>/budget.json; estimates and published figures, see there):",
+        line("new replica, warm node", b["replica"]["warmNode"]),
+        line("new replica, new node ", b["replica"]["newNode"]),
+        deploy("pulumi up, first deploy", d),
+        deploy("pulumi up, cached artifacts", b["deployWithCachedArtifacts"]),
+    ]
+    for f in d["falseDependencies"]:
+        out.append(f"  FLAG: {f['resource']} waits for {f['waitsFor']} ({f['why']})")
+    return "\n".join(out)

@@ -1,0 +1,129 @@
+"""The time budget: replica start-up by phase, `pulumi up` critical path, false dependencies."""
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+from conftest import Plan, plan_for
+
+from components.config import ConfigError, parse_config
+from offline import budget
+from offline.render import main as render_main
+from offline.render import run_stack, stack_config
+
+STORE = "inferentia-chat:modelStore"
+POOL = "inferentia-chat:inferencePool"
+PHASES_NEW = ["node launch", "image pull", "pod start", "weight read", "artifact load", "warm-up"]
+
+
+@pytest.fixture(scope="module")
+def dev_budget(dev: Plan) -> dict:
+    return budget.budget(dev.result, stack_config(dev.result))
+
+
+def test_render_writes_budget_json_with_every_phase(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    assert render_main(["render", "--stack", "dev", "--out", str(tmp_path)]) == 0
+    report = json.loads((tmp_path / "dev" / "budget.json").read_text())
+    assert [p["phase"] for p in report["replica"]["newNode"]["phases"]] == PHASES_NEW
+    assert [p["phase"] for p in report["replica"]["warmNode"]["phases"]] == PHASES_NEW[2:]
+    for part in ("warmNode", "newNode"):
+        for phase in report["replica"][part]["phases"]:
+            assert phase["kind"] in ("published", "estimate", "computed") and phase["source"]
+    for step in report["deploy"]["criticalPath"]:
+        assert all(p["kind"] in ("published", "estimate", "computed") and p["source"] for p in step["parts"])
+    out = capsys.readouterr().out
+    assert "budget (build/<stack>/budget.json" in out and "pulumi up, first deploy" in out
+
+
+def test_weight_read_is_model_size_over_the_pods_share_of_fsx_throughput(dev_budget: dict):
+    phases = {p["phase"]: p for p in dev_budget["replica"]["warmNode"]["phases"]}
+    # dev: 1200 GiB at 500 MB/s per TiB = 586 MB/s; 14.5 GB of weights.
+    assert phases["weight read"]["seconds"] == pytest.approx(14.5 * 1000 / (1200 / 1024 * 500), abs=0.1)
+    assert phases["weight read"]["kind"] == "computed"
+    slow = budget.replica_budget(stack_config(plan_for(**{STORE: {"throughputPerTiB": 125}}).result))
+    assert {p["phase"]: p for p in slow["warmNode"]["phases"]}["weight read"]["seconds"] == pytest.approx(99, abs=1)
+    fleet = budget.replica_budget(stack_config(plan_for().result), loading_pods=4)
+    assert {p["phase"]: p for p in fleet["warmNode"]["phases"]}["weight read"]["seconds"] == pytest.approx(99, abs=1)
+
+
+def test_dev_meets_the_warm_node_target_and_misses_the_new_node_target_on_the_image_pull(dev_budget: dict):
+    assert dev_budget["replica"]["warmNode"]["meetsTarget"] is True
+    new = dev_budget["replica"]["newNode"]
+    assert new["meetsTarget"] is False and new["slowestPhase"] == "image pull"
+
+
+def test_the_image_cache_removes_the_pull_and_meets_the_new_node_target():
+    cache = {"snapshotId": "snap-0123456789abcdef0", "bottlerocketVersion": "v1.46.0"}
+    plan = plan_for(
+        **{POOL: {"instanceTypes": ["inf2.xlarge", "inf2.8xlarge"], "maxNeuronDevices": 2, "imageCache": cache}}
+    )
+    new = budget.replica_budget(stack_config(plan.result))["newNode"]
+    assert {p["phase"]: p["seconds"] for p in new["phases"]}["image pull"] == budget.IMAGE_CACHED.value
+    assert new["meetsTarget"] is True
+    (node_class,) = plan.k8s("EC2NodeClass")
+    assert node_class["spec"]["amiFamily"] == "Bottlerocket"
+    assert node_class["spec"]["amiSelectorTerms"] == [{"alias": "bottlerocket@v1.46.0"}]
+    data = [m for m in node_class["spec"]["blockDeviceMappings"] if m["deviceName"] == "/dev/xvdb"]
+    assert data[0]["ebs"]["snapshotID"] == "snap-0123456789abcdef0" and data[0]["ebs"]["encrypted"] is True
+
+
+def test_critical_path_names_the_longest_chain(dev_budget: dict):
+    d = dev_budget["deploy"]
+    names = [s["name"] for s in d["criticalPath"]]
+    assert names[0] == "network-vpc" and "cluster-eks" in names and names[-1] == "vllm-deployment"
+    assert d["criticalPathSeconds"] == pytest.approx(d["criticalPath"][-1]["finishesAt"])
+    assert d["falseDependencies"] == []  # the model store no longer waits for the cluster
+    cached = dev_budget["deployWithCachedArtifacts"]
+    assert cached["criticalPathSeconds"] < d["criticalPathSeconds"]
+    assert cached["meetsTarget"] is True  # a re-deploy or the DR region: no compilation
+
+
+def test_a_false_dependency_lengthens_the_path_and_is_flagged(dev: Plan, dev_budget: dict):
+    records = copy.deepcopy(dev.resources)
+    fs = next(r for r in records if r.type == "aws:fsx/lustreFileSystem:LustreFileSystem")
+    cluster = next(r for r in records if r.type == "eks:index:Cluster")
+    fs.dependencies.append(cluster.urn)  # the file system made to wait for the cluster
+    replica = dev_budget["replica"]
+    worse = budget.deploy_budget(records, replica)
+    before = budget.deploy_budget(dev.resources, replica)
+    assert worse["criticalPathSeconds"] > before["criticalPathSeconds"]
+    flagged = {(f["resource"], f["waitsFor"]) for f in worse["falseDependencies"]}
+    assert ("model-store-fs", "cluster-eks") in flagged
+    assert worse["falseDependencies"][0]["why"].startswith("not needed")
+
+
+def test_in_cluster_waits_are_part_of_the_path(dev: Plan, dev_budget: dict):
+    (compile_step,) = [s for s in dev_budget["deploy"]["criticalPath"] if s["name"] == "vllm-compile"]
+    assert compile_step["parts"][0]["source"].startswith("a new inf2 node and the image pull")
+    assert budget.COMPILE.kind == "published"
+    # A compile Job gated on the model load starts its work only once the load Job finished.
+    replica = dev_budget["replica"]
+    recs = {r.urn: r for r in dev.resources}
+    gates = budget._gates(recs)
+    job = next(r for r in dev.resources if r.name == "vllm-compile")
+    assert budget.timing(job, replica, gates).gates == (gates["wait-for-model"],)
+
+
+def test_throughput_too_low_for_the_fleet_warns_or_errors():
+    raw = {"model": {"replicas": 3}, "inferencePool": {"maxNeuronDevices": 4}}
+    cfg = parse_config(raw, region="us-east-1", stack="dev")
+    (warning,) = cfg.warnings
+    assert warning.startswith("inferentia-chat:modelStore.throughputPerTiB: 3 serving pod(s)")
+    assert "raise modelStore.throughputPerTiB" in warning
+    strict = {**raw, "modelStore": {"throughputCheck": "error"}}
+    with pytest.raises(ConfigError, match=r"modelStore\.throughputPerTiB = 500: 3 serving pod\(s\)"):
+        parse_config(strict, region="us-east-1", stack="dev")
+    assert parse_config({}, region="us-east-1", stack="dev").warnings == ()  # defaults feed one replica
+
+
+def test_render_prints_the_throughput_warning(capsys: pytest.CaptureFixture[str], tmp_path: Path):
+    result = run_stack("dev", overrides={STORE: {"throughputPerTiB": 125}})
+    assert stack_config(result).warnings
+    root = Path(__file__).resolve().parent.parent
+    for name in ("Pulumi.yaml", "__main__.py"):
+        (tmp_path / name).write_text((root / name).read_text())
+    text = (root / "Pulumi.dev.yaml").read_text().replace("throughputPerTiB: 500", "throughputPerTiB: 125")
+    (tmp_path / "Pulumi.slow.yaml").write_text(text)
+    assert render_main(["render", "--stack", "slow", "--out", str(tmp_path / "build")], root=tmp_path) == 0
+    assert "warning: inferentia-chat:modelStore.throughputPerTiB" in capsys.readouterr().out
