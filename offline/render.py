@@ -118,9 +118,13 @@ def primary_of(stack: str, root: Path = ROOT) -> str | None:
 
 
 def kubernetes_objects(result: RunResult) -> list[dict[str, Any]]:
-    """Every Kubernetes object the stack creates, as it would be applied, secrets masked."""
+    """Every Kubernetes object the stack creates, as it would be applied, secrets masked.
+
+    In a stable order (registration order depends on when apply callbacks finish): Namespaces first, so
+    the stream applies in one pass, then by URN, which groups objects by component.
+    """
     objects = []
-    for rec in result.resources:
+    for rec in sorted(result.resources, key=lambda r: (not r.type.endswith(":Namespace"), r.urn)):
         if not rec.type.startswith("kubernetes:") or rec.type.startswith(_K8S_EXCLUDED):
             continue
         obj = dict(rec.inputs)
