@@ -42,3 +42,20 @@ SYSTEM_NODE_AMI_TYPE_ARM = "AL2023_ARM_64_STANDARD"
 # environment (and the DR region) serves byte-identical weights.
 MODEL_ID = "mistralai/Mistral-7B-Instruct-v0.3"
 MODEL_REVISION = "c170c708c41dac9275d15a8fff4eca08d52bab71"
+
+# Open WebUI, the chat front end. 0.12.4 (2026-10-25) is >= 0.9.0, which fixed several 2026 advisories.
+# The tag follows the upstream release naming (`v<version>` on ghcr.io/open-webui/open-webui); it was NOT
+# checked against the registry from here (GHCR unreachable) and no verified digest was found in public
+# sources: check it with `crane digest` (or `docker buildx imagetools inspect`) before a production rollout
+# and prefer pinning that digest. The real-application tests run the SAME version from PyPI
+# (`requirements-webui.txt` pins open-webui==0.12.4): keep the two in step.
+OPEN_WEBUI_VERSION = "0.12.4"
+OPEN_WEBUI_IMAGE = f"ghcr.io/open-webui/open-webui:v{OPEN_WEBUI_VERSION}"
+
+# AWS Load Balancer Controller (only installed for the ALB exposures of the web UI): eks-charts chart
+# 3.5.0 = appVersion v3.5.0 (helm/aws-load-balancer-controller/Chart.yaml at the v3.5.0 tag of
+# kubernetes-sigs/aws-load-balancer-controller; 3.6.0 also exists). Its IAM policy is the upstream
+# docs/install/iam_policy.json at the same tag (components/iam.py: move both together).
+LOAD_BALANCER_CONTROLLER_CHART = "aws-load-balancer-controller"
+LOAD_BALANCER_CONTROLLER_CHART_VERSION = "3.5.0"
+LOAD_BALANCER_CONTROLLER_REPO = "https://aws.github.io/eks-charts"
