@@ -151,9 +151,10 @@ def settings(
         "ANONYMIZED_TELEMETRY": "False",
         "DO_NOT_TRACK": "True",
         "SCARF_NO_ANALYTICS": "True",
-        # The address users open (links, redirects) and the only browser origin allowed.
+        # The address users open (links, redirects) and the only browser origins allowed (also for the
+        # websocket): the hostname, or the port-forward under either loopback name.
         "WEBUI_URL": url,
-        "CORS_ALLOW_ORIGIN": url,
+        "CORS_ALLOW_ORIGIN": url if https else f"{url};http://127.0.0.1:{PORT}",
     }
     if https:
         env["WEBUI_SESSION_COOKIE_SECURE"] = "True"

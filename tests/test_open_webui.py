@@ -181,7 +181,7 @@ def test_every_literal_setting(dev: Plan):
         "DO_NOT_TRACK": "True",
         "SCARF_NO_ANALYTICS": "True",
         "WEBUI_URL": "http://localhost:8080",
-        "CORS_ALLOW_ORIGIN": "http://localhost:8080",
+        "CORS_ALLOW_ORIGIN": "http://localhost:8080;http://127.0.0.1:8080",
     }
 
 

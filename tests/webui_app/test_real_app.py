@@ -27,6 +27,7 @@ from offline.render import ROOT, kubernetes_objects, read_stack_file
 pytestmark = pytest.mark.webui_app
 
 STRANGER = {"name": "Mallory", "email": "mallory@example.com", "password": "Str4nger-Passw0rd!"}
+LATECOMER = {"name": "Trent", "email": "trent@example.com", "password": "L4tecomer-Passw0rd!"}
 
 
 @dataclass
@@ -39,6 +40,8 @@ class App:
     admin_email: str
     admin_password: str
     first_start_signup: tuple[int, object]
+    panel_change: tuple[int, object]
+    signup_while_panel_open: tuple[int, object]
 
 
 def dev_served_model() -> str:
@@ -67,9 +70,24 @@ def app() -> Iterator[App]:
     try:
         pod.start()  # first start: empty volume, the admin account is created
         first_signup = pod.request("POST", "/api/v1/auths/signup", STRANGER)
+        # An admin opens signup in the admin panel (drift from what the stack says)...
+        credentials = {"email": env["WEBUI_ADMIN_EMAIL"], "password": env["WEBUI_ADMIN_PASSWORD"]}
+        token = pod.request("POST", "/api/v1/auths/signin", credentials)[1]["token"]
+        config = pod.request("GET", "/api/v1/auths/admin/config", token=token)[1]
+        panel = pod.request("POST", "/api/v1/auths/admin/config", {**config, "ENABLE_SIGNUP": True}, token=token)
+        while_open = pod.request("POST", "/api/v1/auths/signup", LATECOMER)
         pod.stop()
-        pod.start()  # every later start: the account exists, the environment alone decides
-        yield App(pod, backend, served_model, env["WEBUI_ADMIN_EMAIL"], env["WEBUI_ADMIN_PASSWORD"], first_signup)
+        pod.start()  # ...and every later start: the account exists, the environment alone decides
+        yield App(
+            pod,
+            backend,
+            served_model,
+            env["WEBUI_ADMIN_EMAIL"],
+            env["WEBUI_ADMIN_PASSWORD"],
+            first_signup,
+            panel,
+            while_open,
+        )
     finally:
         pod.stop()
         backend.stop()
@@ -94,6 +112,16 @@ def test_nobody_can_sign_up_at_first_start_or_after(app: App):
     assert status == 403, body
     status, _ = app.pod.request("POST", "/api/v1/auths/signin", {k: STRANGER[k] for k in ("email", "password")})
     assert status in (400, 401, 403)
+
+
+def test_the_environment_overrides_settings_changed_in_the_admin_panel_at_restart(app: App):
+    # The change was real while the pod ran (otherwise this test would prove nothing)...
+    assert app.panel_change[0] == 200, app.panel_change
+    assert app.signup_while_panel_open[0] == 200, app.signup_while_panel_open
+    # ...and the restart restored the stack's setting (ENABLE_PERSISTENT_CONFIG=False).
+    other = {**STRANGER, "email": "mallory2@example.com"}
+    status, body = app.pod.request("POST", "/api/v1/auths/signup", other)
+    assert status == 403, body
 
 
 def test_the_bootstrapped_admin_signs_in(app: App):
