@@ -16,6 +16,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -140,6 +141,7 @@ class Pod:
     log: Path = field(init=False)
     port: int = field(init=False, default=0)
     process: subprocess.Popen | None = field(init=False, default=None)
+    _stashes: list[str] = field(init=False, default_factory=list)
 
     def __post_init__(self) -> None:
         self.log = self.workdir / "open-webui.log"
@@ -155,13 +157,15 @@ class Pod:
             host = workdir / "volumes" / m["name"]
             host.mkdir(parents=True)
             mounts[m["mountPath"]] = host
-        # A volume is mounted where the pod mounts it when that directory exists here (/tmp, in the
-        # sandbox); otherwise paths inside it move to the stand-in directory, which stays writable.
+        # Paths inside the pod's volumes move to the stand-in directories (the only writable places in
+        # the sandbox). Mounting them at the pod's paths instead would hide this checkout when it lives
+        # under /tmp, as a CI clone may. What uses /tmp implicitly follows TMPDIR.
         for name, value in list(env.items()):
             for mount_path, host in mounts.items():
-                moved = not (sandboxed and Path(mount_path).is_dir())
-                if moved and (value == mount_path or value.startswith(mount_path.rstrip("/") + "/")):
+                if value == mount_path or value.startswith(mount_path.rstrip("/") + "/"):
                     env[name] = str(host) + value[len(mount_path) :]
+        if "/tmp" in mounts:
+            env.setdefault("TMPDIR", str(mounts["/tmp"]))
         return cls(
             env=env,
             mounts=mounts,
@@ -182,9 +186,12 @@ class Pod:
             return serve
         wrapper = ["unshare", "--mount", "--propagation", "private", str(HERE / "sandbox.sh")]
         wrapper += [str(self.uid), str(self.gid), str(self.fs_group)]
-        home = python_home()
-        if str(home).startswith("/root/"):
-            wrapper += ["--expose", str(home)]
+        # /root is 0700: what the app needs from under it (a pyenv Python, this checkout) is carried over.
+        for needed in {python_home(), ROOT}:
+            if str(needed).startswith("/root/"):
+                stash = tempfile.mkdtemp(prefix="webui-sandbox-")
+                self._stashes.append(stash)
+                wrapper += ["--expose", str(needed), stash]
         for mount_path, host in self.mounts.items():
             # As the kubelet prepares them: an emptyDir is world-writable, a volume belongs to the fsGroup.
             if mount_path == "/tmp":
@@ -192,8 +199,7 @@ class Pod:
             else:
                 os.chown(host, 0, self.fs_group)
                 host.chmod(0o2775)
-            target = mount_path if Path(mount_path).is_dir() else str(host)
-            wrapper += ["--bind", str(host), target]
+            wrapper += ["--bind", str(host)]  # stays writable when / turns read-only
         return [*wrapper, "--", *serve]
 
     def start(self) -> None:
@@ -224,14 +230,16 @@ class Pod:
         raise RuntimeError(f"open-webui did not answer /health within {START_TIMEOUT} s:\n{self.log_tail()}")
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+        for stash in self._stashes:  # empty again once the sandbox's mount namespace is gone
+            os.rmdir(stash)
+        self._stashes.clear()
 
     def request(
         self, method: str, path: str, body: Any = None, token: str | None = None, timeout: float = 120
