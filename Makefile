@@ -1,12 +1,15 @@
-# The two commands of the README: `make render` and `make test`. Both set up ./venv first.
+# The two commands of the README: `make render` and `make test`. Both set up ./venv first; `make test`
+# also sets up ./venv-tools (checkov) and ./venv-webui (the real Open WebUI for tests/webui_app).
 PYTHON ?= python3
 VENV := venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TOOLS := venv-tools
 TOOLS_STAMP := $(TOOLS)/.installed
+WEBUI := venv-webui
+WEBUI_STAMP := $(WEBUI)/.installed
 
-.PHONY: render test lint package-check clean
+.PHONY: render test unit-test webui-test lint package-check clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -18,21 +21,32 @@ $(TOOLS_STAMP): requirements-tools.txt
 	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-tools.txt
 	touch $(TOOLS_STAMP)
 
+$(WEBUI_STAMP): requirements-webui.txt
+	$(PYTHON) -m venv $(WEBUI)
+	$(WEBUI)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-webui.txt
+	touch $(WEBUI_STAMP)
+
 ## Render every stack offline into build/<stack>/ (what `pulumi up` would create).
 render: $(STAMP)
 	$(PY) -m offline render
 
-## Lint, format check and the whole test suite.
-test: $(STAMP) $(TOOLS_STAMP) lint package-check
+## Lint, format check, the whole test suite, the pip-install check and the real-application tier.
+test: lint package-check unit-test webui-test
+
+unit-test: $(STAMP) $(TOOLS_STAMP)
 	$(PY) -m pytest -n 2
 
 ## pip install of this repository into a clean venv, then import of every public component.
 package-check:
 	scripts/check-package.sh
 
+## The real Open WebUI (same version as the image) started with the rendered pod's settings (minutes).
+webui-test: $(STAMP) $(WEBUI_STAMP)
+	$(PY) -m pytest -m webui_app tests/webui_app
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
 clean:
-	rm -rf build .pytest_cache .ruff_cache
+	rm -rf build .webui-test .pytest_cache .ruff_cache

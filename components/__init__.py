@@ -7,13 +7,24 @@ The public API is what `__all__` lists; everything else may change without notic
 from .eks_cluster import EksCluster, EksClusterArgs
 from .inferentia_node_pool import InferentiaNodePool, InferentiaNodePoolArgs
 from .karpenter import Karpenter, KarpenterArgs
+from .load_balancer_controller import LoadBalancerController, LoadBalancerControllerArgs
 from .lustre_model_store import LustreModelStore, LustreModelStoreArgs
 from .network import Network, NetworkArgs
+from .open_webui import OpenWebUI, OpenWebUIArgs
 from .vllm_server import VllmNeuronServer, VllmNeuronServerArgs
 
 __version__ = "0.1.0"
 
-COMPONENTS = (Network, EksCluster, Karpenter, InferentiaNodePool, LustreModelStore, VllmNeuronServer)
+COMPONENTS = (
+    Network,
+    EksCluster,
+    Karpenter,
+    InferentiaNodePool,
+    LustreModelStore,
+    VllmNeuronServer,
+    OpenWebUI,
+    LoadBalancerController,
+)
 """Every public component class (the ones the Pulumi plugin exposes to other languages)."""
 
 __all__ = [
@@ -24,10 +35,14 @@ __all__ = [
     "InferentiaNodePoolArgs",
     "Karpenter",
     "KarpenterArgs",
+    "LoadBalancerController",
+    "LoadBalancerControllerArgs",
     "LustreModelStore",
     "LustreModelStoreArgs",
     "Network",
     "NetworkArgs",
+    "OpenWebUI",
+    "OpenWebUIArgs",
     "VllmNeuronServer",
     "VllmNeuronServerArgs",
     "__version__",

@@ -202,6 +202,7 @@ class WebUiConfig:
     hostname: str | None
     replicas: int
     storage_gib: int
+    admin_email: str
 
 
 @dataclass(frozen=True)
@@ -748,6 +749,11 @@ def _check_fit(s: _Section, tp: int, replicas: int, pool: InferencePoolConfig) -
         )
 
 
+def _admin_email_problem(value: str) -> bool:
+    # Open WebUI accepts a login of the form name@domain.tld, or name@localhost.
+    return not (_EMAIL.match(value) or re.match(r"^[^@\s]+@localhost$", value))
+
+
 def _webui(s: _Section) -> WebUiConfig:
     exposure = s.string("exposure", "cluster", choices=EXPOSURES)
     cert = s.string(
@@ -758,16 +764,34 @@ def _webui(s: _Section) -> WebUiConfig:
     )
     cidrs = s.strings("allowedCidrs", (), item=_cidr_problem)
     hostname = s.string("hostname", None, pattern=_HOSTNAME, allowed="must be a DNS name such as chat.example.com")
-    replicas = s.integer("replicas", 1, minimum=1, maximum=1)
+    replicas = s.integer("replicas", 1)
+    if replicas != 1:
+        s.problems.add(
+            s.key("replicas"),
+            replicas,
+            "must be 1: Open WebUI keeps its users and chats in SQLite on a ReadWriteOnce volume; more "
+            "replicas would need Postgres (DATABASE_URL), Redis websockets and a shared secret key, which "
+            "this project does not deploy",
+        )
+        replicas = 1
     storage = s.integer("storageGiB", 10, minimum=1, maximum=1000, allowed="(GiB for chats and settings)")
-    if exposure == "public-alb":
+    admin_email = s.string(
+        "adminEmail", "admin@localhost", allowed="must be an email address such as admin@example.com"
+    )
+    if admin_email is not None and _admin_email_problem(admin_email):
+        s.problems.add(s.key("adminEmail"), admin_email, "must be an email address such as admin@example.com")
+        admin_email = "admin@localhost"
+    if exposure in ("internal-alb", "public-alb"):
+        # Passwords cross the network to the ALB: HTTPS in both modes, so a certificate and its name.
         if cert is None and not s.has("certificateArn"):
-            s.problems.missing(s.key("certificateArn"), "public-alb serves HTTPS only: give an ACM certificate ARN")
-        if not cidrs and not s.has("allowedCidrs"):
-            s.problems.missing(
-                s.key("allowedCidrs"),
-                "public-alb needs the source CIDR allowlist (e.g. your office range, or 0.0.0.0/0 on purpose)",
-            )
+            s.problems.missing(s.key("certificateArn"), f"{exposure} serves HTTPS only: give an ACM certificate ARN")
+        if hostname is None and not s.has("hostname"):
+            s.problems.missing(s.key("hostname"), f"{exposure} needs the DNS name users open (the certificate's name)")
+    if exposure == "public-alb" and not cidrs and not s.has("allowedCidrs"):
+        s.problems.missing(
+            s.key("allowedCidrs"),
+            "public-alb needs the source CIDR allowlist (e.g. your office range, or 0.0.0.0/0 on purpose)",
+        )
     elif exposure == "cluster":
         for key in ("certificateArn", "allowedCidrs", "hostname"):
             if s.has(key):
@@ -780,6 +804,7 @@ def _webui(s: _Section) -> WebUiConfig:
         hostname=hostname,
         replicas=replicas,
         storage_gib=storage,
+        admin_email=admin_email or "admin@localhost",
     )
 
 

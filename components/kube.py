@@ -2,8 +2,6 @@
 
 from typing import Any
 
-import pulumi
-
 # DNS is the only egress most of our pods need: CoreDNS pods in kube-system, UDP and TCP 53.
 DNS_EGRESS: dict[str, Any] = {
     "to": [
@@ -38,12 +36,3 @@ def network_policy_spec(
         "ingress": ingress or [],
         "egress": egress,
     }
-
-
-def component_depends_on(opts: pulumi.ResourceOptions | None) -> list[pulumi.Resource]:
-    """A component's own `depends_on`, for the children that must wait for it too (children do not
-    inherit it: the engine only orders resources by their own dependencies)."""
-    deps = opts.depends_on if opts else None
-    if deps is None:
-        return []
-    return [d for d in (deps if isinstance(deps, list | tuple) else [deps]) if isinstance(d, pulumi.Resource)]

@@ -18,7 +18,8 @@ import pulumi_kubernetes as k8s
 
 from . import iam, model_fetch, versions
 from .eks_cluster import SYSTEM_NODE_SELECTOR
-from .kube import DNS_EGRESS, HTTPS_EGRESS, POD_IDENTITY_EGRESS, component_depends_on, network_policy_spec
+from .kube import DNS_EGRESS, HTTPS_EGRESS, POD_IDENTITY_EGRESS, network_policy_spec
+from .options import outer_dependencies
 from .tags import component_tags
 
 TYPE = "inferentia-chat:index:LustreModelStore"
@@ -257,9 +258,7 @@ class LustreModelStore(pulumi.ComponentResource):
         model_path = volume_path(fs_path, MODELS_DIR, args["model_name"])
         cache_root = volume_path(fs_path, CACHE_DIR)
         ns, pvc = self._volume(args, fs, namespace, linked)
-        self._jobs(
-            args, ns, pvc, model_path, [*linked, *job_dependencies, *component_depends_on(opts)], partition, tags
-        )
+        self._jobs(args, ns, pvc, model_path, [*linked, *job_dependencies, *outer_dependencies(opts)], partition, tags)
 
         self.bucket_name = bucket.bucket
         self.bucket_arn = bucket.arn

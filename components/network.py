@@ -61,6 +61,8 @@ class Network(pulumi.ComponentResource):
     """Public subnet ids (may be empty for an adopted VPC)."""
     availability_zones: pulumi.Output[list[str]]
     """Zone of each private subnet, index for index."""
+    vpc_cidr: pulumi.Output[str]
+    """The VPC's (primary) CIDR block: where in-VPC traffic, e.g. from load balancers, comes from."""
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(TYPE, name, None, opts)
@@ -113,6 +115,7 @@ class Network(pulumi.ComponentResource):
             self.private_subnet_ids = vpc.private_subnet_ids
             self.public_subnet_ids = vpc.public_subnet_ids
             self.availability_zones = pulumi.Output.from_input(azs)
+            self.vpc_cidr = pulumi.Output.from_input(cidr)
 
         self.register_outputs(
             {
@@ -120,6 +123,7 @@ class Network(pulumi.ComponentResource):
                 "private_subnet_ids": self.private_subnet_ids,
                 "public_subnet_ids": self.public_subnet_ids,
                 "availability_zones": self.availability_zones,
+                "vpc_cidr": self.vpc_cidr,
             }
         )
 
@@ -148,3 +152,4 @@ class Network(pulumi.ComponentResource):
                 "EKS needs private subnets in at least two availability zones"
             )
         self.availability_zones = pulumi.Output.from_input(zones)
+        self.vpc_cidr = pulumi.Output.from_input(aws.ec2.get_vpc(id=args["vpc_id"]).cidr_block)

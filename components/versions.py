@@ -86,3 +86,20 @@ MODEL_LOADER_IMAGE = "docker.io/library/python:3.13.9-slim-trixie"
 #    tag follows the pinned aws-fsx-csi-driver add-on (v1.9.0-eksbuild.1 -> driver v1.9.0), so the
 #    client tools match the driver that mounts the file system, and nodes usually have it cached.
 LUSTRE_CLIENT_IMAGE = "public.ecr.aws/fsx-csi-driver/aws-fsx-csi-driver:v1.9.0"
+
+# Open WebUI, the chat front end. 0.12.4 (2026-10-25) is >= 0.9.0, which fixed several 2026 advisories.
+# The tag follows the upstream release naming (`v<version>` on ghcr.io/open-webui/open-webui); it was NOT
+# checked against the registry from here (GHCR unreachable) and no verified digest was found in public
+# sources: check it with `crane digest` (or `docker buildx imagetools inspect`) before a production rollout
+# and prefer pinning that digest. The real-application tests run the SAME version from PyPI
+# (`requirements-webui.txt` pins open-webui==0.12.4): keep the two in step.
+OPEN_WEBUI_VERSION = "0.12.4"
+OPEN_WEBUI_IMAGE = f"ghcr.io/open-webui/open-webui:v{OPEN_WEBUI_VERSION}"
+
+# AWS Load Balancer Controller (only installed for the ALB exposures of the web UI): eks-charts chart
+# 3.5.0 = appVersion v3.5.0 (helm/aws-load-balancer-controller/Chart.yaml at the v3.5.0 tag of
+# kubernetes-sigs/aws-load-balancer-controller; 3.6.0 also exists). Its IAM policy is the upstream
+# docs/install/iam_policy.json at the same tag (components/iam.py: move both together).
+LOAD_BALANCER_CONTROLLER_CHART = "aws-load-balancer-controller"
+LOAD_BALANCER_CONTROLLER_CHART_VERSION = "3.5.0"
+LOAD_BALANCER_CONTROLLER_REPO = "https://aws.github.io/eks-charts"

@@ -32,7 +32,8 @@ import pulumi_random as random
 
 from . import model_fetch, versions
 from .hardware import COMPILE_MIN_HOST_MEMORY_GIB, INF2_TYPES, NEURON_RESOURCE, serving_pod_requests
-from .kube import DNS_EGRESS, component_depends_on, network_policy_spec
+from .kube import DNS_EGRESS, network_policy_spec
+from .options import outer_dependencies
 
 TYPE = "inferentia-chat:index:VllmNeuronServer"
 
@@ -229,7 +230,7 @@ class VllmNeuronServer(pulumi.ComponentResource):
         # Workloads wait for what the component was told to wait for (e.g. the NodePool). The model and the
         # compiled artifacts are awaited INSIDE the cluster (init containers), not by Pulumi: a new inf2 node
         # then launches and pulls the 15-20 GB image while the model loads and compiles (budget.json).
-        upstream = component_depends_on(opts)
+        upstream = outer_dependencies(opts)
         depends: list[pulumi.Resource] = [secret, *upstream]
         waits = [pod_common.wait_for_model(args.get("model_request"))] if args.get("model_request") else []
         if compile_first:

@@ -552,6 +552,10 @@ def call_outputs(ctx: CloudContext, token: str, args: dict[str, Any]) -> dict[st
             "vpcId": args.get("vpcId", "vpc-0offline"),
             "cidrBlock": "10.0.0.0/19",
         }
+    if token == "aws:ec2/getVpc:getVpc":
+        vpc = args.get("id", "vpc-unknown")
+        arn = ctx.arn("ec2", f"vpc/{vpc}", region)
+        return {"id": vpc, "cidrBlock": "10.0.0.0/16", "arn": arn, "state": "available"}
     if token == "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings":
         wanted = []
         for f in args.get("filters") or []:

@@ -10,15 +10,19 @@ from components.config import StackConfig
 from components.eks_cluster import EksCluster, EksClusterArgs
 from components.inferentia_node_pool import InferentiaNodePool, InferentiaNodePoolArgs
 from components.karpenter import Karpenter, KarpenterArgs
+from components.load_balancer_controller import LoadBalancerController, LoadBalancerControllerArgs
 from components.lustre_model_store import CACHE_DIR, MODELS_DIR, LustreModelStore, LustreModelStoreArgs, volume_path
 from components.network import Network, NetworkArgs
+from components.open_webui import APP as WEBUI_APP
+from components.open_webui import SELECTOR as WEBUI_POD_LABELS
+from components.open_webui import OpenWebUI, OpenWebUIArgs
+from components.vllm_server import PORT as VLLM_PORT
 from components.vllm_server import VllmNeuronServer, VllmNeuronServerArgs
 
 # Namespace of the model claim, hence of every pod that mounts it (the serving pods).
 INFERENCE_NAMESPACE = "inference"
-# The chat front end: the only client the serving API admits (NetworkPolicy).
-WEBUI_NAMESPACE = "webui"
-WEBUI_POD_LABELS = {"app.kubernetes.io/name": "open-webui", "app.kubernetes.io/instance": "webui"}
+# The chat front end (the only client the serving API admits: NetworkPolicy) lives in its own namespace.
+WEBUI_NAMESPACE = WEBUI_APP
 
 
 def network_args(cfg: StackConfig) -> NetworkArgs:
@@ -57,6 +61,50 @@ def serving_zone(cfg: StackConfig, network: Network) -> tuple[pulumi.Output[str]
 
     pair = pulumi.Output.all(network.availability_zones, network.private_subnet_ids).apply(pick)
     return pair.apply(lambda p: p[0]), pair.apply(lambda p: p[1])
+
+
+def web_ui(cfg: StackConfig, network: Network, cluster: EksCluster, server: VllmNeuronServer) -> OpenWebUI:
+    """The chat front end, and for the ALB exposures the load balancer controller it needs."""
+    w = cfg.webui
+    # Its pod runs on the system nodes and its volume needs the EBS CSI driver.
+    waits: list[pulumi.Resource] = [cluster.node_group, cluster.addons["aws-ebs-csi-driver"]]
+    if w.exposure != "cluster":
+        waits.append(
+            LoadBalancerController(
+                "lb-controller",
+                LoadBalancerControllerArgs(
+                    cluster_name=cluster.cluster_name,
+                    region=cfg.region,
+                    vpc_id=network.vpc_id,
+                    tags=cfg.common_tags,
+                ),
+                opts=pulumi.ResourceOptions(
+                    providers={"kubernetes": cluster.provider},
+                    depends_on=[cluster.node_group, cluster.addons["eks-pod-identity-agent"]],
+                ),
+            )
+        )
+    args = OpenWebUIArgs(
+        openai_base_url=server.base_url,
+        served_model_name=server.served_model_name,
+        # The key's value (a secret): the UI keeps its own copy, a Secret can only be read in its namespace.
+        api_key=server.api_key,
+        inference_namespace=server.namespace,
+        inference_pod_labels=server.pod_labels,
+        inference_port=VLLM_PORT,
+        namespace=WEBUI_NAMESPACE,
+        exposure=w.exposure,
+        admin_email=w.admin_email,
+        storage_gib=w.storage_gib,
+    )
+    if w.exposure != "cluster":
+        args["hostname"] = w.hostname or ""
+        args["certificate_arn"] = w.certificate_arn or ""
+        args["allowed_cidrs"] = list(w.allowed_cidrs)
+        args["vpc_cidr"] = network.vpc_cidr
+    return OpenWebUI(
+        "webui", args, opts=pulumi.ResourceOptions(providers={"kubernetes": cluster.provider}, depends_on=waits)
+    )
 
 
 def build_primary(cfg: StackConfig) -> dict[str, Any]:
@@ -123,6 +171,7 @@ def build_primary(cfg: StackConfig) -> dict[str, Any]:
     )
     store = model_store(cfg, network, cluster)
     server = serving(cfg, store, pool, zone, cluster)
+    webui = web_ui(cfg, network, cluster, server)
     return {
         "role": cfg.role,
         "region": cfg.region,
@@ -155,6 +204,11 @@ def build_primary(cfg: StackConfig) -> dict[str, Any]:
         "apiPortForwardCommand": pulumi.Output.concat(
             "kubectl -n ", server.namespace, " port-forward svc/vllm 8000:8000"
         ),
+        "webuiUrl": webui.url,
+        "webuiPortForwardCommand": webui.port_forward_command,
+        "webuiNamespace": webui.namespace,
+        "webuiAdminEmail": webui.admin_email,
+        "webuiAdminPassword": webui.admin_password,
     }
 
 

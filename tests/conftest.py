@@ -98,6 +98,21 @@ def dev() -> Plan:
     return plan_for("dev")
 
 
+# The web UI behind an internet-facing ALB: the objects and IAM only ALB exposures create (the load
+# balancer controller, the Ingress) go through every assurance check too.
+ALB_WEBUI = {
+    "exposure": "public-alb",
+    "certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/0b5f6c2e-6a3b-4e39-9d7a-1c2b3d4e5f60",
+    "allowedCidrs": ["198.51.100.0/24"],
+    "hostname": "chat.example.com",
+}
+
+
+@pytest.fixture(scope="session")
+def dev_alb() -> Plan:
+    return plan_for("dev", **{"inferentia-chat:webui": ALB_WEBUI})
+
+
 @pytest.fixture(scope="session")
 def rendered(tmp_path_factory: pytest.TempPathFactory, dev: Plan) -> Path:
     """A build folder holding the dev render, as `python -m offline render` writes it."""

@@ -16,6 +16,7 @@ from offline.render import run_stack
 
 ROOT = Path(__file__).resolve().parent.parent
 
+CERT = "arn:aws:acm:us-east-1:123456789012:certificate/0b5f6c2e-6a3b-4e39-9d7a-1c2b3d4e5f60"
 DR = {"primaryStack": "organization/inferentia-chat/dev", "primaryRegion": "us-east-1"}
 
 
@@ -158,14 +159,34 @@ BAD: list[tuple[str, dict[str, Any], str, str]] = [
         {
             "webui": {
                 "exposure": "public-alb",
-                "certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/0b5f6c2e-6a3b-4e39-9d7a-1c2b3d4e5f60",
+                "certificateArn": CERT,
+                "hostname": "chat.example.com",
             }
         },
         "webui.allowedCidrs",
         "allowlist",
     ),
     ("unknown exposure", {"webui": {"exposure": "nodeport"}}, "inferentia-chat:webui.exposure", "cluster"),
-    ("several web UI replicas", {"webui": {"replicas": 2}}, "inferentia-chat:webui.replicas", "between 1 and 1"),
+    (
+        "several web UI replicas",
+        {"webui": {"replicas": 2}},
+        "inferentia-chat:webui.replicas",
+        "must be 1: Open WebUI keeps its users and chats in SQLite",
+    ),
+    (
+        "internal ALB without certificate",
+        {"webui": {"exposure": "internal-alb", "hostname": "chat.internal.example.com"}},
+        "inferentia-chat:webui.certificateArn",
+        "internal-alb serves HTTPS only",
+    ),
+    (
+        "ALB without hostname",
+        {"webui": {"exposure": "internal-alb", "certificateArn": CERT}},
+        "inferentia-chat:webui.hostname",
+        "the DNS name users open",
+    ),
+    ("ALB settings on the cluster exposure", {"webui": {"hostname": "chat.example.com"}}, "webui.hostname", "only"),
+    ("admin login not an email", {"webui": {"adminEmail": "admin"}}, "inferentia-chat:webui.adminEmail", "email"),
     ("dr section on a primary", {"dr": DR}, "inferentia-chat:dr", "only applies when role is dr"),
     ("DR without primary stack", {"role": "dr", "dr": {"primaryRegion": "us-west-2"}}, "dr.primaryStack", "required"),
     (
@@ -274,6 +295,31 @@ def test_fsx_capacity_grid_accepts_1200_2400_and_multiples():
     for capacity in (1200, 2400, 4800, 9600):
         cfg = parse_config({"modelStore": {"storageCapacityGiB": capacity}}, region="us-east-1", stack="dev")
         assert cfg.model_store.storage_capacity_gib == capacity
+
+
+def test_web_ui_defaults_to_port_forward_and_a_local_admin_login():
+    webui = parse_config({}, region="us-east-1", stack="dev").webui
+    assert (webui.exposure, webui.replicas, webui.storage_gib) == ("cluster", 1, 10)
+    assert webui.admin_email == "admin@localhost"  # Open WebUI accepts name@localhost as a login
+
+
+def test_alb_exposures_take_certificate_hostname_and_cidrs():
+    internal = {"exposure": "internal-alb", "certificateArn": CERT, "hostname": "chat.corp.example.com"}
+    cfg = parse_config({"webui": internal}, region="us-east-1", stack="dev").webui
+    assert cfg.allowed_cidrs == ()  # optional inside the VPC: the component then allows the VPC block
+    public = {**internal, "exposure": "public-alb", "allowedCidrs": ["198.51.100.0/24"], "adminEmail": "ops@corp.io"}
+    cfg = parse_config({"webui": public}, region="us-east-1", stack="dev").webui
+    assert (cfg.exposure, cfg.certificate_arn, cfg.hostname) == ("public-alb", CERT, "chat.corp.example.com")
+    assert cfg.allowed_cidrs == ("198.51.100.0/24",) and cfg.admin_email == "ops@corp.io"
+
+
+def test_public_alb_missing_certificate_hostname_and_cidrs_names_all_three():
+    problems = problems_of({"webui": {"exposure": "public-alb"}})
+    assert [p.split(" ", 1)[0] for p in problems] == [
+        "inferentia-chat:webui.certificateArn",
+        "inferentia-chat:webui.hostname",
+        "inferentia-chat:webui.allowedCidrs",
+    ]
 
 
 def test_scratch_has_no_per_unit_throughput():

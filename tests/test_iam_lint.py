@@ -25,21 +25,21 @@ def waived(resource: str, issue: str) -> bool:
     return any(w["resource"] == resource and w["issue"] == issue for w in waivers("parliament"))
 
 
-@pytest.mark.parametrize("stack_fixture", ["dev", "dev_dr"])
+@pytest.mark.parametrize("stack_fixture", ["dev", "dev_dr", "dev_alb"])
 def test_policies_have_no_parliament_findings(stack_fixture: str, request: pytest.FixtureRequest):
     plan: Plan = request.getfixturevalue(stack_fixture)
     unwaived = [f for f in findings(plan) if not waived(f[0], f[1])]
     assert not unwaived, "\n".join(map(str, unwaived))
 
 
-def test_every_waiver_is_still_needed(dev: Plan, dev_dr: Plan):
-    seen = {(r, i) for plan in (dev, dev_dr) for r, i, _ in findings(plan)}
+def test_every_waiver_is_still_needed(dev: Plan, dev_dr: Plan, dev_alb: Plan):
+    seen = {(r, i) for plan in (dev, dev_dr, dev_alb) for r, i, _ in findings(plan)}
     stale = [w for w in waivers("parliament") if (w["resource"], w["issue"]) not in seen]
     assert not stale, f"waivers that match nothing: {stale}"
 
 
-def test_no_star_actions_and_no_star_resources_on_writes(dev: Plan, dev_dr: Plan):
-    for plan in (dev, dev_dr):
+def test_no_star_actions_and_no_star_resources_on_writes(dev: Plan, dev_dr: Plan, dev_alb: Plan):
+    for plan in (dev, dev_dr, dev_alb):
         for doc in policy_documents(plan.resources):
             if doc.kind != "identity":
                 continue

@@ -177,7 +177,7 @@ def test_file_system_security_group_allows_only_lustre_ports_from_the_cluster_an
     assert own and all(dev.depends(fs, r) for r in own)
     assert not dev.depends(fs, dev.one("eks:index:Cluster"))
     clients = [r for r in dev.of_type(INGRESS) if not r.name.endswith("-self")]
-    pvc = dev.one("kubernetes:core/v1:PersistentVolumeClaim")
+    pvc = dev.one("kubernetes:core/v1:PersistentVolumeClaim", "model-store-pvc")
     assert clients and all(dev.depends(pvc, r) for r in clients)  # mounting waits for them
 
 
@@ -264,7 +264,7 @@ def test_volume_is_pinned_to_the_file_systems_zone_for_every_node_but_the_system
 
 
 def test_claim_binds_the_static_volume_by_name(dev: Plan):
-    (pvc,) = dev.k8s("PersistentVolumeClaim")
+    (pvc,) = dev.k8s("PersistentVolumeClaim", "model-store")
     (pv,) = dev.k8s("PersistentVolume")
     assert pvc["metadata"] == {**pvc["metadata"], "name": "model-store", "namespace": "inference"}
     assert pvc["spec"]["volumeName"] == pv["metadata"]["name"]
@@ -314,7 +314,7 @@ def test_jobs_wait_for_the_system_nodes_the_fsx_csi_driver_and_the_linked_bucket
         assert dev.depends(j, dev.one("aws:eks/nodeGroup:NodeGroup"))
         assert dev.depends(j, fsx_addon[0])
         assert dev.depends(j, dev.one(DRA))
-        assert dev.depends(j, dev.one("kubernetes:core/v1:PersistentVolumeClaim"))
+        assert dev.depends(j, dev.one("kubernetes:core/v1:PersistentVolumeClaim", "model-store-pvc"))
     assert dev.depends(preload, load)
 
 

@@ -38,7 +38,7 @@ def test_everything_that_mounts_the_file_system_goes_first(dev: Plan):
     fs = dev.one(FS)
     for mounts in (
         dev.one("kubernetes:core/v1:PersistentVolume"),
-        dev.one("kubernetes:core/v1:PersistentVolumeClaim"),
+        dev.one("kubernetes:core/v1:PersistentVolumeClaim", "model-store-pvc"),
         dev.one("kubernetes:batch/v1:Job", "model-store-load"),
         dev.one("kubernetes:apps/v1:Deployment", "vllm-deployment"),
     ):

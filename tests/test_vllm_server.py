@@ -280,8 +280,9 @@ def test_only_the_web_ui_may_call_the_api_and_the_pods_only_resolve_names(dev: P
     (rule,) = spec["ingress"]
     assert rule["ports"] == [{"protocol": "TCP", "port": 8000}]
     (source,) = rule["from"]
-    assert source["namespaceSelector"] == {"matchLabels": {"kubernetes.io/metadata.name": "webui"}}
-    assert source["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == "open-webui"
+    assert source["namespaceSelector"] == {"matchLabels": {"kubernetes.io/metadata.name": "open-webui"}}
+    (webui,) = [d for d in dev.k8s("Deployment") if d["metadata"]["name"] == "open-webui"]
+    assert source["podSelector"]["matchLabels"] == webui["spec"]["selector"]["matchLabels"]  # exactly its pods
     (egress,) = spec["egress"]
     assert {p["port"] for p in egress["ports"]} == {53}
     template = deployment(dev)["spec"]["template"]

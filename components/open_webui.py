@@ -1,0 +1,472 @@
+"""OpenWebUI: the chat front end, in front of the in-cluster OpenAI-compatible vLLM endpoint.
+
+Secure by default: login required, signup closed, the first admin created at first start from generated
+credentials (so there is never a moment in which a stranger can register and become admin), every
+secret from a Kubernetes Secret, environment authoritative over settings stored in the database, no
+model downloads, a restricted non-root pod with a read-only root filesystem on the system nodes, and a
+NetworkPolicy that lets it talk to DNS and the vLLM pods only.
+
+Decisions (see README, "Open WebUI"):
+- One replica, SQLite on an encrypted ReadWriteOnce volume, `Recreate` rollouts. More replicas would need
+  Postgres, Redis websockets and a shared secret key; config validation refuses them instead.
+- `ENABLE_PERSISTENT_CONFIG=False`: Open WebUI otherwise stores its settings in the database at first boot
+  and from then on ignores the environment, so a later `pulumi up` could not, for example, close signup
+  again. Settings changed in the admin panel therefore last until the next restart only; change them here.
+- Retrieval (RAG) runs without an embedding model (`BYPASS_EMBEDDING_AND_RETRIEVAL`): attached documents
+  go to the model whole. A local embedding model would have to be downloaded or baked in; the pod has no
+  egress but to vLLM.
+"""
+
+from collections.abc import Mapping, Sequence
+from typing import Any, NotRequired, TypedDict
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from . import versions
+from .eks_cluster import STORAGE_CLASS, SYSTEM_NODE_SELECTOR
+from .kube import DNS_EGRESS, network_policy_spec
+from .options import outer_dependencies
+
+TYPE = "inferentia-chat:index:OpenWebUI"
+APP = "open-webui"
+PORT = 8080
+DATA_DIR = "/app/backend/data"
+UID = 10001  # non-root, above host uid ranges; the image needs no passwd entry (verified by the real-app tier)
+EXPOSURES = ("cluster", "internal-alb", "public-alb")
+# TLS 1.3 and 1.2 only, forward-secret ciphers (Elastic Load Balancing "Security policies").
+SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+# Keys of the Secrets the container reads.
+SECRET_KEY = "webui-secret-key"
+ADMIN_PASSWORD_KEY = "admin-password"
+INFERENCE_KEY = "api-key"
+
+
+class OpenWebUIArgs(TypedDict):
+    """Inputs of `OpenWebUI`. The inference endpoint fields are what `VllmNeuronServer` provides."""
+
+    openai_base_url: pulumi.Input[str]
+    """In-cluster OpenAI base URL, `http://<svc>.<ns>.svc.cluster.local:8000/v1`, without a trailing slash."""
+    served_model_name: pulumi.Input[str]
+    """Model name the endpoint serves (preselected for new chats)."""
+    api_key: pulumi.Input[str]
+    """The endpoint's API key (a secret). A Secret can only be read by pods of its own namespace, so the
+    component keeps a copy in its namespace and reads it with `secretKeyRef`."""
+    inference_namespace: pulumi.Input[str]
+    """Namespace of the inference pods (NetworkPolicy egress)."""
+    inference_pod_labels: Mapping[str, str]
+    """Labels of the inference pods (NetworkPolicy egress)."""
+    inference_port: NotRequired[int]
+    """Port of the inference pods (default 8000)."""
+    namespace: NotRequired[str]
+    """Namespace created for the web UI (default `open-webui`)."""
+    exposure: NotRequired[str]
+    """`cluster` (default: ClusterIP, reached with `kubectl port-forward`), `internal-alb` or `public-alb`."""
+    hostname: NotRequired[str]
+    """DNS name users open (ALB exposures; it must match the certificate)."""
+    certificate_arn: NotRequired[str]
+    """ACM certificate of the HTTPS listener (ALB exposures)."""
+    allowed_cidrs: NotRequired[Sequence[str]]
+    """Source CIDRs allowed to reach the ALB (required for `public-alb`; default the VPC for `internal-alb`)."""
+    vpc_cidr: NotRequired[pulumi.Input[str]]
+    """The VPC block: where ALB traffic to the pods comes from (ALB exposures)."""
+    admin_email: NotRequired[str]
+    """Login of the first admin account (default `admin@localhost`)."""
+    admin_name: NotRequired[str]
+    """Display name of the first admin account (default `Admin`)."""
+    storage_gib: NotRequired[int]
+    """Size of the data volume (SQLite database, uploads), default 10."""
+    storage_class: NotRequired[str]
+    """StorageClass of the data volume (default the cluster's encrypted gp3 class)."""
+    node_selector: NotRequired[Mapping[str, str]]
+    """Where the pod runs (default the system nodes)."""
+
+
+def check_base_url(url: str) -> str:
+    """The base URL as given, or ValueError: a trailing slash makes Open WebUI call `/v1//models` (404)."""
+    if not url.startswith(("http://", "https://")) or url.endswith("/"):
+        raise ValueError(f"openai_base_url {url!r} must be an http(s) URL ending in /v1 without a trailing slash")
+    return url
+
+
+def labels(component: str = "web-ui") -> dict[str, str]:
+    """Common labels of every object of the web UI."""
+    return {
+        "app.kubernetes.io/name": APP,
+        "app.kubernetes.io/part-of": "inferentia-chat",
+        "app.kubernetes.io/component": component,
+        "app.kubernetes.io/version": versions.OPEN_WEBUI_VERSION,
+        "app.kubernetes.io/managed-by": "pulumi",
+    }
+
+
+SELECTOR = {"app.kubernetes.io/name": APP, "app.kubernetes.io/component": "web-ui"}
+
+
+def public_url(exposure: str, hostname: str | None) -> str:
+    """Where users open the UI: the hostname behind the ALB, or the port-forward on the workstation."""
+    return f"https://{hostname}" if exposure != "cluster" and hostname else f"http://localhost:{PORT}"
+
+
+def settings(
+    *,
+    base_url: str,
+    served_model_name: str,
+    admin_email: str,
+    admin_name: str,
+    url: str,
+    https: bool,
+) -> dict[str, str]:
+    """The literal (non-secret) environment of the container, setting by setting."""
+    env = {
+        # Where things are written: the data volume and the emptyDir at /tmp; nothing else is writable.
+        "DATA_DIR": DATA_DIR,
+        "HOME": "/tmp",
+        "STATIC_DIR": "/tmp/static",  # copied from the frontend build at every start
+        # Access: login required, no self-service accounts, new accounts (made by the admin) wait for approval.
+        "WEBUI_AUTH": "True",
+        "ENABLE_SIGNUP": "False",
+        "ENABLE_LOGIN_FORM": "True",
+        "DEFAULT_USER_ROLE": "pending",
+        # The first admin, created at first start when no user exists (password from the Secret).
+        "WEBUI_ADMIN_EMAIL": admin_email,
+        "WEBUI_ADMIN_NAME": admin_name,
+        # The environment is authoritative: settings saved in the database do not override it.
+        "ENABLE_PERSISTENT_CONFIG": "False",
+        # The one inference connection (key from the Secret); no Ollama, no user-added connections.
+        "ENABLE_OPENAI_API": "True",
+        "OPENAI_API_BASE_URLS": base_url,
+        "DEFAULT_MODELS": served_model_name,
+        "ENABLE_OLLAMA_API": "False",
+        "ENABLE_DIRECT_CONNECTIONS": "False",
+        # Nothing is downloaded or phoned home.
+        "OFFLINE_MODE": "True",
+        "HF_HUB_OFFLINE": "1",
+        "RAG_EMBEDDING_MODEL": "",
+        "BYPASS_EMBEDDING_AND_RETRIEVAL": "True",
+        "ENABLE_COMMUNITY_SHARING": "False",
+        "ENABLE_VERSION_UPDATE_CHECK": "False",
+        "ANONYMIZED_TELEMETRY": "False",
+        "DO_NOT_TRACK": "True",
+        "SCARF_NO_ANALYTICS": "True",
+        # The address users open (links, redirects) and the only browser origins allowed (also for the
+        # websocket): the hostname, or the port-forward under either loopback name.
+        "WEBUI_URL": url,
+        "CORS_ALLOW_ORIGIN": url if https else f"{url};http://127.0.0.1:{PORT}",
+    }
+    if https:
+        env["WEBUI_SESSION_COOKIE_SECURE"] = "True"
+        env["WEBUI_AUTH_COOKIE_SECURE"] = "True"
+    return env
+
+
+def ingress_annotations(exposure: str, certificate_arn: str, inbound_cidrs: Sequence[str]) -> dict[str, str]:
+    """AWS Load Balancer Controller annotations: HTTPS only (HTTP answers with a redirect), TLS 1.2+,
+    the source allowlist on the ALB's security group, pod IPs as targets, health checked on /health.
+    (The controller tags the ALB with the stack's tags: its `defaultTags`.)"""
+    return {
+        "alb.ingress.kubernetes.io/scheme": "internet-facing" if exposure == "public-alb" else "internal",
+        "alb.ingress.kubernetes.io/target-type": "ip",
+        "alb.ingress.kubernetes.io/listen-ports": '[{"HTTP": 80}, {"HTTPS": 443}]',
+        "alb.ingress.kubernetes.io/ssl-redirect": "443",
+        "alb.ingress.kubernetes.io/certificate-arn": certificate_arn,
+        "alb.ingress.kubernetes.io/ssl-policy": SSL_POLICY,
+        "alb.ingress.kubernetes.io/inbound-cidrs": ",".join(inbound_cidrs),
+        "alb.ingress.kubernetes.io/backend-protocol": "HTTP",
+        "alb.ingress.kubernetes.io/healthcheck-path": "/health",
+        # Long streamed answers and websockets stay open; malformed headers never reach the app.
+        "alb.ingress.kubernetes.io/load-balancer-attributes": (
+            "idle_timeout.timeout_seconds=300,routing.http.drop_invalid_header_fields.enabled=true"
+        ),
+    }
+
+
+class OpenWebUI(pulumi.ComponentResource):
+    """Open WebUI (pinned official image) with its namespace, generated secrets, encrypted data volume,
+    Deployment, Service, PodDisruptionBudget, NetworkPolicy and, for the ALB exposures, an HTTPS Ingress.
+    """
+
+    namespace: pulumi.Output[str]
+    """Namespace of the web UI."""
+    service_name: pulumi.Output[str]
+    """ClusterIP Service in front of the pod (port 8080)."""
+    port_forward_command: pulumi.Output[str]
+    """Command that makes the UI reachable at http://localhost:8080 (any exposure)."""
+    url: pulumi.Output[str]
+    """Where users open the UI: https://<hostname> for ALB exposures, http://localhost:8080 otherwise."""
+    admin_email: pulumi.Output[str]
+    """Login of the first admin account."""
+    admin_password: pulumi.Output[str]
+    """Password of the first admin account (a secret; change it after the first login)."""
+
+    def __init__(self, name: str, args: OpenWebUIArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(TYPE, name, None, opts)
+        exposure = args.get("exposure", "cluster")
+        if exposure not in EXPOSURES:
+            raise ValueError(f"exposure {exposure!r} must be one of {', '.join(EXPOSURES)}")
+        alb = exposure != "cluster"
+        hostname = args.get("hostname")
+        if alb and not (hostname and args.get("certificate_arn") and args.get("vpc_cidr")):
+            raise ValueError(f"exposure {exposure!r} needs hostname, certificate_arn and vpc_cidr")
+        if exposure == "public-alb" and not args.get("allowed_cidrs"):
+            raise ValueError("exposure 'public-alb' needs allowed_cidrs (the source allowlist)")
+
+        # Explicit dependencies of the component (cluster nodes, storage driver, ingress controller) hold
+        # for every child.
+        waits = outer_dependencies(opts)
+        child = pulumi.ResourceOptions(parent=self, depends_on=waits)
+        ns_name = args.get("namespace", APP)
+        admin_email = args.get("admin_email", "admin@localhost")
+        url = public_url(exposure, hostname)
+
+        ns = k8s.core.v1.Namespace(
+            f"{name}-namespace",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=ns_name,
+                labels={
+                    **labels("namespace"),
+                    "pod-security.kubernetes.io/enforce": "restricted",
+                    "pod-security.kubernetes.io/enforce-version": "latest",
+                    "pod-security.kubernetes.io/audit": "restricted",
+                    "pod-security.kubernetes.io/warn": "restricted",
+                },
+            ),
+            opts=child,
+        )
+        in_ns = pulumi.ResourceOptions(parent=self, depends_on=[*waits, ns])
+
+        def meta(obj_name: str, component: str = "web-ui", **extra: Any) -> k8s.meta.v1.ObjectMetaArgs:
+            return k8s.meta.v1.ObjectMetaArgs(name=obj_name, namespace=ns_name, labels=labels(component), **extra)
+
+        # --- generated secrets ---------------------------------------------------------------------
+        secret_key = random.RandomPassword(f"{name}-secret-key", length=64, special=False, opts=child)
+        admin_password = random.RandomPassword(f"{name}-admin-password", length=32, special=False, opts=child)
+        secret = k8s.core.v1.Secret(
+            f"{name}-secret",
+            metadata=meta(APP, "secrets"),
+            type="Opaque",
+            string_data={SECRET_KEY: secret_key.result, ADMIN_PASSWORD_KEY: admin_password.result},
+            opts=in_ns,
+        )
+        inference_secret = k8s.core.v1.Secret(
+            f"{name}-inference-key",
+            metadata=meta(f"{APP}-inference-key", "secrets"),
+            type="Opaque",
+            string_data={INFERENCE_KEY: pulumi.Output.secret(args["api_key"])},
+            opts=in_ns,
+        )
+
+        # --- storage, identity ----------------------------------------------------------------------
+        pvc = k8s.core.v1.PersistentVolumeClaim(
+            f"{name}-data",
+            # WaitForFirstConsumer: the claim binds when the pod is scheduled, so do not wait for it here.
+            metadata=meta(f"{APP}-data", "storage", annotations={"pulumi.com/skipAwait": "true"}),
+            spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
+                access_modes=["ReadWriteOnce"],
+                storage_class_name=args.get("storage_class", STORAGE_CLASS),
+                resources=k8s.core.v1.VolumeResourceRequirementsArgs(
+                    requests={"storage": f"{args.get('storage_gib', 10)}Gi"}
+                ),
+            ),
+            opts=in_ns,
+        )
+        account = k8s.core.v1.ServiceAccount(
+            f"{name}-service-account",
+            metadata=meta(APP),
+            automount_service_account_token=False,  # it never calls the Kubernetes API
+            opts=in_ns,
+        )
+
+        # --- the workload ---------------------------------------------------------------------------
+        base_url = pulumi.Output.from_input(args["openai_base_url"]).apply(check_base_url)
+        literal = pulumi.Output.all(base_url, args["served_model_name"]).apply(
+            lambda a: settings(
+                base_url=a[0],
+                served_model_name=a[1],
+                admin_email=admin_email,
+                admin_name=args.get("admin_name", "Admin"),
+                url=url,
+                https=alb,
+            )
+        )
+
+        def from_secret(env_name: str, secret_name: str, key: str) -> dict[str, Any]:
+            return {"name": env_name, "valueFrom": {"secretKeyRef": {"name": secret_name, "key": key}}}
+
+        env = literal.apply(
+            lambda values: [
+                *({"name": k, "value": v} for k, v in values.items()),
+                from_secret("WEBUI_SECRET_KEY", APP, SECRET_KEY),
+                from_secret("WEBUI_ADMIN_PASSWORD", APP, ADMIN_PASSWORD_KEY),
+                from_secret("OPENAI_API_KEYS", f"{APP}-inference-key", INFERENCE_KEY),
+            ]
+        )
+        probe = {"httpGet": {"path": "/health", "port": "http"}, "timeoutSeconds": 5}
+        container = {
+            "name": APP,
+            "image": versions.OPEN_WEBUI_IMAGE,
+            "imagePullPolicy": "IfNotPresent",
+            "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
+            "env": env,
+            "resources": {
+                "requests": {"cpu": "250m", "memory": "1Gi"},
+                "limits": {"cpu": "2", "memory": "3Gi"},
+            },
+            # First start migrates the database: up to 5 minutes before liveness applies.
+            "startupProbe": {**probe, "periodSeconds": 10, "failureThreshold": 30},
+            "readinessProbe": {**probe, "periodSeconds": 10, "failureThreshold": 3},
+            "livenessProbe": {**probe, "periodSeconds": 20, "failureThreshold": 3},
+            "securityContext": {
+                "runAsNonRoot": True,
+                "runAsUser": UID,
+                "runAsGroup": UID,
+                "allowPrivilegeEscalation": False,
+                "readOnlyRootFilesystem": True,
+                "privileged": False,
+                "capabilities": {"drop": ["ALL"]},
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+            "volumeMounts": [
+                {"name": "data", "mountPath": DATA_DIR},
+                {"name": "tmp", "mountPath": "/tmp"},
+            ],
+        }
+        deployment = k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata=meta(APP),
+            spec={
+                "replicas": 1,
+                # One pod owns the ReadWriteOnce volume and the SQLite file: the old pod goes first.
+                "strategy": {"type": "Recreate"},
+                "revisionHistoryLimit": 5,
+                "selector": {"matchLabels": SELECTOR},
+                "template": {
+                    "metadata": {"labels": labels()},
+                    "spec": {
+                        "serviceAccountName": APP,
+                        "automountServiceAccountToken": False,
+                        "enableServiceLinks": False,
+                        "nodeSelector": dict(args.get("node_selector", SYSTEM_NODE_SELECTOR)),
+                        "securityContext": {
+                            "runAsNonRoot": True,
+                            "runAsUser": UID,
+                            "runAsGroup": UID,
+                            "fsGroup": UID,
+                            "fsGroupChangePolicy": "OnRootMismatch",
+                            "seccompProfile": {"type": "RuntimeDefault"},
+                        },
+                        "terminationGracePeriodSeconds": 30,
+                        "containers": [container],
+                        "volumes": [
+                            {"name": "data", "persistentVolumeClaim": {"claimName": f"{APP}-data"}},
+                            {"name": "tmp", "emptyDir": {"sizeLimit": "2Gi"}},
+                        ],
+                    },
+                },
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*waits, ns, secret, inference_secret, pvc, account]),
+        )
+        service = k8s.core.v1.Service(
+            f"{name}-service",
+            metadata=meta(APP),
+            spec={
+                "type": "ClusterIP",
+                "selector": SELECTOR,
+                "ports": [{"name": "http", "port": PORT, "targetPort": "http", "protocol": "TCP"}],
+            },
+            opts=in_ns,
+        )
+        # A single Recreate replica cannot stay up through a drain anyway; maxUnavailable 1 states that
+        # and never blocks node maintenance (a budget of zero disruptions would block it forever).
+        k8s.policy.v1.PodDisruptionBudget(
+            f"{name}-pdb",
+            metadata=meta(APP),
+            spec={"maxUnavailable": 1, "selector": {"matchLabels": SELECTOR}},
+            opts=in_ns,
+        )
+
+        # --- network ---------------------------------------------------------------------------------
+        # Ingress: nothing in `cluster` mode (kubectl port-forward connects to the pod's loopback from
+        # inside its network namespace, and kubelet probes come from the node, which the VPC CNI policy
+        # agent always allows); from the VPC (the ALB's addresses, target type ip) in ALB modes.
+        ingress_rules: Any = []
+        if alb:
+            ingress_rules = [
+                {
+                    "from": [{"ipBlock": {"cidr": args["vpc_cidr"]}}],
+                    "ports": [{"protocol": "TCP", "port": PORT}],
+                }
+            ]
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-network-policy",
+            metadata=meta(APP),
+            spec=network_policy_spec(
+                SELECTOR,
+                ingress=ingress_rules,
+                egress=[
+                    DNS_EGRESS,
+                    {
+                        "to": [
+                            {
+                                "namespaceSelector": {
+                                    "matchLabels": {"kubernetes.io/metadata.name": args["inference_namespace"]}
+                                },
+                                "podSelector": {"matchLabels": dict(args["inference_pod_labels"])},
+                            }
+                        ],
+                        "ports": [{"protocol": "TCP", "port": args.get("inference_port", 8000)}],
+                    },
+                ],
+            ),
+            opts=in_ns,
+        )
+        if alb:
+            inbound = list(args.get("allowed_cidrs") or [])
+            cidrs = pulumi.Output.from_input(args["vpc_cidr"]).apply(lambda vpc: inbound or [vpc])
+            k8s.networking.v1.Ingress(
+                f"{name}-ingress",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=APP,
+                    namespace=ns_name,
+                    labels=labels(),
+                    annotations=cidrs.apply(lambda c: ingress_annotations(exposure, args["certificate_arn"], c)),
+                ),
+                spec={
+                    "ingressClassName": "alb",
+                    "rules": [
+                        {
+                            "host": hostname,
+                            "http": {
+                                "paths": [
+                                    {
+                                        "path": "/",
+                                        "pathType": "Prefix",
+                                        "backend": {"service": {"name": APP, "port": {"name": "http"}}},
+                                    }
+                                ]
+                            },
+                        }
+                    ],
+                },
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[*waits, service, deployment]),
+            )
+
+        self.namespace = pulumi.Output.from_input(ns_name)
+        self.service_name = service.metadata.apply(lambda m: m.name)
+        self.port_forward_command = pulumi.Output.from_input(
+            f"kubectl -n {ns_name} port-forward svc/{APP} {PORT}:{PORT}"
+        )
+        self.url = pulumi.Output.from_input(url)
+        self.admin_email = pulumi.Output.from_input(admin_email)
+        self.admin_password = pulumi.Output.secret(admin_password.result)
+        self.register_outputs(
+            {
+                "namespace": self.namespace,
+                "service_name": self.service_name,
+                "port_forward_command": self.port_forward_command,
+                "url": self.url,
+                "admin_email": self.admin_email,
+                "admin_password": self.admin_password,
+            }
+        )
