@@ -7,13 +7,14 @@ The public API is what `__all__` lists; everything else may change without notic
 from .eks_cluster import EksCluster, EksClusterArgs
 from .inferentia_node_pool import InferentiaNodePool, InferentiaNodePoolArgs
 from .karpenter import Karpenter, KarpenterArgs
-from .lustre_model_store import LustreModelStore, LustreModelStoreArgs
+from .lustre_model_store import LinkedBucketArgs, LustreModelStore, LustreModelStoreArgs
+from .model_replica import ModelReplica, ModelReplicaArgs
 from .network import Network, NetworkArgs
 from .vllm_server import VllmNeuronServer, VllmNeuronServerArgs
 
 __version__ = "0.1.0"
 
-COMPONENTS = (Network, EksCluster, Karpenter, InferentiaNodePool, LustreModelStore, VllmNeuronServer)
+COMPONENTS = (Network, EksCluster, Karpenter, InferentiaNodePool, LustreModelStore, VllmNeuronServer, ModelReplica)
 """Every public component class (the ones the Pulumi plugin exposes to other languages)."""
 
 __all__ = [
@@ -24,8 +25,11 @@ __all__ = [
     "InferentiaNodePoolArgs",
     "Karpenter",
     "KarpenterArgs",
+    "LinkedBucketArgs",
     "LustreModelStore",
     "LustreModelStoreArgs",
+    "ModelReplica",
+    "ModelReplicaArgs",
     "Network",
     "NetworkArgs",
     "VllmNeuronServer",

@@ -53,6 +53,8 @@ STARTUP_BUDGET_COMPILE_S = 60 * 60
 TERMINATION_GRACE_S = 300
 PRESTOP_SLEEP_S = 15
 COMPILE_BUDGET_S = 90 * 60
+# Written last in a compiled-artifact directory by the compile Job: the directory is complete.
+COMPLETE_MARKER = ".complete"
 
 
 def compiled_artifacts_key(
@@ -385,7 +387,7 @@ class VllmNeuronServer(pulumi.ComponentResource):
         )
         script = f"""set -eu
 dir="$NEURON_COMPILED_ARTIFACTS"
-if [ -f "$dir/.complete" ]; then echo "compiled artifacts present in $dir: nothing to do"; exit 0; fi
+if [ -f "$dir/{COMPLETE_MARKER}" ]; then echo "compiled artifacts present in $dir: nothing to do"; exit 0; fi
 mkdir -p "$dir"  # as uid 1000, the owner of the cache root (kubelet would create it as root)
 find "$dir" -mindepth 1 -delete  # a partial compile from an interrupted run
 {server} &
@@ -395,7 +397,7 @@ until python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.
   kill -0 "$pid" 2>/dev/null || {{ echo "vLLM exited before becoming healthy"; wait "$pid"; exit 1; }}
   sleep 15
 done
-touch "$dir/.complete"
+touch "$dir/{COMPLETE_MARKER}"
 echo "compiled artifacts written to $dir"
 kill -TERM "$pid"; wait "$pid" || true
 """

@@ -53,7 +53,7 @@ def waived(check: str, resource: str) -> bool:
     return any(matches(w, check, resource) for w in waivers("checkov"))
 
 
-@pytest.mark.parametrize("stack_fixture", ["dev", "dev_dr"])
+@pytest.mark.parametrize("stack_fixture", ["dev", "dev_dr", "dev_dr_serving"])
 def test_no_unwaived_checkov_failures(stack_fixture: str, request: pytest.FixtureRequest, tmp_path: Path):
     plan: Plan = request.getfixturevalue(stack_fixture)
     manifest = tmp_path / "kubernetes.yaml"

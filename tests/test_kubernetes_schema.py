@@ -29,7 +29,7 @@ def validate_strict(obj: dict) -> None:
         pytest.fail(f"no schema to check {obj['apiVersion']}/{obj['kind']} {obj['metadata'].get('name')} against")
 
 
-@pytest.mark.parametrize("stack_fixture", ["dev", "dev_dr"])
+@pytest.mark.parametrize("stack_fixture", ["dev", "dev_dr", "dev_dr_serving"])
 def test_every_rendered_object_is_strictly_valid(stack_fixture: str, request: pytest.FixtureRequest):
     plan: Plan = request.getfixturevalue(stack_fixture)
     objects = kubernetes_objects(plan.result)

@@ -58,7 +58,7 @@ def run_all(records: list[Record]) -> list[tuple[str, str, str]]:
     return found
 
 
-@pytest.mark.parametrize("stack_fixture", ["dev", "dev_dr"])
+@pytest.mark.parametrize("stack_fixture", ["dev", "dev_dr", "dev_dr_storage", "dev_dr_serving", "dev_dr_alarms"])
 def test_every_policy_passes_every_resource_of_the_stacks(stack_fixture: str, request: pytest.FixtureRequest):
     plan: Plan = request.getfixturevalue(stack_fixture)
     assert run_all(plan.resources) == []

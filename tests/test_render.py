@@ -66,7 +66,9 @@ def test_dev_resources_hold_the_vpc_cluster_nodes_addons_and_roles(rendered: Pat
 def test_dr_stack_reads_the_primary_outputs(dev_dr: Plan, dev: Plan):
     ref = dev_dr.one("pulumi:pulumi:StackReference")
     assert ref.inputs["name"] == "organization/inferentia-chat/dev"
-    assert dev_dr.outputs["primaryClusterName"] == dev.outputs["clusterName"]
+    assert dev_dr.outputs["sourceBucketName"] == dev.outputs["modelBucketName"]
+    replication = dev_dr.one("aws:s3/bucketReplicationConfig:BucketReplicationConfig")
+    assert replication.inputs["bucket"] == dev.outputs["modelBucketName"]
     assert dev_dr.outputs["region"] == "us-west-2" and dev_dr.outputs["primaryRegion"] == "us-east-1"
 
 
