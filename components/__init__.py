@@ -8,7 +8,8 @@ from .eks_cluster import EksCluster, EksClusterArgs
 from .inferentia_node_pool import InferentiaNodePool, InferentiaNodePoolArgs
 from .karpenter import Karpenter, KarpenterArgs
 from .load_balancer_controller import LoadBalancerController, LoadBalancerControllerArgs
-from .lustre_model_store import LustreModelStore, LustreModelStoreArgs
+from .lustre_model_store import LinkedBucketArgs, LustreModelStore, LustreModelStoreArgs
+from .model_replica import ModelReplica, ModelReplicaArgs
 from .network import Network, NetworkArgs
 from .open_webui import OpenWebUI, OpenWebUIArgs
 from .vllm_server import VllmNeuronServer, VllmNeuronServerArgs
@@ -24,6 +25,7 @@ COMPONENTS = (
     VllmNeuronServer,
     OpenWebUI,
     LoadBalancerController,
+    ModelReplica,
 )
 """Every public component class (the ones the Pulumi plugin exposes to other languages)."""
 
@@ -35,10 +37,13 @@ __all__ = [
     "InferentiaNodePoolArgs",
     "Karpenter",
     "KarpenterArgs",
+    "LinkedBucketArgs",
     "LoadBalancerController",
     "LoadBalancerControllerArgs",
     "LustreModelStore",
     "LustreModelStoreArgs",
+    "ModelReplica",
+    "ModelReplicaArgs",
     "Network",
     "NetworkArgs",
     "OpenWebUI",

@@ -831,6 +831,14 @@ def _dr(s: _Section, region: str) -> DrConfig:
     prefixes = s.strings(
         "prefixes", (), item=_match(re.compile(r"^[\w.=-]+(/[\w.=-]+)*/?$"), "must be a key prefix such as models/")
     )
+    for i, prefix in enumerate(prefixes):
+        wider = [p for p in prefixes[:i] if prefix.startswith(p) or p.startswith(prefix)]
+        if wider:
+            s.problems.add(
+                f"{s.key('prefixes')}[{i}]",
+                prefix,
+                f"overlaps {wider[0]!r}: one replication rule per key, list it once",
+            )
     email = s.string("alarmEmail", None, pattern=_EMAIL, allowed="must be an email address")
     s.finish()
     return DrConfig(
@@ -866,6 +874,70 @@ def _fleet_throughput(store: ModelStoreConfig, model: ModelConfig, problems: _Pr
         problems.add(key, store.throughput_per_tib, message + " (modelStore.throughputCheck is error)")
         return []
     return [f"{NAMESPACE}:modelStore.throughputPerTiB: {message}"]
+
+
+# What a DR stack builds besides the replica, by `dr.standby`, and so which sections it may set: the rest of
+# the configuration is the primary's business, and a section nothing reads must not pass silently.
+DR_SECTIONS: dict[str, tuple[str, ...]] = {
+    "none": (),
+    "storage": ("network", "modelStore"),
+    "serving": ("network", "cluster", "inferencePool", "modelStore", "model", "webui"),
+}
+# Keys a `serving` standby must state, because a default could be wrong there without anything failing until
+# the day of the failover: how `pulumi up` reaches the DR cluster's API, inf2 sizes the DR region offers, and
+# the primary's model settings (the same weights and compiled artifacts, which replication brings along).
+SERVING_REQUIRED: dict[str, tuple[tuple[str, ...], str]] = {
+    "cluster": (
+        ("publicEndpoint",),
+        "serving standby: say how `pulumi up` reaches the DR cluster's API (true with publicAccessCidrs, or "
+        "false to deploy from inside the DR VPC)",
+    ),
+    "inferencePool": (
+        ("instanceTypes",),
+        "serving standby: the inf2 sizes the DR region offers (check with "
+        "`aws ec2 describe-instance-type-offerings --region <dr-region> --filters Name=instance-type,Values=inf2.*`)",
+    ),
+    "model": (
+        ("id", "revision", "servedName", "tensorParallelSize", "maxModelLen", "maxNumSeqs"),
+        "serving standby: the primary's value, so the DR cluster serves the same weights with the compiled "
+        "artifacts replicated from the primary (checked against the primary's outputs at deploy time)",
+    ),
+}
+
+
+def _dr_sections(raw: Mapping[str, Any], dr: DrConfig, store: ModelStoreConfig, problems: _Problems) -> None:
+    """A DR stack: the sections its standby level uses, no others, and what a serving standby must state."""
+    allowed = DR_SECTIONS[dr.standby]
+    for key in DR_SECTIONS["serving"]:
+        if key in raw and key not in allowed:
+            users = [level for level, keys in DR_SECTIONS.items() if key in keys]
+            problems.add(
+                f"{NAMESPACE}:{key}",
+                raw[key],
+                f"does not apply to a DR stack with dr.standby {dr.standby} (only with {' or '.join(users)}); "
+                "remove it or change dr.standby",
+            )
+    if "hfToken" in raw:
+        problems.items.append(
+            f"{NAMESPACE}:hfToken = [hidden]: does not apply to a DR stack (the model arrives by replication, "
+            f"nothing downloads it); remove it with `pulumi config rm {NAMESPACE}:hfToken`"
+        )
+    if dr.standby == "serving":
+        for section, (keys, why) in SERVING_REQUIRED.items():
+            given = raw.get(section)
+            for key in keys:
+                if not isinstance(given, dict) or key not in given:
+                    problems.missing(f"{NAMESPACE}:{section}.{key}", why)
+    if dr.standby != "none" and dr.prefixes:
+        for directory in (f"{store.bucket_prefix}models/", f"{store.bucket_prefix}neuron-cache/"):
+            if not any(directory.startswith(p) for p in dr.prefixes):
+                problems.add(
+                    f"{NAMESPACE}:dr.prefixes",
+                    list(dr.prefixes),
+                    f"must cover {directory} (the {dr.standby} standby's file system reads it from the replica); "
+                    "add a prefix such as "
+                    f"{store.bucket_prefix or directory}",
+                )
 
 
 def _tags(value: Any, problems: _Problems) -> dict[str, str]:
@@ -962,6 +1034,7 @@ def parse_config(
     dr: DrConfig | None = None
     if role == "dr":
         dr = _dr(section("dr"), region)
+        _dr_sections(raw, dr, store, problems)
     elif "dr" in raw:
         problems.add(f"{NAMESPACE}:dr", raw["dr"], "only applies when role is dr (the DR stack's own config)")
     tags = _tags(raw.get("tags", _MISSING), problems)

@@ -3,6 +3,10 @@
 S3 bucket (customer KMS key, versioned, private, TLS-only) <== data repository association ==> FSx for
 Lustre file system (one subnet, one zone) --> static PersistentVolume + claim --> a model-load Job that
 fetches the model once, and a preload Job that restores it from S3 onto the file system.
+
+The same component serves a DR region (`ModelReplica`): linked to an existing bucket (the replica) instead of
+creating one, importing only (nothing written on the file system reaches the replica), without a load Job
+(the model arrives by replication), and, before any cluster exists there, without the Kubernetes side.
 """
 
 import hashlib
@@ -17,6 +21,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from . import iam, model_fetch, versions
+from .bucket import protected_bucket
 from .eks_cluster import SYSTEM_NODE_SELECTOR
 from .kube import DNS_EGRESS, HTTPS_EGRESS, POD_IDENTITY_EGRESS, network_policy_spec
 from .options import outer_dependencies
@@ -49,6 +54,18 @@ PRELOAD_DEADLINE_SECONDS = 2 * 3600
 FINISHED_TTL_SECONDS = 7 * 24 * 3600  # keep the logs a week; a deleted Job re-runs as a no-op
 
 
+class LinkedBucketArgs(TypedDict):
+    """An existing SSE-KMS bucket for `LustreModelStore` to link instead of creating one (a DR replica)."""
+
+    bucket_name: pulumi.Input[str]
+    """Name of the bucket (in the file system's region)."""
+    bucket_arn: pulumi.Input[str]
+    """ARN of the bucket."""
+    kms_key_arn: pulumi.Input[str]
+    """ARN of the customer key that encrypts the bucket. It also encrypts a PERSISTENT_2 file system, and the
+    component takes over its key policy (the KMS default plus the FSx S3-access role of this file system)."""
+
+
 class LustreModelStoreArgs(TypedDict):
     """Inputs of `LustreModelStore`."""
 
@@ -58,10 +75,10 @@ class LustreModelStoreArgs(TypedDict):
     """The ONE private subnet of the file system (FSx for Lustre is single-AZ)."""
     availability_zone: pulumi.Input[str]
     """Zone of `subnet_id`; serving pods are pinned to it through the PersistentVolume."""
-    node_security_group_id: pulumi.Input[str]
-    """Security group of the cluster nodes (the Lustre clients)."""
-    cluster_security_group_id: pulumi.Input[str]
-    """Security group of the EKS control plane."""
+    node_security_group_id: NotRequired[pulumi.Input[str]]
+    """Security group of the cluster nodes (the Lustre clients); required with `kubernetes` (the default)."""
+    cluster_security_group_id: NotRequired[pulumi.Input[str]]
+    """Security group of the EKS control plane; required with `kubernetes` (the default)."""
     deployment_type: str
     """PERSISTENT_2 (default choice: customer key, data repository association) or SCRATCH_2 (dev)."""
     storage_capacity_gib: int
@@ -90,6 +107,19 @@ class LustreModelStoreArgs(TypedDict):
     """Namespace of the claim and the Jobs, where serving pods run (default `inference`)."""
     tags: NotRequired[Mapping[str, str]]
     """Common tags for every AWS resource."""
+    linked_bucket: NotRequired[LinkedBucketArgs]
+    """Link this existing bucket (e.g. a DR replica) instead of creating the model bucket."""
+    auto_export: NotRequired[bool]
+    """Export what is written on the file system back to the bucket (default true). False makes the link
+    import-only: the bucket is never written by the file system (a DR replica stays a copy of the primary)."""
+    kubernetes: NotRequired[bool]
+    """Create the Kubernetes side: namespace, PersistentVolume, claim and Jobs (default true). False for a file
+    system that no cluster mounts yet (a DR standby); `namespace` and `pvc_name` are then empty."""
+    load_job: NotRequired[bool]
+    """Run the model-load Job (default true); false when the model arrives by other means (replication)."""
+    preload_job: NotRequired[bool]
+    """Run the preload Job that restores the model from S3 onto the file system and verifies it (default
+    true). Without a load Job it expects the model (and its completion marker) in the bucket already."""
 
 
 def labels(component: str) -> dict[str, str]:
@@ -152,9 +182,9 @@ class LustreModelStore(pulumi.ComponentResource):
     availability_zone: pulumi.Output[str]
     """The file system's zone: inference nodes must run there."""
     namespace: pulumi.Output[str]
-    """Namespace of the claim (and of the pods that mount it)."""
+    """Namespace of the claim (and of the pods that mount it); empty without `kubernetes`."""
     pvc_name: pulumi.Output[str]
-    """PersistentVolumeClaim serving pods mount (ReadWriteMany)."""
+    """PersistentVolumeClaim serving pods mount (ReadWriteMany); empty without `kubernetes`."""
     model_path: pulumi.Output[str]
     """Directory of the model inside the volume, e.g. /models/mistral-7b-instruct."""
     compiled_cache_root: pulumi.Output[str]
@@ -185,11 +215,38 @@ class LustreModelStore(pulumi.ComponentResource):
         region = aws.get_region().region
         account = aws.get_caller_identity().account_id
 
-        key, bucket, bucket_ready = self._bucket(args, tags)
-        directories = self._directories(bucket, prefix, bucket_ready, tags)
+        with_kubernetes = args.get("kubernetes", True)
+        if with_kubernetes and not ("node_security_group_id" in args and "cluster_security_group_id" in args):
+            raise ValueError(
+                "LustreModelStore: node_security_group_id and cluster_security_group_id are required unless "
+                "kubernetes is false (the cluster's nodes are the Lustre clients)"
+            )
+
+        linked_bucket = args.get("linked_bucket")
+        if linked_bucket is None:
+            made = protected_bucket(
+                name,
+                parent=self,
+                key_description="inferentia-chat model store: S3 bucket and FSx for Lustre",
+                key_alias=f"alias/{pulumi.get_project()}-{pulumi.get_stack()}-model-store",
+                noncurrent_version_days=args.get("noncurrent_version_days", 30),
+                tags=tags,
+            )
+            bucket_name, bucket_arn, key_arn = made.bucket.bucket, made.bucket.arn, made.key.arn
+            key_id: pulumi.Input[str] = made.key.key_id
+            bucket_ready = made.protections
+        else:
+            bucket_name = pulumi.Output.from_input(linked_bucket["bucket_name"])
+            bucket_arn = pulumi.Output.from_input(linked_bucket["bucket_arn"])
+            key_arn = pulumi.Output.from_input(linked_bucket["kms_key_arn"])
+            key_id = key_arn.apply(lambda arn: arn.rsplit("/", 1)[-1])
+            # The bucket's owner made it ready; the component's own `depends_on` says so.
+            bucket_ready = outer_dependencies(opts)
+        directories = self._directories(bucket_name, prefix, bucket_ready, tags)
         sg, self_rules, client_rules = self._security_group(args, tags)
 
-        data_repository = bucket.bucket.apply(lambda b: f"s3://{b}/{prefix}")
+        export = args.get("auto_export", True)
+        data_repository = bucket_name.apply(lambda b: f"s3://{b}/{prefix}")
         fs = aws.fsx.LustreFileSystem(
             f"{name}-fs",
             deployment_type=deployment,
@@ -199,7 +256,7 @@ class LustreModelStore(pulumi.ComponentResource):
             data_compression_type="LZ4",
             # PERSISTENT_2 takes the customer key. SCRATCH_2 cannot: FSx always encrypts scratch file
             # systems with a key it manages (one per file system, destroyed with it).
-            kms_key_id=key.arn if persistent else None,
+            kms_key_id=key_arn if persistent else None,
             subnet_ids=args["subnet_id"],
             security_group_ids=[sg.id],
             # No backups: FSx does not support backups of file systems linked to S3. The versioned
@@ -223,11 +280,12 @@ class LustreModelStore(pulumi.ComponentResource):
         )
 
         # The key policy names the file system, so it is set once the file system exists (the key had to
-        # exist before it: the file system is encrypted with it).
+        # exist before it: the file system is encrypted with it). For a linked bucket it replaces the
+        # bucket owner's (KMS default) policy with the same account statement plus this file system's role.
         key_policy = aws.kms.KeyPolicy(
             f"{name}-key-policy",
-            key_id=key.key_id,
-            policy=pulumi.Output.all(fs.id, bucket.arn).apply(
+            key_id=key_id,
+            policy=pulumi.Output.all(fs.id, bucket_arn).apply(
                 lambda a: json.dumps(
                     iam.kms_key_policy(partition, account, fsx_s3_link=iam.FsxS3Link(a[0], a[1], region))
                 )
@@ -247,7 +305,9 @@ class LustreModelStore(pulumi.ComponentResource):
                     delete_data_in_filesystem=False,
                     s3=aws.fsx.DataRepositoryAssociationS3Args(
                         auto_import_policy=aws.fsx.DataRepositoryAssociationS3AutoImportPolicyArgs(events=AUTO_EVENTS),
-                        auto_export_policy=aws.fsx.DataRepositoryAssociationS3AutoExportPolicyArgs(events=AUTO_EVENTS),
+                        auto_export_policy=aws.fsx.DataRepositoryAssociationS3AutoExportPolicyArgs(events=AUTO_EVENTS)
+                        if export
+                        else None,
                     ),
                     tags=tags,
                     # The FSx role may use the key before the first import or export happens.
@@ -257,19 +317,24 @@ class LustreModelStore(pulumi.ComponentResource):
 
         model_path = volume_path(fs_path, MODELS_DIR, args["model_name"])
         cache_root = volume_path(fs_path, CACHE_DIR)
-        ns, pvc = self._volume(args, fs, namespace, linked)
-        self._jobs(args, ns, pvc, model_path, [*linked, *job_dependencies, *outer_dependencies(opts)], partition, tags)
+        self.namespace = pulumi.Output.from_input("")
+        self.pvc_name = pulumi.Output.from_input("")
+        if with_kubernetes:
+            ns, pvc = self._volume(args, fs, namespace, linked)
+            self._jobs(
+                args, ns, pvc, model_path, [*linked, *job_dependencies, *outer_dependencies(opts)], partition, tags
+            )
+            self.namespace = ns.metadata.name
+            self.pvc_name = pvc.metadata.name
 
-        self.bucket_name = bucket.bucket
-        self.bucket_arn = bucket.arn
-        self.kms_key_arn = key.arn
+        self.bucket_name = bucket_name
+        self.bucket_arn = bucket_arn
+        self.kms_key_arn = key_arn
         self.file_system_id = fs.id
         self.dns_name = fs.dns_name
         self.mount_name = fs.mount_name
         self.subnet_id = pulumi.Output.from_input(args["subnet_id"])
         self.availability_zone = pulumi.Output.from_input(args["availability_zone"])
-        self.namespace = ns.metadata.name
-        self.pvc_name = pvc.metadata.name
         self.model_path = pulumi.Output.from_input(model_path)
         self.compiled_cache_root = pulumi.Output.from_input(cache_root)
         self.model_request = pulumi.Output.from_input(
@@ -298,106 +363,27 @@ class LustreModelStore(pulumi.ComponentResource):
             }
         )
 
-    # --- the bucket ------------------------------------------------------------------------------
-
-    def _bucket(
-        self, args: LustreModelStoreArgs, tags: Mapping[str, str]
-    ) -> tuple[aws.kms.Key, aws.s3.Bucket, list[pulumi.Resource]]:
-        name = self._name
-        child = pulumi.ResourceOptions(parent=self)
-        # No `policy` here: KMS applies its default (the account administers and uses the key through
-        # IAM) until the KeyPolicy resource, which needs the file system id, replaces it.
-        key = aws.kms.Key(
-            f"{name}-key",
-            description="inferentia-chat model store: S3 bucket and FSx for Lustre",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
-            tags=tags,
-            opts=child,
-        )
-        aws.kms.Alias(
-            f"{name}-key-alias",
-            name=f"alias/{pulumi.get_project()}-{pulumi.get_stack()}-model-store",
-            target_key_id=key.key_id,
-            opts=child,
-        )
-        bucket = aws.s3.Bucket(f"{name}-bucket", tags=tags, opts=child)
-        owner_only = aws.s3.BucketOwnershipControls(
-            f"{name}-bucket-ownership",
-            bucket=bucket.id,
-            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-            opts=child,
-        )
-        private = aws.s3.BucketPublicAccessBlock(
-            f"{name}-bucket-public-access",
-            bucket=bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=child,
-        )
-        encryption = aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-bucket-encryption",
-            bucket=bucket.id,
-            rules=[
-                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                        sse_algorithm="aws:kms", kms_master_key_id=key.arn
-                    ),
-                    # One data key per bucket instead of per object: far fewer KMS calls for a model of
-                    # large files read and written by FSx.
-                    bucket_key_enabled=True,
-                )
-            ],
-            opts=child,
-        )
-        versioning = aws.s3.BucketVersioning(
-            f"{name}-bucket-versioning",
-            bucket=bucket.id,
-            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
-            opts=child,
-        )
-        tls_only = aws.s3.BucketPolicy(
-            f"{name}-bucket-policy",
-            bucket=bucket.id,
-            policy=bucket.arn.apply(lambda arn: json.dumps(iam.deny_insecure_transport_policy(arn))),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[private]),
-        )
-        lifecycle = aws.s3.BucketLifecycleConfiguration(
-            f"{name}-bucket-lifecycle",
-            bucket=bucket.id,
-            rules=[
-                aws.s3.BucketLifecycleConfigurationRuleArgs(
-                    id="expire-noncurrent-versions",
-                    status="Enabled",
-                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
-                    noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
-                        noncurrent_days=args.get("noncurrent_version_days", 30)
-                    ),
-                    abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
-                        days_after_initiation=7
-                    ),
-                )
-            ],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),
-        )
-        return key, bucket, [owner_only, private, encryption, versioning, tls_only, lifecycle]
+    # --- the bucket's directory objects ----------------------------------------------------------
 
     def _directories(
-        self, bucket: aws.s3.Bucket, prefix: str, bucket_ready: list[pulumi.Resource], tags: Mapping[str, str]
+        self,
+        bucket_name: pulumi.Output[str],
+        prefix: str,
+        bucket_ready: Sequence[pulumi.Resource],
+        tags: Mapping[str, str],
     ) -> list[pulumi.Resource]:
         """The `models/` and `neuron-cache/` directories, as the S3 objects FSx imports directories from,
         owned by the workload user (FSx for Lustre user guide, "POSIX metadata support for data
         repositories"). They exist before the file system links the bucket, so the first import creates
-        them with this owner and mode.
+        them with this owner and mode. In a linked replica they are written here too (the primary's copies,
+        identical, replicate over them later): the DR file system may link the bucket before they arrive.
         """
         out: list[pulumi.Resource] = []
         for role, key in zip(("models-dir", "cache-dir"), directory_keys(prefix), strict=True):
             out.append(
                 aws.s3.BucketObjectv2(
                     f"{self._name}-{role}",
-                    bucket=bucket.id,
+                    bucket=bucket_name,
                     key=key,
                     content="",
                     content_type="application/x-directory",
@@ -407,7 +393,7 @@ class LustreModelStore(pulumi.ComponentResource):
                         "file-permissions": DIRECTORY_MODE,
                     },
                     tags=tags,
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=bucket_ready),
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=list(bucket_ready)),
                 )
             )
         return out
@@ -417,7 +403,8 @@ class LustreModelStore(pulumi.ComponentResource):
     def _security_group(
         self, args: LustreModelStoreArgs, tags: Mapping[str, str]
     ) -> tuple[aws.ec2.SecurityGroup, list[pulumi.Resource], list[pulumi.Resource]]:
-        """Lustre ports only, only between the file system, the nodes and the control plane.
+        """Lustre ports only, only between the file system, the nodes and the control plane (the file system
+        itself only, until a cluster is given).
 
         Returns the group, its rules among the file system's own interfaces, and the rules for its clients.
         """
@@ -430,11 +417,11 @@ class LustreModelStore(pulumi.ComponentResource):
             tags={**tags, "Name": f"{name}-fs"},
             opts=child,
         )
-        peers = {
-            "self": sg.id,
-            "nodes": args["node_security_group_id"],
-            "cluster": args["cluster_security_group_id"],
-        }
+        peers: dict[str, pulumi.Input[str]] = {"self": sg.id}
+        if "node_security_group_id" in args:
+            peers["nodes"] = args["node_security_group_id"]
+        if "cluster_security_group_id" in args:
+            peers["cluster"] = args["cluster_security_group_id"]
         own: list[pulumi.Resource] = []
         clients: list[pulumi.Resource] = []
         for low, high in LUSTRE_PORTS:
@@ -467,12 +454,14 @@ class LustreModelStore(pulumi.ComponentResource):
                         opts=child,
                     )
                 )
+            if "nodes" not in peers:
+                continue
             # Lustre servers also connect back to their clients: the nodes accept the same ports from
             # the file system (and only from it).
             clients.append(
                 aws.vpc.SecurityGroupIngressRule(
                     f"{name}-nodes-in-{ports}-fs",
-                    security_group_id=args["node_security_group_id"],
+                    security_group_id=peers["nodes"],
                     referenced_security_group_id=sg.id,
                     ip_protocol="tcp",
                     from_port=low,
@@ -577,6 +566,9 @@ class LustreModelStore(pulumi.ComponentResource):
         tags: Mapping[str, str],
     ) -> None:
         name = self._name
+        load_wanted, preload_wanted = args.get("load_job", True), args.get("preload_job", True)
+        if not (load_wanted or preload_wanted):
+            return
         namespace = ns.metadata.name
         child = pulumi.ResourceOptions(parent=self)
         script = SCRIPT_SOURCE.read_text()
@@ -592,7 +584,8 @@ class LustreModelStore(pulumi.ComponentResource):
             automount_service_account_token=False,
             opts=child,
         )
-        deps: list[pulumi.Resource] = [pvc, script_cm, account, *linked]
+        common: list[pulumi.Resource] = [pvc, script_cm, account, *linked]
+        deps = list(common)
         env: list[dict[str, Any]] = [
             {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},
             {"name": "PYTHONUNBUFFERED", "value": "1"},
@@ -601,7 +594,8 @@ class LustreModelStore(pulumi.ComponentResource):
         source = args.get("model_source", "huggingface")
         dest = posixpath.join(MOUNT_PATH, model_path.lstrip("/"))
         command = ["python", f"{SCRIPT_PATH}/{SCRIPT_FILE}", "fetch", "--source", source, "--dest", dest]
-        if source == "huggingface":
+        # Only the load Job fetches: the token and the source access exist only with it.
+        if load_wanted and source == "huggingface":
             command += ["--model-id", args["model_id"], "--revision", args["model_revision"]]
             token = args.get("hf_token")
             if token is not None:
@@ -614,7 +608,7 @@ class LustreModelStore(pulumi.ComponentResource):
                 )
                 deps.append(secret)
                 env.append({"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "hf-token", "key": "HF_TOKEN"}}})
-        else:
+        elif load_wanted:
             deps.append(self._source_access(args, source, namespace, partition, tags))
             command += ["--region", aws.get_region().region]
 
@@ -631,7 +625,37 @@ class LustreModelStore(pulumi.ComponentResource):
         # The script's hash in the pod template: a new script replaces the Job, whose re-run is a no-op
         # when the model is complete.
         template_annotations = {"inferentia-chat.io/script-sha256": hashlib.sha256(script.encode()).hexdigest()}
-        load = k8s.batch.v1.Job(
+        network_policies: list[tuple[str, list[dict[str, Any]]]] = []
+        if load_wanted:
+            # Default deny: nobody calls it; it reaches its source over HTTPS (and, for an s3:// source, the
+            # Pod Identity agent for credentials).
+            egress = [DNS_EGRESS, HTTPS_EGRESS] + ([POD_IDENTITY_EGRESS] if source != "huggingface" else [])
+            network_policies.append(("model-loader", egress))
+            common = [self._load_job(name, namespace, template_annotations, command, env, mounts, volumes, deps)]
+        if preload_wanted:
+            # The preload only reads the volume, which the node's Lustre client serves outside the pod network.
+            network_policies.append(("model-preload", [DNS_EGRESS]))
+            self._preload_job(name, namespace, template_annotations, dest, env, mounts, volumes, common)
+        for component, egress in network_policies:
+            k8s.networking.v1.NetworkPolicy(
+                f"{name}-{component}-netpol",
+                metadata={"name": component, "namespace": namespace, "labels": labels(component)},
+                spec=network_policy_spec(labels(component), egress=egress),
+                opts=child,
+            )
+
+    def _load_job(
+        self,
+        name: str,
+        namespace: pulumi.Input[str],
+        template_annotations: Mapping[str, str],
+        command: list[str],
+        env: list[dict[str, Any]],
+        mounts: list[dict[str, Any]],
+        volumes: list[dict[str, Any]],
+        deps: list[pulumi.Resource],
+    ) -> k8s.batch.v1.Job:
+        return k8s.batch.v1.Job(
             f"{name}-load",
             metadata=self._job_metadata("model-load", namespace, LOAD_DEADLINE_SECONDS),
             spec=self._job_spec(
@@ -645,10 +669,23 @@ class LustreModelStore(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=deps),
         )
+
+    def _preload_job(
+        self,
+        name: str,
+        namespace: pulumi.Input[str],
+        template_annotations: Mapping[str, str],
+        dest: str,
+        env: list[dict[str, Any]],
+        mounts: list[dict[str, Any]],
+        volumes: list[dict[str, Any]],
+        deps: list[pulumi.Resource],
+    ) -> k8s.batch.v1.Job:
+        """After the load Job (or, without one, once the volume and the linked bucket are ready)."""
         files = "/work/files.txt"
         work = {"name": "work", "mountPath": "/work"}
         script_cmd = ["python", f"{SCRIPT_PATH}/{SCRIPT_FILE}"]
-        k8s.batch.v1.Job(
+        return k8s.batch.v1.Job(
             f"{name}-preload",
             metadata=self._job_metadata("model-preload", namespace, PRELOAD_DEADLINE_SECONDS),
             spec=self._job_spec(
@@ -684,19 +721,8 @@ class LustreModelStore(pulumi.ComponentResource):
                 volumes=[*volumes, {"name": "work", "emptyDir": {"sizeLimit": "16Mi"}}],
                 fail_fast_container="verify",
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[load]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=deps),
         )
-        # Default deny for both Jobs: nobody calls them; the loader reaches its source over HTTPS (and,
-        # for an s3:// source, the Pod Identity agent for credentials); the preload only reads the volume,
-        # which the node's Lustre client serves outside the pod network.
-        loader_egress = [DNS_EGRESS, HTTPS_EGRESS] + ([POD_IDENTITY_EGRESS] if source != "huggingface" else [])
-        for component, egress in (("model-loader", loader_egress), ("model-preload", [DNS_EGRESS])):
-            k8s.networking.v1.NetworkPolicy(
-                f"{name}-{component}-netpol",
-                metadata={"name": component, "namespace": namespace, "labels": labels(component)},
-                spec=network_policy_spec(labels(component), egress=egress),
-                opts=child,
-            )
 
     def _source_access(
         self,

@@ -281,6 +281,24 @@ def _alarm(ctx, name, inputs, region):
     return alarm, {"name": alarm, "arn": ctx.arn("cloudwatch", f"alarm:{alarm}", region)}
 
 
+def _sns_topic_policy(ctx, name, inputs, region):
+    # A topic policy is identified by its topic.
+    return inputs.get("arn") or autoname(name), {"owner": ctx.account}
+
+
+def _sns_subscription(ctx, name, inputs, region):
+    topic = inputs.get("topic") or ctx.arn("sns", "topic", region)
+    arn = f"{topic}:{fake_uuid('subscription', name)}"
+    # Email endpoints stay unconfirmed until the recipient follows the link AWS sends.
+    pending = inputs.get("protocol") in ("email", "email-json")
+    return arn, {
+        "arn": arn,
+        "ownerId": ctx.account,
+        "pendingConfirmation": pending,
+        "confirmationWasAuthenticated": False,
+    }
+
+
 def _random_password(ctx, name, inputs, region):
     # Never a usable secret: the value only has to have the right length and alphabet.
     length = int(inputs.get("length", 32))
@@ -489,6 +507,8 @@ _HANDLERS: dict[str, Callable[[CloudContext, str, dict, str], tuple[str, dict[st
     "aws:cloudwatch/logGroup:LogGroup": _log_group,
     "aws:cloudwatch/metricAlarm:MetricAlarm": _alarm,
     "aws:sns/topic:Topic": _sns_topic,
+    "aws:sns/topicPolicy:TopicPolicy": _sns_topic_policy,
+    "aws:sns/topicSubscription:TopicSubscription": _sns_subscription,
     "aws:fsx/lustreFileSystem:LustreFileSystem": _fsx_lustre,
     "aws:fsx/dataRepositoryAssociation:DataRepositoryAssociation": _fsx_dra,
     "aws:kms/keyPolicy:KeyPolicy": _kms_key_policy,
@@ -504,6 +524,7 @@ _HANDLERS: dict[str, Callable[[CloudContext, str, dict, str], tuple[str, dict[st
             "BucketOwnershipControls",
             "BucketPolicy",
             "BucketLifecycleConfiguration",
+            "BucketReplicationConfig",
         )
     },
     "random:index/randomPassword:RandomPassword": _random_password,

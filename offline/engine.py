@@ -239,6 +239,9 @@ class OfflineEngine:
 
         exported: dict[str, Any] = {}
         secret: set[str] = set()
+        # The program's own error from an output (e.g. a check in an apply), before the SDK wraps it into
+        # "While processing input: ..." while serializing the stack outputs.
+        output_errors: list[Exception] = []
 
         async def body() -> None:
             root = Stack()
@@ -246,13 +249,22 @@ class OfflineEngine:
                 program()
                 for key, value in list(root.outputs.items()):
                     out = pulumi.Output.from_input(value)
-                    exported[key] = await out.future(with_unknowns=True)
+                    try:
+                        exported[key] = await out.future(with_unknowns=True)
+                    except Exception as e:
+                        output_errors.append(e)
+                        raise
                     if await out.is_secret():
                         secret.add(key)
             finally:
                 root._finish()
 
-        _sync_await(run_pulumi_func(body))
+        try:
+            _sync_await(run_pulumi_func(body))
+        except Exception:
+            if output_errors:
+                raise output_errors[0] from None
+            raise
         records = self._finish_records()
         return RunResult(stack=stack, resources=records, outputs=_jsonable(exported), secret_outputs=secret)
 

@@ -1,23 +1,37 @@
-"""The primary stack: network, cluster and (as they land) the serving platform."""
+"""The primary stack: network, cluster and the serving platform.
+
+`build_platform` is the whole composition; the primary stack builds it with its own model bucket, and a DR
+stack with `dr.standby: serving` builds the same platform in the DR region on the replica bucket.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 
+from components import versions
 from components.config import StackConfig
 from components.eks_cluster import EksCluster, EksClusterArgs
 from components.inferentia_node_pool import InferentiaNodePool, InferentiaNodePoolArgs
 from components.karpenter import Karpenter, KarpenterArgs
 from components.load_balancer_controller import LoadBalancerController, LoadBalancerControllerArgs
-from components.lustre_model_store import CACHE_DIR, MODELS_DIR, LustreModelStore, LustreModelStoreArgs, volume_path
+from components.lustre_model_store import (
+    CACHE_DIR,
+    MODELS_DIR,
+    LinkedBucketArgs,
+    LustreModelStore,
+    LustreModelStoreArgs,
+    volume_path,
+)
 from components.network import Network, NetworkArgs
 from components.open_webui import APP as WEBUI_APP
 from components.open_webui import SELECTOR as WEBUI_POD_LABELS
 from components.open_webui import OpenWebUI, OpenWebUIArgs
 from components.vllm_server import PORT as VLLM_PORT
-from components.vllm_server import VllmNeuronServer, VllmNeuronServerArgs
+from components.vllm_server import VllmNeuronServer, VllmNeuronServerArgs, compiled_artifacts_key
 
 # Namespace of the model claim, hence of every pod that mounts it (the serving pods).
 INFERENCE_NAMESPACE = "inference"
@@ -63,52 +77,59 @@ def serving_zone(cfg: StackConfig, network: Network) -> tuple[pulumi.Output[str]
     return pair.apply(lambda p: p[0]), pair.apply(lambda p: p[1])
 
 
-def web_ui(cfg: StackConfig, network: Network, cluster: EksCluster, server: VllmNeuronServer) -> OpenWebUI:
-    """The chat front end, and for the ALB exposures the load balancer controller it needs."""
-    w = cfg.webui
-    # Its pod runs on the system nodes and its volume needs the EBS CSI driver.
-    waits: list[pulumi.Resource] = [cluster.node_group, cluster.addons["aws-ebs-csi-driver"]]
-    if w.exposure != "cluster":
-        waits.append(
-            LoadBalancerController(
-                "lb-controller",
-                LoadBalancerControllerArgs(
-                    cluster_name=cluster.cluster_name,
-                    region=cfg.region,
-                    vpc_id=network.vpc_id,
-                    tags=cfg.common_tags,
-                ),
-                opts=pulumi.ResourceOptions(
-                    providers={"kubernetes": cluster.provider},
-                    depends_on=[cluster.node_group, cluster.addons["eks-pod-identity-agent"]],
-                ),
-            )
-        )
-    args = OpenWebUIArgs(
-        openai_base_url=server.base_url,
-        served_model_name=server.served_model_name,
-        # The key's value (a secret): the UI keeps its own copy, a Secret can only be read in its namespace.
-        api_key=server.api_key,
-        inference_namespace=server.namespace,
-        inference_pod_labels=server.pod_labels,
-        inference_port=VLLM_PORT,
-        namespace=WEBUI_NAMESPACE,
-        exposure=w.exposure,
-        admin_email=w.admin_email,
-        storage_gib=w.storage_gib,
+@dataclass(frozen=True)
+class ReplicaLink:
+    """A DR region's model store reads the replica bucket (import only) instead of owning a model bucket."""
+
+    bucket: LinkedBucketArgs
+    ready: Sequence[pulumi.Resource]  # the replica's protections, in place before the file system links it
+
+
+@dataclass(frozen=True)
+class Platform:
+    """Everything `build_platform` composed, for the stack's outputs."""
+
+    network: Network
+    cluster: EksCluster
+    karpenter: Karpenter
+    pool: InferentiaNodePool
+    zone: pulumi.Output[str]
+    store: LustreModelStore
+    server: VllmNeuronServer
+    webui: OpenWebUI
+
+
+def object_prefixes(cfg: StackConfig) -> tuple[str, str]:
+    """S3 key prefixes of the model's files and of its compiled artifacts in the model bucket (and so in the
+    replica): what a DR stack must find where the primary put it."""
+    m, prefix = cfg.model, cfg.model_store.bucket_prefix
+    key = compiled_artifacts_key(
+        m.id, m.revision, versions.NEURON_SDK_VERSION, m.tensor_parallel_size, m.max_model_len, m.max_num_seqs
     )
-    if w.exposure != "cluster":
-        args["hostname"] = w.hostname or ""
-        args["certificate_arn"] = w.certificate_arn or ""
-        args["allowed_cidrs"] = list(w.allowed_cidrs)
-        args["vpc_cidr"] = network.vpc_cidr
-    return OpenWebUI(
-        "webui", args, opts=pulumi.ResourceOptions(providers={"kubernetes": cluster.provider}, depends_on=waits)
-    )
+    return f"{prefix}{MODELS_DIR}/{m.served_name}/", f"{prefix}{CACHE_DIR}/{key}/"
 
 
 def build_primary(cfg: StackConfig) -> dict[str, Any]:
     """Compose the primary stack and return its outputs."""
+    platform = build_platform(cfg)
+    model_objects, artifact_objects = object_prefixes(cfg)
+    return {
+        "role": cfg.role,
+        "region": cfg.region,
+        **platform_outputs(platform),
+        # Where the files are in the bucket: a DR stack checks its own configuration against them.
+        "modelObjectsPrefix": model_objects,
+        "compiledArtifactsObjectsPrefix": artifact_objects,
+    }
+
+
+def build_platform(cfg: StackConfig, replica: ReplicaLink | None = None) -> Platform:
+    """Network, cluster, Karpenter, the Inferentia2 pool, the model store and vLLM.
+
+    With `replica` (a DR stack's serving standby), the model store links the replica bucket, import only,
+    with no load Job (the model arrives by replication); with zero `model.replicas` (the DR default) there is
+    no preload and no compile Job either, so Karpenter keeps no inf2 node there until the failover.
+    """
     network = Network("network", network_args(cfg))
     c = cfg.cluster
     cluster = EksCluster(
@@ -169,12 +190,16 @@ def build_primary(cfg: StackConfig) -> dict[str, Any]:
         # NodePool and EC2NodeClass go before the controller on destroy (else their nodes are orphaned).
         opts=pulumi.ResourceOptions(providers=[cluster.provider], depends_on=[karpenter.release]),
     )
-    store = model_store(cfg, network, cluster)
-    server = serving(cfg, store, pool, zone, cluster)
+    store = model_store(cfg, network, cluster, replica)
+    server = serving(cfg, store, pool, zone, cluster, dr=replica is not None)
     webui = web_ui(cfg, network, cluster, server)
+    return Platform(network, cluster, karpenter, pool, zone, store, server, webui)
+
+
+def platform_outputs(p: Platform) -> dict[str, Any]:
+    """The outputs of a platform (the primary's, and a serving DR standby's)."""
+    network, cluster, store, server = p.network, p.cluster, p.store, p.server
     return {
-        "role": cfg.role,
-        "region": cfg.region,
         "vpcId": network.vpc_id,
         "privateSubnetIds": network.private_subnet_ids,
         "availabilityZones": network.availability_zones,
@@ -182,9 +207,9 @@ def build_primary(cfg: StackConfig) -> dict[str, Any]:
         "kubeconfig": cluster.kubeconfig,
         "nodeSecurityGroupId": cluster.node_security_group_id,
         "systemNodeGroup": cluster.system_node_group_name,
-        "karpenterInterruptionQueue": karpenter.interruption_queue_name,
-        "inferenceNodePool": pool.node_pool_name,
-        "inferenceZone": zone,
+        "karpenterInterruptionQueue": p.karpenter.interruption_queue_name,
+        "inferenceNodePool": p.pool.node_pool_name,
+        "inferenceZone": p.zone,
         "modelBucketName": store.bucket_name,
         "modelBucketArn": store.bucket_arn,
         "modelKeyArn": store.kms_key_arn,
@@ -204,24 +229,29 @@ def build_primary(cfg: StackConfig) -> dict[str, Any]:
         "apiPortForwardCommand": pulumi.Output.concat(
             "kubectl -n ", server.namespace, " port-forward svc/vllm 8000:8000"
         ),
-        "webuiUrl": webui.url,
-        "webuiPortForwardCommand": webui.port_forward_command,
-        "webuiNamespace": webui.namespace,
-        "webuiAdminEmail": webui.admin_email,
-        "webuiAdminPassword": webui.admin_password,
+        "webuiUrl": p.webui.url,
+        "webuiPortForwardCommand": p.webui.port_forward_command,
+        "webuiNamespace": p.webui.namespace,
+        "webuiAdminEmail": p.webui.admin_email,
+        "webuiAdminPassword": p.webui.admin_password,
     }
 
 
-def model_store(cfg: StackConfig, network: Network, cluster: EksCluster) -> LustreModelStore:
-    """The S3 bucket + FSx for Lustre model store in the serving zone, with its claim and load Jobs."""
+def model_store(
+    cfg: StackConfig, network: Network, cluster: EksCluster | None, replica: ReplicaLink | None = None
+) -> LustreModelStore:
+    """The S3 bucket + FSx for Lustre model store in the serving zone, with its claim and load Jobs.
+
+    With `replica`: linked to the replica bucket, import only, no load Job, and a preload Job only when
+    serving pods are wanted. Without `cluster` (a DR storage standby): the file system alone, no Kubernetes
+    objects; the same names as with a cluster, so a later serving standby keeps this file system.
+    """
     zone, subnet = serving_zone(cfg, network)
     ms, model = cfg.model_store, cfg.model
     args = LustreModelStoreArgs(
         vpc_id=network.vpc_id,
         subnet_id=subnet,
         availability_zone=zone,
-        node_security_group_id=cluster.node_security_group_id,
-        cluster_security_group_id=cluster.cluster_security_group_id,
         deployment_type=ms.deployment_type,
         storage_capacity_gib=ms.storage_capacity_gib,
         file_system_path=ms.file_system_path,
@@ -231,7 +261,6 @@ def model_store(cfg: StackConfig, network: Network, cluster: EksCluster) -> Lust
         model_revision=model.revision,
         model_source=model.source,
         model_name=model.served_name,
-        cluster_name=cluster.cluster_name,
         namespace=INFERENCE_NAMESPACE,
         tags=cfg.common_tags,
     )
@@ -239,19 +268,43 @@ def model_store(cfg: StackConfig, network: Network, cluster: EksCluster) -> Lust
         args["throughput_per_tib"] = ms.throughput_per_tib
     if cfg.hf_token is not None:
         args["hf_token"] = cfg.hf_token
+    depends_on: list[pulumi.Resource] = []
+    if replica is not None:
+        args["linked_bucket"] = replica.bucket
+        args["auto_export"] = False  # the DR file system never writes into the replica
+        args["load_job"] = False
+        args["preload_job"] = model.replicas > 0
+        depends_on = list(replica.ready)
+    if cluster is None:
+        args["kubernetes"] = False
+        return LustreModelStore("model-store", args, opts=pulumi.ResourceOptions(depends_on=depends_on))
+    args["node_security_group_id"] = cluster.node_security_group_id
+    args["cluster_security_group_id"] = cluster.cluster_security_group_id
+    args["cluster_name"] = cluster.cluster_name
     return LustreModelStore(
         "model-store",
         args,
-        opts=pulumi.ResourceOptions(providers={"kubernetes": cluster.provider}),
+        opts=pulumi.ResourceOptions(providers={"kubernetes": cluster.provider}, depends_on=depends_on),
         # The Jobs need a node to run on and the FSx CSI driver to mount the volume.
         job_dependencies=[cluster.node_group, cluster.addons["aws-fsx-csi-driver"]],
     )
 
 
 def serving(
-    cfg: StackConfig, store: LustreModelStore, pool: InferentiaNodePool, zone: pulumi.Output[str], cluster: EksCluster
+    cfg: StackConfig,
+    store: LustreModelStore,
+    pool: InferentiaNodePool,
+    zone: pulumi.Output[str],
+    cluster: EksCluster,
+    *,
+    dr: bool = False,
 ) -> VllmNeuronServer:
-    """vLLM on the inference pool, reading the model (and the compiled-artifact cache) from the store."""
+    """vLLM on the inference pool, reading the model (and the compiled-artifact cache) from the store.
+
+    In a DR region (`dr`) the compile Job runs only with serving pods: with none it would launch an inf2 node
+    for nothing, and the primary's compiled artifacts replicate here anyway (same key, same path), so at
+    failover the Job finds them complete and exits at once (or set `model.compileJob: false` to skip it).
+    """
     m, fs_path = cfg.model, cfg.model_store.file_system_path
     return VllmNeuronServer(
         "vllm",
@@ -273,10 +326,55 @@ def serving(
             availability_zone=zone,
             client_namespace=WEBUI_NAMESPACE,
             client_pod_labels=WEBUI_POD_LABELS,
-            compile_job=m.compile_job,
-            # Pods wait for the model in the cluster, so node launch and image pull overlap the load.
+            compile_job=m.compile_job and (m.replicas > 0 or not dr),
+            # Pods wait for the model in the cluster (its completion marker, which also replicates to a DR
+            # region), so node launch and image pull overlap the load.
             model_request=store.model_request,
         ),
         # Serving waits for its NodePool (and, on destroy, goes before the nodes it runs on).
         opts=pulumi.ResourceOptions(providers=[cluster.provider], depends_on=[pool.node_pool]),
+    )
+
+
+def web_ui(cfg: StackConfig, network: Network, cluster: EksCluster, server: VllmNeuronServer) -> OpenWebUI:
+    """The chat front end, and for the ALB exposures the load balancer controller it needs."""
+    w = cfg.webui
+    # Its pod runs on the system nodes and its volume needs the EBS CSI driver.
+    waits: list[pulumi.Resource] = [cluster.node_group, cluster.addons["aws-ebs-csi-driver"]]
+    if w.exposure != "cluster":
+        waits.append(
+            LoadBalancerController(
+                "lb-controller",
+                LoadBalancerControllerArgs(
+                    cluster_name=cluster.cluster_name,
+                    region=cfg.region,
+                    vpc_id=network.vpc_id,
+                    tags=cfg.common_tags,
+                ),
+                opts=pulumi.ResourceOptions(
+                    providers={"kubernetes": cluster.provider},
+                    depends_on=[cluster.node_group, cluster.addons["eks-pod-identity-agent"]],
+                ),
+            )
+        )
+    args = OpenWebUIArgs(
+        openai_base_url=server.base_url,
+        served_model_name=server.served_model_name,
+        # The key's value (a secret): the UI keeps its own copy, a Secret can only be read in its namespace.
+        api_key=server.api_key,
+        inference_namespace=server.namespace,
+        inference_pod_labels=server.pod_labels,
+        inference_port=VLLM_PORT,
+        namespace=WEBUI_NAMESPACE,
+        exposure=w.exposure,
+        admin_email=w.admin_email,
+        storage_gib=w.storage_gib,
+    )
+    if w.exposure != "cluster":
+        args["hostname"] = w.hostname or ""
+        args["certificate_arn"] = w.certificate_arn or ""
+        args["allowed_cidrs"] = list(w.allowed_cidrs)
+        args["vpc_cidr"] = network.vpc_cidr
+    return OpenWebUI(
+        "webui", args, opts=pulumi.ResourceOptions(providers={"kubernetes": cluster.provider}, depends_on=waits)
     )

@@ -124,3 +124,63 @@ def rendered(tmp_path_factory: pytest.TempPathFactory, dev: Plan) -> Path:
 @pytest.fixture(scope="session")
 def dev_dr(rendered: Path) -> Plan:
     return plan_for("dev-dr", out=rendered)
+
+
+# The DR stack's standby levels, as config overrides of dev-dr (which ships with `none`).
+DR_SECTION = {"primaryStack": "organization/inferentia-chat/dev", "primaryRegion": "us-east-1"}
+STORAGE_STANDBY: dict[str, Any] = {"inferentia-chat:dr": {**DR_SECTION, "standby": "storage"}}
+SERVING_STANDBY: dict[str, Any] = {
+    "inferentia-chat:dr": {**DR_SECTION, "standby": "serving"},
+    "inferentia-chat:cluster": {"publicEndpoint": True, "publicAccessCidrs": ["203.0.113.0/24"]},
+    "inferentia-chat:inferencePool": {"instanceTypes": ["inf2.xlarge", "inf2.8xlarge"], "maxNeuronDevices": 2},
+    # The primary's (dev) model settings.
+    "inferentia-chat:model": {
+        "id": "mistralai/Mistral-7B-Instruct-v0.3",
+        "revision": "c170c708c41dac9275d15a8fff4eca08d52bab71",
+        "servedName": "mistral-7b-instruct",
+        "tensorParallelSize": 2,
+        "maxModelLen": 8192,
+        "maxNumSeqs": 4,
+    },
+}
+
+
+def dr_plan(rendered: Path, **overrides: Any) -> Plan:
+    """dev-dr with whole config keys replaced, its StackReference answered by the dev render."""
+    return plan_for("dev-dr", out=rendered, **overrides)
+
+
+@pytest.fixture(scope="session")
+def dev_dr_storage(rendered: Path) -> Plan:
+    return dr_plan(rendered, **STORAGE_STANDBY)
+
+
+@pytest.fixture(scope="session")
+def dev_dr_serving(rendered: Path) -> Plan:
+    return dr_plan(rendered, **SERVING_STANDBY)
+
+
+# Every optional part of the replica: an alarm email (encrypted topic), prefixes, delete markers.
+ALARMED_REPLICA: dict[str, Any] = {
+    "inferentia-chat:dr": {
+        **DR_SECTION,
+        "alarmEmail": "oncall@example.com",
+        "prefixes": ["models/", "neuron-cache/"],
+        "replicateDeleteMarkers": True,
+    }
+}
+
+
+@pytest.fixture(scope="session")
+def dev_dr_alarms(rendered: Path) -> Plan:
+    return dr_plan(rendered, **ALARMED_REPLICA)
+
+
+# Every shipped stack and configuration variant: the assurance checks (schemas, checkov, parliament, the
+# policy pack) run over each of them.
+STACK_VARIANTS = ("dev", "dev_dr", "dev_alb", "dev_dr_storage", "dev_dr_serving", "dev_dr_alarms")
+
+
+@pytest.fixture(scope="session")
+def all_plans(request: pytest.FixtureRequest) -> list[Plan]:
+    return [request.getfixturevalue(name) for name in STACK_VARIANTS]

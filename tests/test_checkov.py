@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 from assurance import waivers
-from conftest import Plan
+from conftest import STACK_VARIANTS, Plan
 
 from offline.render import kubernetes_objects
 
@@ -53,7 +53,7 @@ def waived(check: str, resource: str) -> bool:
     return any(matches(w, check, resource) for w in waivers("checkov"))
 
 
-@pytest.mark.parametrize("stack_fixture", ["dev", "dev_dr", "dev_alb"])
+@pytest.mark.parametrize("stack_fixture", STACK_VARIANTS)
 def test_no_unwaived_checkov_failures(stack_fixture: str, request: pytest.FixtureRequest, tmp_path: Path):
     plan: Plan = request.getfixturevalue(stack_fixture)
     manifest = tmp_path / "kubernetes.yaml"
@@ -75,9 +75,9 @@ def test_checkov_catches_an_insecure_pod(tmp_path: Path):
     assert {"CKV_K8S_16", "CKV_K8S_14"} <= checks  # privileged container; image tag latest
 
 
-def test_every_checkov_waiver_is_still_needed(dev: Plan, dev_dr: Plan, dev_alb: Plan, tmp_path: Path):
+def test_every_checkov_waiver_is_still_needed(all_plans: list[Plan], tmp_path: Path):
     seen: set[tuple[str, str]] = set()
-    for i, plan in enumerate((dev, dev_dr, dev_alb)):
+    for i, plan in enumerate(all_plans):
         manifest = tmp_path / f"k{i}.yaml"
         manifest.write_text(yaml.safe_dump_all(kubernetes_objects(plan.result), sort_keys=False))
         seen.update(checkov_failures(manifest))

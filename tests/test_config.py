@@ -18,6 +18,23 @@ ROOT = Path(__file__).resolve().parent.parent
 
 CERT = "arn:aws:acm:us-east-1:123456789012:certificate/0b5f6c2e-6a3b-4e39-9d7a-1c2b3d4e5f60"
 DR = {"primaryStack": "organization/inferentia-chat/dev", "primaryRegion": "us-east-1"}
+# A DR stack in us-east-1 (problems_of's region) whose primary is elsewhere.
+DR_OK = {**DR, "primaryRegion": "eu-west-1"}
+SERVING_MODEL = {
+    "id": versions.MODEL_ID,
+    "revision": versions.MODEL_REVISION,
+    "servedName": "mistral-7b-instruct",
+    "tensorParallelSize": 2,
+    "maxModelLen": 8192,
+    "maxNumSeqs": 4,
+}
+SERVING = {
+    "role": "dr",
+    "dr": {**DR_OK, "standby": "serving"},
+    "cluster": {"publicEndpoint": False},
+    "inferencePool": {"instanceTypes": ["inf2.xlarge", "inf2.8xlarge"]},
+    "model": SERVING_MODEL,
+}
 
 
 def problems_of(raw: dict[str, Any], region: str | None = "us-east-1", stack: str = "dev") -> list[str]:
@@ -201,6 +218,56 @@ BAD: list[tuple[str, dict[str, Any], str, str]] = [
         "dr.replicaStorageClass",
         "STANDARD",
     ),
+    (
+        "serving standby without saying how to reach the DR cluster",
+        {**SERVING, "cluster": {}},
+        "inferentia-chat:cluster.publicEndpoint is required",
+        "true with publicAccessCidrs, or false to deploy from inside the DR VPC",
+    ),
+    (
+        "serving standby without the DR region's inf2 sizes",
+        {k: v for k, v in SERVING.items() if k != "inferencePool"},
+        "inferentia-chat:inferencePool.instanceTypes is required",
+        "inf2 sizes the DR region offers",
+    ),
+    (
+        "serving standby without the primary's model settings",
+        {**SERVING, "model": {"id": versions.MODEL_ID}},
+        "inferentia-chat:model.revision is required",
+        "the primary's value",
+    ),
+    (
+        "network section in a DR stack without a standby platform",
+        {"role": "dr", "dr": DR_OK, "network": {"cidr": "10.50.0.0/16"}},
+        "inferentia-chat:network",
+        "does not apply to a DR stack with dr.standby none (only with storage or serving)",
+    ),
+    (
+        "cluster section in a storage standby",
+        {"role": "dr", "dr": {**DR_OK, "standby": "storage"}, "cluster": {"publicEndpoint": False}},
+        "inferentia-chat:cluster",
+        "only with serving",
+    ),
+    (
+        "model section in a storage standby",
+        {"role": "dr", "dr": {**DR_OK, "standby": "storage"}, "model": SERVING_MODEL},
+        "inferentia-chat:model",
+        "dr.standby storage",
+    ),
+    (
+        "overlapping replication prefixes",
+        {"role": "dr", "dr": {**DR_OK, "prefixes": ["models/", "models/mistral/"]}},
+        "inferentia-chat:dr.prefixes[1]",
+        "overlaps 'models/'",
+    ),
+    (
+        "a standby whose file system would miss the compiled artifacts",
+        {"role": "dr", "dr": {**DR_OK, "standby": "storage", "prefixes": ["models/"]}},
+        "inferentia-chat:dr.prefixes",
+        "must cover neuron-cache/",
+    ),
+    ("bad standby level", {"role": "dr", "dr": {**DR_OK, "standby": "warm"}}, "dr.standby", "none, storage, serving"),
+    ("bad alarm email", {"role": "dr", "dr": {**DR_OK, "alarmEmail": "oncall"}}, "dr.alarmEmail", "email address"),
     ("reserved tag key", {"tags": {"project": "x"}}, "inferentia-chat:tags.project", "set by the program"),
     (
         "multi-device pod sharing a node (needs the Neuron scheduler extension)",
@@ -383,3 +450,33 @@ def test_model_store_combinations_name_the_key():
     for raw, key in cases:
         (problem,) = problems_of({"modelStore": raw})
         assert problem.startswith(f"inferentia-chat:{key} = "), problem
+
+
+def test_dr_standby_levels_accept_the_sections_they_use():
+    none = parse_config({"role": "dr", "dr": DR_OK, "tags": {"team": "ml"}}, region="us-east-1", stack="dev-dr")
+    assert none.dr is not None and none.dr.standby == "none" and none.model.replicas == 0
+    storage = parse_config(
+        {
+            "role": "dr",
+            "dr": {**DR_OK, "standby": "storage", "prefixes": ["models/", "neuron-cache/"]},
+            "network": {"natGateways": "single"},
+            "modelStore": {"storageCapacityGiB": 2400},
+        },
+        region="us-east-1",
+        stack="dev-dr",
+    )
+    assert storage.model_store.storage_capacity_gib == 2400
+    serving = parse_config(SERVING, region="us-east-1", stack="dev-dr")
+    assert serving.dr is not None and serving.dr.standby == "serving"
+    assert serving.model.replicas == 0  # until the failover sets it
+
+
+def test_a_dr_stack_refuses_the_hugging_face_token_without_showing_it():
+    token = "hf_secret_value"
+    with pytest.raises(ConfigError) as info:
+        parse_config(
+            {"role": "dr", "dr": DR_OK, "hfToken": token}, region="us-east-1", stack="dev-dr", secret_keys={"hfToken"}
+        )
+    (problem,) = info.value.problems
+    assert problem.startswith("inferentia-chat:hfToken = [hidden]: does not apply to a DR stack")
+    assert token not in str(info.value)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 from assurance import as_identity_view, policy_documents, waivers
-from conftest import Plan
+from conftest import STACK_VARIANTS, Plan
 from parliament import analyze_policy_string
 
 WRITE_PREFIXES = ("Create", "Delete", "Put", "Update", "Attach", "Detach", "Run", "Terminate", "Modify", "Tag")
@@ -25,21 +25,21 @@ def waived(resource: str, issue: str) -> bool:
     return any(w["resource"] == resource and w["issue"] == issue for w in waivers("parliament"))
 
 
-@pytest.mark.parametrize("stack_fixture", ["dev", "dev_dr", "dev_alb"])
+@pytest.mark.parametrize("stack_fixture", STACK_VARIANTS)
 def test_policies_have_no_parliament_findings(stack_fixture: str, request: pytest.FixtureRequest):
     plan: Plan = request.getfixturevalue(stack_fixture)
     unwaived = [f for f in findings(plan) if not waived(f[0], f[1])]
     assert not unwaived, "\n".join(map(str, unwaived))
 
 
-def test_every_waiver_is_still_needed(dev: Plan, dev_dr: Plan, dev_alb: Plan):
-    seen = {(r, i) for plan in (dev, dev_dr, dev_alb) for r, i, _ in findings(plan)}
+def test_every_waiver_is_still_needed(all_plans: list[Plan]):
+    seen = {(r, i) for plan in all_plans for r, i, _ in findings(plan)}
     stale = [w for w in waivers("parliament") if (w["resource"], w["issue"]) not in seen]
     assert not stale, f"waivers that match nothing: {stale}"
 
 
-def test_no_star_actions_and_no_star_resources_on_writes(dev: Plan, dev_dr: Plan, dev_alb: Plan):
-    for plan in (dev, dev_dr, dev_alb):
+def test_no_star_actions_and_no_star_resources_on_writes(all_plans: list[Plan]):
+    for plan in all_plans:
         for doc in policy_documents(plan.resources):
             if doc.kind != "identity":
                 continue
@@ -62,3 +62,18 @@ def test_policy_documents_are_found(dev: Plan):
     assert ("cluster-secrets-key", "resource") in kinds
     assert ("cluster-vpc-cni-role", "trust") in kinds
     assert ("cluster-aws-ebs-csi-driver-policy", "identity") in kinds
+
+
+def test_the_dr_stacks_policy_documents_are_all_checked(dev_dr_alarms: Plan, dev_dr_storage: Plan):
+    kinds = {(d.resource, d.kind) for plan in (dev_dr_alarms, dev_dr_storage) for d in policy_documents(plan.resources)}
+    assert {
+        ("model-replica-replication-role", "trust"),
+        ("model-replica-replication-policy", "identity"),
+        ("model-replica-batch-role", "trust"),
+        ("model-replica-batch-policy", "identity"),
+        ("model-replica-bucket-policy", "resource"),
+        ("model-replica-batch-bucket-policy", "resource"),
+        ("model-replica-alarms-key", "resource"),
+        ("model-replica-alarms-policy", "resource"),
+        ("model-store-key-policy", "resource"),  # the DR file system's statement on the replica key
+    } <= kinds

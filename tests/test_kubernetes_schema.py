@@ -8,7 +8,7 @@ import re
 import crd_schema
 import kubernetes_validate
 import pytest
-from conftest import Plan
+from conftest import STACK_VARIANTS, Plan
 
 from components import versions
 from offline.render import kubernetes_objects
@@ -29,7 +29,7 @@ def validate_strict(obj: dict) -> None:
         pytest.fail(f"no schema to check {obj['apiVersion']}/{obj['kind']} {obj['metadata'].get('name')} against")
 
 
-@pytest.mark.parametrize("stack_fixture", ["dev", "dev_dr", "dev_alb"])
+@pytest.mark.parametrize("stack_fixture", STACK_VARIANTS)
 def test_every_rendered_object_is_strictly_valid(stack_fixture: str, request: pytest.FixtureRequest):
     plan: Plan = request.getfixturevalue(stack_fixture)
     objects = kubernetes_objects(plan.result)

@@ -70,3 +70,14 @@ def test_the_plugin_hosts_the_public_components():
 def pulumi_name(python_name: str) -> str:
     head, *rest = python_name.split("_")
     return head + "".join(p.capitalize() for p in rest)
+
+
+def test_the_linked_bucket_of_a_dr_store_is_a_typed_object_in_the_schema():
+    schema = json.loads(ComponentProvider(public_components(), "inferentia-chat").schema)
+    store = schema["resources"]["inferentia-chat:index:LustreModelStore"]
+    ref = store["inputProperties"]["linkedBucket"]["$ref"]
+    linked = schema["types"][ref.removeprefix("#/types/")]
+    assert set(linked["properties"]) == {"bucketName", "bucketArn", "kmsKeyArn"}
+    assert set(linked["required"]) == {"bucketName", "bucketArn", "kmsKeyArn"}
+    replica = schema["resources"]["inferentia-chat:index:ModelReplica"]
+    assert set(replica["requiredInputs"]) == {"sourceBucketName", "sourceBucketArn", "sourceKmsKeyArn", "sourceRegion"}

@@ -460,3 +460,36 @@ def test_a_hugging_face_token_reaches_the_job_only_as_a_secret(tmp_path: Path):
     env = {e["name"]: e for e in pod(plan, "model-load")["containers"][0]["env"]}
     assert env["HF_TOKEN"]["valueFrom"] == {"secretKeyRef": {"name": "hf-token", "key": "HF_TOKEN"}}
     assert plan.depends(plan.one(JOB, "model-store-load"), rec)
+
+
+# --- options for a DR region -------------------------------------------------------------------------------
+
+
+def test_a_store_with_kubernetes_objects_needs_the_cluster_security_groups():
+    from components.lustre_model_store import LustreModelStore, LustreModelStoreArgs
+    from offline import engine
+
+    def program():
+        LustreModelStore(
+            "lonely",
+            LustreModelStoreArgs(
+                vpc_id="vpc-0123456789abcdef0",
+                subnet_id="subnet-0123456789abcdef0",
+                availability_zone="us-east-1a",
+                deployment_type="PERSISTENT_2",
+                storage_capacity_gib=1200,
+                model_id="mistralai/Mistral-7B-Instruct-v0.3",
+                model_revision="c170c708c41dac9275d15a8fff4eca08d52bab71",
+                model_name="mistral-7b-instruct",
+            ),
+        )
+
+    with pytest.raises(ValueError, match="unless kubernetes is false"):
+        engine.install().run(program, project="inferentia-chat", stack="lonely", config={"aws:region": "us-east-1"})
+
+
+def test_the_primary_store_keeps_creating_its_bucket_exporting_and_loading(dev: Plan):
+    """The DR options default to the primary's behaviour (the DR tests cover them switched)."""
+    assert dev.one(DRA).inputs["s3"]["autoExportPolicy"] == {"events": ["NEW", "CHANGED", "DELETED"]}
+    assert {j["metadata"]["name"] for j in dev.k8s("Job")} >= {"model-load", "model-preload"}
+    assert dev.one(FS).inputs["kmsKeyId"] == dev.one(KEY, "model-store-key").outputs["arn"]

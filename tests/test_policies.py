@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import Plan
+from conftest import STACK_VARIANTS, Plan
 from pulumi_policy import (
     PolicyCustomTimeouts,
     PolicyResource,
@@ -58,7 +58,7 @@ def run_all(records: list[Record]) -> list[tuple[str, str, str]]:
     return found
 
 
-@pytest.mark.parametrize("stack_fixture", ["dev", "dev_dr", "dev_alb"])
+@pytest.mark.parametrize("stack_fixture", STACK_VARIANTS)
 def test_every_policy_passes_every_resource_of_the_stacks(stack_fixture: str, request: pytest.FixtureRequest):
     plan: Plan = request.getfixturevalue(stack_fixture)
     assert run_all(plan.resources) == []

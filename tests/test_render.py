@@ -35,6 +35,11 @@ def test_render_command_writes_every_shipped_stack(tmp_path: Path, capsys: pytes
         assert (folder / "kubernetes.yaml").exists()
         assert f"stack {stack}:" in summary
     assert "placeholders:" in summary and "123456789012" in summary
+    # The DR render shows both regions: the replica here, replication and its alarms on the primary's side.
+    dr = json.loads((tmp_path / "dev-dr" / "resources.json").read_text())
+    where = {(r["type"].rsplit(":", 1)[-1], r["inputs"].get("region")) for r in dr if r["custom"]}
+    assert {("Bucket", "us-west-2"), ("BucketReplicationConfig", "us-east-1"), ("MetricAlarm", "us-east-1")} <= where
+    assert "batchReplicationCommand: aws s3control create-job --region us-east-1" in summary
 
 
 def test_render_is_deterministic(tmp_path: Path):
@@ -66,7 +71,9 @@ def test_dev_resources_hold_the_vpc_cluster_nodes_addons_and_roles(rendered: Pat
 def test_dr_stack_reads_the_primary_outputs(dev_dr: Plan, dev: Plan):
     ref = dev_dr.one("pulumi:pulumi:StackReference")
     assert ref.inputs["name"] == "organization/inferentia-chat/dev"
-    assert dev_dr.outputs["primaryClusterName"] == dev.outputs["clusterName"]
+    assert dev_dr.outputs["sourceBucketName"] == dev.outputs["modelBucketName"]
+    replication = dev_dr.one("aws:s3/bucketReplicationConfig:BucketReplicationConfig")
+    assert replication.inputs["bucket"] == dev.outputs["modelBucketName"]
     assert dev_dr.outputs["region"] == "us-west-2" and dev_dr.outputs["primaryRegion"] == "us-east-1"
 
 

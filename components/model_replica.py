@@ -1,0 +1,516 @@
+"""ModelReplica: the model bucket replicated to another region, monitored, ready to fail over.
+
+Replica bucket (in this provider's region, the DR region) with the same protections as the model bucket
+(`components/bucket.py`) <== S3 Replication with Replication Time Control (15 minutes, metrics on), SSE-KMS
+objects re-encrypted with the replica's own key == source bucket (in `source_region`). The replication
+configuration, its alarms and the Batch Replication report bucket are created in the SOURCE region (pulumi-aws
+v7 per-resource `region`) but owned by the component, hence by the DR stack: the primary stack never needs to
+know the DR stack exists.
+
+Objects that existed before the rule (the model loaded before the DR stack was deployed) are not replicated by
+it: `batch_replication_command` is the exact S3 Batch Replication job that copies them (and retries failed
+ones), with its own least-privilege role and an encrypted report bucket.
+"""
+
+import json
+import shlex
+from collections.abc import Mapping, Sequence
+from typing import Any, NotRequired, TypedDict
+
+import pulumi
+import pulumi_aws as aws
+
+from . import iam
+from .bucket import ProtectedBucket, protected_bucket
+from .tags import component_tags
+
+TYPE = "inferentia-chat:index:ModelReplica"
+
+# S3 Replication Time Control: 15 minutes is the only value S3 accepts, and RTC needs replication metrics
+# (with the same event threshold). SLA: 99.99% of objects within 15 minutes.
+RTC_MINUTES = 15
+STORAGE_CLASSES = ("STANDARD", "INTELLIGENT_TIERING", "STANDARD_IA", "ONEZONE_IA", "GLACIER_IR")
+
+# Alarms on the replication metrics (namespace AWS/S3, dimensions SourceBucket, DestinationBucket, RuleId),
+# which S3 emits in the source region. Evaluated over 5-minute periods:
+ALARM_PERIOD_S = 300
+#  - latency: the slowest replication above the RTC threshold for two periods in a row (one late object in
+#    a large upload is what the RTC SLA allows; ten minutes late is not);
+LATENCY_THRESHOLD_S = RTC_MINUTES * 60
+LATENCY_PERIODS = 2
+#  - pending: operations waiting for half an hour without a break (a model upload drains in minutes);
+PENDING_PERIODS = 6
+#  - failed: any failed operation (permissions, keys, a deleted replica bucket) at once.
+# No data means no replication activity: not a problem.
+
+# Batch Replication (objects that predate the rule): where its manifest and report go, how long they stay.
+MANIFEST_PREFIX = "batch-replication/manifests"
+REPORT_PREFIX = "batch-replication/reports"
+REPORT_RETENTION_DAYS = 90
+BATCH_JOB_PRIORITY = 10
+# Objects never replicated (NONE: older than the rule) and those whose replication failed.
+BATCH_REPLICATION_STATUSES = ("NONE", "FAILED")
+
+
+class ModelReplicaArgs(TypedDict):
+    """Inputs of `ModelReplica`."""
+
+    source_bucket_name: pulumi.Input[str]
+    """The model bucket to replicate (versioned, SSE-KMS), e.g. the primary stack's `modelBucketName`."""
+    source_bucket_arn: pulumi.Input[str]
+    """ARN of the source bucket."""
+    source_kms_key_arn: pulumi.Input[str]
+    """Customer key of the source bucket; its key policy must delegate to IAM (same account)."""
+    source_region: str
+    """Region of the source bucket (must differ from this provider's region, where the replica lives)."""
+    replica_storage_class: NotRequired[str]
+    """Storage class of the replicas: STANDARD (default), INTELLIGENT_TIERING, STANDARD_IA, ONEZONE_IA or
+    GLACIER_IR."""
+    replicate_delete_markers: NotRequired[bool]
+    """Replicate delete markers (default false: a delete in the source never hides the DR copy)."""
+    prefixes: NotRequired[Sequence[str]]
+    """Key prefixes to replicate, one rule each (default: the whole bucket, one rule)."""
+    alarm_email: NotRequired[str]
+    """Email address subscribed to the alarms (through an encrypted SNS topic); default: no notifications."""
+    noncurrent_version_days: NotRequired[int]
+    """Days before an overwritten replica version expires (default 30)."""
+    tags: NotRequired[Mapping[str, str]]
+    """Common tags for every AWS resource."""
+
+
+def rule_id(prefix: str) -> str:
+    """The replication rule id of a prefix ('' is the whole bucket); also the RuleId metric dimension."""
+    return f"replicate-{prefix.rstrip('/').replace('/', '-')}" if prefix else "replicate-whole-bucket"
+
+
+def replication_rules(prefixes: Sequence[str]) -> list[tuple[str, str, int]]:
+    """(rule id, prefix, priority) per rule: one per prefix, or one whole-bucket rule.
+
+    Priorities must be unique; the first prefix listed gets the highest (S3 uses it when rules overlap).
+    """
+    if not prefixes:
+        return [(rule_id(""), "", 0)]
+    return [(rule_id(p), p, len(prefixes) - i) for i, p in enumerate(prefixes)]
+
+
+def batch_replication_request(
+    *,
+    account: str,
+    role_arn: str,
+    source_bucket_arn: str,
+    report_bucket_arn: str,
+    report_key_arn: str,
+    description: str,
+) -> dict[str, Any]:
+    """The S3 Control CreateJob request (API member names) of a Batch Replication job: S3 generates the
+    manifest from the source bucket's replication configuration (objects eligible for it and never
+    replicated or failed), stores it SSE-KMS beside the completion report, and replicates each object
+    through the configuration's replication role."""
+    return {
+        "AccountId": account,
+        "ConfirmationRequired": False,
+        "Operation": {"S3ReplicateObject": {}},
+        "Priority": BATCH_JOB_PRIORITY,
+        "RoleArn": role_arn,
+        "Description": description,
+        "ManifestGenerator": {
+            "S3JobManifestGenerator": {
+                "ExpectedBucketOwner": account,
+                "SourceBucket": source_bucket_arn,
+                "EnableManifestOutput": True,
+                "ManifestOutputLocation": {
+                    "ExpectedManifestBucketOwner": account,
+                    "Bucket": report_bucket_arn,
+                    "ManifestPrefix": MANIFEST_PREFIX,
+                    "ManifestEncryption": {"SSEKMS": {"KeyId": report_key_arn}},
+                    "ManifestFormat": "S3InventoryReport_CSV_20211130",
+                },
+                "Filter": {
+                    "EligibleForReplication": True,
+                    "ObjectReplicationStatuses": list(BATCH_REPLICATION_STATUSES),
+                },
+            }
+        },
+        "Report": {
+            "Bucket": report_bucket_arn,
+            "Prefix": REPORT_PREFIX,
+            "Format": "Report_CSV_20180820",
+            "Enabled": True,
+            "ReportScope": "AllTasks",
+        },
+    }
+
+
+def batch_replication_command(request: Mapping[str, Any], region: str) -> str:
+    """`aws s3control create-job ...` for a CreateJob request; the job runs in the source bucket's region.
+    The CLI makes the idempotency token (ClientRequestToken) itself."""
+    compact = lambda value: json.dumps(value, separators=(",", ":"))  # noqa: E731
+    words = [
+        "aws",
+        "s3control",
+        "create-job",
+        "--region",
+        region,
+        "--account-id",
+        request["AccountId"],
+        "--no-confirmation-required" if not request["ConfirmationRequired"] else "--confirmation-required",
+        "--operation",
+        compact(request["Operation"]),
+        "--manifest-generator",
+        compact(request["ManifestGenerator"]),
+        "--report",
+        compact(request["Report"]),
+        "--priority",
+        str(request["Priority"]),
+        "--role-arn",
+        request["RoleArn"],
+        "--description",
+        request["Description"],
+    ]
+    return shlex.join(words)
+
+
+class ModelReplica(pulumi.ComponentResource):
+    """A replica of the model bucket in this provider's region (the DR region), protected like the source,
+    kept in sync by S3 Replication with Replication Time Control and alarms, plus the Batch Replication role,
+    report bucket and exact command that copy the objects older than the replication rule.
+    """
+
+    bucket_name: pulumi.Output[str]
+    """The replica bucket."""
+    bucket_arn: pulumi.Output[str]
+    """ARN of the replica bucket."""
+    kms_key_arn: pulumi.Output[str]
+    """Customer key of the replica bucket (in the replica's region)."""
+    region: pulumi.Output[str]
+    """Region of the replica."""
+    replication_role_arn: pulumi.Output[str]
+    """Role S3 replicates with."""
+    rule_ids: pulumi.Output[list[str]]
+    """Ids of the replication rules (the RuleId dimension of the replication metrics)."""
+    alarm_names: pulumi.Output[list[str]]
+    """CloudWatch alarms on replication latency, pending and failed operations (in the source region)."""
+    alarm_topic_arn: pulumi.Output[str]
+    """SNS topic the alarms notify (empty without `alarm_email`)."""
+    batch_replication_role_arn: pulumi.Output[str]
+    """Role of S3 Batch Replication jobs."""
+    batch_report_bucket_name: pulumi.Output[str]
+    """Bucket (source region) of the Batch Replication manifests and completion reports."""
+    batch_replication_command: pulumi.Output[str]
+    """The `aws s3control create-job` command that replicates the objects older than the rule."""
+
+    def __init__(self, name: str, args: ModelReplicaArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(TYPE, name, None, opts)
+        self._name = name
+        source_region = args["source_region"]
+        replica_region = aws.get_region().region
+        if source_region == replica_region:
+            raise ValueError(
+                f"ModelReplica: source_region {source_region} is this provider's region; a replica for disaster "
+                "recovery must live in another region"
+            )
+        storage_class = args.get("replica_storage_class", "STANDARD")
+        if storage_class not in STORAGE_CLASSES:
+            raise ValueError(f"ModelReplica: replica_storage_class {storage_class!r} is not one of {STORAGE_CLASSES}")
+        prefixes = list(args.get("prefixes", ()))
+        delete_markers = args.get("replicate_delete_markers", False)
+        tags = component_tags(args.get("tags", {}), "ModelReplica")
+        partition = aws.get_partition().partition
+        account = aws.get_caller_identity().account_id
+        project, stack = pulumi.get_project(), pulumi.get_stack()
+        source_name = pulumi.Output.from_input(args["source_bucket_name"])
+        source_arn = pulumi.Output.from_input(args["source_bucket_arn"])
+        source_key = pulumi.Output.from_input(args["source_kms_key_arn"])
+        child = pulumi.ResourceOptions(parent=self)
+
+        # The replica, in this provider's region. No key policy here: the KMS default (the account through
+        # IAM) is what the replication role's identity policy relies on; a DR file system linked to the
+        # replica (LustreModelStore) replaces it with the same statement plus its FSx role.
+        replica = protected_bucket(
+            name,
+            parent=self,
+            key_description="inferentia-chat model replica (DR): S3 bucket and a DR file system",
+            key_alias=f"alias/{project}-{stack}-model-replica",
+            noncurrent_version_days=args.get("noncurrent_version_days", 30),
+            tags=tags,
+            region=replica_region,
+        )
+        role = aws.iam.Role(
+            f"{name}-replication-role",
+            description=f"inferentia-chat {stack}: S3 replicates the model bucket to {replica_region}",
+            assume_role_policy=json.dumps(iam.service_trust_policy("s3.amazonaws.com", "S3ReplicatesTheModelBucket")),
+            tags=tags,
+            opts=child,
+        )
+        role_policy = aws.iam.RolePolicy(
+            f"{name}-replication-policy",
+            role=role.id,
+            policy=pulumi.Output.all(source_arn, source_key, replica.bucket.arn, replica.key.arn).apply(
+                lambda a: json.dumps(
+                    iam.replication_role_policy(
+                        iam.ReplicationEnds(a[0], a[1], source_region, a[2], a[3], replica_region),
+                        prefixes,
+                        replicate_deletes=delete_markers,
+                    )
+                )
+            ),
+            opts=child,
+        )
+
+        rules = replication_rules(prefixes)
+        # On the SOURCE bucket, in the source region, owned by this component (and so by the DR stack):
+        # destroying it removes replication from the source bucket. A bucket has ONE replication
+        # configuration: a second replica of the same bucket must be added to this resource, not made
+        # beside it.
+        replication = aws.s3.BucketReplicationConfig(
+            f"{name}-replication",
+            bucket=source_name,
+            role=role.arn,
+            region=source_region,
+            rules=[
+                aws.s3.BucketReplicationConfigRuleArgs(
+                    id=rid,
+                    status="Enabled",
+                    priority=priority,
+                    filter=aws.s3.BucketReplicationConfigRuleFilterArgs(prefix=prefix),
+                    delete_marker_replication=aws.s3.BucketReplicationConfigRuleDeleteMarkerReplicationArgs(
+                        status="Enabled" if delete_markers else "Disabled"
+                    ),
+                    source_selection_criteria=aws.s3.BucketReplicationConfigRuleSourceSelectionCriteriaArgs(
+                        sse_kms_encrypted_objects=aws.s3.BucketReplicationConfigRuleSourceSelectionCriteriaSseKmsEncryptedObjectsArgs(
+                            status="Enabled"
+                        )
+                    ),
+                    destination=aws.s3.BucketReplicationConfigRuleDestinationArgs(
+                        bucket=replica.bucket.arn,
+                        storage_class=storage_class,
+                        encryption_configuration=aws.s3.BucketReplicationConfigRuleDestinationEncryptionConfigurationArgs(
+                            replica_kms_key_id=replica.key.arn
+                        ),
+                        replication_time=aws.s3.BucketReplicationConfigRuleDestinationReplicationTimeArgs(
+                            status="Enabled",
+                            time=aws.s3.BucketReplicationConfigRuleDestinationReplicationTimeTimeArgs(
+                                minutes=RTC_MINUTES
+                            ),
+                        ),
+                        metrics=aws.s3.BucketReplicationConfigRuleDestinationMetricsArgs(
+                            status="Enabled",
+                            event_threshold=aws.s3.BucketReplicationConfigRuleDestinationMetricsEventThresholdArgs(
+                                minutes=RTC_MINUTES
+                            ),
+                        ),
+                    ),
+                )
+                for rid, prefix, priority in rules
+            ],
+            # The replica must be versioned and protected, and the role able to act, before S3 replicates.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*replica.protections, role_policy]),
+        )
+
+        alarm_topic = self._alarm_topic(args, source_region, partition, account, tags)
+        alarms = self._alarms(source_name, replica.bucket.bucket, rules, alarm_topic, source_region, replication, tags)
+        batch_role, reports = self._batch_replication(source_arn, prefixes, source_region, tags)
+
+        request = pulumi.Output.all(batch_role.arn, source_arn, reports.bucket.arn, reports.key.arn).apply(
+            lambda a: batch_replication_request(
+                account=account,
+                role_arn=a[0],
+                source_bucket_arn=a[1],
+                report_bucket_arn=a[2],
+                report_key_arn=a[3],
+                description=f"{project}/{stack}: replicate objects older than the replication rule",
+            )
+        )
+
+        self.bucket_name = replica.bucket.bucket
+        self.bucket_arn = replica.bucket.arn
+        self.kms_key_arn = replica.key.arn
+        self.region = pulumi.Output.from_input(replica_region)
+        self.replication_role_arn = role.arn
+        self.rule_ids = pulumi.Output.from_input([rid for rid, _, _ in rules])
+        self.alarm_names = pulumi.Output.all(*[a.name for a in alarms])
+        self.alarm_topic_arn = alarm_topic.arn if alarm_topic else pulumi.Output.from_input("")
+        self.batch_replication_role_arn = batch_role.arn
+        self.batch_report_bucket_name = reports.bucket.bucket
+        # Usable once this stack is up (the replication configuration must exist when the job starts).
+        self.batch_replication_command = request.apply(lambda r: batch_replication_command(r, source_region))
+        self.replication = replication
+        self.protections = replica.protections
+        self.register_outputs(
+            {
+                "bucket_name": self.bucket_name,
+                "bucket_arn": self.bucket_arn,
+                "kms_key_arn": self.kms_key_arn,
+                "region": self.region,
+                "replication_role_arn": self.replication_role_arn,
+                "rule_ids": self.rule_ids,
+                "alarm_names": self.alarm_names,
+                "alarm_topic_arn": self.alarm_topic_arn,
+                "batch_replication_role_arn": self.batch_replication_role_arn,
+                "batch_report_bucket_name": self.batch_report_bucket_name,
+                "batch_replication_command": self.batch_replication_command,
+            }
+        )
+
+    # --- monitoring --------------------------------------------------------------------------------
+
+    def _alarm_topic(
+        self, args: ModelReplicaArgs, region: str, partition: str, account: str, tags: Mapping[str, str]
+    ) -> aws.sns.Topic | None:
+        """An SNS topic (encrypted with its own key, which CloudWatch may use) with an email subscription,
+        in the source region where the alarms are; none without `alarm_email`."""
+        email = args.get("alarm_email")
+        if not email:
+            return None
+        name = self._name
+        child = pulumi.ResourceOptions(parent=self)
+        # Not the AWS-managed alias/aws/sns: its key policy cannot let CloudWatch publish.
+        key = aws.kms.Key(
+            f"{name}-alarms-key",
+            description="inferentia-chat model replication alarms: SNS topic encryption",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=json.dumps(iam.kms_key_policy(partition, account, cloudwatch_alarms_region=region)),
+            region=region,
+            tags=dict(tags),
+            opts=child,
+        )
+        aws.kms.Alias(
+            f"{name}-alarms-key-alias",
+            name=f"alias/{pulumi.get_project()}-{pulumi.get_stack()}-replication-alarms",
+            target_key_id=key.key_id,
+            region=region,
+            opts=child,
+        )
+        topic = aws.sns.Topic(
+            f"{name}-alarms",
+            kms_master_key_id=key.arn,
+            region=region,
+            tags=dict(tags),
+            opts=child,
+        )
+        aws.sns.TopicPolicy(
+            f"{name}-alarms-policy",
+            arn=topic.arn,
+            policy=topic.arn.apply(lambda arn: json.dumps(iam.alarm_topic_policy(arn, partition, account, region))),
+            region=region,
+            opts=child,
+        )
+        # Email subscriptions stay "pending confirmation" until the recipient follows the link AWS sends.
+        aws.sns.TopicSubscription(
+            f"{name}-alarms-email",
+            topic=topic.arn,
+            protocol="email",
+            endpoint=email,
+            region=region,
+            opts=child,
+        )
+        return topic
+
+    def _alarms(
+        self,
+        source_bucket: pulumi.Output[str],
+        replica_bucket: pulumi.Output[str],
+        rules: list[tuple[str, str, int]],
+        topic: aws.sns.Topic | None,
+        region: str,
+        replication: aws.s3.BucketReplicationConfig,
+        tags: Mapping[str, str],
+    ) -> list[aws.cloudwatch.MetricAlarm]:
+        """Per rule: replication latency over the RTC threshold, operations stuck pending, failures."""
+        name = self._name
+        actions = [topic.arn] if topic else []
+        opts = pulumi.ResourceOptions(parent=self, depends_on=[replication])
+        alarms: list[aws.cloudwatch.MetricAlarm] = []
+        for rid, prefix, _ in rules:
+            what = f"prefix {prefix}" if prefix else "the whole bucket"
+            dimensions = {"SourceBucket": source_bucket, "DestinationBucket": replica_bucket, "RuleId": rid}
+            for kind, metric, statistic, threshold, periods, description in (
+                (
+                    "latency",
+                    "ReplicationLatency",
+                    "Maximum",
+                    LATENCY_THRESHOLD_S,
+                    LATENCY_PERIODS,
+                    f"Replication of {what} is slower than the {RTC_MINUTES}-minute RTC threshold",
+                ),
+                (
+                    "pending",
+                    "OperationsPendingReplication",
+                    "Maximum",
+                    0,
+                    PENDING_PERIODS,
+                    f"Replication operations of {what} pending for {PENDING_PERIODS * ALARM_PERIOD_S // 60} minutes",
+                ),
+                (
+                    "failed",
+                    "OperationsFailedReplication",
+                    "Sum",
+                    0,
+                    1,
+                    f"Replication operations of {what} failed (check the role, the keys and the replica bucket)",
+                ),
+            ):
+                alarms.append(
+                    aws.cloudwatch.MetricAlarm(
+                        f"{name}-{kind}-{rid}",
+                        alarm_description=description,
+                        namespace="AWS/S3",
+                        metric_name=metric,
+                        dimensions=dimensions,
+                        statistic=statistic,
+                        period=ALARM_PERIOD_S,
+                        evaluation_periods=periods,
+                        datapoints_to_alarm=periods,
+                        threshold=threshold,
+                        comparison_operator="GreaterThanThreshold",
+                        treat_missing_data="notBreaching",
+                        alarm_actions=actions,
+                        ok_actions=actions,
+                        region=region,
+                        tags=dict(tags),
+                        opts=opts,
+                    )
+                )
+        return alarms
+
+    # --- objects older than the rule -----------------------------------------------------------------
+
+    def _batch_replication(
+        self, source_arn: pulumi.Output[str], prefixes: list[str], region: str, tags: Mapping[str, str]
+    ) -> tuple[aws.iam.Role, ProtectedBucket]:
+        """The Batch Replication role and the bucket (source region) of its manifests and reports."""
+        name = self._name
+        child = pulumi.ResourceOptions(parent=self)
+        reports = protected_bucket(
+            f"{name}-batch",
+            parent=self,
+            key_description="inferentia-chat model replication: Batch Replication manifests and reports",
+            key_alias=f"alias/{pulumi.get_project()}-{pulumi.get_stack()}-batch-replication",
+            noncurrent_version_days=1,
+            expire_objects_days=REPORT_RETENTION_DAYS,
+            tags=tags,
+            region=region,
+        )
+        role = aws.iam.Role(
+            f"{name}-batch-role",
+            description="inferentia-chat: S3 Batch Replication of objects older than the replication rule",
+            assume_role_policy=json.dumps(
+                iam.service_trust_policy("batchoperations.s3.amazonaws.com", "S3BatchOperationsRunsTheJob")
+            ),
+            tags=tags,
+            opts=child,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-batch-policy",
+            role=role.id,
+            policy=pulumi.Output.all(source_arn, reports.bucket.arn, reports.key.arn).apply(
+                lambda a: json.dumps(
+                    iam.batch_replication_policy(
+                        a[0], prefixes, iam.BatchReportLocation(a[1], a[2], region, MANIFEST_PREFIX, REPORT_PREFIX)
+                    )
+                )
+            ),
+            opts=child,
+        )
+        return role, reports
