@@ -15,6 +15,7 @@ import pulumi
 import pulumi_aws as aws
 
 from . import iam
+from .blocks import customer_key
 
 # Incomplete multipart uploads (an interrupted model copy) are removed after this many days.
 ABORT_MULTIPART_DAYS = 7
@@ -50,17 +51,15 @@ def protected_bucket(
     `expire_objects_days` also expires current objects (report buckets); model data never expires.
     """
     child = pulumi.ResourceOptions(parent=parent)
-    key = aws.kms.Key(
+    key = customer_key(
         f"{name}-key",
         description=key_description,
-        enable_key_rotation=True,
-        deletion_window_in_days=30,
+        alias=key_alias,
         policy=key_policy,
         region=region,
-        tags=dict(tags),
-        opts=child,
+        tags=tags,
+        parent=parent,
     )
-    aws.kms.Alias(f"{name}-key-alias", name=key_alias, target_key_id=key.key_id, region=region, opts=child)
     bucket = aws.s3.Bucket(f"{name}-bucket", region=region, tags=dict(tags), opts=child)
     owner_only = aws.s3.BucketOwnershipControls(
         f"{name}-bucket-ownership",

@@ -11,6 +11,7 @@ import pulumi_eks as eks
 import pulumi_kubernetes as k8s
 
 from . import iam, versions
+from .blocks import customer_key, pod_identity_role
 from .tags import component_tags
 
 TYPE = "inferentia-chat:index:EksCluster"
@@ -132,11 +133,10 @@ class EksCluster(pulumi.ComponentResource):
 
         # --- encryption keys and the control-plane log group -------------------------------------
         log_group_name = f"/aws/eks/{cluster_name}/cluster"
-        secrets_key = aws.kms.Key(
+        secrets_key = customer_key(
             f"{name}-secrets-key",
             description=f"{cluster_name}: Kubernetes Secrets envelope encryption and control-plane logs",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
+            alias=f"alias/{cluster_name}-eks-secrets",
             policy=json.dumps(
                 iam.kms_key_policy(
                     partition,
@@ -145,28 +145,15 @@ class EksCluster(pulumi.ComponentResource):
                 )
             ),
             tags=tags,
-            opts=child,
+            parent=self,
         )
-        aws.kms.Alias(
-            f"{name}-secrets-key-alias",
-            name=f"alias/{cluster_name}-eks-secrets",
-            target_key_id=secrets_key.key_id,
-            opts=child,
-        )
-        volume_key = aws.kms.Key(
+        volume_key = customer_key(
             f"{name}-volume-key",
             description=f"{cluster_name}: EBS volumes of persistent volume claims",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
+            alias=f"alias/{cluster_name}-ebs",
             policy=json.dumps(iam.kms_key_policy(partition, account)),
             tags=tags,
-            opts=child,
-        )
-        aws.kms.Alias(
-            f"{name}-volume-key-alias",
-            name=f"alias/{cluster_name}-ebs",
-            target_key_id=volume_key.key_id,
-            opts=child,
+            parent=self,
         )
         # Created before the cluster so EKS writes into it (retention and encryption are ours; the
         # group EKS would create itself keeps logs forever, unencrypted).
@@ -393,12 +380,11 @@ class EksCluster(pulumi.ComponentResource):
         associations = None
         deps: list[pulumi.Resource] = list(depends_on)
         if spec.service_account:
-            role = aws.iam.Role(
+            role = pod_identity_role(
                 f"{name}-{spec.name}-role",
                 description=f"EKS add-on {spec.name} through Pod Identity",
-                assume_role_policy=json.dumps(iam.pod_identity_trust_policy()),
                 tags=tags,
-                opts=child,
+                parent=self,
             )
             for policy in spec.managed_policies:
                 deps.append(

@@ -16,6 +16,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from . import iam, versions
+from .blocks import pod_identity_role
 from .eks_cluster import SYSTEM_NODE_SELECTOR
 from .tags import component_tags
 
@@ -181,12 +182,11 @@ class Karpenter(pulumi.ComponentResource):
         )
 
         # --- controller role through Pod Identity -------------------------------------------------
-        controller_role = aws.iam.Role(
+        controller_role = pod_identity_role(
             f"{name}-controller-role",
             description="Karpenter controller through EKS Pod Identity",
-            assume_role_policy=json.dumps(iam.pod_identity_trust_policy()),
             tags=tags,
-            opts=child,
+            parent=self,
         )
         # One inline document (~6.2k characters: over the 6,144 limit of a managed policy, within the
         # 10,240 of a role's inline policies).

@@ -14,6 +14,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from . import iam, versions
+from .blocks import pod_identity_role
 from .eks_cluster import SYSTEM_NODE_SELECTOR
 from .options import outer_dependencies
 from .tags import component_tags
@@ -85,12 +86,8 @@ class LoadBalancerController(pulumi.ComponentResource):
         tags = component_tags(args.get("tags", {}), "LoadBalancerController")
         partition = aws.get_partition().partition
 
-        role = aws.iam.Role(
-            f"{name}-role",
-            description="AWS Load Balancer Controller through Pod Identity",
-            assume_role_policy=json.dumps(iam.pod_identity_trust_policy()),
-            tags=tags,
-            opts=child,
+        role = pod_identity_role(
+            f"{name}-role", description="AWS Load Balancer Controller through Pod Identity", tags=tags, parent=self
         )
         policy = aws.iam.RolePolicy(
             f"{name}-policy",

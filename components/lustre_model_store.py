@@ -21,6 +21,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from . import iam, model_fetch, versions
+from .blocks import pod_identity_role
 from .bucket import protected_bucket
 from .eks_cluster import SYSTEM_NODE_SELECTOR
 from .kube import DNS_EGRESS, HTTPS_EGRESS, POD_IDENTITY_EGRESS, network_policy_spec
@@ -737,12 +738,11 @@ class LustreModelStore(pulumi.ComponentResource):
             raise ValueError("LustreModelStore: cluster_name is required for an s3:// model_source")
         child = pulumi.ResourceOptions(parent=self)
         source_bucket, source_prefix = split_s3_uri(source)
-        role = aws.iam.Role(
+        role = pod_identity_role(
             f"{self._name}-loader-role",
             description="inferentia-chat model-load Job: read the model source through Pod Identity",
-            assume_role_policy=json.dumps(iam.pod_identity_trust_policy()),
             tags=tags,
-            opts=child,
+            parent=self,
         )
         policy = aws.iam.RolePolicy(
             f"{self._name}-loader-read-source",

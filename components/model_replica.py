@@ -21,6 +21,7 @@ import pulumi
 import pulumi_aws as aws
 
 from . import iam
+from .blocks import customer_key
 from .bucket import ProtectedBucket, protected_bucket
 from .tags import component_tags
 
@@ -365,22 +366,14 @@ class ModelReplica(pulumi.ComponentResource):
         name = self._name
         child = pulumi.ResourceOptions(parent=self)
         # Not the AWS-managed alias/aws/sns: its key policy cannot let CloudWatch publish.
-        key = aws.kms.Key(
+        key = customer_key(
             f"{name}-alarms-key",
             description="inferentia-chat model replication alarms: SNS topic encryption",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
+            alias=f"alias/{pulumi.get_project()}-{pulumi.get_stack()}-replication-alarms",
             policy=json.dumps(iam.kms_key_policy(partition, account, cloudwatch_alarms_region=region)),
             region=region,
-            tags=dict(tags),
-            opts=child,
-        )
-        aws.kms.Alias(
-            f"{name}-alarms-key-alias",
-            name=f"alias/{pulumi.get_project()}-{pulumi.get_stack()}-replication-alarms",
-            target_key_id=key.key_id,
-            region=region,
-            opts=child,
+            tags=tags,
+            parent=self,
         )
         topic = aws.sns.Topic(
             f"{name}-alarms",
