@@ -127,6 +127,14 @@ def python_home() -> Path:
     raise RuntimeError(f"{VENV}/pyvenv.cfg has no home")
 
 
+def closed_ancestor(path: Path) -> Path | None:
+    """The topmost directory above `path` that others may not enter (no o+x), or None."""
+    for parent in reversed(path.parents):
+        if parent != Path("/") and not parent.stat().st_mode & 0o001:
+            return parent
+    return None
+
+
 @dataclass
 class Pod:
     """The pod's view turned into a local process: environment, volumes, user."""
@@ -186,12 +194,14 @@ class Pod:
             return serve
         wrapper = ["unshare", "--mount", "--propagation", "private", str(HERE / "sandbox.sh")]
         wrapper += [str(self.uid), str(self.gid), str(self.fs_group)]
-        # /root is 0700: what the app needs from under it (a pyenv Python, this checkout) is carried over.
+        # What the app needs (a pyenv Python, this checkout) may sit below a directory the uid cannot enter
+        # (/root is 0700; so is a `mktemp -d` folder holding a CI clone): it is carried over.
         for needed in {python_home(), ROOT}:
-            if str(needed).startswith("/root/"):
+            cover = closed_ancestor(Path(needed))
+            if cover is not None:
                 stash = tempfile.mkdtemp(prefix="webui-sandbox-")
                 self._stashes.append(stash)
-                wrapper += ["--expose", str(needed), stash]
+                wrapper += ["--expose", str(needed), stash, str(cover)]
         for mount_path, host in self.mounts.items():
             # As the kubelet prepares them: an emptyDir is world-writable, a volume belongs to the fsGroup.
             if mount_path == "/tmp":
