@@ -27,7 +27,11 @@ def byo() -> Plan:
 def test_no_network_cluster_or_karpenter_is_created(byo: Plan):
     types = {r.type for r in byo.resources}
     assert not types & {"awsx:ec2:Vpc", "eks:index:Cluster", "inferentia-chat:index:Karpenter"}
-    assert {"inferentia-chat:index:LustreModelStore", "inferentia-chat:index:VllmNeuronServer"} <= types
+    assert {
+        "inferentia-chat:index:LustreModelStore",
+        "inferentia-chat:index:VllmNeuronServer",
+        "inferentia-chat:index:OpenWebUI",
+    } <= types
 
 
 def test_every_kubernetes_object_uses_the_provider_from_the_given_kubeconfig(byo: Plan):
@@ -45,12 +49,26 @@ def test_the_store_and_server_use_the_existing_cluster_ids(byo: Plan):
         "karpenter.sh/nodepool": "inferentia",
         "topology.kubernetes.io/zone": "us-east-1a",
     }
-    (pvc,) = byo.k8s("PersistentVolumeClaim")
+    (pvc,) = [c for c in byo.k8s("PersistentVolumeClaim") if c["metadata"]["namespace"] == "llm"]
     assert pvc["metadata"]["namespace"] == "llm"
     assert byo.outputs["openaiBaseUrl"] == "http://vllm.llm.svc.cluster.local:8000/v1"
-    assert byo.result.secret_outputs == {"apiKey"}
 
 
-def test_serving_waits_for_the_model(byo: Plan):
-    deployment = byo.one("kubernetes:apps/v1:Deployment", "vllm-deployment")
-    assert byo.depends(deployment, byo.one("kubernetes:batch/v1:Job", "models-load"))
+def test_serving_waits_for_the_model_in_the_cluster(byo: Plan):
+    (vllm,) = byo.k8s("Deployment", "vllm")
+    waits = [c["name"] for c in vllm["spec"]["template"]["spec"]["initContainers"]]
+    assert waits == ["wait-for-model", "wait-for-compiled-artifacts"]
+
+
+def test_the_chat_ui_is_wired_to_this_vllm_on_the_given_nodes_and_storage(byo: Plan):
+    (webui,) = byo.k8s("Deployment", "open-webui")
+    pod = webui["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == {"eks.amazonaws.com/nodegroup": "system"}
+    env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+    assert env["OPENAI_API_BASE_URLS"] == "http://vllm.llm.svc.cluster.local:8000/v1"
+    (pvc,) = byo.k8s("PersistentVolumeClaim", "open-webui-data")
+    assert pvc["spec"]["storageClassName"] == "gp3-encrypted"
+    (policy,) = byo.k8s("NetworkPolicy", "vllm")
+    (source,) = policy["spec"]["ingress"][0]["from"]
+    assert source["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "open-webui"}
+    assert byo.result.secret_outputs == {"apiKey", "webuiAdminPassword"}

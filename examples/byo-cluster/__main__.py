@@ -1,12 +1,23 @@
-"""Bring your own cluster: the model store and vLLM from inferentia-chat on an EKS cluster you already run.
+"""Bring your own cluster: the model store, vLLM and the chat UI from inferentia-chat on an EKS cluster you
+already run.
 
 Everything cluster-wide (network, EKS, Karpenter and its Inferentia2 NodePool with the Neuron device plugin,
-the FSx CSI driver) is yours; this program adds the S3 + FSx for Lustre model store and vLLM on Neuron.
+the FSx and EBS CSI drivers, a default StorageClass) is yours; this program adds the S3 + FSx for Lustre
+model store, vLLM on Neuron and Open WebUI in front of it.
 """
 
 import pulumi
 import pulumi_kubernetes as k8s
-from inferentia_chat import LustreModelStore, LustreModelStoreArgs, VllmNeuronServer, VllmNeuronServerArgs
+from inferentia_chat import (
+    LustreModelStore,
+    LustreModelStoreArgs,
+    OpenWebUI,
+    OpenWebUIArgs,
+    VllmNeuronServer,
+    VllmNeuronServerArgs,
+)
+from inferentia_chat.open_webui import APP as WEBUI_NAMESPACE
+from inferentia_chat.open_webui import SELECTOR as WEBUI_POD_LABELS
 
 config = pulumi.Config()
 zone = config.require("availabilityZone")
@@ -51,13 +62,30 @@ server = VllmNeuronServer(
         node_selector=config.require_object("inferenceNodeSelector"),
         tolerations=[{"key": "aws.amazon.com/neuron", "operator": "Exists", "effect": "NoSchedule"}],
         availability_zone=zone,
-        client_namespace="chat",
-        client_pod_labels={"app.kubernetes.io/name": "open-webui"},
+        client_namespace=WEBUI_NAMESPACE,  # only the chat UI may call the API
+        client_pod_labels=WEBUI_POD_LABELS,
+        model_request=store.model_request,  # pods wait in the cluster until the model is loaded
     ),
-    opts=pulumi.ResourceOptions(providers={"kubernetes": provider}, depends_on=[store]),
+    opts=on_cluster,
+)
+webui = OpenWebUI(
+    "webui",
+    OpenWebUIArgs(
+        openai_base_url=server.base_url,
+        served_model_name=server.served_model_name,
+        api_key=server.api_key,
+        inference_namespace=server.namespace,
+        inference_pod_labels=server.pod_labels,
+        # Your cluster's StorageClass for the UI's data volume, and the nodes it may run on.
+        storage_class=config.require("storageClass"),
+        node_selector=config.require_object("systemNodeSelector"),
+    ),
+    opts=on_cluster,
 )
 
 pulumi.export("openaiBaseUrl", server.base_url)
 pulumi.export("apiKey", server.api_key)
 pulumi.export("modelBucket", store.bucket_name)
 pulumi.export("fileSystemId", store.file_system_id)
+pulumi.export("webuiPortForwardCommand", webui.port_forward_command)
+pulumi.export("webuiAdminPassword", webui.admin_password)
