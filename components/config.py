@@ -684,13 +684,13 @@ def _model(s: _Section, pool: InferencePoolConfig, role: str) -> ModelConfig:
             f"must divide the model's {facts.attention_heads} attention heads",
         )
     replicas = s.integer("replicas", 0 if role == "dr" else 1, minimum=0, maximum=64)
+    compile_job = s.boolean("compileJob", True)
     if tp in INF2_TP_DEGREES and types_that_fit_tp(tp, pool.instance_types):
-        _check_fit(s, tp, replicas, pool)
+        _check_fit(s, tp, replicas, pool, compile_job)
     max_len = s.integer("maxModelLen", 8192, minimum=128, maximum=131072, allowed="(tokens)")
     if facts and max_len > facts.max_context:
         s.problems.add(s.key("maxModelLen"), max_len, f"must be at most the model's context of {facts.max_context}")
     max_seqs = s.integer("maxNumSeqs", 4, minimum=1, maximum=256, allowed="(concurrent sequences per replica)")
-    compile_job = s.boolean("compileJob", True)
     if compile_job and tp in INF2_TP_DEGREES:
         big = [
             t
@@ -719,9 +719,10 @@ def _model(s: _Section, pool: InferencePoolConfig, role: str) -> ModelConfig:
     )
 
 
-def _check_fit(s: _Section, tp: int, replicas: int, pool: InferencePoolConfig) -> None:
+def _check_fit(s: _Section, tp: int, replicas: int, pool: InferencePoolConfig, compile_job: bool) -> None:
     """The serving pod at this TP must fit an allowed instance type (after kubelet reservations and
-    DaemonSets), and the pool's device ceiling must let Karpenter launch nodes for every replica."""
+    DaemonSets), and the pool's device ceiling must let Karpenter launch nodes for every pod that can run
+    at once."""
     requests = serving_pod_requests(tp)
     report = fit_report(requests, pool.instance_types)
     wanted = (
@@ -736,16 +737,20 @@ def _check_fit(s: _Section, tp: int, replicas: int, pool: InferencePoolConfig) -
             f"{wanted}, which no allowed instance type can host ({why}); change it or inferencePool.instanceTypes",
         )
         return
-    # One pod more than the replicas: a rolling update (and a compile Job after a shape change) starts the
-    # new pod before an old one stops, so the ceiling must leave room for it or the rollout never ends.
-    needed = pool_devices_needed(requests, replicas + 1, pool.instance_types)
+    # At once, during a change that needs new compiled artifacts: the old replicas keep serving, the rolling
+    # update's extra pod already holds its node (it waits in an init container for the artifacts), and the
+    # compile Job needs one more. A ceiling without room for all of them deadlocks: the Job never gets a
+    # node, so the new pod never starts, so the old ones never go.
+    pods = replicas + 1 + (1 if compile_job else 0)  # the compile pod counted like a serving pod
+    needed = pool_devices_needed(requests, pods, pool.instance_types)
     if replicas and needed > pool.max_neuron_devices:
+        extra = " and the compile Job" if compile_job else ""
         s.problems.add(
             f"{NAMESPACE}:inferencePool.maxNeuronDevices",
             pool.max_neuron_devices,
             f"must be at least {needed}: {replicas} replica(s) of {wanted}, plus one more pod during rolling "
-            f"updates, need nodes with {needed} Neuron device(s) in all (model.replicas = {replicas}); "
-            "raise it or lower model.replicas",
+            f"updates{extra}, need nodes with {needed} Neuron device(s) in all (model.replicas = {replicas}, "
+            f"model.compileJob = {str(compile_job).lower()}); raise it or lower model.replicas",
         )
 
 

@@ -132,7 +132,7 @@ STORAGE_STANDBY: dict[str, Any] = {"inferentia-chat:dr": {**DR_SECTION, "standby
 SERVING_STANDBY: dict[str, Any] = {
     "inferentia-chat:dr": {**DR_SECTION, "standby": "serving"},
     "inferentia-chat:cluster": {"publicEndpoint": True, "publicAccessCidrs": ["203.0.113.0/24"]},
-    "inferentia-chat:inferencePool": {"instanceTypes": ["inf2.xlarge", "inf2.8xlarge"], "maxNeuronDevices": 2},
+    "inferentia-chat:inferencePool": {"instanceTypes": ["inf2.xlarge", "inf2.8xlarge"], "maxNeuronDevices": 3},
     # The primary's (dev) model settings.
     "inferentia-chat:model": {
         "id": "mistralai/Mistral-7B-Instruct-v0.3",

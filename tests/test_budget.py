@@ -56,7 +56,7 @@ def test_dev_meets_the_warm_node_target_and_misses_the_new_node_target_on_the_im
 def test_the_image_cache_removes_the_pull_and_meets_the_new_node_target():
     cache = {"snapshotId": "snap-0123456789abcdef0", "bottlerocketVersion": "v1.46.0"}
     plan = plan_for(
-        **{POOL: {"instanceTypes": ["inf2.xlarge", "inf2.8xlarge"], "maxNeuronDevices": 2, "imageCache": cache}}
+        **{POOL: {"instanceTypes": ["inf2.xlarge", "inf2.8xlarge"], "maxNeuronDevices": 3, "imageCache": cache}}
     )
     new = budget.replica_budget(stack_config(plan.result))["newNode"]
     assert {p["phase"]: p["seconds"] for p in new["phases"]}["image pull"] == budget.IMAGE_CACHED.value
@@ -106,7 +106,7 @@ def test_in_cluster_waits_are_part_of_the_path(dev: Plan, dev_budget: dict):
 
 
 def test_throughput_too_low_for_the_fleet_warns_or_errors():
-    raw = {"model": {"replicas": 3}, "inferencePool": {"maxNeuronDevices": 4}}
+    raw = {"model": {"replicas": 3}, "inferencePool": {"maxNeuronDevices": 5}}
     cfg = parse_config(raw, region="us-east-1", stack="dev")
     (warning,) = cfg.warnings
     assert warning.startswith("inferentia-chat:modelStore.throughputPerTiB: 3 serving pod(s)")

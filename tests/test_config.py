@@ -279,7 +279,7 @@ BAD: list[tuple[str, dict[str, Any], str, str]] = [
         "device ceiling below what the replicas need",
         {"model": {"replicas": 3}, "inferencePool": {"maxNeuronDevices": 2}},
         "inferentia-chat:inferencePool.maxNeuronDevices",
-        "must be at least 4: 3 replica(s)",
+        "must be at least 5: 3 replica(s)",
     ),
     (
         "device ceiling below the only type that fits",

@@ -125,7 +125,7 @@ def test_node_pool_taints_its_nodes_for_neuron_pods_only(dev: Plan):
 
 def test_node_pool_limits_are_the_cost_ceiling(dev: Plan):
     limits = node_pool(dev)["spec"]["limits"]
-    assert limits == {"cpu": "64", "memory": "256Gi", NEURON_RESOURCE: "2"}  # dev: maxNeuronDevices 2
+    assert limits == {"cpu": "96", "memory": "384Gi", NEURON_RESOURCE: "3"}  # dev: maxNeuronDevices 3
 
 
 def test_node_pool_disruption_consolidates_empty_nodes_within_explicit_budgets(dev: Plan):

@@ -297,5 +297,5 @@ def test_outputs_give_the_in_cluster_openai_url_without_trailing_slash(dev: Plan
 
 
 def test_more_replicas_make_more_pods_within_the_pool_ceiling():
-    plan = plan_for(**{MODEL: {"replicas": 3}, POOL: {"maxNeuronDevices": 4}})
+    plan = plan_for(**{MODEL: {"replicas": 3}, POOL: {"maxNeuronDevices": 5}})
     assert deployment(plan)["spec"]["replicas"] == 3
