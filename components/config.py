@@ -22,8 +22,8 @@ from typing import Any
 
 import pulumi
 
-from . import versions
-from .hardware import (
+from inferentia_chat import versions
+from inferentia_chat.hardware import (
     COMPILE_MIN_HOST_MEMORY_GIB,
     INF2_TP_DEGREES,
     INF2_TYPES,
