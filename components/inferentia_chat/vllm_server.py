@@ -30,9 +30,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from . import model_fetch, versions
+from . import versions
 from .hardware import COMPILE_MIN_HOST_MEMORY_GIB, INF2_TYPES, NEURON_RESOURCE, serving_pod_requests
 from .kube import DNS_EGRESS, network_policy_spec
+from .model_store import model_fetch
 from .options import outer_dependencies
 
 TYPE = "inferentia-chat:index:VllmNeuronServer"
