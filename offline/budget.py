@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from components import hardware, versions
-from components.config import StackConfig
+from stacks.config import StackConfig
 
 from .engine import Record, RunResult
 

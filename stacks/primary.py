@@ -13,7 +13,6 @@ from typing import Any
 import pulumi
 
 from components import versions
-from components.config import StackConfig
 from components.eks_cluster import EksCluster, EksClusterArgs
 from components.inferentia_node_pool import InferentiaNodePool, InferentiaNodePoolArgs
 from components.karpenter import Karpenter, KarpenterArgs
@@ -32,6 +31,7 @@ from components.open_webui import SELECTOR as WEBUI_POD_LABELS
 from components.open_webui import OpenWebUI, OpenWebUIArgs
 from components.vllm_server import PORT as VLLM_PORT
 from components.vllm_server import VllmNeuronServer, VllmNeuronServerArgs, compiled_artifacts_key
+from stacks.config import StackConfig
 
 # Namespace of the model claim, hence of every pod that mounts it (the serving pods).
 INFERENCE_NAMESPACE = "inference"

@@ -9,10 +9,10 @@ import pytest
 import yaml
 
 from components import versions
-from components.config import ConfigError, parse_config
 from offline import engine
 from offline.render import main as render_main
 from offline.render import run_stack
+from stacks.config import ConfigError, parse_config
 
 ROOT = Path(__file__).resolve().parent.parent
 

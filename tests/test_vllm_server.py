@@ -6,7 +6,6 @@ import pytest
 from conftest import Plan, plan_for
 
 from components import hardware, versions
-from components.config import ConfigError
 from components.vllm_server import (
     BLOCK_SIZE,
     STARTUP_BUDGET_COMPILE_S,
@@ -16,6 +15,7 @@ from components.vllm_server import (
     num_gpu_blocks,
 )
 from offline.render import run_stack
+from stacks.config import ConfigError
 
 MODEL = "inferentia-chat:model"
 POOL = "inferentia-chat:inferencePool"
