@@ -8,8 +8,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "components"))
 
 import pulumi
 
-from components.config import load_config
 from stacks import build
+from stacks.config import load_config
 
 config = load_config()  # raises ConfigError (listing every problem) before any resource exists
 for key, value in build(config).items():

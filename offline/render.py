@@ -111,9 +111,9 @@ def run_stack(
 
 def stack_config(result: RunResult):
     """The validated configuration a run used (as the program itself parsed it)."""
-    from components.config import NAMESPACE, decode_value, parse_config
+    from stacks.config import CONFIG_NAMESPACE, decode_value, parse_config
 
-    prefix = f"{NAMESPACE}:"
+    prefix = f"{CONFIG_NAMESPACE}:"
     raw = {k[len(prefix) :]: decode_value(v) for k, v in result.config.items() if k.startswith(prefix)}
     return parse_config(raw, region=result.config.get("aws:region"), stack=result.stack)
 
@@ -191,7 +191,7 @@ def summary(result: RunResult, folder: Path) -> str:
 
 def render(stacks: list[str], out: Path, root: Path = ROOT) -> int:
     """Render each stack (a DR stack's primary first when needed); returns the exit code."""
-    from components.config import ConfigError
+    from stacks.config import ConfigError
 
     order: list[str] = []
     for stack in stacks:

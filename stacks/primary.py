@@ -12,7 +12,6 @@ from typing import Any
 
 import pulumi
 
-from components.config import StackConfig
 from inferentia_chat import versions
 from inferentia_chat.eks_cluster import EksCluster, EksClusterArgs
 from inferentia_chat.inferentia_node_pool import InferentiaNodePool, InferentiaNodePoolArgs
@@ -36,6 +35,7 @@ from inferentia_chat.open_webui import SELECTOR as WEBUI_POD_LABELS
 from inferentia_chat.open_webui import OpenWebUI, OpenWebUIArgs
 from inferentia_chat.vllm_server import PORT as VLLM_PORT
 from inferentia_chat.vllm_server import VllmNeuronServer, VllmNeuronServerArgs, compiled_artifacts_key
+from stacks.config import StackConfig
 
 # Namespace of the model claim, hence of every pod that mounts it (the serving pods).
 INFERENCE_NAMESPACE = "inference"

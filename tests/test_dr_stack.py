@@ -8,11 +8,11 @@ import pulumi
 import pytest
 from conftest import DR_SECTION, SERVING_STANDBY, STORAGE_STANDBY, Plan, dr_plan
 
-from components.config import ConfigError
 from inferentia_chat import iam
 from inferentia_chat.model_store.lustre_model_store import AUTO_EVENTS
 from offline import engine
 from offline.render import run_stack
+from stacks.config import ConfigError
 
 FS = "aws:fsx/lustreFileSystem:LustreFileSystem"
 DRA = "aws:fsx/dataRepositoryAssociation:DataRepositoryAssociation"

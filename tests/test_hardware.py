@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from components.config import parse_config
 from inferentia_chat.hardware import (
     DAEMONSET_OVERHEAD,
     INF2_TYPES,
@@ -21,6 +20,7 @@ from inferentia_chat.hardware import (
     pool_limits,
     serving_pod_requests,
 )
+from stacks.config import parse_config
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,6 @@ import json
 import pytest
 from conftest import Plan, plan_for
 
-from components.config import ConfigError
 from inferentia_chat import hardware, versions
 from inferentia_chat.vllm_server import (
     BLOCK_SIZE,
@@ -16,6 +15,7 @@ from inferentia_chat.vllm_server import (
     num_gpu_blocks,
 )
 from offline.render import run_stack
+from stacks.config import ConfigError
 
 MODEL = "inferentia-chat:model"
 POOL = "inferentia-chat:inferencePool"
