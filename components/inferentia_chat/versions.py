@@ -75,11 +75,12 @@ NEURON_SDK_VERSION = "2.31.1"
 _VLLM_NEURON_REPO = "public.ecr.aws/neuron/pytorch-inference-vllm-neuronx"
 VLLM_NEURON_IMAGE = f"{_VLLM_NEURON_REPO}:{VLLM_VERSION}-neuronx-py312-sdk{NEURON_SDK_VERSION}-ubuntu24.04"
 
-# Images of the model-load and preload Jobs (LustreModelStore). Tags are pinned; their digests could not
+# Images of the model-load and preload Jobs (ModelLoader). Tags are pinned; their digests could not
 # be read on the offline development machines: resolve and pin them by digest before production
 # (`crane digest <image>` or `docker buildx imagetools inspect <image>`).
-#  - The official Python image, Debian 13 slim: runs model_fetch.py, which needs only the
-#    standard library (Python >= 3.11), so no pip install at run time and no third-party code.
+#  - The official Python image, Debian 13 slim (CPython 3.13): runs model_fetch.py. The load Job's init
+#    container adds LOADER_PACKAGES from model_store/loader-requirements.txt, every wheel pinned by sha256
+#    (pip hash-checking mode), into an emptyDir; the preload needs the standard library only.
 MODEL_LOADER_IMAGE = "docker.io/library/python:3.13.9-slim-trixie"
 #  - `lfs` (Lustre client tools) for `lfs hsm_restore`: the FSx for Lustre CSI driver's own public image,
 #    which installs Amazon Linux 2023's `lustre-client` package (upstream Dockerfile, release 1.9). The
@@ -103,3 +104,9 @@ OPEN_WEBUI_IMAGE = f"ghcr.io/open-webui/open-webui:v{OPEN_WEBUI_VERSION}"
 LOAD_BALANCER_CONTROLLER_CHART = "aws-load-balancer-controller"
 LOAD_BALANCER_CONTROLLER_CHART_VERSION = "3.5.0"
 LOAD_BALANCER_CONTROLLER_REPO = "https://aws.github.io/eks-charts"
+
+# Python packages of the model-load Job (model_store/loader-requirements.txt holds their whole closure with the
+# sha256 of each wheel; tests/test_model_fetch.py runs the script against these versions). Sources: PyPI,
+# https://pypi.org/project/huggingface-hub/2.4.0/, https://pypi.org/project/hf-xet/1.8.0/,
+# https://pypi.org/project/boto3/1.44.8/.
+LOADER_PACKAGES = {"huggingface-hub": "2.4.0", "hf-xet": "1.8.0", "boto3": "1.44.8"}

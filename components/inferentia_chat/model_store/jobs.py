@@ -78,16 +78,24 @@ def job_spec(
     }
 
 
+SMALL = {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}}
+
+
 def container(
-    name: str, image: str, command: list[Any], env: list[dict[str, Any]], mounts: list[dict[str, Any]]
+    name: str,
+    image: str,
+    command: list[Any],
+    env: list[dict[str, Any]],
+    mounts: list[dict[str, Any]],
+    resources: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A small one-off container (restricted, read-only root)."""
+    """A one-off container (restricted, read-only root), SMALL unless told."""
     spec: dict[str, Any] = {
         "name": name,
         "image": image,
         "imagePullPolicy": "IfNotPresent",
         "command": command,
-        "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
+        "resources": resources or SMALL,
         "securityContext": restricted_container(),
         "volumeMounts": mounts,
     }
