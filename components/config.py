@@ -161,6 +161,7 @@ class InferencePoolConfig:
     max_neuron_devices: int
     image_cache_snapshot_id: str | None = None
     image_cache_bottlerocket_version: str | None = None
+    image_pull: str = "soci"
 
 
 @dataclass(frozen=True)
@@ -572,6 +573,7 @@ def _inference_pool(s: _Section) -> InferencePoolConfig:
         missing = "bottlerocketVersion" if bottlerocket is None else "snapshotId"
         s.problems.missing(cache.key(missing), "imageCache needs both snapshotId and bottlerocketVersion")
     cache.finish()
+    image_pull = _image_pull(s)
     s.finish()
     return InferencePoolConfig(
         instance_types=types,
@@ -582,7 +584,15 @@ def _inference_pool(s: _Section) -> InferencePoolConfig:
         max_neuron_devices=max_devices,
         image_cache_snapshot_id=snapshot if bottlerocket else None,
         image_cache_bottlerocket_version=bottlerocket if snapshot else None,
+        image_pull=image_pull,
     )
+
+
+def _image_pull(s: _Section) -> str:
+    """`inferencePool.imagePull`: how inference nodes pull the serving image (docs/performance.md)."""
+    from .inferentia_node_pool import IMAGE_PULL_SOCI, IMAGE_PULLS
+
+    return s.string("imagePull", IMAGE_PULL_SOCI, choices=IMAGE_PULLS) or IMAGE_PULL_SOCI
 
 
 def _model_store(s: _Section, network: NetworkConfig) -> ModelStoreConfig:

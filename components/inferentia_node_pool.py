@@ -29,11 +29,29 @@ NEURON_TAINT = {"key": NEURON_RESOURCE, "value": "true", "effect": "NoSchedule"}
 NEURON_TOLERATION = {"key": NEURON_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}
 POOL_LABEL_VALUE = "inferentia"
 
-# Root volume: the Neuron vLLM image is 15-20 GB compressed; containerd keeps the compressed layers and
-# the unpacked snapshot, and an image upgrade pulls the new one beside the old. 200 GiB holds two
-# versions with room for logs; gp3 at 250 MB/s (above the 125 baseline) shortens a 20 GB pull.
+# Root volume: the Neuron vLLM image is 15-20 GB; the snapshotter keeps the unpacked layers, and an image
+# upgrade pulls the new one beside the old. 200 GiB holds two versions with room for logs. gp3 at 600 MiB/s
+# (above the 125 baseline, 3000 IOPS kept): SOCI parallel pull buffers layers on disk, and 600 MiB/s is the
+# setting of the published measurement the start-up budget uses (docs/performance.md; aws-samples/
+# karpenter-blueprints, blueprints/soci-snapshotter: "a good starting point ... 600MiB/s and base IOPs").
 ROOT_VOLUME_GIB = 200
-ROOT_VOLUME_THROUGHPUT = 250
+ROOT_VOLUME_THROUGHPUT = 600
+
+# Image pull mechanisms of the inference nodes (config `inferencePool.imagePull`).
+IMAGE_PULL_SOCI = "soci"  # SOCI snapshotter, parallel pull and unpack (the default)
+IMAGE_PULL_CONTAINERD = "containerd"  # containerd's default sequential pull
+IMAGE_PULLS = (IMAGE_PULL_SOCI, IMAGE_PULL_CONTAINERD)
+
+# AL2023 (EKS AMI >= v20250821, ours is versions.INFERENCE_AMI_ALIAS) ships the SOCI snapshotter; nodeadm's
+# `FastImagePull` feature gate switches containerd and the kubelet to it in parallel pull/unpack mode
+# (awslabs/amazon-eks-ami nodeadm docs, "Enabling fast image pull"; karpenter-blueprints soci-snapshotter).
+# Karpenter merges this NodeConfig with the one it generates (cluster endpoint, CA, kubelet flags).
+AL2023_FAST_PULL_USER_DATA = """apiVersion: node.eks.aws/v1alpha1
+kind: NodeConfig
+spec:
+  featureGates:
+    FastImagePull: true
+"""
 
 
 class InferentiaNodePoolArgs(TypedDict):
@@ -66,6 +84,9 @@ class InferentiaNodePoolArgs(TypedDict):
     it, nodes run Bottlerocket and restore their data volume from it, so a new node skips the image pull."""
     image_cache_bottlerocket_version: NotRequired[str]
     """The Bottlerocket release the snapshot was made with, e.g. v1.46.0 (required with the snapshot)."""
+    image_pull: NotRequired[str]
+    """`soci` (default: SOCI parallel pull and unpack) or `containerd` (the sequential default pull). Ignored
+    with the image cache, whose images live in the overlayfs snapshotter the snapshot was made with."""
     tags: NotRequired[Mapping[str, str]]
     """Common tags for every resource (also put on the instances, volumes and interfaces)."""
 
@@ -82,8 +103,10 @@ def node_class_spec(
     tags: Mapping[str, str],
     root_volume_gib: int,
     image_cache: tuple[str, str] | None = None,
+    image_pull: str = IMAGE_PULL_SOCI,
 ) -> dict[str, Any]:
-    """EC2NodeClass spec (karpenter.k8s.aws/v1); `image_cache` = (snapshot id, Bottlerocket version)."""
+    """EC2NodeClass spec (karpenter.k8s.aws/v1); `image_cache` = (snapshot id, Bottlerocket version);
+    `image_pull` = how nodes without the cache pull the serving image (see IMAGE_PULLS)."""
     spec = {
         # Family and dated alias (versions.INFERENCE_AMI_ALIAS says why this AMI): Karpenter picks
         # the Neuron variant for inf2, with the Neuron driver and the Lustre client.
@@ -119,6 +142,8 @@ def node_class_spec(
     }
     if image_cache:
         spec.update(_bottlerocket_with_cached_images(*image_cache, root_volume_gib))
+    elif image_pull == IMAGE_PULL_SOCI:
+        spec["userData"] = AL2023_FAST_PULL_USER_DATA
     return spec
 
 
@@ -130,9 +155,13 @@ def _bottlerocket_with_cached_images(snapshot_id: str, version: str, data_volume
     components/versions.py needs a new snapshot), and EBS restores snapshot blocks lazily, so the first read
     of the image is slower than a warm disk (Fast Snapshot Restore removes that, at a cost per AZ-hour).
     Check that the release has the Lustre client the FSx CSI driver needs before switching.
+    No SOCI here: Bottlerocket wipes the images of the previous snapshotter when it changes, which would throw
+    the cached image away. `device-ownership-from-security-context` lets the non-root serving containers open
+    the Neuron devices (Bottlerocket >= v1.30 QUICKSTART-EKS.md, "Neuron Support").
     """
     return {
         "amiFamily": "Bottlerocket",
+        "userData": BOTTLEROCKET_NEURON_USER_DATA,
         "amiSelectorTerms": [{"alias": f"bottlerocket@{version}"}],
         "blockDeviceMappings": [
             {
@@ -154,6 +183,11 @@ def _bottlerocket_with_cached_images(snapshot_id: str, version: str, data_volume
             },
         ],
     }
+
+
+BOTTLEROCKET_NEURON_USER_DATA = """[settings.kubernetes]
+device-ownership-from-security-context = true
+"""
 
 
 def node_pool_spec(
@@ -255,6 +289,8 @@ class InferentiaNodePool(pulumi.ComponentResource):
         }
         waits = _as_list(opts.depends_on if opts else None)
 
+        if args.get("image_pull", IMAGE_PULL_SOCI) not in IMAGE_PULLS:
+            raise ValueError(f"image_pull: {args.get('image_pull')!r} is not one of {', '.join(IMAGE_PULLS)}")
         snapshot, bottlerocket = args.get("image_cache_snapshot_id"), args.get("image_cache_bottlerocket_version")
         if bool(snapshot) != bool(bottlerocket):
             raise ValueError("image_cache_snapshot_id and image_cache_bottlerocket_version go together")
@@ -266,7 +302,13 @@ class InferentiaNodePool(pulumi.ComponentResource):
             metadata=k8s.meta.v1.ObjectMetaArgs(name=name, labels=labels),
             spec=pulumi.Output.all(args["node_role_name"], args["cluster_name"], args["node_security_group_id"]).apply(
                 lambda a: node_class_spec(
-                    a[0], a[1], a[2], tags, args.get("root_volume_gib", ROOT_VOLUME_GIB), image_cache
+                    a[0],
+                    a[1],
+                    a[2],
+                    tags,
+                    args.get("root_volume_gib", ROOT_VOLUME_GIB),
+                    image_cache,
+                    args.get("image_pull", IMAGE_PULL_SOCI),
                 )
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=waits),
