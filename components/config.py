@@ -28,10 +28,13 @@ from .hardware import (
     INF2_TP_DEGREES,
     INF2_TYPES,
     KNOWN_MODELS,
+    KV_BLOCK_SIZE,
     SCRATCH_2_MB_S_PER_TIB,
     WEIGHT_READ_BUDGET_S,
     fit_report,
     fsx_throughput_mb_s,
+    kv_blocks_fit,
+    kv_blocks_minimum,
     pool_devices_needed,
     serving_pod_requests,
     types_that_fit_tp,
@@ -696,11 +699,13 @@ def _model(s: _Section, pool: InferencePoolConfig, role: str) -> ModelConfig:
     replicas = s.integer("replicas", 0 if role == "dr" else 1, minimum=0, maximum=64)
     compile_job = s.boolean("compileJob", True)
     if tp in INF2_TP_DEGREES and types_that_fit_tp(tp, pool.instance_types):
-        _check_fit(s, tp, replicas, pool, compile_job)
+        _check_fit(s, tp, replicas, pool, compile_job, model_id)
     max_len = s.integer("maxModelLen", 8192, minimum=128, maximum=131072, allowed="(tokens)")
     if facts and max_len > facts.max_context:
         s.problems.add(s.key("maxModelLen"), max_len, f"must be at most the model's context of {facts.max_context}")
     max_seqs = s.integer("maxNumSeqs", 4, minimum=1, maximum=256, allowed="(concurrent sequences per replica)")
+    if tp in INF2_TP_DEGREES:
+        _check_kv_cache(s, model_id, tp, max_len, max_seqs)
     if compile_job and tp in INF2_TP_DEGREES:
         big = [
             t
@@ -729,11 +734,26 @@ def _model(s: _Section, pool: InferencePoolConfig, role: str) -> ModelConfig:
     )
 
 
-def _check_fit(s: _Section, tp: int, replicas: int, pool: InferencePoolConfig, compile_job: bool) -> None:
+def _check_kv_cache(s: _Section, model_id: str | None, tp: int, max_len: int, max_seqs: int) -> None:
+    """Prefix caching allocates the KV cache in blocks: every sequence at full length must fit device memory."""
+    need, fits = kv_blocks_minimum(max_len, max_seqs), kv_blocks_fit(model_id, tp)
+    if need > fits:
+        s.problems.add(
+            s.key("maxModelLen"),
+            max_len,
+            f"with maxNumSeqs {max_seqs} the KV cache needs {need} blocks of {KV_BLOCK_SIZE} tokens but only {fits} "
+            f"fit the device memory at tensorParallelSize {tp}; lower maxModelLen or maxNumSeqs, or raise "
+            "tensorParallelSize",
+        )
+
+
+def _check_fit(
+    s: _Section, tp: int, replicas: int, pool: InferencePoolConfig, compile_job: bool, model_id: str | None
+) -> None:
     """The serving pod at this TP must fit an allowed instance type (after kubelet reservations and
     DaemonSets), and the pool's device ceiling must let Karpenter launch nodes for every pod that can run
     at once."""
-    requests = serving_pod_requests(tp)
+    requests = serving_pod_requests(tp, model_id)
     report = fit_report(requests, pool.instance_types)
     wanted = (
         f"a serving pod at tensorParallelSize {tp} requests {requests.neuron_devices} Neuron device(s), "

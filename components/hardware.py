@@ -80,16 +80,19 @@ class ModelFacts:
     kv_heads: int
     max_context: int
     weights_gb: float  # one set of bf16 weights, as downloaded
+    layers: int = 32  # num_hidden_layers
+    head_dim: int = 128  # hidden_size / num_attention_heads
 
 
 KNOWN_MODELS: dict[str, ModelFacts] = {
     # config.json: num_attention_heads 32, num_key_value_heads 8, max_position_embeddings 32768;
     # model-0000{1,2,3}-of-00003.safetensors total about 14.5 GB.
+    # num_hidden_layers 32, hidden_size 4096 (head_dim 128).
     "mistralai/Mistral-7B-Instruct-v0.3": ModelFacts(
-        attention_heads=32, kv_heads=8, max_context=32768, weights_gb=14.5
+        attention_heads=32, kv_heads=8, max_context=32768, weights_gb=14.5, layers=32, head_dim=128
     ),
     "mistralai/Mistral-7B-Instruct-v0.2": ModelFacts(
-        attention_heads=32, kv_heads=8, max_context=32768, weights_gb=14.5
+        attention_heads=32, kv_heads=8, max_context=32768, weights_gb=14.5, layers=32, head_dim=128
     ),
 }
 
@@ -215,28 +218,85 @@ def allocatable(instance_type: str) -> Resources:
     )
 
 
-# Serving pod sizing, per Inferentia2 chip it uses. vLLM on Neuron keeps the weights and KV cache
-# in device memory; host RAM holds the runtime, the tokenizer, the scheduler and the checkpoint
-# pages while they stream to the device (compilation, the RAM-hungry step, happens once elsewhere and
-# its artifacts are read from FSx). 12 GiB and 3 vCPUs per chip is the largest round size that still
-# fits inf2.xlarge (16 GiB, 4 vCPUs; the workshop served Mistral-7B there), so the smallest, cheapest
-# type stays usable. To be confirmed with a real run by the VllmNeuronServer issue.
 # Neuron compilation of a ~7B model needs host memory an inf2.xlarge (16 GiB) does not have (Neuron docs;
 # the compile Job therefore runs on a size with at least this much).
 COMPILE_MIN_HOST_MEMORY_GIB = 64
 
+# Serving pod sizing (docs/performance.md, "Memory of the serving pod"). vLLM on Neuron keeps the weights and
+# the KV cache in device memory; host memory holds the runtime (Python, torch, vLLM, NxD Inference, the
+# tokenizer, the scheduler) and the weights on their way to the device. The compile Job stores the weights
+# pre-sharded per rank with the artifacts (vllm_server.NEURON_CONFIG, `save_sharded_checkpoint`), so a
+# serving pod reads one safetensors shard per NeuronCore and at most one rank's shard is materialised in host
+# memory at a time; safetensors memory-maps the rest, and those are clean page-cache pages the kernel
+# reclaims under the cgroup limit instead of killing the pod. Peak = runtime + one rank's shard, plus a margin.
+# Evidence: the published bf16 weight size (KNOWN_MODELS), the reference workshop serving Mistral-7B at TP 2
+# on inf2.xlarge (16 GiB host), the runtime figure an ESTIMATE to confirm with `python -m offline phases`
+# (kubectl top during load) on a real node.
+SERVING_RUNTIME_HOST_GIB = 3.0  # estimate: the serving process before any weights
+SERVING_MEMORY_MARGIN = 1.25  # headroom over the computed peak (page tables, tokenizer caches, allocator slack)
+DEFAULT_WEIGHTS_GB = 15.0  # a ~7B model in bf16, for models not in KNOWN_MODELS
 SERVING_CPU_MILLIS_PER_DEVICE = 3000
-SERVING_MEMORY_MIB_PER_DEVICE = 12 * 1024
 
 
-def serving_pod_requests(tensor_parallel_size: int) -> Resources:
-    """The requests of one vLLM serving pod at this tensor-parallel degree (VllmNeuronServer uses these)."""
+def load_peak_host_gib(tensor_parallel_size: int, model_id: str | None = None) -> float:
+    """Host memory (GiB) a serving pod peaks at while it loads: runtime plus one rank's weight shard."""
+    facts = KNOWN_MODELS.get(model_id or "")
+    weights_gib = (facts.weights_gb if facts else DEFAULT_WEIGHTS_GB) * 1e9 / 2**30
+    return SERVING_RUNTIME_HOST_GIB + weights_gib / max(tensor_parallel_size, 1)
+
+
+def serving_pod_requests(tensor_parallel_size: int, model_id: str | None = None) -> Resources:
+    """The requests of one vLLM serving pod at this tensor-parallel degree (VllmNeuronServer uses these):
+    whole Neuron devices, 3 vCPUs per device, and memory from the load peak (rounded up to 256 MiB)."""
     devices = neuron_devices_for(tensor_parallel_size)
+    memory_mib = load_peak_host_gib(tensor_parallel_size, model_id) * SERVING_MEMORY_MARGIN * 1024
     return Resources(
         neuron_devices=devices,
         cpu_millis=SERVING_CPU_MILLIS_PER_DEVICE * devices,
-        memory_mib=SERVING_MEMORY_MIB_PER_DEVICE * devices,
+        memory_mib=math.ceil(memory_mib / 256) * 256,
     )
+
+
+# --- The KV cache in device memory (prefix caching, vllm_server) ---------------------------------------
+# NxD Inference's block KV layout (`pa_block_size`, `pa_num_blocks`): block size 32 is the Neuron
+# recommendation; at least max_num_seqs * max_model_len / block_size blocks are required, and more blocks keep
+# more conversation prefixes cached (NxD Inference feature guide, "Prefix Caching Support", aws-neuron-sdk).
+KV_BLOCK_SIZE = 32
+HBM_GIB_PER_DEVICE = 32
+# Share of device memory kept free of weights and KV cache for the runtime: compiled graphs (NEFFs),
+# scratchpad, collectives and on-device sampling. An ESTIMATE; NxD Inference gives no formula ("customers are
+# advised to experiment"); a load that runs out of device memory fails at start, never silently.
+DEVICE_RESERVE_SHARE = 0.20
+KV_BLOCKS_PER_MINIMUM = 4  # cap: beyond 4x the minimum the hit rate of a 4-sequence chat pod hardly grows
+
+
+def kv_block_bytes(model_id: str | None) -> int:
+    """Device bytes of one KV-cache block (keys and values of every layer, bf16), over all ranks."""
+    facts = KNOWN_MODELS.get(model_id or "")
+    if facts is None:
+        facts = KNOWN_MODELS["mistralai/Mistral-7B-Instruct-v0.3"]  # the ~7B shape the defaults assume
+    return 2 * facts.layers * facts.kv_heads * facts.head_dim * 2 * KV_BLOCK_SIZE
+
+
+def kv_blocks_minimum(max_model_len: int, max_num_seqs: int) -> int:
+    """Blocks NxD Inference requires: every sequence at full length."""
+    return math.ceil(max_model_len / KV_BLOCK_SIZE) * max_num_seqs
+
+
+def kv_blocks_fit(model_id: str | None, tensor_parallel_size: int) -> int:
+    """Blocks that fit the pod's device memory after the weights and the runtime reserve."""
+    facts = KNOWN_MODELS.get(model_id or "")
+    weights = (facts.weights_gb if facts else DEFAULT_WEIGHTS_GB) * 1e9
+    device = neuron_devices_for(tensor_parallel_size) * HBM_GIB_PER_DEVICE * 2**30
+    free = device * (1 - DEVICE_RESERVE_SHARE) - weights
+    return max(int(free // kv_block_bytes(model_id)), 0)
+
+
+def kv_cache_blocks(model_id: str | None, tensor_parallel_size: int, max_model_len: int, max_num_seqs: int) -> int:
+    """The KV-cache blocks a serving pod allocates: as many as fit device memory, at most 4x the minimum, and
+    never fewer than the minimum (config validation refuses a shape whose minimum does not fit)."""
+    minimum = kv_blocks_minimum(max_model_len, max_num_seqs)
+    return max(minimum, min(kv_blocks_fit(model_id, tensor_parallel_size), KV_BLOCKS_PER_MINIMUM * minimum))
 
 
 @dataclass(frozen=True)

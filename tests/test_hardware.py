@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from components.config import parse_config
@@ -9,6 +11,7 @@ from components.hardware import (
     DAEMONSET_OVERHEAD,
     INF2_TYPES,
     NEURON_RESOURCE,
+    SERVING_RUNTIME_HOST_GIB,
     Resources,
     allocatable,
     fit,
@@ -57,9 +60,22 @@ def test_allocatable_subtracts_reservations_eviction_and_daemonsets():
 def test_serving_pod_scales_with_the_devices_its_tp_needs():
     assert serving_pod_requests(2).neuron_devices == 1
     assert serving_pod_requests(1).neuron_devices == 1
-    assert serving_pod_requests(8) == Resources(
-        4, 4 * serving_pod_requests(2).cpu_millis, 4 * serving_pod_requests(2).memory_mib
-    )
+    assert serving_pod_requests(8).neuron_devices == 4
+    assert serving_pod_requests(8).cpu_millis == 4 * serving_pod_requests(2).cpu_millis
+
+
+def test_serving_memory_is_the_load_peak_runtime_plus_one_rank_shard_with_margin():
+    mistral = "mistralai/Mistral-7B-Instruct-v0.3"
+    shard_gib = 14.5e9 / 2**30
+    for tp in (1, 2, 8, 24):
+        peak = SERVING_RUNTIME_HOST_GIB + shard_gib / tp
+        assert serving_pod_requests(tp, mistral).memory_mib == math.ceil(peak * 1.25 * 1024 / 256) * 256
+    # More ranks, smaller shards: the per-pod peak falls with the tensor-parallel degree.
+    assert serving_pod_requests(1, mistral).memory_mib > serving_pod_requests(2, mistral).memory_mib
+    # TP 1 (the whole 14.5 GB through one rank) no longer fits inf2.xlarge's 16 GiB; TP 2 does.
+    assert fit(serving_pod_requests(1, mistral), "inf2.xlarge").pods == 0
+    assert fit(serving_pod_requests(2, mistral), "inf2.xlarge").pods == 1
+    assert fit(serving_pod_requests(1, mistral), "inf2.8xlarge").pods == 1
 
 
 def test_the_default_serving_pod_fits_the_smallest_type():
