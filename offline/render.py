@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from . import budget, cloud
+from . import budget, cloud, cost
 from .engine import SECRET, RunResult, install
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -210,10 +210,13 @@ def render(stacks: list[str], out: Path, root: Path = ROOT) -> int:
         cfg = stack_config(result)
         report = budget.budget(result, cfg)
         (folder / "budget.json").write_text(json.dumps(report, indent=2) + "\n")
+        bill = cost.cost(result, cfg)
+        (folder / "cost.json").write_text(json.dumps(bill, indent=2) + "\n")
         print(summary(result, folder))
         for warning in cfg.warnings:
             print(f"warning: {warning}")
         print(budget.summary(report))
+        print(cost.summary(bill))
     return 0
 
 
