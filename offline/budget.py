@@ -35,7 +35,7 @@ class Figure:
     """A duration (or size/rate) and where it comes from."""
 
     value: float
-    kind: str  # "published" | "estimate" | "computed"
+    kind: str  # "published" | "estimate" | "computed" | "measured"
     source: str
 
 
@@ -66,8 +66,10 @@ WARM_UP = Figure(30, "estimate", "vLLM Neuron warm-up requests before /health re
 SCRATCH_MB_S_PER_TIB = Figure(200, "published", "FSx for Lustre SCRATCH_2: 200 MB/s per TiB (FSx docs)")
 
 
-def replica_budget(cfg: StackConfig, loading_pods: int = 1) -> dict[str, Any]:
-    """Time-to-ready of a new replica, by phase, on a warm node and on a new node."""
+def replica_budget(cfg: StackConfig, loading_pods: int = 1, measured: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Time-to-ready of a new replica, by phase, on a warm node and on a new node. `measured`: the
+    `budgetInput` of `python -m offline phases --json` from a real deployment; its phases replace the figures
+    (the model load to Ready replaces weight read, artifact load and warm-up, which it cannot tell apart)."""
     ms, model = cfg.model_store, cfg.model
     if ms.deployment_type == "SCRATCH_2":
         per_tib = SCRATCH_MB_S_PER_TIB
@@ -99,8 +101,11 @@ def replica_budget(cfg: StackConfig, loading_pods: int = 1) -> dict[str, Any]:
         ("artifact load", ARTIFACT_LOAD),
         ("warm-up", WARM_UP),
     ]
+    new_items = [("node launch", NODE_LAUNCH), ("image pull", pull), *common]
+    if measured:
+        common, new_items = _with_measured(common, measured), _with_measured(new_items, measured)
     warm = _phases(common, TARGET_WARM_NODE_S)
-    new = _phases([("node launch", NODE_LAUNCH), ("image pull", pull), *common], TARGET_NEW_NODE_S)
+    new = _phases(new_items, TARGET_NEW_NODE_S)
     return {
         "warmNode": warm,
         "newNode": new,
@@ -111,6 +116,24 @@ def replica_budget(cfg: StackConfig, loading_pods: int = 1) -> dict[str, Any]:
             "imagePullMBps": asdict(pull_rate(cfg)),
         },
     }
+
+
+MEASURED_SOURCE = "measured on a deployment (python -m offline phases --json; render --measured)"
+
+
+def _with_measured(items: list[tuple[str, Figure]], measured: dict[str, Any]) -> list[tuple[str, Figure]]:
+    """Phases with measured figures in place of estimates; the three load phases become one when measured."""
+    load = ("weight read", "artifact load", "warm-up")
+    out: list[tuple[str, Figure]] = []
+    for name, figure in items:
+        if name in load and "load to ready" in measured:
+            if name == load[0]:
+                out.append(("load to ready", Figure(float(measured["load to ready"]), "measured", MEASURED_SOURCE)))
+            continue
+        if name in measured:
+            figure = Figure(float(measured[name]), "measured", f"{MEASURED_SOURCE}, pod {measured.get('fromPod')}")
+        out.append((name, figure))
+    return out
 
 
 def pull_rate(cfg: StackConfig) -> Figure:
@@ -306,7 +329,7 @@ def deploy_budget(records: Iterable[Record], replica: dict[str, Any], compile_: 
             **{t: asdict(f) for t, f in sorted(CREATE_TIMES.items())},
             "model-load Job": asdict(LOAD_JOB),
             "model-preload Job": asdict(PRELOAD_JOB),
-            "Neuron compilation": asdict(COMPILE),
+            "Neuron compilation": asdict(compile_),
         },
     }
 
@@ -351,9 +374,15 @@ def _paths_to(recs: dict[str, Record], start: str, target) -> list[list[str]]:
     return hits
 
 
-def budget(result: RunResult, cfg: StackConfig) -> dict[str, Any]:
-    """budget.json for a stack."""
-    replica = replica_budget(cfg)
+def budget(result: RunResult, cfg: StackConfig, measured: dict[str, Any] | None = None) -> dict[str, Any]:
+    """budget.json for a stack; `measured` = a phases JSON (its `budgetInput` replaces estimates)."""
+    given = (measured or {}).get("budgetInput") or {}
+    replica = replica_budget(cfg, measured=given)
+    compile_ = (
+        Figure(float(given["compile"]), "measured", f"{MEASURED_SOURCE}: the compile Job")
+        if "compile" in given
+        else COMPILE
+    )
     fleet = replica_budget(cfg, loading_pods=max(cfg.model.replicas, 1))
     return {
         "stack": result.stack,
@@ -363,10 +392,11 @@ def budget(result: RunResult, cfg: StackConfig) -> dict[str, Any]:
             "loadingPods": max(cfg.model.replicas, 1),
             "weightReadSeconds": next(p["seconds"] for p in fleet["warmNode"]["phases"] if p["phase"] == "weight read"),
         },
-        "deploy": deploy_budget(result.resources, replica),
+        "deploy": deploy_budget(result.resources, replica, compile_),
         # The same `pulumi up` when compiled artifacts for this configuration are already in the cache: a
         # re-deploy, or the DR region (the artifacts replicate with the bucket).
         "deployWithCachedArtifacts": deploy_budget(result.resources, replica, CACHE_HIT),
+        "measured": bool(given),
         "targets": {
             "warmNodeSeconds": TARGET_WARM_NODE_S,
             "newNodeSeconds": TARGET_NEW_NODE_S,

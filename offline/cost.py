@@ -142,23 +142,39 @@ def _lines(result: RunResult, cfg: StackConfig, prices: PriceTable) -> tuple[lis
         )
         disk = _system_disk_gib(result)
         gp3 = prices.get("ebs_gp3_gb_month")
-        lines.append(Line("system node volumes (gp3)", "GB-months", gp3, c.system_node_count * disk, c.system_node_max_count * disk))
+        lines.append(
+            Line(
+                "system node volumes (gp3)",
+                "GB-months",
+                gp3,
+                c.system_node_count * disk,
+                c.system_node_max_count * disk,
+            )
+        )
         lines += _inference_lines(cfg, prices)
         lines.append(Line("Open WebUI volume (gp3)", "GB-months", gp3, cfg.webui.storage_gib, cfg.webui.storage_gib))
         if cfg.webui.exposure != "cluster":
-            lines.append(Line("Application Load Balancer", "ALB-hours", prices.get("alb_hour"), h, h, "plus LCUs (usage)"))
+            lines.append(
+                Line("Application Load Balancer", "ALB-hours", prices.get("alb_hour"), h, h, "plus LCUs (usage)")
+            )
     nat = _nat_gateways(result, cfg)
     if nat:
         lines.append(Line("NAT gateways", "gateway-hours", prices.get("nat_gateway_hour"), nat * h, nat * h))
         usage_only("NAT gateway data processing (image pulls, model download)", "nat_gateway_gb", "GB")
     if types["aws:fsx/lustreFileSystem:LustreFileSystem"]:
         ms = cfg.model_store
-        tier = ms.deployment_type if ms.deployment_type == "SCRATCH_2" else f"{ms.deployment_type}-{ms.throughput_per_tib}"
+        tier = (
+            ms.deployment_type if ms.deployment_type == "SCRATCH_2" else f"{ms.deployment_type}-{ms.throughput_per_tib}"
+        )
         fsx = prices.get("fsx_lustre_gb_month", tier)
         gb = ms.storage_capacity_gib  # the provisioned capacity, as AWS's pricing examples count it
         lines.append(Line(f"FSx for Lustre ({tier} MB/s/TiB, {ms.storage_capacity_gib} GiB)", "GB-months", fsx, gb, gb))
     stored = _bucket_gb(cfg)
-    model_buckets = [r for r in result.resources if r.type == "aws:s3/bucket:Bucket" and r.name.endswith(("store-bucket", "replica-bucket"))]
+    model_buckets = [
+        r
+        for r in result.resources
+        if r.type == "aws:s3/bucket:Bucket" and r.name.endswith(("store-bucket", "replica-bucket"))
+    ]
     if model_buckets:
         s3 = prices.get("s3_standard_gb_month")
         n = len(model_buckets)
@@ -198,7 +214,9 @@ def _inference_lines(cfg: StackConfig, prices: PriceTable) -> list[Line]:
     lines = [Line(f"inference nodes ({itype}, on-demand)", "instance-hours", node, idle * h, busy * h, note)]
     gp3, tput = prices.get("ebs_gp3_gb_month"), prices.get("ebs_gp3_throughput_mibps_month")
     extra = ROOT_VOLUME_THROUGHPUT - GP3_BASE_THROUGHPUT
-    lines.append(Line("inference node root volumes (gp3)", "GB-months", gp3, idle * ROOT_VOLUME_GIB, busy * ROOT_VOLUME_GIB))
+    lines.append(
+        Line("inference node root volumes (gp3)", "GB-months", gp3, idle * ROOT_VOLUME_GIB, busy * ROOT_VOLUME_GIB)
+    )
     lines.append(
         Line(
             f"inference node volume throughput (+{extra} MiB/s each, SOCI pull)",
