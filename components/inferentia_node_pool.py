@@ -20,6 +20,7 @@ import pulumi_kubernetes as k8s
 from . import versions
 from .eks_cluster import SYSTEM_NODE_LABEL
 from .hardware import INF2_TYPES, NEURON_RESOURCE, allocatable, pool_limits
+from .image_pull import AL2023_FAST_PULL_USER_DATA, IMAGE_PULL_SOCI, IMAGE_PULLS, bottlerocket_node_class
 from .tags import component_tags
 
 TYPE = "inferentia-chat:index:InferentiaNodePool"
@@ -36,22 +37,6 @@ POOL_LABEL_VALUE = "inferentia"
 # karpenter-blueprints, blueprints/soci-snapshotter: "a good starting point ... 600MiB/s and base IOPs").
 ROOT_VOLUME_GIB = 200
 ROOT_VOLUME_THROUGHPUT = 600
-
-# Image pull mechanisms of the inference nodes (config `inferencePool.imagePull`).
-IMAGE_PULL_SOCI = "soci"  # SOCI snapshotter, parallel pull and unpack (the default)
-IMAGE_PULL_CONTAINERD = "containerd"  # containerd's default sequential pull
-IMAGE_PULLS = (IMAGE_PULL_SOCI, IMAGE_PULL_CONTAINERD)
-
-# AL2023 (EKS AMI >= v20250821, ours is versions.INFERENCE_AMI_ALIAS) ships the SOCI snapshotter; nodeadm's
-# `FastImagePull` feature gate switches containerd and the kubelet to it in parallel pull/unpack mode
-# (awslabs/amazon-eks-ami nodeadm docs, "Enabling fast image pull"; karpenter-blueprints soci-snapshotter).
-# Karpenter merges this NodeConfig with the one it generates (cluster endpoint, CA, kubelet flags).
-AL2023_FAST_PULL_USER_DATA = """apiVersion: node.eks.aws/v1alpha1
-kind: NodeConfig
-spec:
-  featureGates:
-    FastImagePull: true
-"""
 
 
 class InferentiaNodePoolArgs(TypedDict):
@@ -84,6 +69,8 @@ class InferentiaNodePoolArgs(TypedDict):
     it, nodes run Bottlerocket and restore their data volume from it, so a new node skips the image pull."""
     image_cache_bottlerocket_version: NotRequired[str]
     """The Bottlerocket release the snapshot was made with, e.g. v1.46.0 (required with the snapshot)."""
+    bottlerocket_version: NotRequired[str]
+    """Run the nodes on this Bottlerocket release (e.g. v1.61.0) instead of AL2023, without an image cache."""
     image_pull: NotRequired[str]
     """`soci` (default: SOCI parallel pull and unpack) or `containerd` (the sequential default pull). Ignored
     with the image cache, whose images live in the overlayfs snapshotter the snapshot was made with."""
@@ -104,9 +91,11 @@ def node_class_spec(
     root_volume_gib: int,
     image_cache: tuple[str, str] | None = None,
     image_pull: str = IMAGE_PULL_SOCI,
+    bottlerocket_version: str | None = None,
 ) -> dict[str, Any]:
     """EC2NodeClass spec (karpenter.k8s.aws/v1); `image_cache` = (snapshot id, Bottlerocket version);
-    `image_pull` = how nodes without the cache pull the serving image (see IMAGE_PULLS)."""
+    `image_pull` = how nodes pull the serving image (components/image_pull.py); `bottlerocket_version` =
+    Bottlerocket nodes without the cache."""
     spec = {
         # Family and dated alias (versions.INFERENCE_AMI_ALIAS says why this AMI): Karpenter picks
         # the Neuron variant for inf2, with the Neuron driver and the Lustre client.
@@ -140,54 +129,13 @@ def node_class_spec(
         ],
         "tags": dict(tags),
     }
-    if image_cache:
-        spec.update(_bottlerocket_with_cached_images(*image_cache, root_volume_gib))
-    elif image_pull == IMAGE_PULL_SOCI:
+    soci = image_pull == IMAGE_PULL_SOCI
+    if image_cache or bottlerocket_version:
+        snapshot, version = image_cache or (None, bottlerocket_version)
+        spec.update(bottlerocket_node_class(version, root_volume_gib, ROOT_VOLUME_THROUGHPUT, snapshot, soci))
+    elif soci:
         spec["userData"] = AL2023_FAST_PULL_USER_DATA
     return spec
-
-
-def _bottlerocket_with_cached_images(snapshot_id: str, version: str, data_volume_gib: int) -> dict[str, Any]:
-    """Bottlerocket keeps container images on its data volume (/dev/xvdb); restoring that volume from a
-    snapshot made after pulling the serving image (aws-samples/bottlerocket-images-cache) puts the image on
-    the node at boot. Karpenter's Bottlerocket family resolves the standard aws-k8s variant for Neuron
-    instances (it carries the Neuron driver). Trade-off: a manual step per image version (a new image in
-    components/versions.py needs a new snapshot), and EBS restores snapshot blocks lazily, so the first read
-    of the image is slower than a warm disk (Fast Snapshot Restore removes that, at a cost per AZ-hour).
-    Check that the release has the Lustre client the FSx CSI driver needs before switching.
-    No SOCI here: Bottlerocket wipes the images of the previous snapshotter when it changes, which would throw
-    the cached image away. `device-ownership-from-security-context` lets the non-root serving containers open
-    the Neuron devices (Bottlerocket >= v1.30 QUICKSTART-EKS.md, "Neuron Support").
-    """
-    return {
-        "amiFamily": "Bottlerocket",
-        "userData": BOTTLEROCKET_NEURON_USER_DATA,
-        "amiSelectorTerms": [{"alias": f"bottlerocket@{version}"}],
-        "blockDeviceMappings": [
-            {
-                "deviceName": "/dev/xvda",  # Bottlerocket's OS volume
-                "ebs": {"volumeSize": "8Gi", "volumeType": "gp3", "encrypted": True, "deleteOnTermination": True},
-            },
-            {
-                "deviceName": "/dev/xvdb",  # the data volume: images and container storage
-                "rootVolume": True,
-                "ebs": {
-                    "volumeSize": f"{data_volume_gib}Gi",
-                    "volumeType": "gp3",
-                    "iops": 3000,
-                    "throughput": ROOT_VOLUME_THROUGHPUT,
-                    "snapshotID": snapshot_id,
-                    "encrypted": True,
-                    "deleteOnTermination": True,
-                },
-            },
-        ],
-    }
-
-
-BOTTLEROCKET_NEURON_USER_DATA = """[settings.kubernetes]
-device-ownership-from-security-context = true
-"""
 
 
 def node_pool_spec(
@@ -309,6 +257,7 @@ class InferentiaNodePool(pulumi.ComponentResource):
                     args.get("root_volume_gib", ROOT_VOLUME_GIB),
                     image_cache,
                     args.get("image_pull", IMAGE_PULL_SOCI),
+                    args.get("bottlerocket_version"),
                 )
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=waits),
