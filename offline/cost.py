@@ -19,10 +19,10 @@ from typing import Any
 
 import yaml
 
-from components import hardware
-from components.config import StackConfig
-from components.inferentia_node_pool import ROOT_VOLUME_GIB, ROOT_VOLUME_THROUGHPUT
-from components.vllm_server import compile_instance_type
+from inferentia_chat import hardware
+from inferentia_chat.inferentia_node_pool import ROOT_VOLUME_GIB, ROOT_VOLUME_THROUGHPUT
+from inferentia_chat.vllm_server import compile_instance_type
+from stacks.config import StackConfig
 
 from .budget import COMPILE
 from .engine import RunResult

@@ -7,7 +7,7 @@ import pytest
 import yaml
 from conftest import plan_for
 
-from components import hardware
+from inferentia_chat import hardware
 from offline import cost
 from offline.render import list_stacks, stack_config
 from offline.render import main as render_main

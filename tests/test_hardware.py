@@ -6,8 +6,7 @@ import math
 
 import pytest
 
-from components.config import parse_config
-from components.hardware import (
+from inferentia_chat.hardware import (
     DAEMONSET_OVERHEAD,
     INF2_TYPES,
     NEURON_RESOURCE,
@@ -24,6 +23,7 @@ from components.hardware import (
     pool_limits,
     serving_pod_requests,
 )
+from stacks.config import parse_config
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ shapes: tensor parallelism 1-2 uses one device (inf2.xlarge/8xlarge have exactly
 multi-device shape is accepted only where the pod takes every device of its node (TP 24 on
 inf2.48xlarge), which is the whole ring. Other multi-device shapes (TP 4/8 on inf2.24xlarge/48xlarge)
 would need the extension, which on EKS means a second scheduler and `schedulerName` on the serving
-pods; config validation refuses them (components/hardware.py `fit`).
+pods; config validation refuses them (hardware.py `fit`).
 """
 
 from collections.abc import Mapping, Sequence
@@ -51,7 +51,7 @@ class InferentiaNodePoolArgs(TypedDict):
     availability_zone: pulumi.Input[str]
     """The only zone nodes may launch in: the FSx for Lustre file system's (it is single-AZ)."""
     instance_types: Sequence[str]
-    """Allowed inf2 sizes (keys of components/hardware.py INF2_TYPES)."""
+    """Allowed inf2 sizes (keys of hardware.py INF2_TYPES)."""
     capacity_types: Sequence[str]
     """`on-demand` and/or `spot`."""
     max_neuron_devices: int
