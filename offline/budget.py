@@ -327,6 +327,7 @@ def deploy_budget(records: Iterable[Record], replica: dict[str, Any], compile_: 
     chain.reverse()
     flagged = _false_dependencies(recs, {u: Figure(t.total, "computed", "") for u, t in times.items()})
     return {
+        "compile": _compile_start(recs, times, finish),
         "criticalPathSeconds": round(finish[end], 1),
         "targetSeconds": TARGET_DEPLOY_S,
         "meetsTarget": finish[end] <= TARGET_DEPLOY_S,
@@ -338,6 +339,28 @@ def deploy_budget(records: Iterable[Record], replica: dict[str, Any], compile_: 
             "model-preload Job": asdict(PRELOAD_JOB),
             "Neuron compilation": asdict(compile_),
         },
+    }
+
+
+def _compile_start(
+    recs: dict[str, Record], times: dict[str, Timing], finish: dict[str, float]
+) -> dict[str, Any] | None:
+    """When the compilation can start and when it does: its node (Pulumi dependencies, then the node launch and
+    image pull) and the model (the load Job it waits for in the cluster). Equal times: nothing delays it."""
+    job = next((u for u, r in recs.items() if _label(r, "app.kubernetes.io/component") == "neuron-compile"), None)
+    if job is None:
+        return None
+    t = times[job]
+    deps = [finish[d] for d in recs[job].dependencies if d in finish]
+    node_ready = (max(deps) if deps else 0.0) + t.prep.value
+    model_ready = max((finish[g] for g in t.gates), default=0.0)
+    starts = finish[job] - t.work.value
+    return {
+        "nodeReadyAt": round(node_ready, 1),
+        "modelReadyAt": round(model_ready, 1),
+        "startsAt": round(starts, 1),
+        "finishesAt": round(finish[job], 1),
+        "startsAsSoonAsItsInputsExist": starts == max(node_ready, model_ready),
     }
 
 
@@ -434,6 +457,12 @@ def summary(b: dict[str, Any]) -> str:
         deploy("pulumi up, first deploy", d),
         deploy("pulumi up, cached artifacts", b["deployWithCachedArtifacts"]),
     ]
+    c = d.get("compile")
+    if c:
+        out.append(
+            f"  compilation starts at {c['startsAt'] / 60:.0f} min (its node at {c['nodeReadyAt'] / 60:.0f}, the model at "
+            f"{c['modelReadyAt'] / 60:.0f}): {'as early as its inputs allow' if c['startsAsSoonAsItsInputsExist'] else 'DELAYED'}"
+        )
     for f in d["falseDependencies"]:
         out.append(f"  FLAG: {f['resource']} waits for {f['waitsFor']} ({f['why']})")
     return "\n".join(out)
