@@ -459,9 +459,10 @@ def summary(b: dict[str, Any]) -> str:
     ]
     c = d.get("compile")
     if c:
+        verdict = "as early as its inputs allow" if c["startsAsSoonAsItsInputsExist"] else "DELAYED"
         out.append(
-            f"  compilation starts at {c['startsAt'] / 60:.0f} min (its node at {c['nodeReadyAt'] / 60:.0f}, the model at "
-            f"{c['modelReadyAt'] / 60:.0f}): {'as early as its inputs allow' if c['startsAsSoonAsItsInputsExist'] else 'DELAYED'}"
+            f"  compilation starts at {c['startsAt'] / 60:.0f} min (its node at {c['nodeReadyAt'] / 60:.0f}, "
+            f"the model at {c['modelReadyAt'] / 60:.0f}): {verdict}"
         )
     for f in d["falseDependencies"]:
         out.append(f"  FLAG: {f['resource']} waits for {f['waitsFor']} ({f['why']})")
