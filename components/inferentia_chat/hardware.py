@@ -225,13 +225,15 @@ COMPILE_MIN_HOST_MEMORY_GIB = 64
 # Serving pod sizing (docs/performance.md, "Memory of the serving pod"). vLLM on Neuron keeps the weights and
 # the KV cache in device memory; host memory holds the runtime (Python, torch, vLLM, NxD Inference, the
 # tokenizer, the scheduler) and the weights on their way to the device. The compile Job stores the weights
-# pre-sharded per rank with the artifacts (vllm_server.NEURON_CONFIG, `save_sharded_checkpoint`), so a
-# serving pod reads one safetensors shard per NeuronCore and at most one rank's shard is materialised in host
-# memory at a time; safetensors memory-maps the rest, and those are clean page-cache pages the kernel
-# reclaims under the cgroup limit instead of killing the pod. Peak = runtime + one rank's shard, plus a margin.
-# Evidence: the published bf16 weight size (KNOWN_MODELS), the reference workshop serving Mistral-7B at TP 2
-# on inf2.xlarge (16 GiB host), the runtime figure an ESTIMATE to confirm with `python -m offline phases`
-# (kubectl top during load) on a real node.
+# pre-sharded per rank with the artifacts (vllm_server.NEURON_CONFIG, `save_sharded_checkpoint`). NxD
+# Inference's `load_weights` opens every local rank's `weights/tp<rank>_sharded_checkpoint.safetensors` with
+# safetensors before it initializes the device model: the shards are memory-mapped files, so their pages are
+# clean page cache the kernel reclaims under the cgroup limit (re-reading them from FSx) rather than
+# anonymous memory that would get the pod killed. The limit covers the anonymous runtime plus one rank's shard
+# resident at a time, with a margin. Evidence: the published bf16 weight size (KNOWN_MODELS); the reference
+# workshop loading Mistral-7B at TP 2 on inf2.xlarge (16 GiB host, the whole 14.5 GB cannot have been
+# anonymous there). The runtime figure is an ESTIMATE: confirm the peak on a real node (`kubectl top pod`
+# during the load, docs/performance.md) and raise it here if the pod is OOM-killed while loading.
 SERVING_RUNTIME_HOST_GIB = 3.0  # estimate: the serving process before any weights
 SERVING_MEMORY_MARGIN = 1.25  # headroom over the computed peak (page tables, tokenizer caches, allocator slack)
 DEFAULT_WEIGHTS_GB = 15.0  # a ~7B model in bf16, for models not in KNOWN_MODELS
