@@ -167,8 +167,10 @@ def pod_phases(pod: dict[str, Any], snap: Snapshot) -> dict[str, Any]:
     to_start = _seconds(start, started)
     phases["pod start"] = round(to_start - phases["image pull"] - waits, 1) if to_start is not None else None
     phases["load to ready"] = _seconds(started, ready)
+    restarts = sum(c.get("restartCount", 0) for c in status.get("containerStatuses") or [])
     return {
         "pod": meta["name"],
+        "restarts": restarts,  # e.g. OOM-killed while loading: the phases then measure the last start
         "node": node,
         "nodeClaim": claim["metadata"]["name"] if claim else None,
         "newNode": new_node,
@@ -252,7 +254,8 @@ def report(measured: dict[str, Any], budget: dict[str, Any] | None) -> str:
     lines = [f"  {'phase':40} {'measured s':>11} {'budget s':>9}"]
     for pod in measured["pods"]:
         want = figures("newNode" if pod["newNode"] else "warmNode")
-        lines.append(f"pod {pod['pod']} on {pod['node']} ({'new' if pod['newNode'] else 'running'} node)")
+        restarted = f", RESTARTED {pod['restarts']}x" if pod["restarts"] else ""
+        lines.append(f"pod {pod['pod']} on {pod['node']} ({'new' if pod['newNode'] else 'running'} node{restarted})")
         for phase, seconds in pod["phases"].items():
             lines.append(row(phase, seconds, want.get(phase)))
         if pod["image"] and pod["image"]["bytes"]:

@@ -96,6 +96,7 @@ def test_the_new_node_pod_is_measured_phase_by_phase(snap: phases.Snapshot):
     assert ph["pod start"] == pytest.approx(1797 - 95.804 - 267 - 1424, abs=0.1)
     assert ph["load to ready"] == 98.0  # started 10:36:27, Ready (startup probe passed) 10:38:05
     assert new["totalSeconds"] == 1985.0 and new["totalWithoutWaitsSeconds"] == 294.0
+    assert new["restarts"] == 0
 
 
 def test_the_running_node_pod_has_no_launch_and_no_pull(snap: phases.Snapshot):
