@@ -120,3 +120,23 @@ def test_config_validation_uses_the_fit_check():
     requests = serving_pod_requests(cfg.model.tensor_parallel_size)
     assert any(f.pods for f in fit_report(requests, cfg.inference_pool.instance_types))
     assert cfg.inference_pool.termination_grace_period == "1h"
+
+
+def test_prefix_caching_kv_blocks_are_sized_to_device_memory_and_a_shape_that_cannot_fit_is_refused():
+    from inferentia_chat import hardware as hw
+
+    mistral = "mistralai/Mistral-7B-Instruct-v0.3"
+    assert hw.kv_block_bytes(mistral) == 2 * 32 * 8 * 128 * 2 * 32  # K and V, 32 layers, 8 KV heads, bf16, 32 tokens
+    fits = hw.kv_blocks_fit(mistral, 2)
+    assert fits == int((32 * 2**30 * 0.8 - 14.5e9) // hw.kv_block_bytes(mistral))
+    assert hw.kv_cache_blocks(mistral, 2, 8192, 4) == min(fits, 4 * 1024)
+    assert hw.kv_cache_blocks(mistral, 2, 1024, 1) == 4 * 32  # small shapes: four times the minimum
+    # 16 sequences of 32768 tokens need 16384 blocks: more than one chip holds.
+    raw = {
+        "model": {"maxModelLen": 32768, "maxNumSeqs": 16},
+        "inferencePool": {"instanceTypes": ["inf2.xlarge", "inf2.8xlarge"], "maxNeuronDevices": 3},
+    }
+    with pytest.raises(
+        Exception, match=r"model\.maxModelLen = 32768: with maxNumSeqs 16 the KV cache needs 16384 blocks"
+    ):
+        parse_config(raw, region="us-east-1", stack="dev")
