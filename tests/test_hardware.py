@@ -23,7 +23,7 @@ from inferentia_chat.hardware import (
     pool_limits,
     serving_pod_requests,
 )
-from stacks.config import parse_config
+from stacks.config import ConfigError, parse_config
 
 
 @pytest.mark.parametrize(
@@ -137,6 +137,6 @@ def test_prefix_caching_kv_blocks_are_sized_to_device_memory_and_a_shape_that_ca
         "inferencePool": {"instanceTypes": ["inf2.xlarge", "inf2.8xlarge"], "maxNeuronDevices": 3},
     }
     with pytest.raises(
-        Exception, match=r"model\.maxModelLen = 32768: with maxNumSeqs 16 the KV cache needs 16384 blocks"
+        ConfigError, match=r"model\.maxModelLen = 32768: with maxNumSeqs 16 the KV cache needs 16384 blocks"
     ):
         parse_config(raw, region="us-east-1", stack="dev")
