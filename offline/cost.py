@@ -196,6 +196,21 @@ def _lines(result: RunResult, cfg: StackConfig, prices: PriceTable) -> tuple[lis
         lines.append(Line("CloudWatch alarms", "alarm-months", prices.get("cloudwatch_alarm_month"), alarms, alarms))
     if types["aws:cloudwatch/logGroup:LogGroup"] or types["aws:ec2/flowLog:FlowLog"]:
         usage_only("CloudWatch Logs ingestion (control-plane logs, flow logs)", "cloudwatch_logs_ingest_gb", "GB")
+    if types["aws:amp/workspace:Workspace"]:
+        usage_only(
+            "Amazon Managed Service for Prometheus (samples ingested, stored, queried)", "amp_samples", "samples"
+        )
+    dashboards = types["aws:cloudwatch/dashboard:Dashboard"]
+    if dashboards:
+        lines.append(
+            Line(
+                "CloudWatch dashboards",
+                "dashboard-months",
+                prices.get("cloudwatch_dashboard_month"),
+                dashboards,
+                dashboards,
+            )
+        )
     return lines, usage
 
 
