@@ -40,7 +40,9 @@ INSTANCE_TYPES: frozenset[str] = frozenset(t.value for t in pulumi_aws.ec2.Insta
 
 def region_allowed(value: str) -> str:
     """What to say about a region the provider does not know (with the closest one, for typos)."""
-    hint = difflib.get_close_matches(value.strip(), REGIONS, n=1)
+    if value.strip() in REGIONS:
+        return f"must not have surrounding whitespace or a newline (did you mean {value.strip()}?)"
+    hint = difflib.get_close_matches(value, REGIONS, n=1)
     return f"must be an AWS region pulumi-aws knows, such as us-east-1{f' (did you mean {hint[0]}?)' if hint else ''}"
 
 
