@@ -1,5 +1,11 @@
 """inferentia-chat: load the validated stack config, build the stack for its role, export outputs."""
 
+import sys
+from pathlib import Path
+
+# components/ is the source root of the library package `inferentia_chat` (pyproject.toml package-dir).
+sys.path.insert(0, str(Path(__file__).resolve().parent / "components"))
+
 import pulumi
 
 from stacks import build

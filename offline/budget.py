@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from components import hardware, versions
+from inferentia_chat import hardware, versions
 from stacks.config import StackConfig
 
 from .engine import Record, RunResult

@@ -3,7 +3,7 @@
 Both the test suite and the render command use it. `install()` calls `pulumi.runtime.set_mocks` once per
 process (with `preview=False`, so every apply callback really runs); `run()` then executes a program for
 one stack configuration and returns every registered resource in the form of the render contract
-(../shared/DESIGN.md): type, name, urn, parent, custom, provider, inputs, dependencies.
+(docs/render-contract.md): type, name, urn, parent, custom, provider, inputs, dependencies.
 """
 
 from __future__ import annotations

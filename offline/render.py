@@ -3,7 +3,7 @@
     python -m offline render --stack dev [--stack dev-dr] [--out build]
 
 writes, per stack, build/<stack>/resources.json, kubernetes.yaml and outputs.json (the render contract in
-../shared/DESIGN.md) and prints a summary. Secret values never reach a file: they are written as [secret].
+docs/render-contract.md) and prints a summary. Secret values never reach a file: they are written as [secret].
 A stack whose configuration (or stack file) is invalid prints its problems, one line each, and stops only
 its own render; the others still render, and the command exits 2 naming the stacks that failed.
 """

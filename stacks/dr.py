@@ -20,11 +20,11 @@ from typing import Any
 
 import pulumi
 
-from components.lustre_model_store import LinkedBucketArgs
-from components.model_fetch import MARKER
-from components.model_replica import ModelReplica, ModelReplicaArgs
-from components.network import Network
-from components.vllm_server import COMPLETE_MARKER
+from inferentia_chat.lustre_model_store import LinkedBucketArgs
+from inferentia_chat.model_fetch import MARKER
+from inferentia_chat.model_replica import ModelReplica, ModelReplicaArgs
+from inferentia_chat.network import Network
+from inferentia_chat.vllm_server import COMPLETE_MARKER
 from stacks.config import CONFIG_NAMESPACE, ConfigError, StackConfig
 
 from .primary import ReplicaLink, build_platform, model_store, network_args, object_prefixes, platform_outputs

@@ -12,12 +12,12 @@ from typing import Any
 
 import pulumi
 
-from components import versions
-from components.eks_cluster import EksCluster, EksClusterArgs
-from components.inferentia_node_pool import InferentiaNodePool, InferentiaNodePoolArgs
-from components.karpenter import Karpenter, KarpenterArgs
-from components.load_balancer_controller import LoadBalancerController, LoadBalancerControllerArgs
-from components.lustre_model_store import (
+from inferentia_chat import versions
+from inferentia_chat.eks_cluster import EksCluster, EksClusterArgs
+from inferentia_chat.inferentia_node_pool import InferentiaNodePool, InferentiaNodePoolArgs
+from inferentia_chat.karpenter import Karpenter, KarpenterArgs
+from inferentia_chat.load_balancer_controller import LoadBalancerController, LoadBalancerControllerArgs
+from inferentia_chat.lustre_model_store import (
     CACHE_DIR,
     MODELS_DIR,
     LinkedBucketArgs,
@@ -25,12 +25,12 @@ from components.lustre_model_store import (
     LustreModelStoreArgs,
     volume_path,
 )
-from components.network import Network, NetworkArgs
-from components.open_webui import APP as WEBUI_APP
-from components.open_webui import SELECTOR as WEBUI_POD_LABELS
-from components.open_webui import OpenWebUI, OpenWebUIArgs
-from components.vllm_server import PORT as VLLM_PORT
-from components.vllm_server import VllmNeuronServer, VllmNeuronServerArgs, compiled_artifacts_key
+from inferentia_chat.network import Network, NetworkArgs
+from inferentia_chat.open_webui import APP as WEBUI_APP
+from inferentia_chat.open_webui import SELECTOR as WEBUI_POD_LABELS
+from inferentia_chat.open_webui import OpenWebUI, OpenWebUIArgs
+from inferentia_chat.vllm_server import PORT as VLLM_PORT
+from inferentia_chat.vllm_server import VllmNeuronServer, VllmNeuronServerArgs, compiled_artifacts_key
 from stacks.config import CONFIG_NAMESPACE, ConfigError, StackConfig
 
 # Namespace of the model claim, hence of every pod that mounts it (the serving pods).

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components import versions
+from inferentia_chat import versions
 from offline import engine
 from offline.render import main as render_main
 from offline.render import run_stack

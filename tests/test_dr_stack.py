@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from conftest import DR_SECTION, SERVING_STANDBY, STORAGE_STANDBY, Plan, dr_plan
 
-from components import iam
-from components.lustre_model_store import AUTO_EVENTS
+from inferentia_chat import iam
+from inferentia_chat.lustre_model_store import AUTO_EVENTS
 from stacks.config import ConfigError
 
 FS = "aws:fsx/lustreFileSystem:LustreFileSystem"

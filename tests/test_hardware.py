@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.hardware import (
+from inferentia_chat.hardware import (
     DAEMONSET_OVERHEAD,
     INF2_TYPES,
     NEURON_RESOURCE,

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from conftest import Plan, plan_for
 
-from components import iam, versions
-from components.eks_cluster import SYSTEM_NODE_SELECTOR
-from components.lustre_model_store import SCRIPT_SOURCE, WORKLOAD_UID
+from inferentia_chat import iam, versions
+from inferentia_chat.eks_cluster import SYSTEM_NODE_SELECTOR
+from inferentia_chat.lustre_model_store import SCRIPT_SOURCE, WORKLOAD_UID
 from offline.engine import SECRET
 from offline.render import run_stack
 
@@ -466,7 +466,7 @@ def test_a_hugging_face_token_reaches_the_job_only_as_a_secret(tmp_path: Path):
 
 
 def test_a_store_with_kubernetes_objects_needs_the_cluster_security_groups():
-    from components.lustre_model_store import LustreModelStore, LustreModelStoreArgs
+    from inferentia_chat.lustre_model_store import LustreModelStore, LustreModelStoreArgs
     from offline import engine
 
     def program():

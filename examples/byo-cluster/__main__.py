@@ -8,6 +8,7 @@ model store, vLLM on Neuron and Open WebUI in front of it.
 
 import pulumi
 import pulumi_kubernetes as k8s
+
 from inferentia_chat import (
     LustreModelStore,
     LustreModelStoreArgs,

@@ -7,8 +7,8 @@ and the file system's throughput against the fleet's start-up budget.
 
 from __future__ import annotations
 
-from components import versions
-from components.hardware import (
+from inferentia_chat import versions
+from inferentia_chat.hardware import (
     COMPILE_MIN_HOST_MEMORY_GIB,
     DEVICE_MEMORY_RESERVE,
     INF2_TP_DEGREES,

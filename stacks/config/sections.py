@@ -12,8 +12,8 @@ import difflib
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from components import versions
-from components.hardware import INF2_TYPES
+from inferentia_chat import versions
+from inferentia_chat.hardware import INF2_TYPES
 
 from .fields import _MISSING, ConfigError, _Problems, _Section
 from .model import _fleet_throughput, _model

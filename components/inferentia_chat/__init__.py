@@ -1,6 +1,6 @@
 """inferentia-chat components: a private LLM chat service on AWS Inferentia2, as Pulumi components.
 
-Installed with pip, this package is `inferentia_chat`; inside the repository it is `components`.
+One package name in the repository (`components/` is its source root) and once installed with pip.
 The public API is what `__all__` lists; everything else may change without notice.
 """
 
