@@ -7,10 +7,12 @@ default). Each problem is ONE line: `<key as written> = <value>: <what is allowe
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -34,6 +36,33 @@ class ConfigError(pulumi.RunError, ValueError):
 
 
 _MISSING = object()
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    """What a section asked for one key: the documentation (docs/configuration.md) is generated from these."""
+
+    path: str
+    kind: str  # string | integer | boolean | list | object
+    default: Any
+    allowed: str = ""
+    choices: tuple[str, ...] | None = None
+    minimum: int | None = None
+    maximum: int | None = None
+
+
+_recording: list[KeySpec] | None = None
+
+
+@contextlib.contextmanager
+def recording() -> Iterator[list[KeySpec]]:
+    """Collect the KeySpec of every key the sections read while the block runs (docs generation)."""
+    global _recording
+    _recording = found = []
+    try:
+        yield found
+    finally:
+        _recording = None
 
 
 def _show(value: Any) -> str:
@@ -81,8 +110,10 @@ class _Section:
     def has(self, key: str) -> bool:
         return key in self.raw
 
-    def _get(self, key: str) -> Any:
+    def _get(self, key: str, kind: str = "", default: Any = None, **spec: Any) -> Any:
         self.used.add(key)
+        if _recording is not None and kind:
+            _recording.append(KeySpec(self.key(key), kind, default, **spec))
         return self.raw.get(key, _MISSING)
 
     def _check(self, key: str, value: Any, default: Any, ok: bool, allowed: str) -> Any:
@@ -102,7 +133,7 @@ class _Section:
         required: bool = False,
     ) -> str | None:
         """A string; `pattern` must match the WHOLE value (and a patterned value is ASCII only)."""
-        value = self._get(key)
+        value = self._get(key, "string", default, allowed=allowed, choices=choices)
         if value is _MISSING:
             if required:
                 self.problems.missing(self.key(key), allowed or f"one of {', '.join(choices or ())}")
@@ -120,7 +151,7 @@ class _Section:
     def integer(
         self, key: str, default: int, *, minimum: int | None = None, maximum: int | None = None, allowed: str = ""
     ) -> int:
-        value = self._get(key)
+        value = self._get(key, "integer", default, allowed=allowed, minimum=minimum, maximum=maximum)
         if value is _MISSING:
             return default
         if not isinstance(value, int) or isinstance(value, bool):
@@ -131,7 +162,7 @@ class _Section:
         return value
 
     def boolean(self, key: str, default: bool) -> bool:
-        value = self._get(key)
+        value = self._get(key, "boolean", default)
         if value is _MISSING:
             return default
         return self._check(key, value, default, isinstance(value, bool), "must be true or false")
@@ -147,7 +178,7 @@ class _Section:
         unique: bool = True,
     ) -> tuple[str, ...]:
         """A list of strings; `item` returns None when an element is fine, else what is allowed."""
-        value = self._get(key)
+        value = self._get(key, "list", list(default), minimum=min_items or None, maximum=max_items)
         if value is _MISSING:
             return default
         if not isinstance(value, list):
@@ -175,7 +206,7 @@ class _Section:
         return tuple(value) if ok else default
 
     def section(self, key: str) -> _Section:
-        return _Section(self.key(key), self._get(key), self.problems)
+        return _Section(self.key(key), self._get(key, "object", {}), self.problems)
 
     def finish(self) -> None:
         """Report keys nobody read: typos and keys from other versions."""
