@@ -29,15 +29,10 @@ from .rules import (
     INSTANCE_TYPES,
     KEY_PREFIX,
     LOCAL_EMAIL,
-    MAX_TAGS_PER_RESOURCE,
-    PROGRAM_TAG_KEYS,
-    PROGRAM_TAGS,
     REGIONS,
     ROLE_ARN,
     SNAPSHOT_ID,
     SUBNET_ID,
-    TAG_KEY_MAX,
-    TAG_VALUE_MAX,
     VPC_ID,
     choice,
     cidr_problem,
@@ -47,7 +42,6 @@ from .rules import (
     matches,
     public_cidr_problem,
     region_allowed,
-    tag_text_problem,
     union_problem,
     vpc_cidr_problem,
     zone_of_region,
@@ -73,6 +67,7 @@ from .schema import (
     WebUiConfig,
 )
 from .standby import _dr, _dr_sections
+from .tags import _tags
 
 # ------------------------------------------------------------------------------------------------
 # Sections.
@@ -371,37 +366,6 @@ def _webui(s: _Section, region: str) -> WebUiConfig:
         storage_gib=storage,
         admin_email=admin_email or "admin@localhost",
     )
-
-
-def _tags(value: Any, problems: _Problems) -> dict[str, str]:
-    path = f"{CONFIG_NAMESPACE}:tags"
-    if value is _MISSING or value is None:
-        return {}
-    if not isinstance(value, dict):
-        problems.add(path, value, "must be a mapping of tag keys to string values")
-        return {}
-    tags: dict[str, str] = {}
-    for k, v in value.items():
-        key_problem = tag_text_problem(k, TAG_KEY_MAX, empty_ok=False) if isinstance(k, str) else "must be text"
-        if key_problem or str(k).lower().startswith("aws:"):
-            problems.add(f"{path}.{k}", v, f"tag key {key_problem or 'must not start with aws: (reserved by AWS)'}")
-        elif not isinstance(v, str):
-            problems.add(f"{path}.{k}", v, "tag values are strings (quote numbers and true/false)")
-        elif tag_text_problem(v, TAG_VALUE_MAX, empty_ok=True):
-            problems.add(f"{path}.{k}", v, f"tag value {tag_text_problem(v, TAG_VALUE_MAX, empty_ok=True)}")
-        elif k in PROGRAM_TAG_KEYS:
-            problems.add(f"{path}.{k}", v, f"{', '.join(PROGRAM_TAG_KEYS)} tags are set by the program")
-        else:
-            tags[k] = v
-    room = MAX_TAGS_PER_RESOURCE - PROGRAM_TAGS
-    if len(value) > room:
-        problems.add(
-            path,
-            f"{len(value)} tags",
-            f"must hold at most {room}: AWS allows {MAX_TAGS_PER_RESOURCE} tags per resource and the program and its "
-            f"controllers add up to {PROGRAM_TAGS} of their own",
-        )
-    return tags
 
 
 # ------------------------------------------------------------------------------------------------
