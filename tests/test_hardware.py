@@ -126,17 +126,19 @@ def test_prefix_caching_kv_blocks_are_sized_to_device_memory_and_a_shape_that_ca
     from inferentia_chat import hardware as hw
 
     mistral = "mistralai/Mistral-7B-Instruct-v0.3"
-    assert hw.kv_block_bytes(mistral) == 2 * 32 * 8 * 128 * 2 * 32  # K and V, 32 layers, 8 KV heads, bf16, 32 tokens
-    fits = hw.kv_blocks_fit(mistral, 2)
-    assert fits == int((32 * 2**30 * 0.8 - 14.5e9) // hw.kv_block_bytes(mistral))
+    facts = hw.KNOWN_MODELS[mistral]
+    assert hw.kv_block_bytes(facts, 2) == 2 * 32 * 8 * 128 * 2 * 32  # K and V, 32 layers, 8 KV heads, bf16, 32 tokens
+    fits = hw.kv_blocks_fit(facts, 2)
+    assert fits == int((32 * 2**30 * 0.9 - 14.5e9) // hw.kv_block_bytes(facts, 2))
+    # TP 24 keeps a replica of each of the 8 KV heads on every core: 3x the bytes per block.
+    assert hw.kv_block_bytes(facts, 24) == 3 * hw.kv_block_bytes(facts, 2)
+    assert hw.kv_cache_blocks("org/unknown-model", 2, 8192, 4) == 1024  # shape unknown: the minimum
     assert hw.kv_cache_blocks(mistral, 2, 8192, 4) == min(fits, 4 * 1024)
     assert hw.kv_cache_blocks(mistral, 2, 1024, 1) == 4 * 32  # small shapes: four times the minimum
-    # 16 sequences of 32768 tokens need 16384 blocks: more than one chip holds.
+    # 16 sequences of 32768 tokens need 16384 blocks (64 GiB): more than one chip holds (the minimum check).
     raw = {
         "model": {"maxModelLen": 32768, "maxNumSeqs": 16},
         "inferencePool": {"instanceTypes": ["inf2.xlarge", "inf2.8xlarge"], "maxNeuronDevices": 3},
     }
-    with pytest.raises(
-        ConfigError, match=r"model\.maxModelLen = 32768: with maxNumSeqs 16 the KV cache needs 16384 blocks"
-    ):
+    with pytest.raises(ConfigError, match=r"model\.maxNumSeqs = 16: the KV cache of maxModelLen 32768 x maxNumSeqs 16"):
         parse_config(raw, region="us-east-1", stack="dev")

@@ -59,16 +59,17 @@ def test_serves_the_model_from_the_volume_with_the_configured_shape(dev: Plan):
     assert arg(c, "--max-num-seqs") == "4"
     assert arg(c, "--port") == "8000" and arg(c, "--host") == "0.0.0.0"
     # Prefix caching on (block KV layout): block 32, and as many blocks as fit one chip's 32 GiB after the
-    # 14.5 GB of weights and the 20% runtime reserve, at 4 MiB a block (32 layers x 8 KV heads x 128 x 2 x bf16
-    # x 32 tokens): 3096, between the minimum (4 x 8192 / 32 = 1024) and 4x it.
+    # 14.5 GB of weights and the 10% runtime reserve, at 4 MiB a block (32 layers x 8 KV heads x 128 x 2 x bf16
+    # x 32 tokens): 3915, between the minimum (4 x 8192 / 32 = 1024) and 4x it.
     assert "--enable-prefix-caching" in c["args"] and "--no-enable-prefix-caching" not in c["args"]
     assert arg(c, "--block-size") == str(hardware.KV_BLOCK_SIZE) == "32"
     blocks = int(arg(c, "--num-gpu-blocks-override"))
-    assert blocks == num_gpu_blocks(versions.MODEL_ID, 2, 8192, 4) == 3096
-    assert blocks * hardware.kv_block_bytes(versions.MODEL_ID) + 14.5e9 <= 0.8 * 32 * 2**30
+    assert blocks == num_gpu_blocks(versions.MODEL_ID, 2, 8192, 4) == 3915
+    facts = hardware.KNOWN_MODELS[versions.MODEL_ID]
+    assert blocks * hardware.kv_block_bytes(facts, 2) + 14.5e9 <= (1 - hardware.DEVICE_MEMORY_RESERVE) * 32 * 2**30
     (job,) = [j for j in dev.k8s("Job") if j["metadata"]["name"].startswith("vllm-compile-")]
     script = job["spec"]["template"]["spec"]["containers"][0]["command"][-1]
-    assert "--enable-prefix-caching" in script and "--num-gpu-blocks-override 3096" in script  # compiles the same
+    assert "--enable-prefix-caching" in script and "--num-gpu-blocks-override 3915" in script  # compiles the same
     assert json.loads(arg(c, "--additional-config")) == {"override_neuron_config": {"save_sharded_checkpoint": True}}
 
 
@@ -192,7 +193,7 @@ def test_compiled_artifacts_live_under_the_configuration_key(dev: Plan):
     assert dev.outputs["compiledArtifactsDir"] == f"neuron-cache/{key}"
     assert "neuron-sdk-2.31.1" in key and "tp2-len8192-seqs4" in key and versions.MODEL_REVISION[:12] in key
     # The KV layout the artifacts were compiled for: prefix caching, block size and number of blocks.
-    assert key.endswith("-prefix-block32x3096")
+    assert key.endswith("-prefix-block32x3915")
 
 
 def test_the_key_follows_every_shape_that_invalidates_artifacts():
@@ -244,7 +245,7 @@ def test_the_compile_job_runs_once_on_a_large_inf2_before_serving(dev: Plan):
 
 
 def test_the_waited_for_request_is_what_the_load_job_records():
-    from inferentia_chat.model_fetch import HuggingFaceSource, S3Source, expected_request
+    from inferentia_chat.model_store.model_fetch import HuggingFaceSource, S3Source, expected_request
 
     assert HuggingFaceSource("a/b", "abc").request == expected_request("huggingface", "a/b", "abc")
     assert S3Source("s3://bucket/m/x", "us-east-1").request == expected_request("s3://bucket/m/x", "", "")

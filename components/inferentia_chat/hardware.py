@@ -80,19 +80,19 @@ class ModelFacts:
     kv_heads: int
     max_context: int
     weights_gb: float  # one set of bf16 weights, as downloaded
-    layers: int = 32  # num_hidden_layers
-    head_dim: int = 128  # hidden_size / num_attention_heads
+    hidden_layers: int = 0  # num_hidden_layers; with head_dim, sizes the KV cache (0: unknown)
+    head_dim: int = 0  # hidden_size / num_attention_heads
 
 
 KNOWN_MODELS: dict[str, ModelFacts] = {
-    # config.json: num_attention_heads 32, num_key_value_heads 8, max_position_embeddings 32768;
+    # config.json: num_attention_heads 32, num_key_value_heads 8, max_position_embeddings 32768,
+    # num_hidden_layers 32, hidden_size 4096 (head_dim 128), torch_dtype bfloat16;
     # model-0000{1,2,3}-of-00003.safetensors total about 14.5 GB.
-    # num_hidden_layers 32, hidden_size 4096 (head_dim 128).
     "mistralai/Mistral-7B-Instruct-v0.3": ModelFacts(
-        attention_heads=32, kv_heads=8, max_context=32768, weights_gb=14.5, layers=32, head_dim=128
+        attention_heads=32, kv_heads=8, max_context=32768, weights_gb=14.5, hidden_layers=32, head_dim=128
     ),
     "mistralai/Mistral-7B-Instruct-v0.2": ModelFacts(
-        attention_heads=32, kv_heads=8, max_context=32768, weights_gb=14.5, layers=32, head_dim=128
+        attention_heads=32, kv_heads=8, max_context=32768, weights_gb=14.5, hidden_layers=32, head_dim=128
     ),
 }
 
@@ -100,6 +100,28 @@ KNOWN_MODELS: dict[str, ModelFacts] = {
 def neuron_devices_for(tensor_parallel_size: int) -> int:
     """Neuron devices (chips) a pod must request to get `tensor_parallel_size` NeuronCores."""
     return -(-tensor_parallel_size // NEURON_CORES_PER_DEVICE)
+
+
+# bf16 weights and KV cache: two bytes per value.
+BYTES_PER_VALUE = 2
+# Share of the devices' memory left for the Neuron runtime, the compiled graphs and activations: an
+# ESTIMATE (no published figure), so a shape that needs more than 90 % of the HBM is refused.
+DEVICE_MEMORY_RESERVE = 0.10
+
+
+def kv_cache_gb(facts: ModelFacts, tensor_parallel_size: int, max_model_len: int, max_num_seqs: int) -> float:
+    """KV cache (GB) of one serving pod: vLLM on Neuron reserves max_model_len x max_num_seqs token slots
+    (the minimum with prefix caching's block layout too: every sequence at full length; kv_cache_blocks adds
+    blocks for cached prefixes where memory allows). K and V per layer per KV head; with more NeuronCores
+    than KV heads each core keeps a replica of a head, so the heads held are ceil(kv/tp) per core."""
+    heads = -(-facts.kv_heads // tensor_parallel_size) * tensor_parallel_size
+    per_token = 2 * facts.hidden_layers * heads * facts.head_dim * BYTES_PER_VALUE
+    return per_token * max_model_len * max_num_seqs / 1e9
+
+
+def device_memory_gb(tensor_parallel_size: int) -> float:
+    """HBM (GB) of the Neuron devices one serving pod holds at this TP (whole chips of 32 GiB)."""
+    return neuron_devices_for(tensor_parallel_size) * INF2_TYPES["inf2.xlarge"].device_memory_gib * 2**30 / 1e9
 
 
 def types_that_fit_tp(tensor_parallel_size: int, instance_types: list[str] | tuple[str, ...]) -> list[str]:
@@ -264,20 +286,12 @@ def serving_pod_requests(tensor_parallel_size: int, model_id: str | None = None)
 # recommendation; at least max_num_seqs * max_model_len / block_size blocks are required, and more blocks keep
 # more conversation prefixes cached (NxD Inference feature guide, "Prefix Caching Support", aws-neuron-sdk).
 KV_BLOCK_SIZE = 32
-HBM_GIB_PER_DEVICE = 32
-# Share of device memory kept free of weights and KV cache for the runtime: compiled graphs (NEFFs),
-# scratchpad, collectives and on-device sampling. An ESTIMATE; NxD Inference gives no formula ("customers are
-# advised to experiment"); a load that runs out of device memory fails at start, never silently.
-DEVICE_RESERVE_SHARE = 0.20
 KV_BLOCKS_PER_MINIMUM = 4  # cap: beyond 4x the minimum the hit rate of a 4-sequence chat pod hardly grows
 
 
-def kv_block_bytes(model_id: str | None) -> int:
-    """Device bytes of one KV-cache block (keys and values of every layer, bf16), over all ranks."""
-    facts = KNOWN_MODELS.get(model_id or "")
-    if facts is None:
-        facts = KNOWN_MODELS["mistralai/Mistral-7B-Instruct-v0.3"]  # the ~7B shape the defaults assume
-    return 2 * facts.layers * facts.kv_heads * facts.head_dim * 2 * KV_BLOCK_SIZE
+def kv_block_bytes(facts: ModelFacts, tensor_parallel_size: int) -> int:
+    """Device bytes of one KV-cache block over all ranks: `kv_cache_gb`'s per-token size x KV_BLOCK_SIZE."""
+    return round(kv_cache_gb(facts, tensor_parallel_size, KV_BLOCK_SIZE, 1) * 1e9)
 
 
 def kv_blocks_minimum(max_model_len: int, max_num_seqs: int) -> int:
@@ -285,20 +299,22 @@ def kv_blocks_minimum(max_model_len: int, max_num_seqs: int) -> int:
     return math.ceil(max_model_len / KV_BLOCK_SIZE) * max_num_seqs
 
 
-def kv_blocks_fit(model_id: str | None, tensor_parallel_size: int) -> int:
-    """Blocks that fit the pod's device memory after the weights and the runtime reserve."""
-    facts = KNOWN_MODELS.get(model_id or "")
-    weights = (facts.weights_gb if facts else DEFAULT_WEIGHTS_GB) * 1e9
-    device = neuron_devices_for(tensor_parallel_size) * HBM_GIB_PER_DEVICE * 2**30
-    free = device * (1 - DEVICE_RESERVE_SHARE) - weights
-    return max(int(free // kv_block_bytes(model_id)), 0)
+def kv_blocks_fit(facts: ModelFacts, tensor_parallel_size: int) -> int:
+    """Blocks that fit the pod's device memory after the weights and the runtime reserve (the same usable
+    memory config validation checks the minimum against: DEVICE_MEMORY_RESERVE)."""
+    usable = device_memory_gb(tensor_parallel_size) * (1 - DEVICE_MEMORY_RESERVE) - facts.weights_gb
+    return max(int(usable * 1e9 // kv_block_bytes(facts, tensor_parallel_size)), 0)
 
 
 def kv_cache_blocks(model_id: str | None, tensor_parallel_size: int, max_model_len: int, max_num_seqs: int) -> int:
     """The KV-cache blocks a serving pod allocates: as many as fit device memory, at most 4x the minimum, and
-    never fewer than the minimum (config validation refuses a shape whose minimum does not fit)."""
+    never fewer than the minimum (config validation refuses a shape whose minimum does not fit). A model
+    whose shape is not in KNOWN_MODELS gets the minimum: its block size in bytes is unknown here."""
     minimum = kv_blocks_minimum(max_model_len, max_num_seqs)
-    return max(minimum, min(kv_blocks_fit(model_id, tensor_parallel_size), KV_BLOCKS_PER_MINIMUM * minimum))
+    facts = KNOWN_MODELS.get(model_id or "")
+    if facts is None or not facts.hidden_layers:
+        return minimum
+    return max(minimum, min(kv_blocks_fit(facts, tensor_parallel_size), KV_BLOCKS_PER_MINIMUM * minimum))
 
 
 @dataclass(frozen=True)
@@ -379,6 +395,11 @@ ARTIFACT_LOAD_S = 45  # estimate: compiled NEFFs and pre-sharded weights onto th
 WARM_UP_S = 30  # estimate: vLLM Neuron warm-up before /health is ready
 WEIGHT_READ_BUDGET_S = TARGET_WARM_NODE_S - POD_START_S - ARTIFACT_LOAD_S - WARM_UP_S
 SCRATCH_2_MB_S_PER_TIB = 200  # FSx for Lustre docs: SCRATCH_2 baseline throughput
+# FSx for Lustre docs ("Amazon FSx for Lustre performance"): the PERSISTENT_2 tiers, MB/s per TiB of storage.
+FSX_PERSISTENT_2_THROUGHPUTS = (125, 250, 500, 1000)
+# The default tier (library and stack config): at 1200 GiB, 500 MB/s per TiB feeds one replica's ~15 GB of
+# weights in ~25 s, inside WEIGHT_READ_BUDGET_S; 250 takes about 50 s.
+DEFAULT_THROUGHPUT_PER_TIB = 500
 
 
 def fsx_throughput_mb_s(deployment_type: str, capacity_gib: int, per_tib: int | None) -> float:

@@ -32,7 +32,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from . import model_fetch, versions
+from . import versions
 from .hardware import (
     COMPILE_MIN_HOST_MEMORY_GIB,
     INF2_TYPES,
@@ -42,6 +42,7 @@ from .hardware import (
     serving_pod_requests,
 )
 from .kube import DNS_EGRESS, network_policy_spec
+from .model_store import model_fetch
 from .options import outer_dependencies
 
 TYPE = "inferentia-chat:index:VllmNeuronServer"
