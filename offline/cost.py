@@ -115,103 +115,114 @@ def serving_shape(cfg: StackConfig) -> tuple[str, int, int, int] | None:
 
 
 def _lines(result: RunResult, cfg: StackConfig, prices: PriceTable) -> tuple[list[Line], list[dict[str, Any]]]:
+    """Every billable line of the stack, and the usage-driven charges listed with their unit price only."""
     types = Counter(r.type for r in result.resources)
-    h = prices.hours
     lines: list[Line] = []
     usage: list[dict[str, Any]] = []
-
-    def usage_only(item: str, key: str, unit: str) -> None:
-        p = prices.get(key)
-        usage.append({"item": item, "unit": unit, "unitPrice": p.value, "priceSource": p.source})
-
-    clusters = types["eks:index:Cluster"]
-    if clusters:
-        eks = prices.get("eks_cluster_hour")
-        lines.append(Line("EKS control plane", "cluster-hours", eks, clusters * h, clusters * h))
-        c = cfg.cluster
-        node = prices.get("ec2_hour", c.system_node_type)
-        lines.append(
-            Line(
-                f"system nodes ({c.system_node_type})",
-                "instance-hours",
-                node,
-                c.system_node_count * h,
-                c.system_node_max_count * h,
-                "busy: the node group at its maximum size",
-            )
-        )
-        disk = _system_disk_gib(result)
-        gp3 = prices.get("ebs_gp3_gb_month")
-        lines.append(
-            Line(
-                "system node volumes (gp3)",
-                "GB-months",
-                gp3,
-                c.system_node_count * disk,
-                c.system_node_max_count * disk,
-            )
-        )
+    if types["eks:index:Cluster"]:
+        lines += _cluster_lines(result, cfg, prices, types["eks:index:Cluster"])
         lines += _inference_lines(cfg, prices)
-        lines.append(Line("Open WebUI volume (gp3)", "GB-months", gp3, cfg.webui.storage_gib, cfg.webui.storage_gib))
-        if cfg.webui.exposure != "cluster":
-            lines.append(
-                Line("Application Load Balancer", "ALB-hours", prices.get("alb_hour"), h, h, "plus LCUs (usage)")
-            )
+    lines += _network_lines(result, cfg, prices, usage)
+    lines += _storage_lines(result, cfg, prices, types)
+    lines += _account_lines(prices, types, usage)
+    return lines, usage
+
+
+def _usage(usage: list[dict[str, Any]], prices: PriceTable, item: str, key: str, unit: str) -> None:
+    p = prices.get(key)
+    usage.append({"item": item, "unit": unit, "unitPrice": p.value, "priceSource": p.source})
+
+
+def _cluster_lines(result: RunResult, cfg: StackConfig, prices: PriceTable, clusters: int) -> list[Line]:
+    """The control plane, the system node group and its volumes, the web UI's volume and load balancer."""
+    h, c = prices.hours, cfg.cluster
+    gp3 = prices.get("ebs_gp3_gb_month")
+    disk = _system_disk_gib(result)
+    lines = [
+        Line("EKS control plane", "cluster-hours", prices.get("eks_cluster_hour"), clusters * h, clusters * h),
+        Line(
+            f"system nodes ({c.system_node_type})",
+            "instance-hours",
+            prices.get("ec2_hour", c.system_node_type),
+            c.system_node_count * h,
+            c.system_node_max_count * h,
+            "busy: the node group at its maximum size",
+        ),
+        Line(
+            "system node volumes (gp3)",
+            "GB-months",
+            gp3,
+            c.system_node_count * disk,
+            c.system_node_max_count * disk,
+        ),
+        Line("Open WebUI volume (gp3)", "GB-months", gp3, cfg.webui.storage_gib, cfg.webui.storage_gib),
+    ]
+    if cfg.webui.exposure != "cluster":
+        lines.append(Line("Application Load Balancer", "ALB-hours", prices.get("alb_hour"), h, h, "plus LCUs (usage)"))
+    return lines
+
+
+def _network_lines(result: RunResult, cfg: StackConfig, prices: PriceTable, usage: list[dict[str, Any]]) -> list[Line]:
     nat = _nat_gateways(result, cfg)
-    if nat:
-        lines.append(Line("NAT gateways", "gateway-hours", prices.get("nat_gateway_hour"), nat * h, nat * h))
-        usage_only("NAT gateway data processing (image pulls, model download)", "nat_gateway_gb", "GB")
+    if not nat:
+        return []
+    _usage(usage, prices, "NAT gateway data processing (image pulls, model download)", "nat_gateway_gb", "GB")
+    h = prices.hours
+    return [Line("NAT gateways", "gateway-hours", prices.get("nat_gateway_hour"), nat * h, nat * h)]
+
+
+def _storage_lines(result: RunResult, cfg: StackConfig, prices: PriceTable, types: Counter[str]) -> list[Line]:
+    """FSx by capacity and tier, the model buckets, the replication of their contents to the DR region."""
+    lines: list[Line] = []
     if types["aws:fsx/lustreFileSystem:LustreFileSystem"]:
         ms = cfg.model_store
-        tier = (
-            ms.deployment_type if ms.deployment_type == "SCRATCH_2" else f"{ms.deployment_type}-{ms.throughput_per_tib}"
-        )
+        tier = ms.deployment_type
+        if tier != "SCRATCH_2":
+            tier = f"{tier}-{ms.throughput_per_tib}"
         fsx = prices.get("fsx_lustre_gb_month", tier)
         gb = ms.storage_capacity_gib  # the provisioned capacity, as AWS's pricing examples count it
-        lines.append(Line(f"FSx for Lustre ({tier} MB/s/TiB, {ms.storage_capacity_gib} GiB)", "GB-months", fsx, gb, gb))
+        lines.append(Line(f"FSx for Lustre ({tier} MB/s/TiB, {gb} GiB)", "GB-months", fsx, gb, gb))
     stored = _bucket_gb(cfg)
-    model_buckets = [
+    buckets = [
         r
         for r in result.resources
         if r.type == "aws:s3/bucket:Bucket" and r.name.endswith(("store-bucket", "replica-bucket"))
     ]
-    if model_buckets:
-        s3 = prices.get("s3_standard_gb_month")
-        n = len(model_buckets)
+    if buckets:
+        s3, n = prices.get("s3_standard_gb_month"), len(buckets)
         note = "the weights and the compiled artifacts (about one more copy of the weights)"
         lines.append(Line("S3 storage: model and artifacts", "GB-months", s3, n * stored, n * stored, note))
     if types["aws:s3/bucketReplicationConfig:BucketReplicationConfig"]:
-        primary = PriceTable.load(cfg.dr.primary_region) if cfg.dr else prices
-        transfer = primary.get("inter_region_transfer_gb")
-        rtc = primary.get("s3_rtc_gb")
+        source = PriceTable.load(cfg.dr.primary_region) if cfg.dr else prices  # billed in the source region
         once = "once: replicating the model and artifacts; later only changed objects"
+        transfer = source.get("inter_region_transfer_gb")
         lines.append(Line("cross-region replication transfer", "GB", transfer, stored, stored, once, per="once"))
+        rtc = source.get("s3_rtc_gb")
         lines.append(Line("S3 Replication Time Control", "GB", rtc, stored, stored, once, per="once"))
-    keys = types["aws:kms/key:Key"]
-    if keys:
-        kms = prices.get("kms_key_month")
-        lines.append(Line("KMS customer keys", "key-months", kms, keys, keys))
-    alarms = types["aws:cloudwatch/metricAlarm:MetricAlarm"]
-    if alarms:
-        lines.append(Line("CloudWatch alarms", "alarm-months", prices.get("cloudwatch_alarm_month"), alarms, alarms))
+    return lines
+
+
+def _account_lines(prices: PriceTable, types: Counter[str], usage: list[dict[str, Any]]) -> list[Line]:
+    """Keys, alarms, dashboards; logs and managed Prometheus as usage."""
+    lines: list[Line] = []
+    for kind, item, unit, key in (
+        ("aws:kms/key:Key", "KMS customer keys", "key-months", "kms_key_month"),
+        ("aws:cloudwatch/metricAlarm:MetricAlarm", "CloudWatch alarms", "alarm-months", "cloudwatch_alarm_month"),
+        (
+            "aws:cloudwatch/dashboard:Dashboard",
+            "CloudWatch dashboards",
+            "dashboard-months",
+            "cloudwatch_dashboard_month",
+        ),
+    ):
+        if types[kind]:
+            lines.append(Line(item, unit, prices.get(key), types[kind], types[kind]))
     if types["aws:cloudwatch/logGroup:LogGroup"] or types["aws:ec2/flowLog:FlowLog"]:
-        usage_only("CloudWatch Logs ingestion (control-plane logs, flow logs)", "cloudwatch_logs_ingest_gb", "GB")
+        logs = "CloudWatch Logs ingestion (control-plane logs, flow logs)"
+        _usage(usage, prices, logs, "cloudwatch_logs_ingest_gb", "GB")
     if types["aws:amp/workspace:Workspace"]:
-        usage_only(
-            "Amazon Managed Service for Prometheus (samples ingested, stored, queried)", "amp_samples", "samples"
-        )
-    dashboards = types["aws:cloudwatch/dashboard:Dashboard"]
-    if dashboards:
-        lines.append(
-            Line(
-                "CloudWatch dashboards",
-                "dashboard-months",
-                prices.get("cloudwatch_dashboard_month"),
-                dashboards,
-                dashboards,
-            )
-        )
-    return lines, usage
+        _usage(usage, prices, "Amazon Managed Service for Prometheus (samples)", "amp_samples", "samples")
+    return lines
 
 
 def _inference_lines(cfg: StackConfig, prices: PriceTable) -> list[Line]:
