@@ -11,7 +11,9 @@ import pulumi_eks as eks
 import pulumi_kubernetes as k8s
 
 from . import iam, versions
-from .blocks import customer_key, pod_identity_role
+from .blocks import customer_key
+from .common.outputs import register_declared_outputs
+from .common.pod_identity import pod_identity_role
 from .tags import component_tags
 
 TYPE = "inferentia-chat:index:EksCluster"
@@ -353,17 +355,7 @@ class EksCluster(pulumi.ComponentResource):
         # run on system nodes depends on `node_group`; `addons` by name, for ordering.
         self.node_group = node_group
         self.addons = addons
-        self.register_outputs(
-            {
-                "cluster_name": self.cluster_name,
-                "kubeconfig": self.kubeconfig,
-                "node_security_group_id": self.node_security_group_id,
-                "cluster_security_group_id": self.cluster_security_group_id,
-                "system_node_group_name": self.system_node_group_name,
-                "secrets_key_arn": self.secrets_key_arn,
-                "volume_key_arn": self.volume_key_arn,
-            }
-        )
+        register_declared_outputs(self)
 
     def _addon(
         self,
@@ -384,7 +376,7 @@ class EksCluster(pulumi.ComponentResource):
                 f"{name}-{spec.name}-role",
                 description=f"EKS add-on {spec.name} through Pod Identity",
                 tags=tags,
-                parent=self,
+                opts=pulumi.ResourceOptions(parent=self),
             )
             for policy in spec.managed_policies:
                 deps.append(

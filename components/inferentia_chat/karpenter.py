@@ -16,7 +16,8 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from . import iam, versions
-from .blocks import pod_identity_role
+from .common.outputs import register_declared_outputs
+from .common.pod_identity import pod_identity_access
 from .eks_cluster import SYSTEM_NODE_SELECTOR
 from .tags import component_tags
 
@@ -182,28 +183,19 @@ class Karpenter(pulumi.ComponentResource):
         )
 
         # --- controller role through Pod Identity -------------------------------------------------
-        controller_role = pod_identity_role(
-            f"{name}-controller-role",
-            description="Karpenter controller through EKS Pod Identity",
-            tags=tags,
-            parent=self,
-        )
         # One inline document (~6.2k characters: over the 6,144 limit of a managed policy, within the
         # 10,240 of a role's inline policies).
-        controller_policy = aws.iam.RolePolicy(
-            f"{name}-controller-policy",
-            role=controller_role.id,
+        controller = pod_identity_access(
+            role_name=f"{name}-controller-role",
+            policy_name=f"{name}-controller-policy",
+            association_name=f"{name}-controller",
+            description="Karpenter controller through EKS Pod Identity",
             policy=pulumi.Output.all(cluster_name, queue.arn, node_role.arn).apply(
                 lambda a: json.dumps(iam.karpenter_controller_policy(partition, region, account, a[0], a[1], a[2]))
             ),
-            opts=child,
-        )
-        association = aws.eks.PodIdentityAssociation(
-            f"{name}-controller",
             cluster_name=cluster_name,
             namespace=NAMESPACE,
             service_account=SERVICE_ACCOUNT,
-            role_arn=controller_role.arn,
             tags=tags,
             opts=child,
         )
@@ -229,23 +221,15 @@ class Karpenter(pulumi.ComponentResource):
                     *targets,
                     *node_attachments,
                     access_entry,
-                    controller_policy,
-                    association,
+                    controller.policy,
+                    controller.association,
                 ],
             ),
         )
 
         self.node_role_name = node_role.name
         self.node_role_arn = node_role.arn
-        self.controller_role_arn = controller_role.arn
+        self.controller_role_arn = controller.role.arn
         self.interruption_queue_name = queue.name
         self.interruption_queue_arn = queue.arn
-        self.register_outputs(
-            {
-                "node_role_name": self.node_role_name,
-                "node_role_arn": self.node_role_arn,
-                "controller_role_arn": self.controller_role_arn,
-                "interruption_queue_name": self.interruption_queue_name,
-                "interruption_queue_arn": self.interruption_queue_arn,
-            }
-        )
+        register_declared_outputs(self)

@@ -23,6 +23,7 @@ import pulumi_aws as aws
 from . import iam
 from .blocks import customer_key
 from .bucket import ProtectedBucket, protected_bucket
+from .common.outputs import register_declared_outputs
 from .tags import component_tags
 
 TYPE = "inferentia-chat:index:ModelReplica"
@@ -337,21 +338,7 @@ class ModelReplica(pulumi.ComponentResource):
         self.batch_replication_command = request.apply(lambda r: batch_replication_command(r, source_region))
         self.replication = replication
         self.protections = replica.protections
-        self.register_outputs(
-            {
-                "bucket_name": self.bucket_name,
-                "bucket_arn": self.bucket_arn,
-                "kms_key_arn": self.kms_key_arn,
-                "region": self.region,
-                "replication_role_arn": self.replication_role_arn,
-                "rule_ids": self.rule_ids,
-                "alarm_names": self.alarm_names,
-                "alarm_topic_arn": self.alarm_topic_arn,
-                "batch_replication_role_arn": self.batch_replication_role_arn,
-                "batch_report_bucket_name": self.batch_report_bucket_name,
-                "batch_replication_command": self.batch_replication_command,
-            }
-        )
+        register_declared_outputs(self)
 
     # --- monitoring --------------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_awsx as awsx
 
+from .common.outputs import register_declared_outputs
 from .tags import component_tags
 
 TYPE = "inferentia-chat:index:Network"
@@ -121,15 +122,7 @@ class Network(pulumi.ComponentResource):
             self.availability_zones = pulumi.Output.from_input(azs)
             self.vpc_cidr = pulumi.Output.from_input(cidr)
 
-        self.register_outputs(
-            {
-                "vpc_id": self.vpc_id,
-                "private_subnet_ids": self.private_subnet_ids,
-                "public_subnet_ids": self.public_subnet_ids,
-                "availability_zones": self.availability_zones,
-                "vpc_cidr": self.vpc_cidr,
-            }
-        )
+        register_declared_outputs(self)
 
     def _adopt(self, name: str, args: NetworkArgs, discovery: dict[str, str], child: pulumi.ResourceOptions) -> None:
         """Adopt an existing VPC: tag its subnets for discovery (tags are removed again on destroy)."""

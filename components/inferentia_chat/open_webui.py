@@ -25,6 +25,8 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from . import versions
+from .common.outputs import register_declared_outputs
+from .common.pod_security import restricted_container, restricted_pod
 from .eks_cluster import STORAGE_CLASS, SYSTEM_NODE_SELECTOR
 from .kube import DNS_EGRESS, network_policy_spec
 from .options import outer_dependencies
@@ -317,16 +319,7 @@ class OpenWebUI(pulumi.ComponentResource):
             "startupProbe": {**probe, "periodSeconds": 10, "failureThreshold": 30},
             "readinessProbe": {**probe, "periodSeconds": 10, "failureThreshold": 3},
             "livenessProbe": {**probe, "periodSeconds": 20, "failureThreshold": 3},
-            "securityContext": {
-                "runAsNonRoot": True,
-                "runAsUser": UID,
-                "runAsGroup": UID,
-                "allowPrivilegeEscalation": False,
-                "readOnlyRootFilesystem": True,
-                "privileged": False,
-                "capabilities": {"drop": ["ALL"]},
-                "seccompProfile": {"type": "RuntimeDefault"},
-            },
+            "securityContext": {**restricted_container(UID), "privileged": False},
             "volumeMounts": [
                 {"name": "data", "mountPath": DATA_DIR},
                 {"name": "tmp", "mountPath": "/tmp"},
@@ -348,14 +341,7 @@ class OpenWebUI(pulumi.ComponentResource):
                         "automountServiceAccountToken": False,
                         "enableServiceLinks": False,
                         "nodeSelector": dict(args.get("node_selector", SYSTEM_NODE_SELECTOR)),
-                        "securityContext": {
-                            "runAsNonRoot": True,
-                            "runAsUser": UID,
-                            "runAsGroup": UID,
-                            "fsGroup": UID,
-                            "fsGroupChangePolicy": "OnRootMismatch",
-                            "seccompProfile": {"type": "RuntimeDefault"},
-                        },
+                        "securityContext": {**restricted_pod(UID), "fsGroupChangePolicy": "OnRootMismatch"},
                         "terminationGracePeriodSeconds": 30,
                         "containers": [container],
                         "volumes": [
@@ -460,13 +446,4 @@ class OpenWebUI(pulumi.ComponentResource):
         self.url = pulumi.Output.from_input(url)
         self.admin_email = pulumi.Output.from_input(admin_email)
         self.admin_password = pulumi.Output.secret(admin_password.result)
-        self.register_outputs(
-            {
-                "namespace": self.namespace,
-                "service_name": self.service_name,
-                "port_forward_command": self.port_forward_command,
-                "url": self.url,
-                "admin_email": self.admin_email,
-                "admin_password": self.admin_password,
-            }
-        )
+        register_declared_outputs(self)

@@ -33,6 +33,8 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from . import versions
+from .common.outputs import register_declared_outputs
+from .common.pod_security import restricted_container, restricted_pod
 from .hardware import (
     COMPILE_MIN_HOST_MEMORY_GIB,
     INF2_TYPES,
@@ -360,17 +362,7 @@ class VllmNeuronServer(pulumi.ComponentResource):
         self.compiled_artifacts_dir = pulumi.Output.from_input(cache_dir)
         self.pod_labels = selector
         self.deployment = deployment
-        self.register_outputs(
-            {
-                "base_url": self.base_url,
-                "served_model_name": self.served_model_name,
-                "api_key_secret_name": self.api_key_secret_name,
-                "api_key_secret_key": self.api_key_secret_key,
-                "api_key": self.api_key,
-                "namespace": self.namespace,
-                "compiled_artifacts_dir": self.compiled_artifacts_dir,
-            }
-        )
+        register_declared_outputs(self)
 
     def _compile_job(
         self,
@@ -498,29 +490,15 @@ class _PodParts:
             {"name": "dshm", "mountPath": "/dev/shm"},
             {"name": "tmp", "mountPath": "/tmp"},
         ]
-        self.container_security = {
-            "allowPrivilegeEscalation": False,
-            "capabilities": {"drop": ["ALL"]},
-            "runAsNonRoot": True,
-            "runAsUser": RUN_AS,
-            "runAsGroup": RUN_AS,
-            # Exception: the Neuron compiler and runtime write under paths of the image (caches, lock
-            # files) that are not documented; the root file system stays writable, nothing else is granted.
-            "readOnlyRootFilesystem": False,
-            "seccompProfile": {"type": "RuntimeDefault"},
-        }
+        # Exception: the Neuron compiler and runtime write under paths of the image (caches, lock files) that
+        # are not documented; the root file system stays writable, nothing else is granted.
+        self.container_security = restricted_container(RUN_AS, read_only_root=False)
         self.pod_spec = {
             "nodeSelector": node_selector,
             "tolerations": args["tolerations"],
             "automountServiceAccountToken": False,
             "enableServiceLinks": False,
-            "securityContext": {
-                "runAsNonRoot": True,
-                "runAsUser": RUN_AS,
-                "runAsGroup": RUN_AS,
-                "fsGroup": RUN_AS,
-                "seccompProfile": {"type": "RuntimeDefault"},
-            },
+            "securityContext": restricted_pod(RUN_AS),
             "volumes": [
                 {"name": "model", "persistentVolumeClaim": {"claimName": args["pvc_name"]}},
                 {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "2Gi"}},

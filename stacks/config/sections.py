@@ -13,7 +13,7 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from inferentia_chat import versions
-from inferentia_chat.hardware import INF2_TYPES
+from inferentia_chat.hardware import DEFAULT_THROUGHPUT_PER_TIB, INF2_TYPES
 from inferentia_chat.image_pull import BOTTLEROCKET_SOCI_MIN, IMAGE_PULL_SOCI, IMAGE_PULLS, version_tuple
 
 from .fields import _MISSING, ConfigError, _Problems, _Section
@@ -50,7 +50,6 @@ from .rules import (
 from .schema import (
     CAPACITY_TYPES,
     CONFIG_NAMESPACE,
-    DEFAULT_THROUGHPUT_PER_TIB,
     EXPOSURES,
     FSX_DEPLOYMENT_TYPES,
     FSX_THROUGHPUTS,
