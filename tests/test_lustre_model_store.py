@@ -10,9 +10,9 @@ import pytest
 from conftest import Plan, plan_for
 
 from inferentia_chat import iam, versions
-from inferentia_chat.eks_cluster import SYSTEM_NODE_SELECTOR
 from inferentia_chat.model_layout import WORKLOAD_UID
 from inferentia_chat.model_store.model_loader import SCRIPT_FILES, SCRIPT_SOURCE
+from inferentia_chat.system_node_group import SYSTEM_NODE_SELECTOR
 from offline.engine import SECRET
 from offline.render import run_stack
 

@@ -19,9 +19,9 @@ import pulumi_kubernetes as k8s
 
 from . import versions
 from .common.outputs import register_declared_outputs
-from .eks_cluster import SYSTEM_NODE_LABEL
 from .hardware import INF2_TYPES, NEURON_RESOURCE, allocatable, pool_limits
 from .image_pull import AL2023_FAST_PULL_USER_DATA, IMAGE_PULL_SOCI, IMAGE_PULLS, bottlerocket_node_class
+from .system_node_group import SYSTEM_NODE_LABEL
 from .tags import component_tags
 
 TYPE = "inferentia-chat:index:InferentiaNodePool"

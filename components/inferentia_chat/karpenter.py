@@ -18,7 +18,7 @@ import pulumi_kubernetes as k8s
 from . import iam, versions
 from .common.outputs import register_declared_outputs
 from .common.pod_identity import pod_identity_access
-from .eks_cluster import SYSTEM_NODE_SELECTOR
+from .system_node_group import SYSTEM_NODE_SELECTOR
 from .tags import component_tags
 
 TYPE = "inferentia-chat:index:Karpenter"

@@ -17,8 +17,8 @@ from . import iam, versions
 from .common.outputs import register_declared_outputs
 from .common.pod_identity import pod_identity_access
 from .common.pod_security import restricted_container
-from .eks_cluster import SYSTEM_NODE_SELECTOR
 from .options import outer_dependencies
+from .system_node_group import SYSTEM_NODE_SELECTOR
 from .tags import component_tags
 
 TYPE = "inferentia-chat:index:LoadBalancerController"

@@ -27,9 +27,10 @@ import pulumi_random as random
 from . import versions
 from .common.outputs import register_declared_outputs
 from .common.pod_security import restricted_container, restricted_pod
-from .eks_cluster import STORAGE_CLASS, SYSTEM_NODE_SELECTOR
+from .eks_cluster import STORAGE_CLASS
 from .kube import DNS_EGRESS, network_policy_spec
 from .options import outer_dependencies
+from .system_node_group import SYSTEM_NODE_SELECTOR
 
 TYPE = "inferentia-chat:index:OpenWebUI"
 APP = "open-webui"

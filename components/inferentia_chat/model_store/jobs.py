@@ -9,8 +9,8 @@ from typing import Any
 import pulumi
 
 from ..common.pod_security import restricted_container, restricted_pod
-from ..eks_cluster import SYSTEM_NODE_SELECTOR
 from ..model_layout import WORKLOAD_UID
+from ..system_node_group import SYSTEM_NODE_SELECTOR
 from .labels import labels
 
 FINISHED_TTL_SECONDS = 7 * 24 * 3600  # keep the logs a week; a deleted Job re-runs as a no-op
