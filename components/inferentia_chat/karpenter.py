@@ -123,64 +123,8 @@ class Karpenter(pulumi.ComponentResource):
         region = aws.get_region().region
         account = aws.get_caller_identity().account_id
 
-        # --- interruption queue and the rules that feed it -------------------------------------
-        queue = aws.sqs.Queue(
-            f"{name}-interruption",
-            message_retention_seconds=QUEUE_RETENTION_SECONDS,
-            sqs_managed_sse_enabled=True,
-            tags=tags,
-            opts=child,
-        )
-        queue_policy = aws.sqs.QueuePolicy(
-            f"{name}-interruption-policy",
-            queue_url=queue.url,
-            policy=queue.arn.apply(lambda arn: json.dumps(iam.karpenter_interruption_queue_policy(arn))),
-            opts=child,
-        )
-        targets = []
-        for rule_name, pattern in INTERRUPTION_RULES.items():
-            rule = aws.cloudwatch.EventRule(
-                f"{name}-{rule_name}",
-                description=f"Karpenter interruption handling: {pattern['detail-type'][0]}",
-                event_pattern=json.dumps(pattern),
-                tags=tags,
-                opts=child,
-            )
-            targets.append(
-                aws.cloudwatch.EventTarget(
-                    f"{name}-{rule_name}-target",
-                    rule=rule.name,
-                    arn=queue.arn,
-                    target_id="KarpenterInterruptionQueueTarget",
-                    opts=child,
-                )
-            )
-
-        # --- node role: what Karpenter's nodes run as, and their way into the cluster -----------
-        node_role = aws.iam.Role(
-            f"{name}-node-role",
-            description="Karpenter-launched nodes",
-            assume_role_policy=json.dumps(iam.ec2_trust_policy()),
-            tags=tags,
-            opts=child,
-        )
-        node_attachments = [
-            aws.iam.RolePolicyAttachment(
-                f"{name}-node-{policy}",
-                role=node_role.name,
-                policy_arn=iam.managed_policy_arn(partition, policy),
-                opts=child,
-            )
-            for policy in NODE_ROLE_POLICIES
-        ]
-        access_entry = aws.eks.AccessEntry(
-            f"{name}-node-access",
-            cluster_name=cluster_name,
-            principal_arn=node_role.arn,
-            type="EC2_LINUX",  # EKS maps it to system:nodes; no aws-auth ConfigMap
-            tags=tags,
-            opts=child,
-        )
+        queue, queue_ready = self._interruption_queue(name, tags)
+        node_role, node_ready = self._node_role(name, cluster_name, tags, partition)
 
         # --- controller role through Pod Identity -------------------------------------------------
         # One inline document (~6.2k characters: over the 6,144 limit of a managed policy, within the
@@ -217,10 +161,8 @@ class Karpenter(pulumi.ComponentResource):
                 parent=self,
                 depends_on=[
                     *_as_list(opts.depends_on if opts else None),
-                    queue_policy,
-                    *targets,
-                    *node_attachments,
-                    access_entry,
+                    *queue_ready,
+                    *node_ready,
                     controller.policy,
                     controller.association,
                 ],
@@ -233,3 +175,74 @@ class Karpenter(pulumi.ComponentResource):
         self.interruption_queue_name = queue.name
         self.interruption_queue_arn = queue.arn
         register_declared_outputs(self)
+
+    def _interruption_queue(self, name: str, tags: dict[str, str]) -> tuple[aws.sqs.Queue, list[pulumi.Resource]]:
+        """The interruption queue and the EventBridge rules that feed it; returns the queue and what the
+        controller waits for (its policy and the rules' targets)."""
+        child = pulumi.ResourceOptions(parent=self)
+        queue = aws.sqs.Queue(
+            f"{name}-interruption",
+            message_retention_seconds=QUEUE_RETENTION_SECONDS,
+            sqs_managed_sse_enabled=True,
+            tags=tags,
+            opts=child,
+        )
+        queue_policy = aws.sqs.QueuePolicy(
+            f"{name}-interruption-policy",
+            queue_url=queue.url,
+            policy=queue.arn.apply(lambda arn: json.dumps(iam.karpenter_interruption_queue_policy(arn))),
+            opts=child,
+        )
+        targets = []
+        for rule_name, pattern in INTERRUPTION_RULES.items():
+            rule = aws.cloudwatch.EventRule(
+                f"{name}-{rule_name}",
+                description=f"Karpenter interruption handling: {pattern['detail-type'][0]}",
+                event_pattern=json.dumps(pattern),
+                tags=tags,
+                opts=child,
+            )
+            targets.append(
+                aws.cloudwatch.EventTarget(
+                    f"{name}-{rule_name}-target",
+                    rule=rule.name,
+                    arn=queue.arn,
+                    target_id="KarpenterInterruptionQueueTarget",
+                    opts=child,
+                )
+            )
+
+        return queue, [queue_policy, *targets]
+
+    def _node_role(
+        self, name: str, cluster_name: pulumi.Output[str], tags: dict[str, str], partition: str
+    ) -> tuple[aws.iam.Role, list[pulumi.Resource]]:
+        """What Karpenter's nodes run as, and their way into the cluster (an EC2_LINUX access entry); returns
+        the role and what the controller waits for."""
+        child = pulumi.ResourceOptions(parent=self)
+        node_role = aws.iam.Role(
+            f"{name}-node-role",
+            description="Karpenter-launched nodes",
+            assume_role_policy=json.dumps(iam.ec2_trust_policy()),
+            tags=tags,
+            opts=child,
+        )
+        node_attachments = [
+            aws.iam.RolePolicyAttachment(
+                f"{name}-node-{policy}",
+                role=node_role.name,
+                policy_arn=iam.managed_policy_arn(partition, policy),
+                opts=child,
+            )
+            for policy in NODE_ROLE_POLICIES
+        ]
+        access_entry = aws.eks.AccessEntry(
+            f"{name}-node-access",
+            cluster_name=cluster_name,
+            principal_arn=node_role.arn,
+            type="EC2_LINUX",  # EKS maps it to system:nodes; no aws-auth ConfigMap
+            tags=tags,
+            opts=child,
+        )
+
+        return node_role, [*node_attachments, access_entry]
