@@ -32,10 +32,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from . import versions
-from .common.outputs import register_declared_outputs
-from .common.pod_security import restricted_container, restricted_pod
-from .hardware import (
+from .. import versions
+from ..common.outputs import register_declared_outputs
+from ..common.pod_security import restricted_container, restricted_pod
+from ..hardware import (
     COMPILE_MIN_HOST_MEMORY_GIB,
     INF2_TYPES,
     KV_BLOCK_SIZE,
@@ -43,9 +43,9 @@ from .hardware import (
     kv_cache_blocks,
     serving_pod_requests,
 )
-from .kube import DNS_EGRESS, network_policy_spec
-from .model_store import model_fetch
-from .options import outer_dependencies
+from ..kube import DNS_EGRESS, network_policy_spec
+from ..model_store import model_fetch
+from ..options import outer_dependencies
 
 TYPE = "inferentia-chat:index:VllmNeuronServer"
 
