@@ -6,7 +6,7 @@ import pytest
 from conftest import Plan, plan_for
 
 from inferentia_chat import hardware, versions
-from inferentia_chat.vllm.server import (
+from inferentia_chat.vllm import (
     STARTUP_BUDGET_COMPILE_S,
     STARTUP_BUDGET_LOAD_S,
     compile_instance_type,

@@ -22,9 +22,6 @@ size with enough host memory, fills the key's directory before the Deployment ex
 load. The data repository association exports the directory to S3, and the DR stack replicates it.
 """
 
-import hashlib
-import re
-import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any, NotRequired, TypedDict
 
@@ -34,28 +31,26 @@ import pulumi_random as random
 
 from .. import versions
 from ..common.outputs import register_declared_outputs
-from ..common.pod_security import restricted_container, restricted_pod
 from ..hardware import (
-    COMPILE_MIN_HOST_MEMORY_GIB,
-    INF2_TYPES,
-    KV_BLOCK_SIZE,
-    NEURON_RESOURCE,
-    kv_cache_blocks,
     serving_pod_requests,
 )
 from ..kube import DNS_EGRESS, network_policy_spec
-from ..model_store import model_fetch
 from ..options import outer_dependencies
+from .compile_job import compile_job
+from .pod_spec import (
+    PORT,
+    SERVER_COMMAND,
+    PodParts,
+    _probe,
+    _resources,
+    compiled_artifacts_key,
+    num_gpu_blocks,
+    vllm_args,
+)
 
 TYPE = "inferentia-chat:index:VllmNeuronServer"
 
-PORT = 8000
-SERVER_COMMAND = ("python3", "-m", "vllm.entrypoints.openai.api_server")
 API_KEY_SECRET_KEY = "api-key"
-COMPLETE_MARKER = ".complete"  # written by the compile Job once vLLM served from the new artifacts
-# uid/gid 1000 is the image's `ubuntu` user (Ubuntu 24.04 base): a name in /etc/passwd keeps torch's
-# getpass-based cache paths working. Every writer to the shared volume uses the same ids.
-RUN_AS = 1000
 # Loading ~15 GB of weights plus compiled artifacts from FSx takes minutes; compiling a 7B model on first
 # start takes 10-20 more (Neuron docs and the reference workshop). The startup budget covers the case the
 # configuration allows: load only when a compile Job fills the cache first, compile too otherwise.
@@ -65,83 +60,6 @@ STARTUP_BUDGET_COMPILE_S = 60 * 60
 # removed first (preStop sleep) so no new request arrives on a terminating pod.
 TERMINATION_GRACE_S = 300
 PRESTOP_SLEEP_S = 15
-COMPILE_BUDGET_S = 90 * 60
-MODEL_WAIT_S = 60 * 60  # the longest a pod waits for the model to be loaded
-
-
-def compiled_artifacts_key(
-    model_id: str, revision: str, neuron_sdk: str, tensor_parallel_size: int, max_model_len: int, max_num_seqs: int
-) -> str:
-    """The cache directory (relative to the cache root) of one compiled configuration.
-
-    Artifacts are only valid for the same weights, Neuron SDK and shapes, so all of those are in the key,
-    with the KV layout they were compiled for (prefix caching, block size, number of blocks); the same
-    configuration always yields the same key (in every pod and every region).
-    """
-    model = re.sub(r"[^A-Za-z0-9._-]+", "--", model_id)
-    blocks = num_gpu_blocks(model_id, tensor_parallel_size, max_model_len, max_num_seqs)
-    return (
-        f"{model}/{revision[:12]}/neuron-sdk-{neuron_sdk}/"
-        f"tp{tensor_parallel_size}-len{max_model_len}-seqs{max_num_seqs}-prefix-block{KV_BLOCK_SIZE}x{blocks}"
-    )
-
-
-def num_gpu_blocks(model_id: str, tensor_parallel_size: int, max_model_len: int, max_num_seqs: int) -> int:
-    """KV-cache blocks the plugin allocates (`--num-gpu-blocks-override`, NxD Inference `pa_num_blocks`)."""
-    return kv_cache_blocks(model_id, tensor_parallel_size, max_model_len, max_num_seqs)
-
-
-# NxD Inference options (`--additional-config`): store pre-sharded weights with the compiled artifacts,
-# so serving pods load one shard per NeuronCore instead of the whole checkpoint through host memory
-# (an inf2.xlarge has 16 GiB). Ignored by a pod that loads existing artifacts (they carry it already).
-NEURON_CONFIG = '{"override_neuron_config": {"save_sharded_checkpoint": true}}'
-
-
-def vllm_args(
-    model_dir: str,
-    served_name: str,
-    tensor_parallel_size: int,
-    max_model_len: int,
-    max_num_seqs: int,
-    kv_blocks: int,
-    host: str = "0.0.0.0",
-) -> list[str]:
-    """The OpenAI server's arguments (the API key comes from VLLM_API_KEY, never an argument)."""
-    return [
-        "--model",
-        model_dir,
-        "--served-model-name",
-        served_name,
-        "--tensor-parallel-size",
-        str(tensor_parallel_size),
-        "--max-model-len",
-        str(max_model_len),
-        "--max-num-seqs",
-        str(max_num_seqs),
-        "--enable-prefix-caching",
-        "--block-size",
-        str(KV_BLOCK_SIZE),
-        "--num-gpu-blocks-override",
-        str(kv_blocks),
-        "--additional-config",
-        NEURON_CONFIG,
-        "--host",
-        host,
-        "--port",
-        str(PORT),
-    ]
-
-
-def compile_instance_type(tensor_parallel_size: int, instance_types: Sequence[str]) -> str | None:
-    """The smallest allowed inf2 type that can compile this shape (host memory and NeuronCores)."""
-    able = [
-        INF2_TYPES[t]
-        for t in instance_types
-        if t in INF2_TYPES
-        and INF2_TYPES[t].memory_gib >= COMPILE_MIN_HOST_MEMORY_GIB
-        and INF2_TYPES[t].neuron_cores >= tensor_parallel_size
-    ]
-    return min(able, key=lambda t: t.on_demand_usd_per_hour).name if able else None
 
 
 class VllmNeuronServerArgs(TypedDict):
@@ -240,7 +158,7 @@ class VllmNeuronServer(pulumi.ComponentResource):
         node_selector = pulumi.Output.all(args["node_selector"], args["availability_zone"]).apply(
             lambda a: {**a[0], "topology.kubernetes.io/zone": a[1]}
         )
-        pod_common = _PodParts(args, key, node_selector)
+        pod_common = PodParts(args, key, node_selector)
         # Workloads wait for what the component was told to wait for (e.g. the NodePool). The model and the
         # compiled artifacts are awaited INSIDE the cluster (init containers), not by Pulumi: a new inf2 node
         # then launches and pulls the 15-20 GB image while the model loads and compiles (budget.json).
@@ -248,7 +166,7 @@ class VllmNeuronServer(pulumi.ComponentResource):
         depends: list[pulumi.Resource] = [secret, *upstream]
         waits = [pod_common.wait_for_model(args.get("model_request"))] if args.get("model_request") else []
         if compile_first:
-            self._compile_job(name, args, pod_common, labels, key, upstream, waits)
+            compile_job(self, name, args, pod_common, labels, key, upstream, waits)
             waits.append(pod_common.wait_for_artifacts())
 
         requests = serving_pod_requests(tp, args["model_id"])
@@ -363,214 +281,3 @@ class VllmNeuronServer(pulumi.ComponentResource):
         self.pod_labels = selector
         self.deployment = deployment
         register_declared_outputs(self)
-
-    def _compile_job(
-        self,
-        name: str,
-        args: VllmNeuronServerArgs,
-        parts: "_PodParts",
-        labels: Mapping[str, str],
-        key: str,
-        upstream: list[pulumi.Resource],
-        waits: list[dict[str, Any]],
-    ) -> k8s.batch.v1.Job:
-        """A Job that compiles this configuration into the cache, once; a present marker makes it a no-op."""
-        tp = args["tensor_parallel_size"]
-        instance_type = compile_instance_type(tp, args["instance_types"])
-        if instance_type is None:  # config validation refuses this; a direct library caller gets told here
-            raise ValueError(
-                f"compile_job needs an inf2 type with >= {COMPILE_MIN_HOST_MEMORY_GIB} GiB host memory among "
-                f"{list(args['instance_types'])}; add one (e.g. inf2.8xlarge) or set compile_job false"
-            )
-        spec = INF2_TYPES[instance_type]
-        requests = serving_pod_requests(tp, args["model_id"])
-        # The compiler's peak is host memory: ask for most of the node so the Job lands on this size.
-        memory_mib = int(spec.memory_gib * 1024 * 0.6)
-        server = shlex.join(
-            [
-                *SERVER_COMMAND,
-                *vllm_args(
-                    parts.model_dir,
-                    args["served_model_name"],
-                    tp,
-                    args["max_model_len"],
-                    args["max_num_seqs"],
-                    num_gpu_blocks(args["model_id"], tp, args["max_model_len"], args["max_num_seqs"]),
-                    host="127.0.0.1",
-                ),
-            ]
-        )
-        script = f"""set -eu
-dir="$NEURON_COMPILED_ARTIFACTS"
-if [ -f "$dir/{COMPLETE_MARKER}" ]; then echo "compiled artifacts present in $dir: nothing to do"; exit 0; fi
-mkdir -p "$dir"  # as uid 1000, the owner of the cache root (kubelet would create it as root)
-find "$dir" -mindepth 1 -delete  # a partial compile from an interrupted run
-{server} &
-pid=$!
-until python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:{PORT}/health', timeout=5)" \\
-    2>/dev/null; do
-  kill -0 "$pid" 2>/dev/null || {{ echo "vLLM exited before becoming healthy"; wait "$pid"; exit 1; }}
-  sleep 15
-done
-touch "$dir/{COMPLETE_MARKER}"
-echo "compiled artifacts written to $dir"
-kill -TERM "$pid"; wait "$pid" || true
-"""
-        job_labels = {**labels, "app.kubernetes.io/component": "neuron-compile"}
-        job_hash = hashlib.sha256(key.encode()).hexdigest()[:10]  # a new key, a new Job
-        return k8s.batch.v1.Job(
-            f"{name}-compile",
-            metadata={"name": f"{name}-compile-{job_hash}", "namespace": args["namespace"], "labels": job_labels},
-            spec={
-                "backoffLimit": 1,
-                "activeDeadlineSeconds": COMPILE_BUDGET_S + MODEL_WAIT_S,
-                "ttlSecondsAfterFinished": 7 * 24 * 3600,
-                "template": {
-                    "metadata": {"labels": job_labels},
-                    "spec": {
-                        **parts.pod_spec,
-                        "nodeSelector": parts.node_selector.apply(
-                            lambda s: {**s, "node.kubernetes.io/instance-type": instance_type}
-                        ),
-                        "restartPolicy": "Never",
-                        "initContainers": list(waits),
-                        "containers": [
-                            {
-                                "name": "compile",
-                                "image": versions.VLLM_NEURON_IMAGE,
-                                "imagePullPolicy": "IfNotPresent",
-                                "command": ["/bin/bash", "-c", script],
-                                "env": parts.env,
-                                "resources": _resources(requests.neuron_devices, requests.cpu_millis, memory_mib),
-                                "securityContext": parts.container_security,
-                                "volumeMounts": parts.mounts,
-                            }
-                        ],
-                    },
-                },
-            },
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                depends_on=upstream,
-                custom_timeouts=pulumi.CustomTimeouts(create=f"{(COMPILE_BUDGET_S + MODEL_WAIT_S) // 60}m"),
-            ),
-        )
-
-
-class _PodParts:
-    """What the serving pods and the compile Job share: placement, volumes, environment, security."""
-
-    def __init__(self, args: VllmNeuronServerArgs, key: str, node_selector: pulumi.Output):
-        self.model_dir = "/models/" + args["model_subpath"].strip("/").rsplit("/", 1)[-1]
-        # The cache ROOT is mounted (it exists, owned by uid 1000): a subPath that does not exist yet would
-        # be created by the kubelet as root, and the compiler running as 1000 could not write into it.
-        self.cache_mount = "/neuron-cache"
-        self.artifacts_dir = f"{self.cache_mount}/{key}"
-        self.node_selector = node_selector
-        self.env = [
-            {"name": "NEURON_COMPILED_ARTIFACTS", "value": self.artifacts_dir},
-            {"name": "HF_HUB_OFFLINE", "value": "1"},
-            {"name": "TRANSFORMERS_OFFLINE", "value": "1"},
-            {"name": "VLLM_NO_USAGE_STATS", "value": "1"},
-            {"name": "DO_NOT_TRACK", "value": "1"},
-            {"name": "HOME", "value": "/home/ubuntu"},
-        ]
-        # Weights read-only; the compiled-artifact cache read-write (a pod compiles when no Job did).
-        self.fsx_mounts = [
-            {
-                "name": "model",
-                "mountPath": self.model_dir,
-                "subPath": args["model_subpath"].strip("/"),
-                "readOnly": True,
-            },
-            {"name": "model", "mountPath": self.cache_mount, "subPath": args["cache_subpath"].strip("/")},
-        ]
-        self.mounts = [
-            *self.fsx_mounts,
-            {"name": "dshm", "mountPath": "/dev/shm"},
-            {"name": "tmp", "mountPath": "/tmp"},
-        ]
-        # Exception: the Neuron compiler and runtime write under paths of the image (caches, lock files) that
-        # are not documented; the root file system stays writable, nothing else is granted.
-        self.container_security = restricted_container(RUN_AS, read_only_root=False)
-        self.pod_spec = {
-            "nodeSelector": node_selector,
-            "tolerations": args["tolerations"],
-            "automountServiceAccountToken": False,
-            "enableServiceLinks": False,
-            "securityContext": restricted_pod(RUN_AS),
-            "volumes": [
-                {"name": "model", "persistentVolumeClaim": {"claimName": args["pvc_name"]}},
-                {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "2Gi"}},
-                {"name": "tmp", "emptyDir": {"sizeLimit": "10Gi"}},
-            ],
-        }
-
-    def _waiter(self, name: str, code: str, args: list[Any], env: list[dict[str, Any]]) -> dict[str, Any]:
-        # The serving image itself (its python3): waiting in it means the image is pulled meanwhile.
-        return {
-            "name": name,
-            "image": versions.VLLM_NEURON_IMAGE,
-            "imagePullPolicy": "IfNotPresent",
-            "command": ["python3", "-c", code, *args],
-            "env": env,
-            "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}},
-            "securityContext": self.container_security,
-            "volumeMounts": self.fsx_mounts,
-        }
-
-    def wait_for_model(self, request: pulumi.Input[str]) -> dict[str, Any]:
-        """Init container: until the load Job's completion marker records exactly this request."""
-        return self._waiter(
-            "wait-for-model",
-            WAIT_FOR_MODEL,
-            [f"{self.model_dir}/{model_fetch.MARKER}"],
-            [{"name": "MODEL_REQUEST", "value": request}],
-        )
-
-    def wait_for_artifacts(self) -> dict[str, Any]:
-        """Init container: until the compile Job has marked this configuration's artifacts complete."""
-        return self._waiter(
-            "wait-for-compiled-artifacts",
-            WAIT_FOR_FILE,
-            [f"{self.artifacts_dir}/{COMPLETE_MARKER}"],
-            [],
-        )
-
-
-# Pollers run as `python3 -c`: standard library only, one line of output per minute while waiting.
-WAIT_FOR_MODEL = """import json, os, sys, time
-path, want, n = sys.argv[1], json.loads(os.environ["MODEL_REQUEST"]), 0
-while True:
-    try:
-        if json.load(open(path)).get("request") == want:
-            print("model complete:", path, flush=True); break
-    except (OSError, ValueError):
-        pass
-    if n % 4 == 0: print("waiting for the model load to complete", path, flush=True)
-    n += 1; time.sleep(15)
-"""
-WAIT_FOR_FILE = """import os, sys, time
-n = 0
-while not os.path.exists(sys.argv[1]):
-    if n % 4 == 0: print("waiting for", sys.argv[1], flush=True)
-    n += 1; time.sleep(15)
-print("present:", sys.argv[1], flush=True)
-"""
-
-
-def _resources(devices: int, cpu_millis: int, memory_mib: int) -> dict[str, Any]:
-    """Requests, with limits equal for memory and the devices (an extended resource needs both)."""
-    return {
-        "requests": {NEURON_RESOURCE: str(devices), "cpu": f"{cpu_millis}m", "memory": f"{memory_mib}Mi"},
-        "limits": {NEURON_RESOURCE: str(devices), "memory": f"{memory_mib}Mi"},
-    }
-
-
-def _probe(period: int, failures: int) -> dict[str, Any]:
-    return {
-        "httpGet": {"path": "/health", "port": "http"},
-        "periodSeconds": period,
-        "timeoutSeconds": 5,
-        "failureThreshold": failures,
-    }
