@@ -108,6 +108,75 @@ class VllmNeuronServerArgs(TypedDict):
     """Namespace of a Prometheus that may scrape /metrics (default: none)."""
 
 
+def serving_container(
+    args: "VllmNeuronServerArgs", pod_common: PodParts, secret_name: pulumi.Input[str], compile_first: bool
+) -> dict[str, Any]:
+    """The vLLM container: the OpenAI server on the Neuron devices, its key from the Secret, probed on /health
+    with a startup budget for loading (and compiling, without a compile Job)."""
+    tp, max_len, max_seqs = args["tensor_parallel_size"], args["max_model_len"], args["max_num_seqs"]
+    requests = serving_pod_requests(tp, args["model_id"])
+    blocks = num_gpu_blocks(args["model_id"], tp, max_len, max_seqs)
+    return {
+        "name": "vllm",
+        "image": versions.VLLM_NEURON_IMAGE,
+        "imagePullPolicy": "IfNotPresent",
+        "command": list(SERVER_COMMAND),
+        "args": vllm_args(pod_common.model_dir, args["served_model_name"], tp, max_len, max_seqs, blocks),
+        "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
+        "env": [
+            *pod_common.env,
+            {
+                "name": "VLLM_API_KEY",
+                "valueFrom": {"secretKeyRef": {"name": secret_name, "key": API_KEY_SECRET_KEY}},
+            },
+        ],
+        "resources": _resources(requests.neuron_devices, requests.cpu_millis, requests.memory_mib),
+        "startupProbe": _probe(
+            period=10, failures=(STARTUP_BUDGET_LOAD_S if compile_first else STARTUP_BUDGET_COMPILE_S) // 10
+        ),
+        "readinessProbe": _probe(period=10, failures=3),
+        "livenessProbe": _probe(period=20, failures=6),
+        "lifecycle": {"preStop": {"sleep": {"seconds": PRESTOP_SLEEP_S}}},
+        "securityContext": pod_common.container_security,
+        "volumeMounts": pod_common.mounts,
+    }
+
+
+def deployment_spec(
+    args: "VllmNeuronServerArgs",
+    pod_common: PodParts,
+    labels: dict[str, str],
+    selector: dict[str, str],
+    waits: list[dict[str, Any]],
+    container: dict[str, Any],
+) -> dict[str, Any]:
+    """Rolling updates that never drop below `replicas`, pods scraped for metrics, waiting in the cluster."""
+    return {
+        "replicas": args["replicas"],
+        "revisionHistoryLimit": 3,
+        "selector": {"matchLabels": selector},
+        # New pods come up before old ones go: serving never drops below `replicas`.
+        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+        "progressDeadlineSeconds": STARTUP_BUDGET_COMPILE_S,
+        "template": {
+            "metadata": {
+                "labels": labels,
+                "annotations": {
+                    "prometheus.io/scrape": "true",
+                    "prometheus.io/port": str(PORT),
+                    "prometheus.io/path": "/metrics",
+                },
+            },
+            "spec": {
+                **pod_common.pod_spec,
+                "terminationGracePeriodSeconds": TERMINATION_GRACE_S,
+                "initContainers": waits,
+                "containers": [container],
+            },
+        },
+    }
+
+
 class VllmNeuronServer(pulumi.ComponentResource):
     """vLLM (OpenAI API) on Inferentia2: Deployment, compile Job, ClusterIP Service, API-key Secret, PDB and
     NetworkPolicies. Never exposed outside the cluster; only the named client may call it."""
@@ -169,59 +238,11 @@ class VllmNeuronServer(pulumi.ComponentResource):
             compile_job(self, name, args, pod_common, labels, key, upstream, waits)
             waits.append(pod_common.wait_for_artifacts())
 
-        requests = serving_pod_requests(tp, args["model_id"])
-        blocks = num_gpu_blocks(args["model_id"], tp, max_len, max_seqs)
-        container = {
-            "name": "vllm",
-            "image": versions.VLLM_NEURON_IMAGE,
-            "imagePullPolicy": "IfNotPresent",
-            "command": list(SERVER_COMMAND),
-            "args": vllm_args(pod_common.model_dir, args["served_model_name"], tp, max_len, max_seqs, blocks),
-            "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
-            "env": [
-                *pod_common.env,
-                {
-                    "name": "VLLM_API_KEY",
-                    "valueFrom": {"secretKeyRef": {"name": secret.metadata["name"], "key": API_KEY_SECRET_KEY}},
-                },
-            ],
-            "resources": _resources(requests.neuron_devices, requests.cpu_millis, requests.memory_mib),
-            "startupProbe": _probe(
-                period=10, failures=(STARTUP_BUDGET_LOAD_S if compile_first else STARTUP_BUDGET_COMPILE_S) // 10
-            ),
-            "readinessProbe": _probe(period=10, failures=3),
-            "livenessProbe": _probe(period=20, failures=6),
-            "lifecycle": {"preStop": {"sleep": {"seconds": PRESTOP_SLEEP_S}}},
-            "securityContext": pod_common.container_security,
-            "volumeMounts": pod_common.mounts,
-        }
+        container = serving_container(args, pod_common, secret.metadata["name"], compile_first)
         deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
             metadata={"name": name, "namespace": ns, "labels": labels},
-            spec={
-                "replicas": args["replicas"],
-                "revisionHistoryLimit": 3,
-                "selector": {"matchLabels": selector},
-                # New pods come up before old ones go: serving never drops below `replicas`.
-                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
-                "progressDeadlineSeconds": STARTUP_BUDGET_COMPILE_S,
-                "template": {
-                    "metadata": {
-                        "labels": labels,
-                        "annotations": {
-                            "prometheus.io/scrape": "true",
-                            "prometheus.io/port": str(PORT),
-                            "prometheus.io/path": "/metrics",
-                        },
-                    },
-                    "spec": {
-                        **pod_common.pod_spec,
-                        "terminationGracePeriodSeconds": TERMINATION_GRACE_S,
-                        "initContainers": waits,
-                        "containers": [container],
-                    },
-                },
-            },
+            spec=deployment_spec(args, pod_common, labels, selector, waits, container),
             opts=pulumi.ResourceOptions(
                 parent=self,
                 depends_on=depends,
@@ -239,6 +260,26 @@ class VllmNeuronServer(pulumi.ComponentResource):
             },
             opts=child,
         )
+        self._disruption_and_network(name, args, labels, selector)
+
+        self.namespace = pulumi.Output.from_input(ns)
+        self.base_url = pulumi.Output.concat(
+            "http://", service.metadata["name"], ".", service.metadata["namespace"], f".svc.cluster.local:{PORT}/v1"
+        )
+        self.served_model_name = pulumi.Output.from_input(args["served_model_name"])
+        self.api_key_secret_name = secret.metadata["name"]
+        self.api_key_secret_key = pulumi.Output.from_input(API_KEY_SECRET_KEY)
+        self.api_key = pulumi.Output.secret(api_key.result)
+        self.compiled_artifacts_dir = pulumi.Output.from_input(cache_dir)
+        self.pod_labels = selector
+        self.deployment = deployment
+        register_declared_outputs(self)
+
+    def _disruption_and_network(
+        self, name: str, args: VllmNeuronServerArgs, labels: dict[str, str], selector: dict[str, str]
+    ) -> None:
+        """The disruption budget and the default-deny policy that admits only the chat front end (and metrics)."""
+        ns, child = args["namespace"], pulumi.ResourceOptions(parent=self)
         # maxUnavailable 1: a drain may always evict (a single replica then restarts elsewhere); a PDB that
         # allows zero disruptions would block node drains and Karpenter's consolidation forever.
         k8s.policy.v1.PodDisruptionBudget(
@@ -268,16 +309,3 @@ class VllmNeuronServer(pulumi.ComponentResource):
             ),
             opts=child,
         )
-
-        self.namespace = pulumi.Output.from_input(ns)
-        self.base_url = pulumi.Output.concat(
-            "http://", service.metadata["name"], ".", service.metadata["namespace"], f".svc.cluster.local:{PORT}/v1"
-        )
-        self.served_model_name = pulumi.Output.from_input(args["served_model_name"])
-        self.api_key_secret_name = secret.metadata["name"]
-        self.api_key_secret_key = pulumi.Output.from_input(API_KEY_SECRET_KEY)
-        self.api_key = pulumi.Output.secret(api_key.result)
-        self.compiled_artifacts_dir = pulumi.Output.from_input(cache_dir)
-        self.pod_labels = selector
-        self.deployment = deployment
-        register_declared_outputs(self)
