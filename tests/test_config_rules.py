@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 from conftest import plan_for
-from inferentia_chat.hardware import KNOWN_MODELS, device_memory_gb, kv_cache_gb
 
+from inferentia_chat.hardware import KNOWN_MODELS, device_memory_gb, kv_cache_gb
 from offline import cloud
 from offline.render import kubernetes_objects
 from stacks.config import ConfigError, parse_config, read_stack_yaml
@@ -83,9 +83,7 @@ def test_the_stack_file_reads_like_the_pulumi_cli(tmp_path: Path):
     stack.write_text("config:\n  inferentia-chat:model:\n    replicas: 1\n    replicas: 2\n")
     with pytest.raises(ConfigError) as info:
         read_stack_yaml(stack)
-    assert info.value.problems == [
-        "Pulumi.t.yaml:4:5: duplicate key replicas (first at line 3): list each key once"
-    ]
+    assert info.value.problems == ["Pulumi.t.yaml:4:5: duplicate key replicas (first at line 3): list each key once"]
 
 
 def test_provider_settings_pass_and_misspelt_namespaces_do_not():
