@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from stacks.config import CONFIG_NAMESPACE, ConfigError, decode_value, parse_config, read_stack_yaml
+from stacks.config.rules import STACK_PART, matches
 
 from . import budget, cloud
 from .engine import SECRET, RunResult, install
@@ -47,6 +48,8 @@ def read_stack_file(stack: str, root: Path = ROOT) -> StackFile:
     `secure:` values become a placeholder marked secret (they cannot be decrypted here).
     """
     project = yaml.safe_load((root / "Pulumi.yaml").read_text())["name"]
+    if not matches(STACK_PART, stack):
+        raise ConfigError([f"stack name {stack!r}: must be 1-100 letters, digits, _ . or - (Pulumi stack names)"])
     path = root / f"Pulumi.{stack}.yaml"
     if not path.is_file():
         raise ConfigError([f"{path.name}: no such stack file (stacks here: {', '.join(list_stacks(root))})"])
@@ -141,7 +144,8 @@ def primary_of(stack: str, root: Path = ROOT) -> str | None:
         return None
     dr = raw.get(f"{CONFIG_NAMESPACE}:dr") or {}
     name = dr.get("primaryStack") if isinstance(dr, dict) else None
-    return str(name).rsplit("/", 1)[-1] if isinstance(name, str) and name else None
+    primary = name.rsplit("/", 1)[-1] if isinstance(name, str) else ""
+    return primary if matches(STACK_PART, primary) else None  # else the stack's configuration check says why
 
 
 def kubernetes_objects(result: RunResult) -> list[dict[str, Any]]:
