@@ -28,6 +28,8 @@ from . import budget, cloud
 from .engine import SECRET, RunResult, install
 
 ROOT = Path(__file__).resolve().parent.parent
+# What a `secure:` value becomes: it cannot be decrypted offline, and never appears in a render.
+SECRET_PLACEHOLDER = "offline-placeholder-secret"
 _K8S_EXCLUDED = ("kubernetes:helm.sh/",)  # Helm releases stay in resources.json with their values
 
 
@@ -58,17 +60,34 @@ def read_stack_file(stack: str, root: Path = ROOT) -> StackFile:
     secret_keys: list[str] = []
     for key, value in raw.items():
         if isinstance(value, dict) and set(value) == {"secure"}:
-            config[key] = "offline-placeholder-secret"
+            config[key] = SECRET_PLACEHOLDER
             secret_keys.append(key)
         elif value is None:
             config[key] = "null"
         elif isinstance(value, dict | list):
-            config[key] = json.dumps(value, default=str)
+            # A secure value nested in an object makes the whole key a secret, as the CLI does.
+            opened, nested = _open_secrets(value)
+            config[key] = json.dumps(opened, default=str)
+            if nested:
+                secret_keys.append(key)
         elif isinstance(value, bool):
             config[key] = "true" if value else "false"
         else:
             config[key] = str(value)
     return StackFile(project=project, stack=stack, config=config, secret_keys=secret_keys, raw=raw)
+
+
+def _open_secrets(value: Any) -> tuple[Any, bool]:
+    """`value` with each nested `secure:` value replaced by the placeholder, and whether there was one."""
+    if isinstance(value, dict) and set(value) == {"secure"}:
+        return SECRET_PLACEHOLDER, True
+    if isinstance(value, dict):
+        pairs = {k: _open_secrets(v) for k, v in value.items()}
+        return {k: v for k, (v, _) in pairs.items()}, any(found for _, found in pairs.values())
+    if isinstance(value, list):
+        items = [_open_secrets(v) for v in value]
+        return [v for v, _ in items], any(found for _, found in items)
+    return value, False
 
 
 def list_stacks(root: Path = ROOT) -> list[str]:

@@ -21,7 +21,7 @@ import yaml
 
 from .fields import ConfigError, _Problems, _show
 from .schema import CONFIG_NAMESPACE, StackConfig
-from .sections import SECRET_KEYS, parse_config
+from .sections import parse_config
 
 # Config namespaces a stack of this program may hold: its own, and the providers' it uses.
 PROVIDER_NAMESPACES = ("aws", "awsx", "eks", "kubernetes", "random", "pulumi")
@@ -98,7 +98,7 @@ def load_config() -> StackConfig:
             region=bag.get("aws:region"),
             stack=pulumi.get_stack(),
             project=pulumi.get_project(),
-            secret_keys=[k for k in SECRET_KEYS if f"{prefix}{k}" in secret],
+            secret_keys=[k for k in raw if f"{prefix}{k}" in secret],
         )
     except ConfigError as e:
         raise ConfigError(problems + e.problems) from None

@@ -402,7 +402,7 @@ def parse_config(
     `raw` values are what YAML gives (objects as dicts). `secret_keys` are the keys (without the
     namespace) that the stack holds as secrets. Raises ConfigError listing every problem.
     """
-    problems = _Problems()
+    problems = _Problems(tuple(f"{CONFIG_NAMESPACE}:{k}" for k in secret_keys))
     for key in SECRET_KEYS:
         if key not in raw:
             continue
