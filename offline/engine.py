@@ -264,6 +264,7 @@ class OfflineEngine:
         try:
             _sync_await(run_pulumi_func(body))
         except Exception:
+            _abandon_pending_work()
             if output_errors:
                 raise output_errors[0] from None
             raise
@@ -281,6 +282,17 @@ class OfflineEngine:
             deps = [self.owner_of.get(d, d) for d in rec.dependencies]
             rec.dependencies = sorted(set(d for d in deps if d != rec.urn))
         return list(self.records)
+
+
+def _abandon_pending_work() -> None:
+    """Cancel what a failed run left in flight (registrations waiting on outputs, applies): on the process's
+    one event loop it would otherwise resume during the next run and record into that run's resources."""
+    loop = asyncio.get_event_loop()
+    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in pending:
+        task.cancel()
+    if pending and not loop.is_running():
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
 
 
 def _jsonable(value: Any) -> Any:

@@ -20,9 +20,10 @@ from typing import Any
 
 import pulumi
 
-from inferentia_chat.lustre_model_store import LinkedBucketArgs
-from inferentia_chat.model_fetch import MARKER
+from inferentia_chat.model_layout import models_prefix
 from inferentia_chat.model_replica import ModelReplica, ModelReplicaArgs
+from inferentia_chat.model_store import LinkedBucketArgs
+from inferentia_chat.model_store.model_fetch import MARKER
 from inferentia_chat.network import Network
 from inferentia_chat.vllm_server import COMPLETE_MARKER
 from stacks.config import CONFIG_NAMESPACE, ConfigError, StackConfig
@@ -55,7 +56,7 @@ def primary_mismatches(cfg: StackConfig, primary: dict[str, Any]) -> list[str]:
         return problems
     model_objects, artifact_objects = object_prefixes(cfg)
     theirs = primary.get("modelObjectsPrefix")
-    ours = f"{cfg.model_store.bucket_prefix}models/"
+    ours = models_prefix(cfg.model_store.bucket_prefix)
     if theirs and not theirs.startswith(ours):
         problems.append(
             f"{CONFIG_NAMESPACE}:modelStore.bucketPrefix = {cfg.model_store.bucket_prefix!r}: the primary keeps "
