@@ -3,7 +3,8 @@ problem: each names the key as written, the bad value and what is allowed. Unkno
 typo must not silently fall back to a default), and no value is ever replaced by another.
 
 One function per section; each reads its keys through a `_Section` (fields.py). The model section and its
-hardware checks live in model.py, the DR section in standby.py, the patterns and limits in rules.py.
+hardware checks live in model.py, the inference pool in pool.py, the DR section in standby.py, the tags in
+tags.py, the patterns and limits in rules.py; the checks that need the region's zones in zones.py.
 """
 
 from __future__ import annotations
