@@ -13,6 +13,7 @@ Every number is a `Figure` that says whether it is published (with its source) o
 basis). Estimates are deliberately round; replace them with measurements from a real deployment.
 """
 
+import dataclasses
 import math
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
@@ -404,6 +405,29 @@ def _paths_to(recs: dict[str, Record], start: str, target) -> list[list[str]]:
     return hits
 
 
+# The pull mechanisms a stack can choose (inferencePool.imagePull / bottlerocketVersion / imageCache), each
+# with the release or snapshot the comparison assumes: the first Bottlerocket release with Kubernetes 1.36.
+_ALTERNATIVES = {
+    "containerd (AL2023)": {"image_pull": "containerd"},
+    "SOCI parallel pull (AL2023)": {"image_pull": "soci"},
+    "SOCI parallel pull (Bottlerocket)": {"image_pull": "soci", "bottlerocket_version": "v1.61.0"},
+    "image cache (Bottlerocket snapshot)": {
+        "image_cache_snapshot_id": "snap-00000000000000000",
+        "image_cache_bottlerocket_version": "v1.61.0",
+    },
+}
+
+
+def pull_alternatives(cfg: StackConfig) -> dict[str, float]:
+    """The new-node total under each pull mechanism, everything else as configured: what a choice buys."""
+    base = {"image_cache_snapshot_id": None, "image_cache_bottlerocket_version": None, "bottlerocket_version": None}
+    out = {}
+    for label, change in _ALTERNATIVES.items():
+        pool = dataclasses.replace(cfg.inference_pool, **{**base, **change})
+        out[label] = replica_budget(dataclasses.replace(cfg, inference_pool=pool))["newNode"]["totalSeconds"]
+    return out
+
+
 def budget(result: RunResult, cfg: StackConfig, measured: dict[str, Any] | None = None) -> dict[str, Any]:
     """budget.json for a stack; `measured` = a phases JSON (its `budgetInput` replaces estimates)."""
     given = (measured or {}).get("budgetInput") or {}
@@ -426,6 +450,7 @@ def budget(result: RunResult, cfg: StackConfig, measured: dict[str, Any] | None 
         # The same `pulumi up` when compiled artifacts for this configuration are already in the cache: a
         # re-deploy, or the DR region (the artifacts replicate with the bucket).
         "deployWithCachedArtifacts": deploy_budget(result.resources, replica, CACHE_HIT),
+        "newNodeByPullMechanism": pull_alternatives(cfg),
         "measured": bool(given),
         "targets": {
             "warmNodeSeconds": TARGET_WARM_NODE_S,
@@ -454,6 +479,7 @@ def summary(b: dict[str, Any]) -> str:
         "budget (build/<stack>/budget.json; estimates and published figures, see there):",
         line("new replica, warm node", b["replica"]["warmNode"]),
         line("new replica, new node ", b["replica"]["newNode"]),
+        "    by pull mechanism: " + ", ".join(f"{k} {v:.0f} s" for k, v in b["newNodeByPullMechanism"].items()),
         deploy("pulumi up, first deploy", d),
         deploy("pulumi up, cached artifacts", b["deployWithCachedArtifacts"]),
     ]
