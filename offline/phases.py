@@ -1,7 +1,7 @@
 """Measured start-up phases of a deployed stack, beside the budget's figures.
 
     python -m offline phases --kubeconfig ~/.kube/config [--context C] [--namespace inference]
-                             [--stack dev] [--json build/dev/measured.json]
+                             [--stack dev] [--json build/dev/measured.json] [--from DIR]
 
 reads, with the official Kubernetes Python client, what the cluster recorded about the serving pods: the
 Karpenter NodeClaim of each pod's node (status conditions Launched, Registered, Initialized), the kubelet's
@@ -19,6 +19,7 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 SERVING_SELECTOR = "app.kubernetes.io/name=vllm"
@@ -95,6 +96,15 @@ def collect(kubeconfig: str | None, context: str | None, namespace: str) -> Snap
         ),
         nodeclaims=client.CustomObjectsApi(api).list_cluster_custom_object("karpenter.sh", "v1", "nodeclaims"),
     )
+
+
+FILES = ("events", "pods", "jobs", "nodeclaims")
+
+
+def load_files(folder: Path) -> Snapshot:
+    """The same lists saved with kubectl (`--from DIR`): events.json, pods.json, jobs.json, nodeclaims.json from
+    `kubectl get events|pods|jobs -n <ns> -o json` and `kubectl get nodeclaims -o json`."""
+    return Snapshot(**{name: json.loads((folder / f"{name}.json").read_text()) for name in FILES})
 
 
 def _pod_events(events: dict[str, Any], pod: str) -> list[dict[str, Any]]:
@@ -272,9 +282,9 @@ def report(measured: dict[str, Any], budget: dict[str, Any] | None) -> str:
     return "\n".join(lines)
 
 
-def main_phases(args: Any, out_dir: Any) -> int:
+def main_phases(args: Any, out_dir: Path) -> int:
     """The `phases` subcommand (offline/render.py wires the arguments)."""
-    snap = collect(args.kubeconfig, args.context, args.namespace)
+    snap = load_files(Path(args.from_dir)) if args.from_dir else collect(args.kubeconfig, args.context, args.namespace)
     measured = measure(snap)
     budget_file = out_dir / args.stack / "budget.json" if args.stack else None
     budget = json.loads(budget_file.read_text()) if budget_file and budget_file.exists() else None

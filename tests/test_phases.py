@@ -165,6 +165,13 @@ def test_the_measured_json_replaces_the_estimates_in_the_render(snap: phases.Sna
     }
 
 
+def test_the_phases_command_reads_lists_saved_with_kubectl(tmp_path, capsys):
+    out = tmp_path / "m.json"
+    assert render_main(["phases", "--from", str(FIXTURES), "--json", str(out), "--out", str(tmp_path)]) == 0
+    assert json.loads(out.read_text())["budgetInput"]["compile"] == 1403.0
+    assert f"pod {NEW}" in capsys.readouterr().out
+
+
 def test_the_phases_command_prints_and_writes_json(monkeypatch, snap: phases.Snapshot, tmp_path, capsys):
     monkeypatch.setattr(phases, "collect", lambda kubeconfig, context, namespace: snap)
     out = tmp_path / "m.json"
