@@ -227,7 +227,9 @@ class Timing:
 NONE = Figure(0, "computed", "nothing before the work")
 
 
-def timing(rec: Record, replica: dict[str, Any], gates: dict[str, str], compile_: Figure = COMPILE) -> Timing:
+def timing(
+    rec: Record, replica: dict[str, Any], gates: dict[str, str], compile_: Figure = COMPILE, load: Figure = LOAD_JOB
+) -> Timing:
     """The timing of one resource; `gates` maps a wait (init container name) to the URN it waits for."""
     if not rec.custom and rec.type not in CREATE_TIMES:
         return Timing(NONE, Figure(0, "computed", "component: its children carry the time"))
@@ -241,7 +243,7 @@ def timing(rec: Record, replica: dict[str, Any], gates: dict[str, str], compile_
     if rec.type == "kubernetes:batch/v1:Job":
         component = _label(rec, "app.kubernetes.io/component")
         if component == "model-load":
-            return Timing(NONE, LOAD_JOB)
+            return Timing(NONE, load)
         if component == "model-preload":
             return Timing(NONE, PRELOAD_JOB)
         if component == "neuron-compile":
@@ -284,12 +286,14 @@ INDEPENDENT = [
 ]
 
 
-def deploy_budget(records: Iterable[Record], replica: dict[str, Any], compile_: Figure = COMPILE) -> dict[str, Any]:
+def deploy_budget(
+    records: Iterable[Record], replica: dict[str, Any], compile_: Figure = COMPILE, load: Figure = LOAD_JOB
+) -> dict[str, Any]:
     """The critical path of `pulumi up` and the dependencies that serialize slow resources without need.
     `compile_`: what the compile Job's work takes (a compilation, or a cache hit on a re-deploy or in DR)."""
     recs = {r.urn: r for r in records}
     gates = _gates(recs)
-    times = {u: timing(r, replica, gates, compile_) for u, r in recs.items()}
+    times = {u: timing(r, replica, gates, compile_, load) for u, r in recs.items()}
     finish: dict[str, float] = {}
     via: dict[str, str | None] = {}
 
@@ -336,7 +340,7 @@ def deploy_budget(records: Iterable[Record], replica: dict[str, Any], compile_: 
         "falseDependencies": flagged,
         "creationTimes": {
             **{t: asdict(f) for t, f in sorted(CREATE_TIMES.items())},
-            "model-load Job": asdict(LOAD_JOB),
+            "model-load Job": asdict(load),
             "model-preload Job": asdict(PRELOAD_JOB),
             "Neuron compilation": asdict(compile_),
         },
@@ -437,6 +441,11 @@ def budget(result: RunResult, cfg: StackConfig, measured: dict[str, Any] | None 
         if "compile" in given
         else COMPILE
     )
+    load = (
+        Figure(float(given["model load"]), "measured", f"{MEASURED_SOURCE}: the model-load Job")
+        if "model load" in given
+        else LOAD_JOB
+    )
     fleet = replica_budget(cfg, loading_pods=max(cfg.model.replicas, 1))
     return {
         "stack": result.stack,
@@ -446,10 +455,10 @@ def budget(result: RunResult, cfg: StackConfig, measured: dict[str, Any] | None 
             "loadingPods": max(cfg.model.replicas, 1),
             "weightReadSeconds": next(p["seconds"] for p in fleet["warmNode"]["phases"] if p["phase"] == "weight read"),
         },
-        "deploy": deploy_budget(result.resources, replica, compile_),
+        "deploy": deploy_budget(result.resources, replica, compile_, load),
         # The same `pulumi up` when compiled artifacts for this configuration are already in the cache: a
         # re-deploy, or the DR region (the artifacts replicate with the bucket).
-        "deployWithCachedArtifacts": deploy_budget(result.resources, replica, CACHE_HIT),
+        "deployWithCachedArtifacts": deploy_budget(result.resources, replica, CACHE_HIT, load),
         "newNodeByPullMechanism": pull_alternatives(cfg),
         "measured": bool(given),
         "targets": {

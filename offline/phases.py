@@ -24,6 +24,8 @@ from typing import Any
 
 SERVING_SELECTOR = "app.kubernetes.io/name=vllm"
 COMPILE_COMPONENT = "neuron-compile"
+LOAD_COMPONENT = "model-load"  # the model store's load Job (model_store/labels.py)
+JOBS_SELECTOR = f"app.kubernetes.io/component in ({COMPILE_COMPONENT},{LOAD_COMPONENT})"
 SERVING_CONTAINER = "vllm"
 COMPILE_CONTAINER = "compile"
 WAIT_CONTAINERS = ("wait-for-model", "wait-for-compiled-artifacts")
@@ -195,13 +197,34 @@ def _component(pod: dict[str, Any]) -> str | None:
     return ((pod.get("metadata") or {}).get("labels") or {}).get("app.kubernetes.io/component")
 
 
+def _latest_job(snap: Snapshot, component: str) -> dict[str, Any] | None:
+    jobs = [
+        j
+        for j in snap.jobs.get("items") or []
+        if _component(j) == component and (j.get("status") or {}).get("startTime")
+    ]
+    return max(jobs, key=lambda j: j["status"]["startTime"]) if jobs else None
+
+
+def load_job(snap: Snapshot) -> dict[str, Any] | None:
+    """The model-load Job: start to completion (download, verification, the marker)."""
+    job = _latest_job(snap, LOAD_COMPONENT)
+    if job is None:
+        return None
+    s = job["status"]
+    return {
+        "job": job["metadata"]["name"],
+        "seconds": _seconds(ts(s["startTime"]), ts(s.get("completionTime"))),
+        "succeeded": bool(s.get("succeeded")),
+    }
+
+
 def compile_job(snap: Snapshot) -> dict[str, Any] | None:
     """The compile Job: its start and completion (status.startTime, status.completionTime: node launch, pull
     and the wait for the model included) and the compilation itself (its `compile` container's run)."""
-    jobs = [j for j in snap.jobs.get("items") or [] if (j.get("status") or {}).get("startTime")]
-    if not jobs:
+    job = _latest_job(snap, COMPILE_COMPONENT)
+    if job is None:
         return None
-    job = max(jobs, key=lambda j: j["status"]["startTime"])
     s, name = job["status"], job["metadata"]["name"]
     runs = [
         _state_times(p.get("status") or {}, COMPILE_CONTAINER, "containerStatuses")
@@ -225,7 +248,7 @@ def measure(snap: Snapshot) -> dict[str, Any]:
     serving = [p for p in snap.pods.get("items") or [] if _component(p) == "inference" and _condition(p, "Ready")]
     pods = [pod_phases(p, snap) for p in serving]
     pods.sort(key=lambda p: p["pod"])
-    job = compile_job(snap)
+    job, load = compile_job(snap), load_job(snap)
     fresh = [p for p in pods if p["newNode"]]
     budget_input: dict[str, Any] = {}
     if fresh:  # a new node's pod measures every phase; the slowest such pod is the honest one
@@ -242,7 +265,9 @@ def measure(snap: Snapshot) -> dict[str, Any]:
         budget_input["load to ready"] = max(p["phases"]["load to ready"] or 0 for p in warm)
     if job and job["seconds"] is not None and job["succeeded"]:
         budget_input["compile"] = job["seconds"]
-    return {"pods": pods, "compileJob": job, "budgetInput": budget_input}
+    if load and load["seconds"] is not None and load["succeeded"]:
+        budget_input["model load"] = load["seconds"]
+    return {"pods": pods, "compileJob": job, "modelLoadJob": load, "budgetInput": budget_input}
 
 
 def report(measured: dict[str, Any], budget: dict[str, Any] | None) -> str:
@@ -279,6 +304,11 @@ def report(measured: dict[str, Any], budget: dict[str, Any] | None) -> str:
         lines.append(f"compile Job {job['job']}")
         lines.append(row("compilation (its compile container)", job["seconds"], compile_want))
         lines.append(row("Job start to completion (waits included)", job["jobSeconds"], None))
+    load = measured.get("modelLoadJob")
+    if load:
+        load_want = budget["deploy"]["creationTimes"]["model-load Job"]["value"] if budget else None
+        lines.append(f"model-load Job {load['job']}")
+        lines.append(row("download to completion", load["seconds"], load_want))
     return "\n".join(lines)
 
 
