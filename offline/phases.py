@@ -93,9 +93,7 @@ def collect(kubeconfig: str | None, context: str | None, namespace: str) -> Snap
     return Snapshot(
         events=plain(core.list_namespaced_event(namespace)),
         pods=plain(core.list_namespaced_pod(namespace, label_selector=SERVING_SELECTOR)),
-        jobs=plain(
-            batch.list_namespaced_job(namespace, label_selector=f"app.kubernetes.io/component={COMPILE_COMPONENT}")
-        ),
+        jobs=plain(batch.list_namespaced_job(namespace, label_selector=JOBS_SELECTOR)),
         nodeclaims=client.CustomObjectsApi(api).list_cluster_custom_object("karpenter.sh", "v1", "nodeclaims"),
     )
 
