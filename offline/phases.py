@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ PULLED = re.compile(
     r'Successfully pulled image "(?P<image>[^"]+)" in (?P<took>[0-9.hmsuµn]+)'
     r"(?: \((?P<waiting>[0-9.hmsuµn]+) including waiting\))?(?:\. Image size: (?P<bytes>\d+) bytes)?"
 )
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # sorts events without a time first
 _GO_DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|ms|us|µs|ns|m|s)")
 _UNIT_S = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
 
@@ -110,7 +111,7 @@ def load_files(folder: Path) -> Snapshot:
 def _pod_events(events: dict[str, Any], pod: str) -> list[dict[str, Any]]:
     mine = [e for e in events.get("items") or [] if (e.get("involvedObject") or {}).get("kind") == "Pod"]
     mine = [e for e in mine if e["involvedObject"].get("name") == pod]
-    return sorted(mine, key=lambda e: event_time(e) or datetime.min)
+    return sorted(mine, key=lambda e: event_time(e) or _EPOCH)
 
 
 def _pull(events: list[dict[str, Any]]) -> dict[str, Any] | None:
