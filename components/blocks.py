@@ -37,13 +37,31 @@ def customer_key(
 
 
 def pod_identity_role(
-    resource_name: str, *, description: str, tags: Mapping[str, str], parent: pulumi.Resource
+    resource_name: str,
+    *,
+    cluster_name: pulumi.Input[str],
+    namespace: pulumi.Input[str],
+    service_account: pulumi.Input[str],
+    description: str,
+    tags: Mapping[str, str],
+    parent: pulumi.Resource,
 ) -> aws.iam.Role:
-    """An IAM role that pods assume through EKS Pod Identity (its policies are the caller's)."""
+    """An IAM role that ONE service account of ONE cluster (in this provider's account and region) assumes
+    through EKS Pod Identity (its policies are the caller's)."""
+    partition = aws.get_partition().partition
+    region = aws.get_region().region
+    account = aws.get_caller_identity().account_id
+    trust = pulumi.Output.all(cluster_name, namespace, service_account).apply(
+        lambda a: json.dumps(
+            iam.pod_identity_trust_policy(
+                iam.PodIdentitySubject(account, iam.eks_cluster_arn(partition, region, account, a[0]), a[1], a[2])
+            )
+        )
+    )
     return aws.iam.Role(
         resource_name,
         description=description,
-        assume_role_policy=json.dumps(iam.pod_identity_trust_policy()),
+        assume_role_policy=trust,
         tags=dict(tags),
         opts=pulumi.ResourceOptions(parent=parent),
     )

@@ -22,6 +22,7 @@ from typing import Any
 
 import pulumi
 
+from . import images as image_pins
 from . import versions
 from .hardware import (
     COMPILE_MIN_HOST_MEMORY_GIB,
@@ -74,6 +75,8 @@ FSX_THROUGHPUTS = (125, 250, 500, 1000)  # MB/s per TiB, PERSISTENT_2
 DEFAULT_THROUGHPUT_PER_TIB = 500
 THROUGHPUT_CHECKS = ("warn", "error")
 EXPOSURES = ("cluster", "internal-alb", "public-alb")
+# `production` (the default) requires every image pinned by digest (policy pack); `development` does not.
+ENVIRONMENTS = ("production", "development")
 STANDBY_LEVELS = ("none", "storage", "serving")
 REPLICA_STORAGE_CLASSES = ("STANDARD", "INTELLIGENT_TIERING", "STANDARD_IA", "ONEZONE_IA", "GLACIER_IR")
 
@@ -127,6 +130,8 @@ class NetworkConfig:
     az_count: int
     availability_zones: tuple[str, ...]
     nat_gateways: str
+    flow_logs: bool = True
+    flow_log_retention_days: int = 365
 
     @property
     def bring_your_own(self) -> bool:
@@ -237,6 +242,9 @@ class StackConfig:
     # `inferentia-chat:hfToken`: a Pulumi secret, carried as a secret Output and never as a plain value
     # (None when unset). parse_config only records whether it is set; load_config reads the secret.
     hf_token: Any = None
+    # `inferentia-chat:environment` and `inferentia-chat:images` (docs/security.md).
+    environment: str = "production"
+    images: image_pins.Images = dataclasses.field(default_factory=image_pins.Images)
     # Findings that do not stop a deployment (e.g. the file system is slow for the fleet); load_config
     # logs them, the render prints them.
     warnings: tuple[str, ...] = ()
@@ -430,6 +438,11 @@ def _network(s: _Section, region: str) -> NetworkConfig:
 
     azs = s.strings("availabilityZones", (), item=in_region)
     nat = s.string("natGateways", "one-per-az", choices=NAT_STRATEGIES)
+    flow_logs = s.boolean("flowLogs", True)
+    flow_retention = s.integer("flowLogRetentionDays", 365)
+    if flow_retention not in LOG_RETENTION_DAYS:
+        s.problems.add(s.key("flowLogRetentionDays"), flow_retention, f"must be one of {LOG_RETENTION_DAYS}")
+        flow_retention = 365
 
     if cidr is not None and s.has("cidr"):
         try:
@@ -464,6 +477,8 @@ def _network(s: _Section, region: str) -> NetworkConfig:
         az_count=len(azs) if azs else az_count,
         availability_zones=azs,
         nat_gateways=nat or "one-per-az",
+        flow_logs=flow_logs,
+        flow_log_retention_days=flow_retention,
     )
 
 
@@ -945,6 +960,24 @@ def _dr_sections(raw: Mapping[str, Any], dr: DrConfig, store: ModelStoreConfig, 
                 )
 
 
+def _images(value: Any, problems: _Problems) -> image_pins.Images:
+    """`inferentia-chat:images`: per image role, a digest or a whole reference with a digest."""
+    path = f"{NAMESPACE}:images"
+    if value is _MISSING or value is None:
+        return image_pins.Images()
+    if not isinstance(value, dict):
+        problems.add(path, value, f"must be a mapping of {', '.join(image_pins.DEFAULT_IMAGES)} to digests")
+        return image_pins.Images()
+    pins: dict[str, str] = {}
+    for role, pin in value.items():
+        problem = image_pins.pin_problem(role, pin)
+        if problem:
+            problems.add(f"{path}.{role}", pin, problem)
+        else:
+            pins[role] = pin
+    return image_pins.Images(pins)
+
+
 def _tags(value: Any, problems: _Problems) -> dict[str, str]:
     path = f"{NAMESPACE}:tags"
     if value is _MISSING or value is None:
@@ -980,6 +1013,8 @@ TOP_LEVEL_KEYS = (
     "webui",
     "dr",
     "hfToken",
+    "environment",
+    "images",
 )
 # Keys whose value must be a Pulumi secret (`pulumi config set --secret`); their values never appear in
 # a message.
@@ -1044,6 +1079,16 @@ def parse_config(
         problems.add(f"{NAMESPACE}:dr", raw["dr"], "only applies when role is dr (the DR stack's own config)")
     tags = _tags(raw.get("tags", _MISSING), problems)
     warnings = _fleet_throughput(store, model, problems)
+    environment = raw.get("environment", "production")
+    if environment not in ENVIRONMENTS:
+        problems.add(f"{NAMESPACE}:environment", environment, f"must be one of {', '.join(ENVIRONMENTS)}")
+        environment = "production"
+    images = _images(raw.get("images", _MISSING), problems)
+    if environment == "production" and images.unpinned:
+        warnings.append(
+            f"{NAMESPACE}:environment is production but images {', '.join(images.unpinned)} are not pinned by "
+            f"digest ({NAMESPACE}:images): the policy pack refuses this stack (docs/security.md)"
+        )
 
     if problems.items:
         raise ConfigError(problems.items)
@@ -1061,6 +1106,8 @@ def parse_config(
         webui=webui,
         dr=dr,
         hf_token="hfToken" in raw or None,
+        environment=environment,
+        images=images,
         warnings=tuple(warnings),
     )
 

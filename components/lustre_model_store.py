@@ -24,7 +24,14 @@ from . import iam, model_fetch, versions
 from .blocks import pod_identity_role
 from .bucket import protected_bucket
 from .eks_cluster import SYSTEM_NODE_SELECTOR
-from .kube import DNS_EGRESS, HTTPS_EGRESS, POD_IDENTITY_EGRESS, network_policy_spec
+from .kube import (
+    DNS_EGRESS,
+    POD_IDENTITY_EGRESS,
+    RESTRICTED_NAMESPACE_LABELS,
+    default_deny,
+    https_egress,
+    network_policy_spec,
+)
 from .options import outer_dependencies
 from .tags import component_tags
 
@@ -36,6 +43,8 @@ LUSTRE_PORTS: tuple[tuple[int, int], ...] = ((988, 988), (1018, 1023))
 AUTO_EVENTS = ["NEW", "CHANGED", "DELETED"]
 ZONE_LABEL = "topology.kubernetes.io/zone"
 FSX_CSI_DRIVER = "fsx.csi.aws.com"
+# The service account of the load and preload Jobs (and of the loader's Pod Identity role).
+LOADER_SERVICE_ACCOUNT = "model-loader"
 
 # The Jobs run as this user. The S3 "directory" objects below carry it as POSIX owner, so the import
 # creates `models/` and `neuron-cache/` owned by it: fsGroup cannot do this here, because the FSx CSI
@@ -77,9 +86,8 @@ class LustreModelStoreArgs(TypedDict):
     availability_zone: pulumi.Input[str]
     """Zone of `subnet_id`; serving pods are pinned to it through the PersistentVolume."""
     node_security_group_id: NotRequired[pulumi.Input[str]]
-    """Security group of the cluster nodes (the Lustre clients); required with `kubernetes` (the default)."""
-    cluster_security_group_id: NotRequired[pulumi.Input[str]]
-    """Security group of the EKS control plane; required with `kubernetes` (the default)."""
+    """Security group of the cluster nodes, the Lustre clients and the only ones the file system admits;
+    required with `kubernetes` (the default). The control plane never mounts the file system."""
     deployment_type: str
     """PERSISTENT_2 (default choice: customer key, data repository association) or SCRATCH_2 (dev)."""
     storage_capacity_gib: int
@@ -118,6 +126,15 @@ class LustreModelStoreArgs(TypedDict):
     system that no cluster mounts yet (a DR standby); `namespace` and `pvc_name` are then empty."""
     load_job: NotRequired[bool]
     """Run the model-load Job (default true); false when the model arrives by other means (replication)."""
+    namespace_labels: NotRequired[Mapping[str, str]]
+    """Further labels of the namespace (e.g. the environment label the policy pack reads)."""
+    egress_excluded_cidrs: NotRequired[Sequence[pulumi.Input[str]]]
+    """Ranges the load Job must never reach over HTTPS (the VPC's CIDR block: nodes, pods, endpoints);
+    the Service ranges and instance metadata are always excluded."""
+    loader_image: NotRequired[str]
+    """Image of the load and preload Jobs' Python steps (default: the pinned python image)."""
+    lustre_client_image: NotRequired[str]
+    """Image with the Lustre client tools (`lfs`) of the preload Job (default: the pinned FSx CSI driver)."""
     preload_job: NotRequired[bool]
     """Run the preload Job that restores the model from S3 onto the file system and verifies it (default
     true). Without a load Job it expects the model (and its completion marker) in the bucket already."""
@@ -206,6 +223,8 @@ class LustreModelStore(pulumi.ComponentResource):
         also wait for): what the Jobs need before they can run, e.g. a node group and the FSx CSI add-on."""
         super().__init__(TYPE, name, None, opts)
         self._name = name
+        self._loader_image = args.get("loader_image", versions.MODEL_LOADER_IMAGE)
+        self._lustre_client_image = args.get("lustre_client_image", versions.LUSTRE_CLIENT_IMAGE)
         tags = component_tags(args.get("tags", {}), "LustreModelStore")
         deployment = args["deployment_type"]
         persistent = deployment == "PERSISTENT_2"
@@ -217,10 +236,10 @@ class LustreModelStore(pulumi.ComponentResource):
         account = aws.get_caller_identity().account_id
 
         with_kubernetes = args.get("kubernetes", True)
-        if with_kubernetes and not ("node_security_group_id" in args and "cluster_security_group_id" in args):
+        if with_kubernetes and "node_security_group_id" not in args:
             raise ValueError(
-                "LustreModelStore: node_security_group_id and cluster_security_group_id are required unless "
-                "kubernetes is false (the cluster's nodes are the Lustre clients)"
+                "LustreModelStore: node_security_group_id is required unless kubernetes is false (the cluster's "
+                "nodes are the Lustre clients)"
             )
 
         linked_bucket = args.get("linked_bucket")
@@ -404,8 +423,8 @@ class LustreModelStore(pulumi.ComponentResource):
     def _security_group(
         self, args: LustreModelStoreArgs, tags: Mapping[str, str]
     ) -> tuple[aws.ec2.SecurityGroup, list[pulumi.Resource], list[pulumi.Resource]]:
-        """Lustre ports only, only between the file system, the nodes and the control plane (the file system
-        itself only, until a cluster is given).
+        """Lustre ports only, only between the file system and the nodes (the file system itself only, until
+        a cluster is given). The control plane is not a Lustre client: it is not admitted.
 
         Returns the group, its rules among the file system's own interfaces, and the rules for its clients.
         """
@@ -421,8 +440,6 @@ class LustreModelStore(pulumi.ComponentResource):
         peers: dict[str, pulumi.Input[str]] = {"self": sg.id}
         if "node_security_group_id" in args:
             peers["nodes"] = args["node_security_group_id"]
-        if "cluster_security_group_id" in args:
-            peers["cluster"] = args["cluster_security_group_id"]
         own: list[pulumi.Resource] = []
         clients: list[pulumi.Resource] = []
         for low, high in LUSTRE_PORTS:
@@ -491,12 +508,14 @@ class LustreModelStore(pulumi.ComponentResource):
                 "labels": {
                     **labels("namespace"),
                     "app.kubernetes.io/name": namespace,
-                    "pod-security.kubernetes.io/enforce": "restricted",
-                    "pod-security.kubernetes.io/audit": "restricted",
-                    "pod-security.kubernetes.io/warn": "restricted",
+                    **RESTRICTED_NAMESPACE_LABELS,
+                    **args.get("namespace_labels", {}),
                 },
             },
             opts=pulumi.ResourceOptions(parent=self),
+        )
+        default_deny(
+            f"{name}-default-deny", ns.metadata.name, labels("network-policy"), pulumi.ResourceOptions(parent=self)
         )
         storage = f"{args['storage_capacity_gib']}Gi"
         pv_name = name
@@ -581,7 +600,7 @@ class LustreModelStore(pulumi.ComponentResource):
         )
         account = k8s.core.v1.ServiceAccount(
             f"{name}-loader-sa",
-            metadata={"name": "model-loader", "namespace": namespace, "labels": labels("model-loader")},
+            metadata={"name": LOADER_SERVICE_ACCOUNT, "namespace": namespace, "labels": labels("model-loader")},
             automount_service_account_token=False,
             opts=child,
         )
@@ -630,7 +649,8 @@ class LustreModelStore(pulumi.ComponentResource):
         if load_wanted:
             # Default deny: nobody calls it; it reaches its source over HTTPS (and, for an s3:// source, the
             # Pod Identity agent for credentials).
-            egress = [DNS_EGRESS, HTTPS_EGRESS] + ([POD_IDENTITY_EGRESS] if source != "huggingface" else [])
+            https = https_egress(list(args.get("egress_excluded_cidrs", ())))
+            egress = [DNS_EGRESS, https] + ([POD_IDENTITY_EGRESS] if source != "huggingface" else [])
             network_policies.append(("model-loader", egress))
             common = [self._load_job(name, namespace, template_annotations, command, env, mounts, volumes, deps)]
         if preload_wanted:
@@ -663,8 +683,8 @@ class LustreModelStore(pulumi.ComponentResource):
                 "model-loader",
                 LOAD_DEADLINE_SECONDS,
                 template_annotations,
-                service_account="model-loader",
-                containers=[self._container("fetch", versions.MODEL_LOADER_IMAGE, command, env, mounts)],
+                service_account=LOADER_SERVICE_ACCOUNT,
+                containers=[self._container("fetch", self._loader_image, command, env, mounts)],
                 volumes=volumes,
                 fail_fast_container="fetch",
             ),
@@ -693,11 +713,11 @@ class LustreModelStore(pulumi.ComponentResource):
                 "model-preload",
                 PRELOAD_DEADLINE_SECONDS,
                 template_annotations,
-                service_account="model-loader",
+                service_account=LOADER_SERVICE_ACCOUNT,
                 init_containers=[
                     self._container(
                         "list",
-                        versions.MODEL_LOADER_IMAGE,
+                        self._loader_image,
                         [*script_cmd, "list", "--dest", dest, "--out", files],
                         env,
                         [*mounts, work],
@@ -706,7 +726,7 @@ class LustreModelStore(pulumi.ComponentResource):
                     # Any user may request RESTORE (Lustre's default hsm user_request_mask).
                     self._container(
                         "hsm-restore",
-                        versions.LUSTRE_CLIENT_IMAGE,
+                        self._lustre_client_image,
                         ["lfs", "hsm_restore", "--filelist", files],
                         [],
                         [{"name": "models", "mountPath": MOUNT_PATH}, work],
@@ -715,9 +735,7 @@ class LustreModelStore(pulumi.ComponentResource):
                 # Done when every file reads back complete and matches its recorded sha256: a read of a
                 # file still being restored waits for its data.
                 containers=[
-                    self._container(
-                        "verify", versions.MODEL_LOADER_IMAGE, [*script_cmd, "verify", "--dest", dest], env, mounts
-                    )
+                    self._container("verify", self._loader_image, [*script_cmd, "verify", "--dest", dest], env, mounts)
                 ],
                 volumes=[*volumes, {"name": "work", "emptyDir": {"sizeLimit": "16Mi"}}],
                 fail_fast_container="verify",
@@ -740,6 +758,9 @@ class LustreModelStore(pulumi.ComponentResource):
         source_bucket, source_prefix = split_s3_uri(source)
         role = pod_identity_role(
             f"{self._name}-loader-role",
+            cluster_name=args["cluster_name"],
+            namespace=namespace,
+            service_account=LOADER_SERVICE_ACCOUNT,
             description="inferentia-chat model-load Job: read the model source through Pod Identity",
             tags=tags,
             parent=self,
@@ -754,7 +775,7 @@ class LustreModelStore(pulumi.ComponentResource):
             f"{self._name}-loader-pod-identity",
             cluster_name=args["cluster_name"],
             namespace=namespace,
-            service_account="model-loader",
+            service_account=LOADER_SERVICE_ACCOUNT,
             role_arn=role.arn,
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),

@@ -17,6 +17,7 @@ from components.config import StackConfig
 from components.eks_cluster import EksCluster, EksClusterArgs
 from components.inferentia_node_pool import InferentiaNodePool, InferentiaNodePoolArgs
 from components.karpenter import Karpenter, KarpenterArgs
+from components.kube import ENVIRONMENT_LABEL
 from components.load_balancer_controller import LoadBalancerController, LoadBalancerControllerArgs
 from components.lustre_model_store import (
     CACHE_DIR,
@@ -39,6 +40,11 @@ INFERENCE_NAMESPACE = "inference"
 WEBUI_NAMESPACE = WEBUI_APP
 
 
+def namespace_labels(cfg: StackConfig) -> dict[str, str]:
+    """Labels of every namespace the stack creates beyond Pod Security: the environment (policy pack)."""
+    return {ENVIRONMENT_LABEL: cfg.environment}
+
+
 def network_args(cfg: StackConfig) -> NetworkArgs:
     """Network inputs from the validated config (new VPC or bring-your-own)."""
     net, tags = cfg.network, cfg.common_tags
@@ -48,6 +54,8 @@ def network_args(cfg: StackConfig) -> NetworkArgs:
             vpc_id=net.vpc_id or "",
             private_subnet_ids=list(net.private_subnet_ids),
             public_subnet_ids=list(net.public_subnet_ids),
+            flow_logs=net.flow_logs,
+            flow_log_retention_days=net.flow_log_retention_days,
             tags=tags,
         )
     return NetworkArgs(
@@ -56,6 +64,8 @@ def network_args(cfg: StackConfig) -> NetworkArgs:
         availability_zones=list(net.availability_zones),
         az_count=net.az_count,
         nat_gateways=net.nat_gateways,
+        flow_logs=net.flow_logs,
+        flow_log_retention_days=net.flow_log_retention_days,
         tags=tags,
     )
 
@@ -263,6 +273,10 @@ def model_store(
         model_name=model.served_name,
         namespace=INFERENCE_NAMESPACE,
         tags=cfg.common_tags,
+        namespace_labels=namespace_labels(cfg),
+        egress_excluded_cidrs=[network.vpc_cidr],
+        loader_image=cfg.images["modelLoader"],
+        lustre_client_image=cfg.images["lustreClient"],
     )
     if ms.throughput_per_tib is not None:
         args["throughput_per_tib"] = ms.throughput_per_tib
@@ -279,7 +293,6 @@ def model_store(
         args["kubernetes"] = False
         return LustreModelStore("model-store", args, opts=pulumi.ResourceOptions(depends_on=depends_on))
     args["node_security_group_id"] = cluster.node_security_group_id
-    args["cluster_security_group_id"] = cluster.cluster_security_group_id
     args["cluster_name"] = cluster.cluster_name
     return LustreModelStore(
         "model-store",
@@ -330,6 +343,7 @@ def serving(
             # Pods wait for the model in the cluster (its completion marker, which also replicates to a DR
             # region), so node launch and image pull overlap the load.
             model_request=store.model_request,
+            image=cfg.images["vllm"],
         ),
         # Serving waits for its NodePool (and, on destroy, goes before the nodes it runs on).
         opts=pulumi.ResourceOptions(providers=[cluster.provider], depends_on=[pool.node_pool]),
@@ -369,6 +383,8 @@ def web_ui(cfg: StackConfig, network: Network, cluster: EksCluster, server: Vllm
         exposure=w.exposure,
         admin_email=w.admin_email,
         storage_gib=w.storage_gib,
+        image=cfg.images["openWebui"],
+        namespace_labels=namespace_labels(cfg),
     )
     if w.exposure != "cluster":
         args["hostname"] = w.hostname or ""
