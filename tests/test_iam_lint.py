@@ -63,7 +63,7 @@ def write_actions(actions: list[str]) -> list[str]:
         except Exception:
             expanded = [action]
         out += [a for a in expanded if access_level(a) in WRITE_LEVELS]
-    return out
+    return list(dict.fromkeys(out))
 
 
 @pytest.mark.parametrize("stack_fixture", STACK_VARIANTS)
