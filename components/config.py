@@ -1084,11 +1084,6 @@ def parse_config(
         problems.add(f"{NAMESPACE}:environment", environment, f"must be one of {', '.join(ENVIRONMENTS)}")
         environment = "production"
     images = _images(raw.get("images", _MISSING), problems)
-    if environment == "production" and images.unpinned:
-        warnings.append(
-            f"{NAMESPACE}:environment is production but images {', '.join(images.unpinned)} are not pinned by "
-            f"digest ({NAMESPACE}:images): the policy pack refuses this stack (docs/security.md)"
-        )
 
     if problems.items:
         raise ConfigError(problems.items)
@@ -1145,4 +1140,9 @@ def load_config() -> StackConfig:
         cfg = dataclasses.replace(cfg, hf_token=pulumi.Config(NAMESPACE).require_secret("hfToken"))
     for warning in cfg.warnings:
         pulumi.log.warn(warning)
+    if cfg.environment == "production" and cfg.images.unpinned:
+        pulumi.log.warn(
+            f"{NAMESPACE}:environment is production but images {', '.join(cfg.images.unpinned)} are not pinned "
+            f"by digest ({NAMESPACE}:images): the policy pack refuses this stack (docs/security.md)"
+        )
     return cfg

@@ -37,7 +37,7 @@ def test_cluster_uses_access_entries_and_encrypts_secrets_with_a_rotating_custom
 def test_control_plane_logs_are_audited_kept_and_encrypted(dev: Plan):
     cluster = dev.one(CLUSTER)
     assert set(cluster.inputs["enabledClusterLogTypes"]) == {"api", "audit", "authenticator"}
-    group = dev.one("aws:cloudwatch/logGroup:LogGroup")
+    group = dev.one("aws:cloudwatch/logGroup:LogGroup", "control-plane-logs")
     assert group.inputs["name"] == "/aws/eks/inferentia-chat-dev/cluster"  # the group EKS writes to
     assert group.inputs["retentionInDays"] == 365
     assert group.inputs["kmsKeyId"] == cluster.inputs["encryptionConfigKeyArn"]
