@@ -286,7 +286,8 @@ class EksCluster(pulumi.ComponentResource):
                 # role's credentials. Every controller on these nodes gets AWS access through Pod Identity
                 # and its region from its configuration (Karpenter: AWS_REGION; load balancer controller:
                 # region and vpcId values); the EBS and FSx CSI drivers fall back to Kubernetes node
-                # metadata. Same as the inference nodes (Karpenter's EC2NodeClass default).
+                # metadata (aws-fsx-csi-driver pkg/cloud/metadata.go: EC2 metadata, then the Kubernetes API). Same as
+                # the inference nodes (Karpenter's EC2NodeClass default).
                 http_put_response_hop_limit=1,
             ),
             tag_specifications=[
