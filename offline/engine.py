@@ -3,7 +3,7 @@
 Both the test suite and the render command use it. `install()` calls `pulumi.runtime.set_mocks` once per
 process (with `preview=False`, so every apply callback really runs); `run()` then executes a program for
 one stack configuration and returns every registered resource in the form of the render contract
-(../shared/DESIGN.md): type, name, urn, parent, custom, provider, inputs, dependencies.
+(docs/render-contract.md): type, name, urn, parent, custom, provider, inputs, dependencies.
 """
 
 from __future__ import annotations
@@ -262,6 +262,7 @@ class OfflineEngine:
         try:
             _sync_await(run_pulumi_func(body))
         except Exception:
+            _abandon_pending_work()
             if output_errors:
                 raise output_errors[0] from None
             raise
@@ -279,6 +280,17 @@ class OfflineEngine:
             deps = [self.owner_of.get(d, d) for d in rec.dependencies]
             rec.dependencies = sorted(set(d for d in deps if d != rec.urn))
         return list(self.records)
+
+
+def _abandon_pending_work() -> None:
+    """Cancel what a failed run left in flight (registrations waiting on outputs, applies): on the process's
+    one event loop it would otherwise resume during the next run and record into that run's resources."""
+    loop = asyncio.get_event_loop()
+    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in pending:
+        task.cancel()
+    if pending and not loop.is_running():
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
 
 
 def _jsonable(value: Any) -> Any:

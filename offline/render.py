@@ -3,7 +3,7 @@
     python -m offline render --stack dev [--stack dev-dr] [--out build]
 
 writes, per stack, build/<stack>/resources.json, kubernetes.yaml and outputs.json (the render contract in
-../shared/DESIGN.md) and prints a summary. Secret values never reach a file: they are written as [secret].
+docs/render-contract.md) and prints a summary. Secret values never reach a file: they are written as [secret].
 Exits 2 with the validation message when the stack configuration is invalid.
 """
 
@@ -111,9 +111,9 @@ def run_stack(
 
 def stack_config(result: RunResult):
     """The validated configuration a run used (as the program itself parsed it)."""
-    from components.config import NAMESPACE, decode_value, parse_config
+    from stacks.config import CONFIG_NAMESPACE, decode_value, parse_config
 
-    prefix = f"{NAMESPACE}:"
+    prefix = f"{CONFIG_NAMESPACE}:"
     raw = {k[len(prefix) :]: decode_value(v) for k, v in result.config.items() if k.startswith(prefix)}
     return parse_config(raw, region=result.config.get("aws:region"), stack=result.stack)
 
@@ -191,7 +191,7 @@ def summary(result: RunResult, folder: Path) -> str:
 
 def render(stacks: list[str], out: Path, root: Path = ROOT) -> int:
     """Render each stack (a DR stack's primary first when needed); returns the exit code."""
-    from components.config import ConfigError
+    from stacks.config import ConfigError
 
     order: list[str] = []
     for stack in stacks:

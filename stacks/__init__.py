@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.config import StackConfig
+from stacks.config import StackConfig
 
 
 def build(cfg: StackConfig) -> dict[str, Any]:

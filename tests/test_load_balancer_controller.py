@@ -6,9 +6,9 @@ import json
 
 from conftest import Plan
 
-from components import iam, versions
-from components.eks_cluster import SYSTEM_NODE_SELECTOR
-from components.load_balancer_controller import SERVICE_ACCOUNT
+from inferentia_chat import iam, versions
+from inferentia_chat.eks_cluster import SYSTEM_NODE_SELECTOR
+from inferentia_chat.load_balancer_controller import SERVICE_ACCOUNT
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 ROLE = "aws:iam/role:Role"

@@ -8,8 +8,8 @@ import ipaddress
 import pytest
 from conftest import STACK_VARIANTS, Plan
 
-from components.kube import CLUSTER_INTERNAL_CIDRS
-from components.open_webui import SELECTOR as WEBUI_POD_LABELS
+from inferentia_chat.kube import CLUSTER_INTERNAL_CIDRS
+from inferentia_chat.open_webui import SELECTOR as WEBUI_POD_LABELS
 
 
 def policies_in(plan: Plan, namespace: str) -> list[dict]:

@@ -14,8 +14,8 @@ from pulumi_policy import (
     StackValidationArgs,
 )
 
-from components.images import ALLOWED_REPOSITORIES, DEFAULT_IMAGES
-from components.kube import ENVIRONMENT_LABEL
+from inferentia_chat.images import ALLOWED_REPOSITORIES, DEFAULT_IMAGES
+from inferentia_chat.kube import ENVIRONMENT_LABEL
 from offline.engine import Record
 from policies import rules
 

@@ -22,9 +22,9 @@ from typing import Any
 
 import pulumi
 
-from . import images as image_pins
-from . import versions
-from .hardware import (
+from inferentia_chat import images as image_pins
+from inferentia_chat import versions
+from inferentia_chat.hardware import (
     COMPILE_MIN_HOST_MEMORY_GIB,
     INF2_TP_DEGREES,
     INF2_TYPES,
@@ -39,7 +39,7 @@ from .hardware import (
     weight_read_seconds,
 )
 
-NAMESPACE = "inferentia-chat"
+CONFIG_NAMESPACE = "inferentia-chat"
 
 ROLES = ("primary", "dr")
 NAT_STRATEGIES = ("one-per-az", "single")
@@ -485,7 +485,7 @@ def _network(s: _Section, region: str) -> NetworkConfig:
 def _cluster(s: _Section, stack: str) -> ClusterConfig:
     name = s.string(
         "name",
-        f"{NAMESPACE}-{stack}",
+        f"{CONFIG_NAMESPACE}-{stack}",
         pattern=_CLUSTER_NAME,
         allowed="must be 1-100 letters, digits, - or _, starting with a letter or digit",
     )
@@ -541,7 +541,7 @@ def _cluster(s: _Section, stack: str) -> ClusterConfig:
         retention = 365
     s.finish()
     return ClusterConfig(
-        name=name or f"{NAMESPACE}-{stack}",
+        name=name or f"{CONFIG_NAMESPACE}-{stack}",
         kubernetes_version=version or versions.KUBERNETES_VERSION,
         system_node_type=node_type or "m7i.large",
         system_node_count=count,
@@ -761,7 +761,7 @@ def _check_fit(s: _Section, tp: int, replicas: int, pool: InferencePoolConfig, c
     if replicas and needed > pool.max_neuron_devices:
         extra = " and the compile Job" if compile_job else ""
         s.problems.add(
-            f"{NAMESPACE}:inferencePool.maxNeuronDevices",
+            f"{CONFIG_NAMESPACE}:inferencePool.maxNeuronDevices",
             pool.max_neuron_devices,
             f"must be at least {needed}: {replicas} replica(s) of {wanted}, plus one more pod during rolling "
             f"updates{extra}, need nodes with {needed} Neuron device(s) in all (model.replicas = {replicas}, "
@@ -890,10 +890,10 @@ def _fleet_throughput(store: ModelStoreConfig, model: ModelConfig, problems: _Pr
         "modelStore.throughputPerTiB or storageCapacityGiB, or lower model.replicas"
     )
     if store.throughput_check == "error":
-        key = f"{NAMESPACE}:modelStore.throughputPerTiB"
+        key = f"{CONFIG_NAMESPACE}:modelStore.throughputPerTiB"
         problems.add(key, store.throughput_per_tib, message + " (modelStore.throughputCheck is error)")
         return []
-    return [f"{NAMESPACE}:modelStore.throughputPerTiB: {message}"]
+    return [f"{CONFIG_NAMESPACE}:modelStore.throughputPerTiB: {message}"]
 
 
 # What a DR stack builds besides the replica, by `dr.standby`, and so which sections it may set: the rest of
@@ -932,27 +932,27 @@ def _dr_sections(raw: Mapping[str, Any], dr: DrConfig, store: ModelStoreConfig, 
         if key in raw and key not in allowed:
             users = [level for level, keys in DR_SECTIONS.items() if key in keys]
             problems.add(
-                f"{NAMESPACE}:{key}",
+                f"{CONFIG_NAMESPACE}:{key}",
                 raw[key],
                 f"does not apply to a DR stack with dr.standby {dr.standby} (only with {' or '.join(users)}); "
                 "remove it or change dr.standby",
             )
     if "hfToken" in raw:
         problems.items.append(
-            f"{NAMESPACE}:hfToken = [hidden]: does not apply to a DR stack (the model arrives by replication, "
-            f"nothing downloads it); remove it with `pulumi config rm {NAMESPACE}:hfToken`"
+            f"{CONFIG_NAMESPACE}:hfToken = [hidden]: does not apply to a DR stack (the model arrives by replication, "
+            f"nothing downloads it); remove it with `pulumi config rm {CONFIG_NAMESPACE}:hfToken`"
         )
     if dr.standby == "serving":
         for section, (keys, why) in SERVING_REQUIRED.items():
             given = raw.get(section)
             for key in keys:
                 if not isinstance(given, dict) or key not in given:
-                    problems.missing(f"{NAMESPACE}:{section}.{key}", why)
+                    problems.missing(f"{CONFIG_NAMESPACE}:{section}.{key}", why)
     if dr.standby != "none" and dr.prefixes:
         for directory in (f"{store.bucket_prefix}models/", f"{store.bucket_prefix}neuron-cache/"):
             if not any(directory.startswith(p) for p in dr.prefixes):
                 problems.add(
-                    f"{NAMESPACE}:dr.prefixes",
+                    f"{CONFIG_NAMESPACE}:dr.prefixes",
                     list(dr.prefixes),
                     f"must cover {directory} (the {dr.standby} standby's file system reads it from the replica); "
                     "add a prefix such as "
@@ -962,7 +962,7 @@ def _dr_sections(raw: Mapping[str, Any], dr: DrConfig, store: ModelStoreConfig, 
 
 def _images(value: Any, problems: _Problems) -> image_pins.Images:
     """`inferentia-chat:images`: per image role, a digest or a whole reference with a digest."""
-    path = f"{NAMESPACE}:images"
+    path = f"{CONFIG_NAMESPACE}:images"
     if value is _MISSING or value is None:
         return image_pins.Images()
     if not isinstance(value, dict):
@@ -979,7 +979,7 @@ def _images(value: Any, problems: _Problems) -> image_pins.Images:
 
 
 def _tags(value: Any, problems: _Problems) -> dict[str, str]:
-    path = f"{NAMESPACE}:tags"
+    path = f"{CONFIG_NAMESPACE}:tags"
     if value is _MISSING or value is None:
         return {}
     if not isinstance(value, dict):
@@ -1026,7 +1026,7 @@ def parse_config(
     *,
     region: str | None,
     stack: str,
-    project: str = NAMESPACE,
+    project: str = CONFIG_NAMESPACE,
     secret_keys: Collection[str] = (),
 ) -> StackConfig:
     """Validate the raw `inferentia-chat:*` values (keys without the namespace) into a StackConfig.
@@ -1041,11 +1041,11 @@ def parse_config(
         if key not in secret_keys:
             # Never echo the value: it is a credential stored in plain text.
             problems.items.append(
-                f"{NAMESPACE}:{key} = [hidden]: must be a secret; remove it and set it again with "
-                f"`pulumi config set --secret {NAMESPACE}:{key} <value>`"
+                f"{CONFIG_NAMESPACE}:{key} = [hidden]: must be a secret; remove it and set it again with "
+                f"`pulumi config set --secret {CONFIG_NAMESPACE}:{key} <value>`"
             )
         elif not isinstance(raw[key], str) or not raw[key].strip():
-            problems.items.append(f"{NAMESPACE}:{key} = [secret]: must be a non-empty string (a read token)")
+            problems.items.append(f"{CONFIG_NAMESPACE}:{key} = [secret]: must be a non-empty string (a read token)")
     if region is None:
         problems.missing("aws:region", "the AWS region of this stack, e.g. us-east-1")
         region = "us-east-1"
@@ -1054,16 +1054,18 @@ def parse_config(
 
     for key in sorted(set(raw) - set(TOP_LEVEL_KEYS)):
         hint = difflib.get_close_matches(key, TOP_LEVEL_KEYS, n=1)
-        suggestion = f" (did you mean {NAMESPACE}:{hint[0]}?)" if hint else ""
-        problems.add(f"{NAMESPACE}:{key}", raw[key], f"unknown key{suggestion}; allowed: {', '.join(TOP_LEVEL_KEYS)}")
+        suggestion = f" (did you mean {CONFIG_NAMESPACE}:{hint[0]}?)" if hint else ""
+        problems.add(
+            f"{CONFIG_NAMESPACE}:{key}", raw[key], f"unknown key{suggestion}; allowed: {', '.join(TOP_LEVEL_KEYS)}"
+        )
 
     role = raw.get("role", "primary")
     if role not in ROLES:
-        problems.add(f"{NAMESPACE}:role", role, f"must be one of {', '.join(ROLES)}")
+        problems.add(f"{CONFIG_NAMESPACE}:role", role, f"must be one of {', '.join(ROLES)}")
         role = "primary"
 
     def section(key: str) -> _Section:
-        return _Section(f"{NAMESPACE}:{key}", raw.get(key, _MISSING), problems)
+        return _Section(f"{CONFIG_NAMESPACE}:{key}", raw.get(key, _MISSING), problems)
 
     network = _network(section("network"), region)
     cluster = _cluster(section("cluster"), stack)
@@ -1076,12 +1078,12 @@ def parse_config(
         dr = _dr(section("dr"), region)
         _dr_sections(raw, dr, store, problems)
     elif "dr" in raw:
-        problems.add(f"{NAMESPACE}:dr", raw["dr"], "only applies when role is dr (the DR stack's own config)")
+        problems.add(f"{CONFIG_NAMESPACE}:dr", raw["dr"], "only applies when role is dr (the DR stack's own config)")
     tags = _tags(raw.get("tags", _MISSING), problems)
     warnings = _fleet_throughput(store, model, problems)
     environment = raw.get("environment", "production")
     if environment not in ENVIRONMENTS:
-        problems.add(f"{NAMESPACE}:environment", environment, f"must be one of {', '.join(ENVIRONMENTS)}")
+        problems.add(f"{CONFIG_NAMESPACE}:environment", environment, f"must be one of {', '.join(ENVIRONMENTS)}")
         environment = "production"
     images = _images(raw.get("images", _MISSING), problems)
 
@@ -1124,7 +1126,7 @@ def load_config() -> StackConfig:
     # The SDK has no public "list keys"; the runtime holds the whole bag (set by the CLI through
     # PULUMI_CONFIG, or by the offline engine), which is what lets unknown keys be reported.
     bag = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
-    prefix = f"{NAMESPACE}:"
+    prefix = f"{CONFIG_NAMESPACE}:"
     raw = {k[len(prefix) :]: decode_value(v) for k, v in bag.items() if k.startswith(prefix)}
     if "role" in raw:
         raw["role"] = str(raw["role"])
@@ -1137,12 +1139,12 @@ def load_config() -> StackConfig:
         secret_keys=secret,
     )
     if cfg.hf_token:
-        cfg = dataclasses.replace(cfg, hf_token=pulumi.Config(NAMESPACE).require_secret("hfToken"))
+        cfg = dataclasses.replace(cfg, hf_token=pulumi.Config(CONFIG_NAMESPACE).require_secret("hfToken"))
     for warning in cfg.warnings:
         pulumi.log.warn(warning)
     if cfg.environment == "production" and cfg.images.unpinned:
         pulumi.log.warn(
-            f"{NAMESPACE}:environment is production but images {', '.join(cfg.images.unpinned)} are not pinned "
-            f"by digest ({NAMESPACE}:images): the policy pack refuses this stack (docs/security.md)"
+            f"{CONFIG_NAMESPACE}:environment is production but images {', '.join(cfg.images.unpinned)} are not pinned "
+            f"by digest ({CONFIG_NAMESPACE}:images): the policy pack refuses this stack (docs/security.md)"
         )
     return cfg

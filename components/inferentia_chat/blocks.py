@@ -1,12 +1,11 @@
 """AWS building blocks several components create the same way (so a setting is decided once)."""
 
-import json
 from collections.abc import Mapping
 
 import pulumi
 import pulumi_aws as aws
 
-from . import iam
+from .common.pod_identity import pod_identity_role as common_pod_identity_role
 
 
 def customer_key(
@@ -46,22 +45,13 @@ def pod_identity_role(
     tags: Mapping[str, str],
     parent: pulumi.Resource,
 ) -> aws.iam.Role:
-    """An IAM role that ONE service account of ONE cluster (in this provider's account and region) assumes
-    through EKS Pod Identity (its policies are the caller's)."""
-    partition = aws.get_partition().partition
-    region = aws.get_region().region
-    account = aws.get_caller_identity().account_id
-    trust = pulumi.Output.all(cluster_name, namespace, service_account).apply(
-        lambda a: json.dumps(
-            iam.pod_identity_trust_policy(
-                iam.PodIdentitySubject(account, iam.eks_cluster_arn(partition, region, account, a[0]), a[1], a[2])
-            )
-        )
-    )
-    return aws.iam.Role(
+    """`common.pod_identity.pod_identity_role` for a child of `parent` (its policies are the caller's)."""
+    return common_pod_identity_role(
         resource_name,
+        cluster_name=cluster_name,
+        namespace=namespace,
+        service_account=service_account,
         description=description,
-        assume_role_policy=trust,
-        tags=dict(tags),
+        tags=tags,
         opts=pulumi.ResourceOptions(parent=parent),
     )

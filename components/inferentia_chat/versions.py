@@ -90,7 +90,7 @@ VLLM_NEURON_IMAGE = f"{_VLLM_NEURON_REPO}:{VLLM_VERSION}-neuronx-py312-sdk{NEURO
 # Images of the model-load and preload Jobs (LustreModelStore). Tags are pinned; their digests could not
 # be read on the offline development machines: resolve and pin them by digest before production
 # (`crane digest <image>` or `docker buildx imagetools inspect <image>`).
-#  - The official Python image, Debian 13 slim: runs components/model_fetch.py, which needs only the
+#  - The official Python image, Debian 13 slim: runs model_fetch.py, which needs only the
 #    standard library (Python >= 3.11), so no pip install at run time and no third-party code. 3.13.14:
 #    the newest patch of the 3.13 line (docker-library/python versions.json, "3.13": "3.13.14", variants
 #    slim-trixie and slim-bookworm, 2026-06-23).
@@ -115,7 +115,7 @@ OPEN_WEBUI_IMAGE = f"ghcr.io/open-webui/open-webui:v{OPEN_WEBUI_VERSION}"
 # 3.5.0 = appVersion v3.5.0 (helm/aws-load-balancer-controller/Chart.yaml at the v3.5.0 tag of
 # kubernetes-sigs/aws-load-balancer-controller, its newest tag; aws/eks-charts stable/aws-load-balancer-
 # controller/Chart.yaml at its 2026-08-03 head says the same). Its IAM policy is the upstream
-# docs/install/iam_policy.json at the same tag, narrowed (components/iam.py: move both together).
+# docs/install/iam_policy.json at the same tag, narrowed (iam.py: move both together).
 LOAD_BALANCER_CONTROLLER_CHART = "aws-load-balancer-controller"
 LOAD_BALANCER_CONTROLLER_CHART_VERSION = "3.5.0"
 LOAD_BALANCER_CONTROLLER_REPO = "https://aws.github.io/eks-charts"

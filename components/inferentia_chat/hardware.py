@@ -317,6 +317,11 @@ ARTIFACT_LOAD_S = 45  # estimate: compiled NEFFs and pre-sharded weights onto th
 WARM_UP_S = 30  # estimate: vLLM Neuron warm-up before /health is ready
 WEIGHT_READ_BUDGET_S = TARGET_WARM_NODE_S - POD_START_S - ARTIFACT_LOAD_S - WARM_UP_S
 SCRATCH_2_MB_S_PER_TIB = 200  # FSx for Lustre docs: SCRATCH_2 baseline throughput
+# FSx for Lustre docs ("Amazon FSx for Lustre performance"): the PERSISTENT_2 tiers, MB/s per TiB of storage.
+FSX_PERSISTENT_2_THROUGHPUTS = (125, 250, 500, 1000)
+# The default tier (library and stack config): at 1200 GiB, 500 MB/s per TiB feeds one replica's ~15 GB of
+# weights in ~25 s, inside WEIGHT_READ_BUDGET_S; 250 takes about 50 s.
+DEFAULT_THROUGHPUT_PER_TIB = 500
 
 
 def fsx_throughput_mb_s(deployment_type: str, capacity_gib: int, per_tib: int | None) -> float:
