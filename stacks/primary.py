@@ -16,6 +16,7 @@ from inferentia_chat import versions
 from inferentia_chat.eks_cluster import EksCluster, EksClusterArgs
 from inferentia_chat.inferentia_node_pool import InferentiaNodePool, InferentiaNodePoolArgs
 from inferentia_chat.karpenter import Karpenter, KarpenterArgs
+from inferentia_chat.kube import ENVIRONMENT_LABEL
 from inferentia_chat.load_balancer_controller import LoadBalancerController, LoadBalancerControllerArgs
 from inferentia_chat.model_layout import artifacts_objects_prefix, cache_root, model_objects_prefix, model_path
 from inferentia_chat.model_store import (
@@ -29,7 +30,6 @@ from inferentia_chat.model_store import (
     ModelVolumeArgs,
     model_request,
 )
-from inferentia_chat.kube import ENVIRONMENT_LABEL
 from inferentia_chat.network import Network, NetworkArgs
 from inferentia_chat.open_webui import APP as WEBUI_APP
 from inferentia_chat.open_webui import SELECTOR as WEBUI_POD_LABELS

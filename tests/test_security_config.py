@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from stacks.config import ConfigError, parse_config
 from inferentia_chat.images import ALLOWED_REPOSITORIES, DEFAULT_IMAGES, Images, pin_problem, repository, resolve
+from stacks.config import ConfigError, parse_config
 
 DIGEST = "sha256:" + "ab" * 32
 

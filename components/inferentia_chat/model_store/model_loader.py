@@ -11,8 +11,8 @@ Leave `source` out where the model arrives by other means (a DR replica): only t
 import hashlib
 import json
 import posixpath
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, NotRequired, TypedDict
 
 import pulumi
@@ -233,9 +233,7 @@ class ModelLoader(pulumi.ComponentResource):
                 # Done when every file reads back complete and matches its recorded sha256: a read of a file
                 # still being restored waits for its data.
                 containers=[
-                    jobs.container(
-                        "verify", self._loader_image, [*script_cmd, "verify", "--dest", dest], env, mounts
-                    )
+                    jobs.container("verify", self._loader_image, [*script_cmd, "verify", "--dest", dest], env, mounts)
                 ],
                 volumes=[*volumes, {"name": "work", "emptyDir": {"sizeLimit": "16Mi"}}],
                 fail_fast_container="verify",
