@@ -79,7 +79,7 @@ def waivers(tool: str) -> list[dict[str, Any]]:
     return list(data.get(tool) or [])
 
 
-def unsourced_waivers() -> list[dict[str, Any]]:
+def unsourced_waivers(path: Path = WAIVERS_FILE) -> list[dict[str, Any]]:
     """Waivers (of any tool) without a reason or without a source of evidence."""
-    data = yaml.safe_load(WAIVERS_FILE.read_text()) or {}
+    data = yaml.safe_load(path.read_text()) or {}
     return [w for entries in data.values() for w in entries or [] if not (w.get("reason") and w.get("source"))]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import fnmatch
 import json
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import parliament
@@ -79,8 +80,16 @@ def test_every_waiver_is_still_needed(all_plans: list[Plan]):
     assert not stale, f"waivers that match nothing: {stale}"
 
 
-def test_every_waiver_names_its_evidence():
+def test_every_waiver_names_its_evidence(tmp_path: Path):
     assert not unsourced_waivers(), f"waivers without a reason and a source: {unsourced_waivers()}"
+    # The check itself: an entry without a source (or a reason) is caught, whichever tool it waives.
+    bad = tmp_path / "waivers.yaml"
+    bad.write_text(
+        "parliament:\n  - {resource: x, issue: RESOURCE_STAR, reason: because}\n"
+        "checkov:\n  - {check: CKV_K8S_1, resource: y, source: somewhere}\n"
+        "  - {check: CKV_K8S_2, resource: z, reason: r, source: s}\n"
+    )
+    assert [w.get("resource") for w in unsourced_waivers(bad)] == ["x", "y"]
 
 
 def test_no_star_actions_and_no_unwaived_writes_on_star_resources(all_plans: list[Plan]):
