@@ -5,8 +5,6 @@ from collections.abc import Mapping
 import pulumi
 import pulumi_aws as aws
 
-from .common.pod_identity import pod_identity_role as common_pod_identity_role
-
 
 def customer_key(
     resource_name: str,
@@ -33,25 +31,3 @@ def customer_key(
     )
     aws.kms.Alias(f"{resource_name}-alias", name=alias, target_key_id=key.key_id, region=region, opts=child)
     return key
-
-
-def pod_identity_role(
-    resource_name: str,
-    *,
-    cluster_name: pulumi.Input[str],
-    namespace: pulumi.Input[str],
-    service_account: pulumi.Input[str],
-    description: str,
-    tags: Mapping[str, str],
-    parent: pulumi.Resource,
-) -> aws.iam.Role:
-    """`common.pod_identity.pod_identity_role` for a child of `parent` (its policies are the caller's)."""
-    return common_pod_identity_role(
-        resource_name,
-        cluster_name=cluster_name,
-        namespace=namespace,
-        service_account=service_account,
-        description=description,
-        tags=tags,
-        opts=pulumi.ResourceOptions(parent=parent),
-    )

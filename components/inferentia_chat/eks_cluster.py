@@ -11,7 +11,8 @@ import pulumi_eks as eks
 import pulumi_kubernetes as k8s
 
 from . import iam, versions
-from .blocks import customer_key, pod_identity_role
+from .blocks import customer_key
+from .common.pod_identity import pod_identity_role
 from .tags import component_tags
 
 TYPE = "inferentia-chat:index:EksCluster"
@@ -393,7 +394,7 @@ class EksCluster(pulumi.ComponentResource):
                 service_account=spec.service_account,
                 description=f"EKS add-on {spec.name} through Pod Identity",
                 tags=tags,
-                parent=self,
+                opts=pulumi.ResourceOptions(parent=self),
             )
             for policy in spec.managed_policies:
                 deps.append(

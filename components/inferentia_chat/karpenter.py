@@ -16,7 +16,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from . import iam, versions
-from .blocks import pod_identity_role
+from .common.pod_identity import pod_identity_role
 from .eks_cluster import SYSTEM_NODE_SELECTOR
 from .tags import component_tags
 
@@ -195,7 +195,7 @@ class Karpenter(pulumi.ComponentResource):
             service_account=SERVICE_ACCOUNT,
             description="Karpenter controller through EKS Pod Identity",
             tags=tags,
-            parent=self,
+            opts=pulumi.ResourceOptions(parent=self),
         )
         # One inline document (~6.2k characters: over the 6,144 limit of a managed policy, within the
         # 10,240 of a role's inline policies).

@@ -14,7 +14,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from . import iam, versions
-from .blocks import pod_identity_role
+from .common.pod_identity import pod_identity_role
 from .eks_cluster import SYSTEM_NODE_SELECTOR
 from .options import outer_dependencies
 from .tags import component_tags
@@ -99,7 +99,7 @@ class LoadBalancerController(pulumi.ComponentResource):
             service_account=SERVICE_ACCOUNT,
             description="AWS Load Balancer Controller through Pod Identity",
             tags=tags,
-            parent=self,
+            opts=pulumi.ResourceOptions(parent=self),
         )
         policy = aws.iam.RolePolicy(
             f"{name}-policy",
