@@ -125,41 +125,7 @@ class Karpenter(pulumi.ComponentResource):
         account = aws.get_caller_identity().account_id
 
         # --- interruption queue and the rules that feed it -------------------------------------
-        queue = aws.sqs.Queue(
-            f"{name}-interruption",
-            message_retention_seconds=QUEUE_RETENTION_SECONDS,
-            sqs_managed_sse_enabled=True,
-            tags=tags,
-            opts=child,
-        )
-        rules, targets = [], []
-        for rule_name, pattern in INTERRUPTION_RULES.items():
-            rule = aws.cloudwatch.EventRule(
-                f"{name}-{rule_name}",
-                description=f"Karpenter interruption handling: {pattern['detail-type'][0]}",
-                event_pattern=json.dumps(pattern),
-                tags=tags,
-                opts=child,
-            )
-            rules.append(rule)
-            targets.append(
-                aws.cloudwatch.EventTarget(
-                    f"{name}-{rule_name}-target",
-                    rule=rule.name,
-                    arn=queue.arn,
-                    target_id="KarpenterInterruptionQueueTarget",
-                    opts=child,
-                )
-            )
-        # Only this stack's rules (of this account) may send to the queue.
-        queue_policy = aws.sqs.QueuePolicy(
-            f"{name}-interruption-policy",
-            queue_url=queue.url,
-            policy=pulumi.Output.all(queue.arn, *(r.arn for r in rules)).apply(
-                lambda a: json.dumps(iam.karpenter_interruption_queue_policy(a[0], account, a[1:]))
-            ),
-            opts=child,
-        )
+        queue, queue_policy, targets = self._interruption(name, account, tags)
 
         # --- node role: what Karpenter's nodes run as, and their way into the cluster -----------
         node_role = aws.iam.Role(
@@ -260,3 +226,46 @@ class Karpenter(pulumi.ComponentResource):
                 "interruption_queue_arn": self.interruption_queue_arn,
             }
         )
+
+    def _interruption(
+        self, name: str, account: str, tags: Mapping[str, str]
+    ) -> tuple[aws.sqs.Queue, aws.sqs.QueuePolicy, list[aws.cloudwatch.EventTarget]]:
+        """The SQS interruption queue (encrypted, TLS-only), the EventBridge rules that feed it and the
+        queue policy that admits those rules only."""
+        child = pulumi.ResourceOptions(parent=self)
+        queue = aws.sqs.Queue(
+            f"{name}-interruption",
+            message_retention_seconds=QUEUE_RETENTION_SECONDS,
+            sqs_managed_sse_enabled=True,
+            tags=tags,
+            opts=child,
+        )
+        rules, targets = [], []
+        for rule_name, pattern in INTERRUPTION_RULES.items():
+            rule = aws.cloudwatch.EventRule(
+                f"{name}-{rule_name}",
+                description=f"Karpenter interruption handling: {pattern['detail-type'][0]}",
+                event_pattern=json.dumps(pattern),
+                tags=tags,
+                opts=child,
+            )
+            rules.append(rule)
+            targets.append(
+                aws.cloudwatch.EventTarget(
+                    f"{name}-{rule_name}-target",
+                    rule=rule.name,
+                    arn=queue.arn,
+                    target_id="KarpenterInterruptionQueueTarget",
+                    opts=child,
+                )
+            )
+        # Only this stack's rules (of this account) may send to the queue.
+        queue_policy = aws.sqs.QueuePolicy(
+            f"{name}-interruption-policy",
+            queue_url=queue.url,
+            policy=pulumi.Output.all(queue.arn, *(r.arn for r in rules)).apply(
+                lambda a: json.dumps(iam.karpenter_interruption_queue_policy(a[0], account, a[1:]))
+            ),
+            opts=child,
+        )
+        return queue, queue_policy, targets
