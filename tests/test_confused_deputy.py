@@ -55,7 +55,14 @@ def test_every_service_principal_is_held_to_this_account(stack_fixture: str, req
             context = condition_value(stmt, "kms:EncryptionContext:aws:logs:arn")
             assert context and f":{ACCOUNT}:log-group:" in context, resource
             continue
-        assert condition_value(stmt, "aws:SourceAccount") == ACCOUNT, (resource, service)
+        # This account: aws:SourceAccount, or (where the service documents only that key) an aws:SourceArn
+        # that names resources of this account.
+        source_arns = condition_value(stmt, "aws:SourceArn")
+        source_arns = [source_arns] if isinstance(source_arns, str) else source_arns or []
+        held = condition_value(stmt, "aws:SourceAccount") == ACCOUNT or (
+            source_arns and all(arn.split(":")[4] == ACCOUNT for arn in source_arns)
+        )
+        assert held, (resource, service)
 
 
 def test_services_that_name_their_source_are_held_to_it(dev: Plan, dev_dr_alarms: Plan):

@@ -501,15 +501,15 @@ def karpenter_controller_policy(
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-def karpenter_interruption_queue_policy(queue_arn: str, account: str, rule_arns: Sequence[str]) -> Policy:
+def karpenter_interruption_queue_policy(queue_arn: str, rule_arns: Sequence[str]) -> Policy:
     """Who may use the interruption queue (upstream CloudFormation's KarpenterInterruptionQueuePolicy):
     EventBridge may deliver the events of this stack's rules; nobody may use it without TLS.
 
     Differences from upstream: a `Version` (AWS may hang creating a queue policy without one), a Sid on the
-    first statement, and the confused-deputy conditions: only the listed rules of this account
-    (`aws:SourceArn`, `aws:SourceAccount`: Amazon EventBridge user guide, "Using resource-based policies for
-    Amazon EventBridge", Amazon SQS permissions). Upstream's second principal, `sqs.amazonaws.com`, is
-    left out: every message comes from the EventBridge rules, nothing else sends to this queue.
+    first statement, and the confused-deputy condition: only the listed rules, which are this account's
+    (`aws:SourceArn` with `ArnEquals`, as Amazon EventBridge user guide, "Using resource-based policies for
+    Amazon EventBridge", shows it). Upstream's second principal, `sqs.amazonaws.com`, is left out: every
+    message comes from the EventBridge rules, nothing else sends to this queue.
     """
     return {
         "Version": "2012-10-17",
@@ -521,10 +521,8 @@ def karpenter_interruption_queue_policy(queue_arn: str, account: str, rule_arns:
                 "Principal": {"Service": "events.amazonaws.com"},
                 "Action": "sqs:SendMessage",
                 "Resource": queue_arn,
-                "Condition": {
-                    "StringEquals": {"aws:SourceAccount": account},
-                    "ArnEquals": {"aws:SourceArn": sorted(rule_arns)},
-                },
+                # The documented form (EventBridge user guide): the rule ARNs, which name this account.
+                "Condition": {"ArnEquals": {"aws:SourceArn": sorted(rule_arns)}},
             },
             {
                 "Sid": "DenyHTTP",

@@ -125,7 +125,7 @@ class Karpenter(pulumi.ComponentResource):
         account = aws.get_caller_identity().account_id
 
         # --- interruption queue and the rules that feed it -------------------------------------
-        queue, queue_policy, targets = self._interruption(name, account, tags)
+        queue, queue_policy, targets = self._interruption(name, tags)
 
         # --- node role: what Karpenter's nodes run as, and their way into the cluster -----------
         node_role = aws.iam.Role(
@@ -228,7 +228,7 @@ class Karpenter(pulumi.ComponentResource):
         )
 
     def _interruption(
-        self, name: str, account: str, tags: Mapping[str, str]
+        self, name: str, tags: Mapping[str, str]
     ) -> tuple[aws.sqs.Queue, aws.sqs.QueuePolicy, list[aws.cloudwatch.EventTarget]]:
         """The SQS interruption queue (encrypted, TLS-only), the EventBridge rules that feed it and the
         queue policy that admits those rules only."""
@@ -264,7 +264,7 @@ class Karpenter(pulumi.ComponentResource):
             f"{name}-interruption-policy",
             queue_url=queue.url,
             policy=pulumi.Output.all(queue.arn, *(r.arn for r in rules)).apply(
-                lambda a: json.dumps(iam.karpenter_interruption_queue_policy(a[0], account, a[1:]))
+                lambda a: json.dumps(iam.karpenter_interruption_queue_policy(a[0], a[1:]))
             ),
             opts=child,
         )
