@@ -286,9 +286,10 @@ class EksCluster(pulumi.ComponentResource):
                 # Identity agent), never a pod with its own network namespace, so no pod can take the node
                 # role's credentials. Every controller on these nodes gets AWS access through Pod Identity
                 # and its region from its configuration (Karpenter: AWS_REGION; load balancer controller:
-                # region and vpcId values); the EBS and FSx CSI drivers fall back to Kubernetes node
-                # metadata (aws-fsx-csi-driver pkg/cloud/metadata.go: EC2 metadata, then the Kubernetes API). Same as
-                # the inference nodes (Karpenter's EC2NodeClass default).
+                # region and vpcId values); the EBS and FSx CSI drivers fall back from IMDS to the
+                # Kubernetes API (aws-ebs-csi-driver pkg/cloud/metadata/metadata.go DefaultMetadataSources
+                # imds,kubernetes; aws-fsx-csi-driver pkg/cloud/metadata.go). Same as the inference nodes
+                # (Karpenter's EC2NodeClass default).
                 http_put_response_hop_limit=1,
             ),
             tag_specifications=[
