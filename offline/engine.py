@@ -76,6 +76,8 @@ class RunResult:
     outputs: dict[str, Any]
     secret_outputs: set[str] = field(default_factory=set)
     config: dict[str, str] = field(default_factory=dict)  # the Pulumi config the run used
+    secret_keys: list[str] = field(default_factory=list)  # which of those keys are secrets
+    project: str = ""
 
     def outputs_for_file(self) -> dict[str, Any]:
         """Outputs with secret values replaced by the marker, ready to be written."""

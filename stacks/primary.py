@@ -36,7 +36,7 @@ from inferentia_chat.open_webui import SELECTOR as WEBUI_POD_LABELS
 from inferentia_chat.open_webui import OpenWebUI, OpenWebUIArgs
 from inferentia_chat.vllm_server import PORT as VLLM_PORT
 from inferentia_chat.vllm_server import VllmNeuronServer, VllmNeuronServerArgs, compiled_artifacts_key
-from stacks.config import StackConfig
+from stacks.config import CONFIG_NAMESPACE, ConfigError, StackConfig
 
 # Namespace of the model claim, hence of every pod that mounts it (the serving pods).
 INFERENCE_NAMESPACE = "inference"
@@ -81,13 +81,21 @@ def serving_zone(cfg: StackConfig, network: Network) -> tuple[pulumi.Output[str]
     """The one zone (and its private subnet) of the FSx file system, hence of the inference nodes.
 
     FSx for Lustre is single-AZ: serving pods must run where it is. `modelStore.availabilityZone` picks
-    the zone; otherwise the network's first.
+    the zone (never replaced by another: config validation checks it against the network's zones, and a
+    zone that is still missing here stops the deployment); otherwise the network's first.
     """
     wanted = cfg.model_store.availability_zone
 
     def pick(args: list[list[str]]) -> tuple[str, str]:
         zones, subnets = args
-        zone = wanted if wanted in zones else zones[0]
+        if wanted and wanted not in zones:
+            raise ConfigError(
+                [
+                    f"{CONFIG_NAMESPACE}:modelStore.availabilityZone = {wanted!r}: must be one of the network's "
+                    f"zones: {', '.join(zones)}"
+                ]
+            )
+        zone = wanted or zones[0]
         return zone, subnets[zones.index(zone)]
 
     pair = pulumi.Output.all(network.availability_zones, network.private_subnet_ids).apply(pick)
@@ -195,6 +203,8 @@ def build_platform(cfg: StackConfig, replica: ReplicaLink | None = None) -> Plat
             consolidate_after=p.consolidate_after,
             expire_after=p.expire_after,
             termination_grace_period=p.termination_grace_period,
+            image_pull=p.image_pull,
+            **({"bottlerocket_version": p.bottlerocket_version} if p.bottlerocket_version else {}),
             tags=cfg.common_tags,
             **(
                 {

@@ -1,422 +1,75 @@
-"""The stack configuration: read once, validated whole, typed.
+"""Validate a stack's raw configuration into one `StackConfig`, or raise ONE `ConfigError` listing every
+problem: each names the key as written, the bad value and what is allowed. Unknown keys are problems too (a
+typo must not silently fall back to a default), and no value is ever replaced by another.
 
-Every key lives under the `inferentia-chat:` namespace in `Pulumi.<stack>.yaml` (plus `aws:region`).
-`parse_config` is a pure function: it turns the raw values into one frozen `StackConfig` or raises ONE
-`ConfigError` that lists every problem, each naming the key path, the bad value and what is allowed.
-Unknown keys are problems too (a typo must not silently fall back to a default). `load_config` reads the
-Pulumi configuration and calls it; the program calls that before registering any resource.
-
-Defaults are the secure production choice; the cheap/dev choices are explicit values in a stack file.
+One function per section; each reads its keys through a `_Section` (fields.py). The model section and its
+hardware checks live in model.py, the DR section in standby.py, the patterns and limits in rules.py.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
-import ipaddress
-import json
-import re
-from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
 from typing import Any
 
-import pulumi
-
-from inferentia_chat import images as image_pins
 from inferentia_chat import versions
-from inferentia_chat.hardware import (
-    COMPILE_MIN_HOST_MEMORY_GIB,
-    INF2_TP_DEGREES,
-    INF2_TYPES,
-    KNOWN_MODELS,
-    SCRATCH_2_MB_S_PER_TIB,
-    WEIGHT_READ_BUDGET_S,
-    fit_report,
-    fsx_throughput_mb_s,
-    pool_devices_needed,
-    serving_pod_requests,
-    types_that_fit_tp,
-    weight_read_seconds,
+from inferentia_chat.hardware import INF2_TYPES
+from inferentia_chat.image_pull import BOTTLEROCKET_SOCI_MIN, IMAGE_PULL_SOCI, IMAGE_PULLS, version_tuple
+
+from .fields import _MISSING, ConfigError, _Problems, _Section
+from .model import _fleet_throughput, _model
+from .rules import (
+    ACCELERATED_FAMILY,
+    ACM_ARN,
+    BOTTLEROCKET_VERSION,
+    CLUSTER_NAME,
+    EKS_MAX_PUBLIC_ACCESS_CIDRS,
+    EMAIL,
+    FILE_SYSTEM_PATH,
+    HOSTNAME,
+    INSTANCE_TYPES,
+    KEY_PREFIX,
+    LOCAL_EMAIL,
+    REGIONS,
+    ROLE_ARN,
+    SNAPSHOT_ID,
+    SUBNET_ID,
+    VPC_ID,
+    choice,
+    cidr_problem,
+    duration_ok,
+    instance_type_allowed,
+    match,
+    matches,
+    public_cidr_problem,
+    region_allowed,
+    union_problem,
+    vpc_cidr_problem,
+    zone_of_region,
 )
-
-CONFIG_NAMESPACE = "inferentia-chat"
-
-ROLES = ("primary", "dr")
-NAT_STRATEGIES = ("one-per-az", "single")
-LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
-# CloudWatch Logs accepts only these retention periods (days).
-LOG_RETENTION_DAYS = (
-    1,
-    3,
-    5,
-    7,
-    14,
-    30,
-    60,
-    90,
-    120,
-    150,
-    180,
-    365,
-    400,
-    545,
-    731,
-    1096,
-    1827,
-    2192,
-    2557,
-    2922,
-    3288,
-    3653,
+from .schema import (
+    CAPACITY_TYPES,
+    CONFIG_NAMESPACE,
+    DEFAULT_THROUGHPUT_PER_TIB,
+    EXPOSURES,
+    FSX_DEPLOYMENT_TYPES,
+    FSX_THROUGHPUTS,
+    LOG_RETENTION_DAYS,
+    LOG_TYPES,
+    NAT_STRATEGIES,
+    ROLES,
+    THROUGHPUT_CHECKS,
+    ClusterConfig,
+    DrConfig,
+    InferencePoolConfig,
+    ModelStoreConfig,
+    NetworkConfig,
+    StackConfig,
+    WebUiConfig,
 )
-CAPACITY_TYPES = ("on-demand", "spot")
-FSX_DEPLOYMENT_TYPES = ("PERSISTENT_2", "SCRATCH_2")
-FSX_THROUGHPUTS = (125, 250, 500, 1000)  # MB/s per TiB, PERSISTENT_2
-DEFAULT_THROUGHPUT_PER_TIB = 500
-THROUGHPUT_CHECKS = ("warn", "error")
-EXPOSURES = ("cluster", "internal-alb", "public-alb")
-# `production` (the default) requires every image pinned by digest (policy pack); `development` does not.
-ENVIRONMENTS = ("production", "development")
-STANDBY_LEVELS = ("none", "storage", "serving")
-REPLICA_STORAGE_CLASSES = ("STANDARD", "INTELLIGENT_TIERING", "STANDARD_IA", "ONEZONE_IA", "GLACIER_IR")
-
-_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
-_AZ = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d[a-z]$")
-_VPC_ID = re.compile(r"^vpc-[0-9a-f]{8}([0-9a-f]{9})?$")
-_SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8}([0-9a-f]{9})?$")
-_ROLE_ARN = re.compile(r"^arn:aws(-[a-z]+)*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
-_ACM_ARN = re.compile(r"^arn:aws(-[a-z]+)*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$")
-_CLUSTER_NAME = re.compile(r"^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$")
-_INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
-_ACCELERATED_FAMILY = re.compile(r"^(inf\d|trn\d|dl\d|p\d|g\d|f\d|vt\d)")
-_MODEL_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-_REVISION = re.compile(r"^([0-9a-f]{40}|[\w.-]{1,100})$")
-_S3_URI = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[\w./=-]*)?$")
-_SERVED_NAME = re.compile(r"^[a-z0-9]([a-z0-9._-]{0,62}[a-z0-9])?$")
-_DURATION = re.compile(r"^(\d+h)?(\d+m)?(\d+s)?$")
-_SNAPSHOT_ID = re.compile(r"^snap-[0-9a-f]{8}([0-9a-f]{9})?$")
-_BOTTLEROCKET_VERSION = re.compile(r"^v\d+\.\d+\.\d+$")
-_STACK_NAME = re.compile(r"^[\w.-]+/[\w.-]+/[\w.-]+$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_TAG_KEY = re.compile(r"^[\w .:/=+@-]{1,128}$")
-_HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-
-
-class ConfigError(pulumi.RunError, ValueError):
-    """The stack configuration is invalid; the message lists every problem.
-
-    A `pulumi.RunError`, so `pulumi up` prints the message without a Python traceback.
-    """
-
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"invalid stack configuration ({len(problems)} problem{'s' * (len(problems) > 1)}):\n{lines}")
-
-
-# ------------------------------------------------------------------------------------------------
-# The typed configuration.
-# ------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class NetworkConfig:
-    """A new VPC (cidr, AZs, NAT) or an existing one (vpc_id and subnet ids)."""
-
-    vpc_id: str | None
-    private_subnet_ids: tuple[str, ...]
-    public_subnet_ids: tuple[str, ...]
-    cidr: str
-    az_count: int
-    availability_zones: tuple[str, ...]
-    nat_gateways: str
-    flow_logs: bool = True
-    flow_log_retention_days: int = 365
-
-    @property
-    def bring_your_own(self) -> bool:
-        return self.vpc_id is not None
-
-
-@dataclass(frozen=True)
-class ClusterConfig:
-    """The EKS control plane and its small system node group."""
-
-    name: str
-    kubernetes_version: str
-    system_node_type: str
-    system_node_count: int
-    system_node_max_count: int
-    public_endpoint: bool
-    public_access_cidrs: tuple[str, ...]
-    admin_role_arns: tuple[str, ...]
-    log_types: tuple[str, ...]
-    log_retention_days: int
-
-
-@dataclass(frozen=True)
-class InferencePoolConfig:
-    """The Karpenter-managed Inferentia2 capacity."""
-
-    instance_types: tuple[str, ...]
-    capacity_types: tuple[str, ...]
-    consolidate_after: str
-    expire_after: str
-    termination_grace_period: str
-    max_neuron_devices: int
-    image_cache_snapshot_id: str | None = None
-    image_cache_bottlerocket_version: str | None = None
-
-
-@dataclass(frozen=True)
-class ModelStoreConfig:
-    """The S3 bucket and the FSx for Lustre file system linked to it."""
-
-    deployment_type: str
-    storage_capacity_gib: int
-    throughput_per_tib: int | None
-    file_system_path: str
-    bucket_prefix: str
-    noncurrent_version_days: int
-    availability_zone: str | None
-    throughput_check: str = "warn"
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    """The model and how vLLM serves it."""
-
-    id: str
-    revision: str
-    source: str
-    served_name: str
-    tensor_parallel_size: int
-    max_model_len: int
-    max_num_seqs: int
-    replicas: int
-    compile_job: bool
-
-
-@dataclass(frozen=True)
-class WebUiConfig:
-    """Open WebUI and the way users reach it."""
-
-    exposure: str
-    certificate_arn: str | None
-    allowed_cidrs: tuple[str, ...]
-    hostname: str | None
-    replicas: int
-    storage_gib: int
-    admin_email: str
-
-
-@dataclass(frozen=True)
-class DrConfig:
-    """The disaster-recovery stack's link to the primary stack."""
-
-    primary_stack: str
-    primary_region: str
-    standby: str
-    replica_storage_class: str
-    replicate_delete_markers: bool
-    prefixes: tuple[str, ...]
-    alarm_email: str | None
-
-
-@dataclass(frozen=True)
-class StackConfig:
-    """The whole, validated configuration of one stack."""
-
-    project: str
-    stack: str
-    region: str
-    role: str
-    tags: Mapping[str, str]
-    network: NetworkConfig
-    cluster: ClusterConfig
-    inference_pool: InferencePoolConfig
-    model_store: ModelStoreConfig
-    model: ModelConfig
-    webui: WebUiConfig
-    dr: DrConfig | None
-    # `inferentia-chat:hfToken`: a Pulumi secret, carried as a secret Output and never as a plain value
-    # (None when unset). parse_config only records whether it is set; load_config reads the secret.
-    hf_token: Any = None
-    # `inferentia-chat:environment` and `inferentia-chat:images` (docs/security.md).
-    environment: str = "production"
-    images: image_pins.Images = dataclasses.field(default_factory=image_pins.Images)
-    # Findings that do not stop a deployment (e.g. the file system is slow for the fleet); load_config
-    # logs them, the render prints them.
-    warnings: tuple[str, ...] = ()
-
-    @property
-    def common_tags(self) -> dict[str, str]:
-        """Tags every AWS resource of the stack carries (components add `component`)."""
-        return {"project": self.project, "stack": self.stack, **self.tags}
-
-
-# ------------------------------------------------------------------------------------------------
-# Reading with problems collected, not raised one at a time.
-# ------------------------------------------------------------------------------------------------
-
-_MISSING = object()
-
-
-def _show(value: Any) -> str:
-    return json.dumps(value) if not isinstance(value, str) else repr(value)
-
-
-class _Problems:
-    def __init__(self) -> None:
-        self.items: list[str] = []
-
-    def add(self, path: str, value: Any, allowed: str) -> None:
-        self.items.append(f"{path} = {_show(value)}: {allowed}")
-
-    def missing(self, path: str, allowed: str) -> None:
-        self.items.append(f"{path} is required: {allowed}")
-
-
-class _Section:
-    """One config object: typed getters that record problems and return a usable default."""
-
-    def __init__(self, path: str, raw: Any, problems: _Problems):
-        self.path = path
-        self.problems = problems
-        self.used: set[str] = set()
-        if raw is _MISSING or raw is None:
-            raw = {}
-        if not isinstance(raw, dict):
-            problems.add(path, raw, "must be an object (a YAML mapping of keys)")
-            raw = {}
-        self.raw: dict[str, Any] = raw
-
-    def key(self, key: str) -> str:
-        return f"{self.path}.{key}"
-
-    def has(self, key: str) -> bool:
-        return key in self.raw
-
-    def _get(self, key: str) -> Any:
-        self.used.add(key)
-        return self.raw.get(key, _MISSING)
-
-    def _check(self, key: str, value: Any, default: Any, ok: bool, allowed: str) -> Any:
-        if not ok:
-            self.problems.add(self.key(key), value, allowed)
-            return default
-        return value
-
-    def string(
-        self,
-        key: str,
-        default: str | None,
-        *,
-        choices: tuple[str, ...] | None = None,
-        pattern: re.Pattern[str] | None = None,
-        allowed: str = "",
-        required: bool = False,
-    ) -> str | None:
-        value = self._get(key)
-        if value is _MISSING:
-            if required:
-                self.problems.missing(self.key(key), allowed or f"one of {', '.join(choices or ())}")
-            return default
-        if not isinstance(value, str):
-            return self._check(key, value, default, False, f"must be a string; {allowed}".rstrip("; "))
-        if choices is not None and value not in choices:
-            return self._check(key, value, default, False, f"must be one of {', '.join(choices)}")
-        if pattern is not None and not pattern.match(value):
-            return self._check(key, value, default, False, allowed)
-        return value
-
-    def integer(
-        self, key: str, default: int, *, minimum: int | None = None, maximum: int | None = None, allowed: str = ""
-    ) -> int:
-        value = self._get(key)
-        if value is _MISSING:
-            return default
-        if not isinstance(value, int) or isinstance(value, bool):
-            return self._check(key, value, default, False, f"must be a whole number {allowed}".rstrip())
-        if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
-            bounds = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
-            return self._check(key, value, default, False, f"must be {bounds} {allowed}".rstrip())
-        return value
-
-    def boolean(self, key: str, default: bool) -> bool:
-        value = self._get(key)
-        if value is _MISSING:
-            return default
-        return self._check(key, value, default, isinstance(value, bool), "must be true or false")
-
-    def strings(
-        self,
-        key: str,
-        default: tuple[str, ...],
-        *,
-        item: Callable[[str], str | None],
-        min_items: int = 0,
-        unique: bool = True,
-    ) -> tuple[str, ...]:
-        """A list of strings; `item` returns None when an element is fine, else what is allowed."""
-        value = self._get(key)
-        if value is _MISSING:
-            return default
-        if not isinstance(value, list):
-            return self._check(key, value, default, False, "must be a list")
-        ok = True
-        for i, element in enumerate(value):
-            problem = "must be a string" if not isinstance(element, str) else item(element)
-            if problem:
-                self.problems.add(f"{self.key(key)}[{i}]", element, problem)
-                ok = False
-        if ok and len(value) < min_items:
-            self.problems.add(self.key(key), value, f"must list at least {min_items} item(s)")
-            ok = False
-        if ok and unique and len(set(value)) != len(value):
-            self.problems.add(self.key(key), value, "must not repeat an item")
-            ok = False
-        return tuple(value) if ok else default
-
-    def section(self, key: str) -> _Section:
-        return _Section(self.key(key), self._get(key), self.problems)
-
-    def finish(self) -> None:
-        """Report keys nobody read: typos and keys from other versions."""
-        for key in sorted(set(self.raw) - self.used):
-            hint = difflib.get_close_matches(key, sorted(self.used), n=1)
-            suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
-            self.problems.add(
-                self.key(key),
-                self.raw[key],
-                f"unknown key{suggestion}; allowed keys: {', '.join(sorted(self.used))}",
-            )
-
-
-# ------------------------------------------------------------------------------------------------
-# Element checks (return None when fine, else what is allowed).
-# ------------------------------------------------------------------------------------------------
-
-
-def _cidr_problem(value: str) -> str | None:
-    try:
-        ipaddress.IPv4Network(value, strict=True)
-    except ValueError:
-        return "must be an IPv4 CIDR block such as 203.0.113.0/24 (host bits zero)"
-    return None
-
-
-def _match(pattern: re.Pattern[str], allowed: str) -> Callable[[str], str | None]:
-    return lambda value: None if pattern.match(value) else allowed
-
-
-def _choice(choices: tuple[str, ...] | list[str]) -> Callable[[str], str | None]:
-    return lambda value: None if value in choices else f"must be one of {', '.join(choices)}"
-
-
-def _duration_ok(value: str) -> bool:
-    return bool(value) and value != "" and _DURATION.match(value) is not None and any(c.isdigit() for c in value)
-
+from .security import _environment, _images
+from .standby import _dr, _dr_sections
+from .tags import _tags
 
 # ------------------------------------------------------------------------------------------------
 # Sections.
@@ -424,34 +77,31 @@ def _duration_ok(value: str) -> bool:
 
 
 def _network(s: _Section, region: str) -> NetworkConfig:
-    vpc_id = s.string("vpcId", None, pattern=_VPC_ID, allowed="must be a VPC id such as vpc-0123456789abcdef0")
-    subnet = _match(_SUBNET_ID, "must be a subnet id such as subnet-0123456789abcdef0")
+    vpc_id = s.string("vpcId", None, pattern=VPC_ID, allowed="must be a VPC id such as vpc-0123456789abcdef0")
+    subnet = match(SUBNET_ID, "must be a subnet id such as subnet-0123456789abcdef0")
     private = s.strings("privateSubnetIds", (), item=subnet)
     public = s.strings("publicSubnetIds", (), item=subnet)
     cidr = s.string("cidr", "10.0.0.0/16", allowed="must be an IPv4 CIDR block with a /16 to /20 prefix")
     az_count = s.integer("azCount", 3, minimum=2, maximum=6, allowed="(availability zones of the new VPC)")
 
     def in_region(az: str) -> str | None:
-        if _AZ.match(az) and az.startswith(region):
-            return None
-        return f"must be an availability zone of {region}, e.g. {region}a"
+        return None if zone_of_region(az, region) else f"must be an availability zone of {region}, e.g. {region}a"
 
     azs = s.strings("availabilityZones", (), item=in_region)
     nat = s.string("natGateways", "one-per-az", choices=NAT_STRATEGIES)
     flow_logs = s.boolean("flowLogs", True)
     flow_retention = s.integer("flowLogRetentionDays", 365)
     if flow_retention not in LOG_RETENTION_DAYS:
-        s.problems.add(s.key("flowLogRetentionDays"), flow_retention, f"must be one of {LOG_RETENTION_DAYS}")
+        s.problems.add(
+            s.key("flowLogRetentionDays"),
+            flow_retention,
+            f"must be a CloudWatch retention: {', '.join(map(str, LOG_RETENTION_DAYS))}",
+        )
         flow_retention = 365
 
-    if cidr is not None and s.has("cidr"):
-        try:
-            net = ipaddress.IPv4Network(cidr, strict=True)
-            if not 16 <= net.prefixlen <= 20:
-                s.problems.add(s.key("cidr"), cidr, "must have a /16 to /20 prefix (room for subnets in every AZ)")
-        except ValueError:
-            s.problems.add(s.key("cidr"), cidr, "must be an IPv4 CIDR block such as 10.0.0.0/16 (host bits zero)")
-            cidr = "10.0.0.0/16"
+    if cidr is not None and s.has("cidr") and vpc_cidr_problem(cidr):
+        s.problems.add(s.key("cidr"), cidr, vpc_cidr_problem(cidr) or "")
+        cidr = "10.0.0.0/16"
     if azs and len(azs) < 2:
         s.problems.add(s.key("availabilityZones"), list(azs), "must list at least 2 zones (EKS needs two)")
     if azs and s.has("azCount"):
@@ -483,20 +133,21 @@ def _network(s: _Section, region: str) -> NetworkConfig:
 
 
 def _cluster(s: _Section, stack: str) -> ClusterConfig:
-    name = s.string(
-        "name",
-        f"{CONFIG_NAMESPACE}-{stack}",
-        pattern=_CLUSTER_NAME,
-        allowed="must be 1-100 letters, digits, - or _, starting with a letter or digit",
-    )
+    allowed = "must be 1-100 letters, digits, - or _, starting with a letter or digit (EKS cluster names)"
+    default_name = f"{CONFIG_NAMESPACE}-{stack}"
+    name = s.string("name", default_name, pattern=CLUSTER_NAME, allowed=allowed)
+    if not s.has("name") and not matches(CLUSTER_NAME, default_name):
+        s.problems.missing(
+            s.key("name"),
+            f"the default {default_name!r} made from the stack name is not a valid EKS cluster name; set one that "
+            + allowed.removeprefix("must be "),
+        )
     version = s.string("kubernetesVersion", versions.KUBERNETES_VERSION, choices=versions.SUPPORTED_KUBERNETES_VERSIONS)
-    node_type = s.string(
-        "systemNodeType",
-        "m7i.large",
-        pattern=_INSTANCE_TYPE,
-        allowed="must be an EC2 instance type such as m7i.large",
-    )
-    if node_type and _ACCELERATED_FAMILY.match(node_type):
+    node_type = s.string("systemNodeType", "m7i.large", allowed="must be an EC2 instance type such as m7i.large")
+    if node_type is not None and node_type not in INSTANCE_TYPES:
+        s.problems.add(s.key("systemNodeType"), node_type, instance_type_allowed(node_type))
+        node_type = None
+    elif node_type and matches(ACCELERATED_FAMILY, node_type):
         s.problems.add(
             s.key("systemNodeType"),
             node_type,
@@ -508,15 +159,12 @@ def _cluster(s: _Section, stack: str) -> ClusterConfig:
         s.problems.add(s.key("systemNodeMaxCount"), max_count, f"must be at least systemNodeCount ({count})")
     public = s.boolean("publicEndpoint", False)
 
-    def public_cidr(value: str) -> str | None:
-        problem = _cidr_problem(value)
-        if problem:
-            return problem
-        if ipaddress.IPv4Network(value).prefixlen == 0:
-            return "must not be 0.0.0.0/0: list the networks that need the Kubernetes API"
-        return None
-
-    cidrs = s.strings("publicAccessCidrs", (), item=public_cidr)
+    # EKS User Guide, "Cluster API server endpoint": the public endpoint's allowlist holds public blocks,
+    # at most 40 (EKS quota "Public endpoint access CIDR ranges per cluster").
+    cidrs = s.strings("publicAccessCidrs", (), item=public_cidr_problem, max_items=EKS_MAX_PUBLIC_ACCESS_CIDRS)
+    if cidrs and union_problem(cidrs):
+        s.problems.add(s.key("publicAccessCidrs"), list(cidrs), union_problem(cidrs) or "")
+        cidrs = ()
     if public and not cidrs and not any(p.startswith(s.key("publicAccessCidrs")) for p in s.problems.items):
         s.problems.add(
             s.key("publicAccessCidrs"),
@@ -528,9 +176,9 @@ def _cluster(s: _Section, stack: str) -> ClusterConfig:
     admins = s.strings(
         "adminRoleArns",
         (),
-        item=_match(_ROLE_ARN, "must be an IAM role ARN such as arn:aws:iam::123456789012:role/platform-admin"),
+        item=match(ROLE_ARN, "must be an IAM role ARN such as arn:aws:iam::123456789012:role/platform-admin"),
     )
-    logs = s.strings("logTypes", ("api", "audit", "authenticator"), item=_choice(LOG_TYPES))
+    logs = s.strings("logTypes", ("api", "audit", "authenticator"), item=choice(LOG_TYPES))
     retention = s.integer("logRetentionDays", 365)
     if retention not in LOG_RETENTION_DAYS:
         s.problems.add(
@@ -555,18 +203,18 @@ def _cluster(s: _Section, stack: str) -> ClusterConfig:
 
 
 def _inference_pool(s: _Section) -> InferencePoolConfig:
-    types = s.strings("instanceTypes", ("inf2.xlarge", "inf2.8xlarge"), item=_choice(tuple(INF2_TYPES)), min_items=1)
-    capacity = s.strings("capacityTypes", ("on-demand",), item=_choice(CAPACITY_TYPES), min_items=1)
+    types = s.strings("instanceTypes", ("inf2.xlarge", "inf2.8xlarge"), item=choice(tuple(INF2_TYPES)), min_items=1)
+    capacity = s.strings("capacityTypes", ("on-demand",), item=choice(CAPACITY_TYPES), min_items=1)
     duration = "must be a duration such as 30s, 5m or 1h30m"
     consolidate = s.string("consolidateAfter", "5m", allowed=duration)
-    if consolidate is not None and not _duration_ok(consolidate):
+    if consolidate is not None and not duration_ok(consolidate):
         s.problems.add(s.key("consolidateAfter"), consolidate, duration)
     expire = s.string("expireAfter", "720h", allowed=f"{duration}, or Never")
-    if expire is not None and expire != "Never" and not _duration_ok(expire):
+    if expire is not None and expire != "Never" and not duration_ok(expire):
         s.problems.add(s.key("expireAfter"), expire, f"{duration}, or Never")
     # Never is not allowed here: it would let a blocked drain keep an expired node forever.
     grace = s.string("terminationGracePeriod", "1h", allowed=duration)
-    if grace is not None and not _duration_ok(grace):
+    if grace is not None and not duration_ok(grace):
         s.problems.add(s.key("terminationGracePeriod"), grace, duration)
     max_devices = s.integer(
         "maxNeuronDevices", 4, minimum=1, maximum=480, allowed="(Inferentia2 chips the pool may run at once)"
@@ -575,32 +223,59 @@ def _inference_pool(s: _Section) -> InferencePoolConfig:
     # holds the serving image (made once with the documented step), so a new node skips the image pull.
     cache = s.section("imageCache")
     snapshot = cache.string(
-        "snapshotId", None, pattern=_SNAPSHOT_ID, allowed="must be an EBS snapshot id such as snap-0123456789abcdef0"
+        "snapshotId", None, pattern=SNAPSHOT_ID, allowed="must be an EBS snapshot id such as snap-0123456789abcdef0"
     )
     bottlerocket = cache.string(
         "bottlerocketVersion",
         None,
-        pattern=_BOTTLEROCKET_VERSION,
+        pattern=BOTTLEROCKET_VERSION,
         allowed="must be the Bottlerocket release the snapshot was made with, such as v1.46.0",
     )
     if (snapshot is None) != (bottlerocket is None) and not any(p.startswith(cache.path) for p in s.problems.items):
         missing = "bottlerocketVersion" if bottlerocket is None else "snapshotId"
         s.problems.missing(cache.key(missing), "imageCache needs both snapshotId and bottlerocketVersion")
     cache.finish()
+    image_pull, bottlerocket_version = _image_pull(s, bottlerocket)
     s.finish()
     return InferencePoolConfig(
         instance_types=types,
         capacity_types=capacity,
         consolidate_after=consolidate or "5m",
         expire_after=expire or "720h",
-        termination_grace_period=grace if grace and _duration_ok(grace) else "1h",
+        termination_grace_period=grace if grace and duration_ok(grace) else "1h",
         max_neuron_devices=max_devices,
         image_cache_snapshot_id=snapshot if bottlerocket else None,
         image_cache_bottlerocket_version=bottlerocket if snapshot else None,
+        image_pull=image_pull,
+        bottlerocket_version=bottlerocket_version,
     )
 
 
-def _model_store(s: _Section, network: NetworkConfig) -> ModelStoreConfig:
+def _image_pull(s: _Section, cache_version: str | None) -> tuple[str, str | None]:
+    """`inferencePool.imagePull` and `inferencePool.bottlerocketVersion`: how inference nodes get the serving
+    image, and the OS they run (docs/performance.md)."""
+    pull = s.string("imagePull", IMAGE_PULL_SOCI, choices=IMAGE_PULLS) or IMAGE_PULL_SOCI
+    version = s.string(
+        "bottlerocketVersion",
+        None,
+        pattern=BOTTLEROCKET_VERSION,
+        allowed="must be a Bottlerocket release such as v1.61.0 (the first with the aws-k8s-1.36 variant)",
+    )
+    if version and cache_version:
+        s.problems.add(
+            s.key("bottlerocketVersion"), version, "leave it out with imageCache: set imageCache.bottlerocketVersion"
+        )
+        version = None
+    if version and pull == IMAGE_PULL_SOCI and version_tuple(version) < BOTTLEROCKET_SOCI_MIN:
+        s.problems.add(
+            s.key("bottlerocketVersion"),
+            version,
+            "SOCI parallel pull needs Bottlerocket v1.44.0 or later (or imagePull: containerd)",
+        )
+    return pull, version
+
+
+def _model_store(s: _Section, network: NetworkConfig, region: str) -> ModelStoreConfig:
     deployment = s.string("deploymentType", "PERSISTENT_2", choices=FSX_DEPLOYMENT_TYPES)
     capacity = s.integer("storageCapacityGiB", 1200, minimum=1200, maximum=2_400 * 1000, allowed="GiB")
     if s.has("storageCapacityGiB") and isinstance(capacity, int) and capacity not in (1200, 2400) and capacity % 2400:
@@ -626,18 +301,21 @@ def _model_store(s: _Section, network: NetworkConfig) -> ModelStoreConfig:
     fs_path = s.string(
         "fileSystemPath",
         "/",
-        pattern=re.compile(r"^/([\w.-]+(/[\w.-]+)*)?$"),
-        allowed="must be an absolute path such as / or /models",
+        pattern=FILE_SYSTEM_PATH,
+        allowed="must be an absolute path such as / or /models (letters, digits, _ . = -; no '.' or '..' segments)",
     )
     prefix = s.string(
         "bucketPrefix",
         "",
-        pattern=re.compile(r"^([\w.=-]+/)*$"),
-        allowed="must be empty (whole bucket) or a prefix ending in /, such as models/",
+        pattern=KEY_PREFIX,
+        allowed="must be empty (whole bucket) or a prefix ending in /, such as models/ (no '.' or '..' segments)",
     )
     noncurrent = s.integer("noncurrentVersionDays", 30, minimum=1, maximum=3650, allowed="(days)")
-    az = s.string("availabilityZone", None, pattern=_AZ, allowed="must be an availability zone name such as us-east-1a")
-    if az and network.availability_zones and az not in network.availability_zones:
+    az = s.string("availabilityZone", None, allowed=f"must be an availability zone of {region}, such as {region}a")
+    if az is not None and not zone_of_region(az, region):
+        s.problems.add(s.key("availabilityZone"), az, f"must be an availability zone of {region}, such as {region}a")
+        az = None
+    elif az and network.availability_zones and az not in network.availability_zones:
         s.problems.add(
             s.key("availabilityZone"),
             az,
@@ -659,131 +337,33 @@ def _model_store(s: _Section, network: NetworkConfig) -> ModelStoreConfig:
     )
 
 
-def _model(s: _Section, pool: InferencePoolConfig, role: str) -> ModelConfig:
-    model_id = s.string(
-        "id", versions.MODEL_ID, pattern=_MODEL_ID, allowed="must be a Hugging Face id such as org/model"
-    )
-    revision = s.string(
-        "revision",
-        versions.MODEL_REVISION,
-        pattern=_REVISION,
-        allowed="must be a commit SHA (40 hex digits) or a tag/branch name",
-    )
-    source = s.string("source", "huggingface", allowed="must be huggingface or an s3:// URI")
-    if source is not None and source != "huggingface" and not _S3_URI.match(source):
-        s.problems.add(s.key("source"), source, "must be huggingface or an s3:// URI such as s3://bucket/models/x/")
-    served = s.string(
-        "servedName",
-        "mistral-7b-instruct",
-        pattern=_SERVED_NAME,
-        allowed="must be lowercase letters, digits, '.', '_' or '-' (at most 64)",
-    )
-    tp = s.integer("tensorParallelSize", 2)
-    if tp not in INF2_TP_DEGREES:
-        s.problems.add(
-            s.key("tensorParallelSize"), tp, f"must be one of {', '.join(map(str, INF2_TP_DEGREES))} (Inf2 TP degrees)"
-        )
-    elif not types_that_fit_tp(tp, pool.instance_types):
-        cores = ", ".join(f"{t} has {INF2_TYPES[t].neuron_cores}" for t in pool.instance_types)
-        s.problems.add(
-            s.key("tensorParallelSize"),
-            tp,
-            f"needs {tp} NeuronCores on one node but no allowed instance type has that many ({cores}); "
-            "lower it or add a larger type to inferencePool.instanceTypes",
-        )
-    facts = KNOWN_MODELS.get(model_id or "")
-    if facts and tp in INF2_TP_DEGREES and facts.attention_heads % tp:
-        s.problems.add(
-            s.key("tensorParallelSize"),
-            tp,
-            f"must divide the model's {facts.attention_heads} attention heads",
-        )
-    replicas = s.integer("replicas", 0 if role == "dr" else 1, minimum=0, maximum=64)
-    compile_job = s.boolean("compileJob", True)
-    if tp in INF2_TP_DEGREES and types_that_fit_tp(tp, pool.instance_types):
-        _check_fit(s, tp, replicas, pool, compile_job)
-    max_len = s.integer("maxModelLen", 8192, minimum=128, maximum=131072, allowed="(tokens)")
-    if facts and max_len > facts.max_context:
-        s.problems.add(s.key("maxModelLen"), max_len, f"must be at most the model's context of {facts.max_context}")
-    max_seqs = s.integer("maxNumSeqs", 4, minimum=1, maximum=256, allowed="(concurrent sequences per replica)")
-    if compile_job and tp in INF2_TP_DEGREES:
-        big = [
-            t
-            for t in pool.instance_types
-            if t in INF2_TYPES and INF2_TYPES[t].memory_gib >= COMPILE_MIN_HOST_MEMORY_GIB
-        ]
-        if not big:
-            s.problems.add(
-                s.key("compileJob"),
-                True,
-                f"compiling needs an inf2 type with >= {COMPILE_MIN_HOST_MEMORY_GIB} GiB host memory in "
-                f"inferencePool.instanceTypes (e.g. inf2.8xlarge; {', '.join(pool.instance_types)} are too small), "
-                "or set compileJob: false to let serving pods compile on first start",
-            )
-    s.finish()
-    return ModelConfig(
-        id=model_id or versions.MODEL_ID,
-        revision=revision or versions.MODEL_REVISION,
-        source=source or "huggingface",
-        served_name=served or "mistral-7b-instruct",
-        tensor_parallel_size=tp,
-        max_model_len=max_len,
-        max_num_seqs=max_seqs,
-        replicas=replicas,
-        compile_job=compile_job,
-    )
-
-
-def _check_fit(s: _Section, tp: int, replicas: int, pool: InferencePoolConfig, compile_job: bool) -> None:
-    """The serving pod at this TP must fit an allowed instance type (after kubelet reservations and
-    DaemonSets), and the pool's device ceiling must let Karpenter launch nodes for every pod that can run
-    at once."""
-    requests = serving_pod_requests(tp)
-    report = fit_report(requests, pool.instance_types)
-    wanted = (
-        f"a serving pod at tensorParallelSize {tp} requests {requests.neuron_devices} Neuron device(s), "
-        f"{requests.cpu_millis}m cpu and {requests.memory_mib}Mi memory"
-    )
-    if not any(f.pods for f in report):
-        why = "; ".join(f"{f.instance_type}: {f.reason}" for f in report)
-        s.problems.add(
-            s.key("tensorParallelSize"),
-            tp,
-            f"{wanted}, which no allowed instance type can host ({why}); change it or inferencePool.instanceTypes",
-        )
-        return
-    # At once, during a change that needs new compiled artifacts: the old replicas keep serving, the rolling
-    # update's extra pod already holds its node (it waits in an init container for the artifacts), and the
-    # compile Job needs one more. A ceiling without room for all of them deadlocks: the Job never gets a
-    # node, so the new pod never starts, so the old ones never go.
-    pods = replicas + 1 + (1 if compile_job else 0)  # the compile pod counted like a serving pod
-    needed = pool_devices_needed(requests, pods, pool.instance_types)
-    if replicas and needed > pool.max_neuron_devices:
-        extra = " and the compile Job" if compile_job else ""
-        s.problems.add(
-            f"{CONFIG_NAMESPACE}:inferencePool.maxNeuronDevices",
-            pool.max_neuron_devices,
-            f"must be at least {needed}: {replicas} replica(s) of {wanted}, plus one more pod during rolling "
-            f"updates{extra}, need nodes with {needed} Neuron device(s) in all (model.replicas = {replicas}, "
-            f"model.compileJob = {str(compile_job).lower()}); raise it or lower model.replicas",
-        )
-
-
 def _admin_email_problem(value: str) -> bool:
     # Open WebUI accepts a login of the form name@domain.tld, or name@localhost.
-    return not (_EMAIL.match(value) or re.match(r"^[^@\s]+@localhost$", value))
+    return not (matches(EMAIL, value) or matches(LOCAL_EMAIL, value))
 
 
-def _webui(s: _Section) -> WebUiConfig:
+def _webui(s: _Section, region: str) -> WebUiConfig:
     exposure = s.string("exposure", "cluster", choices=EXPOSURES)
     cert = s.string(
         "certificateArn",
         None,
-        pattern=_ACM_ARN,
-        allowed="must be an ACM certificate ARN such as arn:aws:acm:us-east-1:123456789012:certificate/<uuid>",
+        pattern=ACM_ARN,
+        allowed=f"must be an ACM certificate ARN such as arn:aws:acm:{region}:123456789012:certificate/<uuid>",
     )
-    cidrs = s.strings("allowedCidrs", (), item=_cidr_problem)
-    hostname = s.string("hostname", None, pattern=_HOSTNAME, allowed="must be a DNS name such as chat.example.com")
+    cert_region = (ACM_ARN.fullmatch(cert) or {"region": region})["region"] if cert else region
+    if cert_region != region:
+        # Elastic Load Balancing uses certificates of its own region only (ACM User Guide, "Supported Regions").
+        s.problems.add(
+            s.key("certificateArn"), cert, f"must be a certificate in this stack's region {region}, not {cert_region}"
+        )
+        cert = None
+    cidrs = s.strings("allowedCidrs", (), item=cidr_problem)
+    hostname = s.string(
+        "hostname",
+        None,
+        pattern=HOSTNAME,
+        allowed="must be a DNS name such as chat.example.com (lowercase labels, DNS-1123 subdomain)",
+    )
     replicas = s.integer("replicas", 1)
     if replicas != 1:
         s.problems.add(
@@ -826,176 +406,6 @@ def _webui(s: _Section) -> WebUiConfig:
         storage_gib=storage,
         admin_email=admin_email or "admin@localhost",
     )
-
-
-def _dr(s: _Section, region: str) -> DrConfig:
-    primary = s.string(
-        "primaryStack",
-        None,
-        pattern=_STACK_NAME,
-        allowed="the primary stack's fully qualified name <org>/inferentia-chat/<stack>",
-        required=True,
-    )
-    primary_region = s.string(
-        "primaryRegion", None, pattern=_REGION, allowed="the primary stack's AWS region, e.g. us-east-1", required=True
-    )
-    if primary_region and primary_region == region:
-        s.problems.add(
-            s.key("primaryRegion"),
-            primary_region,
-            f"must differ from this DR stack's aws:region ({region}): a replica in the same region is not DR",
-        )
-    standby = s.string("standby", "none", choices=STANDBY_LEVELS)
-    storage_class = s.string("replicaStorageClass", "STANDARD", choices=REPLICA_STORAGE_CLASSES)
-    delete_markers = s.boolean("replicateDeleteMarkers", False)
-    prefixes = s.strings(
-        "prefixes", (), item=_match(re.compile(r"^[\w.=-]+(/[\w.=-]+)*/?$"), "must be a key prefix such as models/")
-    )
-    for i, prefix in enumerate(prefixes):
-        wider = [p for p in prefixes[:i] if prefix.startswith(p) or p.startswith(prefix)]
-        if wider:
-            s.problems.add(
-                f"{s.key('prefixes')}[{i}]",
-                prefix,
-                f"overlaps {wider[0]!r}: one replication rule per key, list it once",
-            )
-    email = s.string("alarmEmail", None, pattern=_EMAIL, allowed="must be an email address")
-    s.finish()
-    return DrConfig(
-        primary_stack=primary or "",
-        primary_region=primary_region or "",
-        standby=standby or "none",
-        replica_storage_class=storage_class or "STANDARD",
-        replicate_delete_markers=delete_markers,
-        prefixes=prefixes,
-        alarm_email=email,
-    )
-
-
-def _fleet_throughput(store: ModelStoreConfig, model: ModelConfig, problems: _Problems) -> list[str]:
-    """Can the file system feed `replicas` pods loading the weights together within the start-up budget?
-    A warning by default; an error with modelStore.throughputCheck: error."""
-    facts = KNOWN_MODELS.get(model.id)
-    pods = max(model.replicas, 1)
-    if facts is None:
-        return []
-    mb_s = fsx_throughput_mb_s(store.deployment_type, store.storage_capacity_gib, store.throughput_per_tib)
-    seconds = weight_read_seconds(facts.weights_gb, mb_s, pods)
-    if seconds <= WEIGHT_READ_BUDGET_S:
-        return []
-    message = (
-        f"{pods} serving pod(s) reading {facts.weights_gb} GB of weights at once share {mb_s:.0f} MB/s "
-        f"({store.storage_capacity_gib} GiB x {store.throughput_per_tib or SCRATCH_2_MB_S_PER_TIB} MB/s/TiB): "
-        f"{seconds:.0f} s each, over the {WEIGHT_READ_BUDGET_S} s start-up budget for the weights; raise "
-        "modelStore.throughputPerTiB or storageCapacityGiB, or lower model.replicas"
-    )
-    if store.throughput_check == "error":
-        key = f"{CONFIG_NAMESPACE}:modelStore.throughputPerTiB"
-        problems.add(key, store.throughput_per_tib, message + " (modelStore.throughputCheck is error)")
-        return []
-    return [f"{CONFIG_NAMESPACE}:modelStore.throughputPerTiB: {message}"]
-
-
-# What a DR stack builds besides the replica, by `dr.standby`, and so which sections it may set: the rest of
-# the configuration is the primary's business, and a section nothing reads must not pass silently.
-DR_SECTIONS: dict[str, tuple[str, ...]] = {
-    "none": (),
-    "storage": ("network", "modelStore"),
-    "serving": ("network", "cluster", "inferencePool", "modelStore", "model", "webui"),
-}
-# Keys a `serving` standby must state, because a default could be wrong there without anything failing until
-# the day of the failover: how `pulumi up` reaches the DR cluster's API, inf2 sizes the DR region offers, and
-# the primary's model settings (the same weights and compiled artifacts, which replication brings along).
-SERVING_REQUIRED: dict[str, tuple[tuple[str, ...], str]] = {
-    "cluster": (
-        ("publicEndpoint",),
-        "serving standby: say how `pulumi up` reaches the DR cluster's API (true with publicAccessCidrs, or "
-        "false to deploy from inside the DR VPC)",
-    ),
-    "inferencePool": (
-        ("instanceTypes",),
-        "serving standby: the inf2 sizes the DR region offers (check with "
-        "`aws ec2 describe-instance-type-offerings --region <dr-region> --filters Name=instance-type,Values=inf2.*`)",
-    ),
-    "model": (
-        ("id", "revision", "servedName", "tensorParallelSize", "maxModelLen", "maxNumSeqs"),
-        "serving standby: the primary's value, so the DR cluster serves the same weights with the compiled "
-        "artifacts replicated from the primary (checked against the primary's outputs at deploy time)",
-    ),
-}
-
-
-def _dr_sections(raw: Mapping[str, Any], dr: DrConfig, store: ModelStoreConfig, problems: _Problems) -> None:
-    """A DR stack: the sections its standby level uses, no others, and what a serving standby must state."""
-    allowed = DR_SECTIONS[dr.standby]
-    for key in DR_SECTIONS["serving"]:
-        if key in raw and key not in allowed:
-            users = [level for level, keys in DR_SECTIONS.items() if key in keys]
-            problems.add(
-                f"{CONFIG_NAMESPACE}:{key}",
-                raw[key],
-                f"does not apply to a DR stack with dr.standby {dr.standby} (only with {' or '.join(users)}); "
-                "remove it or change dr.standby",
-            )
-    if "hfToken" in raw:
-        problems.items.append(
-            f"{CONFIG_NAMESPACE}:hfToken = [hidden]: does not apply to a DR stack (the model arrives by replication, "
-            f"nothing downloads it); remove it with `pulumi config rm {CONFIG_NAMESPACE}:hfToken`"
-        )
-    if dr.standby == "serving":
-        for section, (keys, why) in SERVING_REQUIRED.items():
-            given = raw.get(section)
-            for key in keys:
-                if not isinstance(given, dict) or key not in given:
-                    problems.missing(f"{CONFIG_NAMESPACE}:{section}.{key}", why)
-    if dr.standby != "none" and dr.prefixes:
-        for directory in (f"{store.bucket_prefix}models/", f"{store.bucket_prefix}neuron-cache/"):
-            if not any(directory.startswith(p) for p in dr.prefixes):
-                problems.add(
-                    f"{CONFIG_NAMESPACE}:dr.prefixes",
-                    list(dr.prefixes),
-                    f"must cover {directory} (the {dr.standby} standby's file system reads it from the replica); "
-                    "add a prefix such as "
-                    f"{store.bucket_prefix or directory}",
-                )
-
-
-def _images(value: Any, problems: _Problems) -> image_pins.Images:
-    """`inferentia-chat:images`: per image role, a digest or a whole reference with a digest."""
-    path = f"{CONFIG_NAMESPACE}:images"
-    if value is _MISSING or value is None:
-        return image_pins.Images()
-    if not isinstance(value, dict):
-        problems.add(path, value, f"must be a mapping of {', '.join(image_pins.DEFAULT_IMAGES)} to digests")
-        return image_pins.Images()
-    pins: dict[str, str] = {}
-    for role, pin in value.items():
-        problem = image_pins.pin_problem(role, pin)
-        if problem:
-            problems.add(f"{path}.{role}", pin, problem)
-        else:
-            pins[role] = pin
-    return image_pins.Images(pins)
-
-
-def _tags(value: Any, problems: _Problems) -> dict[str, str]:
-    path = f"{CONFIG_NAMESPACE}:tags"
-    if value is _MISSING or value is None:
-        return {}
-    if not isinstance(value, dict):
-        problems.add(path, value, "must be a mapping of tag keys to string values")
-        return {}
-    tags: dict[str, str] = {}
-    for k, v in value.items():
-        if not _TAG_KEY.match(k) or k.lower().startswith("aws:"):
-            problems.add(f"{path}.{k}", v, "tag keys are 1-128 characters and must not start with aws:")
-        elif not isinstance(v, str) or len(v) > 256:
-            problems.add(f"{path}.{k}", v, "tag values are strings of at most 256 characters")
-        elif k in ("project", "stack", "component"):
-            problems.add(f"{path}.{k}", v, "project, stack and component tags are set by the program")
-        else:
-            tags[k] = v
-    return tags
 
 
 # ------------------------------------------------------------------------------------------------
@@ -1049,10 +459,11 @@ def parse_config(
     if region is None:
         problems.missing("aws:region", "the AWS region of this stack, e.g. us-east-1")
         region = "us-east-1"
-    elif not _REGION.match(region):
-        problems.add("aws:region", region, "must be an AWS region name such as us-east-1")
+    elif region not in REGIONS:
+        problems.add("aws:region", region, region_allowed(region))
+        region = "us-east-1"
 
-    for key in sorted(set(raw) - set(TOP_LEVEL_KEYS)):
+    for key in sorted(set(raw) - set(TOP_LEVEL_KEYS), key=str):
         hint = difflib.get_close_matches(key, TOP_LEVEL_KEYS, n=1)
         suggestion = f" (did you mean {CONFIG_NAMESPACE}:{hint[0]}?)" if hint else ""
         problems.add(
@@ -1060,7 +471,7 @@ def parse_config(
         )
 
     role = raw.get("role", "primary")
-    if role not in ROLES:
+    if not isinstance(role, str) or role not in ROLES:
         problems.add(f"{CONFIG_NAMESPACE}:role", role, f"must be one of {', '.join(ROLES)}")
         role = "primary"
 
@@ -1070,21 +481,18 @@ def parse_config(
     network = _network(section("network"), region)
     cluster = _cluster(section("cluster"), stack)
     pool = _inference_pool(section("inferencePool"))
-    store = _model_store(section("modelStore"), network)
+    store = _model_store(section("modelStore"), network, region)
     model = _model(section("model"), pool, role)
-    webui = _webui(section("webui"))
+    webui = _webui(section("webui"), region)
     dr: DrConfig | None = None
     if role == "dr":
-        dr = _dr(section("dr"), region)
+        dr = _dr(section("dr"), region, project, stack)
         _dr_sections(raw, dr, store, problems)
     elif "dr" in raw:
         problems.add(f"{CONFIG_NAMESPACE}:dr", raw["dr"], "only applies when role is dr (the DR stack's own config)")
     tags = _tags(raw.get("tags", _MISSING), problems)
     warnings = _fleet_throughput(store, model, problems)
-    environment = raw.get("environment", "production")
-    if environment not in ENVIRONMENTS:
-        problems.add(f"{CONFIG_NAMESPACE}:environment", environment, f"must be one of {', '.join(ENVIRONMENTS)}")
-        environment = "production"
+    environment = _environment(raw, problems)
     images = _images(raw.get("images", _MISSING), problems)
 
     if problems.items:
@@ -1107,44 +515,3 @@ def parse_config(
         images=images,
         warnings=tuple(warnings),
     )
-
-
-def decode_value(value: Any) -> Any:
-    """Pulumi hands structured config to programs as JSON text; scalars stay strings."""
-    if isinstance(value, str) and value[:1] in "[{":
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError:
-            return value
-    return value
-
-
-def load_config() -> StackConfig:
-    """Read and validate this stack's configuration from the Pulumi runtime."""
-    from pulumi.runtime import config as runtime_config
-
-    # The SDK has no public "list keys"; the runtime holds the whole bag (set by the CLI through
-    # PULUMI_CONFIG, or by the offline engine), which is what lets unknown keys be reported.
-    bag = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
-    prefix = f"{CONFIG_NAMESPACE}:"
-    raw = {k[len(prefix) :]: decode_value(v) for k, v in bag.items() if k.startswith(prefix)}
-    if "role" in raw:
-        raw["role"] = str(raw["role"])
-    secret = [k for k in SECRET_KEYS if runtime_config.is_config_secret(f"{prefix}{k}")]
-    cfg = parse_config(
-        raw,
-        region=pulumi.Config("aws").get("region"),
-        stack=pulumi.get_stack(),
-        project=pulumi.get_project(),
-        secret_keys=secret,
-    )
-    if cfg.hf_token:
-        cfg = dataclasses.replace(cfg, hf_token=pulumi.Config(CONFIG_NAMESPACE).require_secret("hfToken"))
-    for warning in cfg.warnings:
-        pulumi.log.warn(warning)
-    if cfg.environment == "production" and cfg.images.unpinned:
-        pulumi.log.warn(
-            f"{CONFIG_NAMESPACE}:environment is production but images {', '.join(cfg.images.unpinned)} are not pinned "
-            f"by digest ({CONFIG_NAMESPACE}:images): the policy pack refuses this stack (docs/security.md)"
-        )
-    return cfg
