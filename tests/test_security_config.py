@@ -45,7 +45,7 @@ def test_a_digest_pins_the_version_tag_and_a_whole_reference_replaces_it():
         ({"images": {"openWebui": f"docker.io/evil/open-webui:v1@{DIGEST}"}}, "images.openWebui", "not allowed"),
         ({"images": {"vllm": 3}}, "inferentia-chat:images.vllm", "must be a string"),
         ({"network": {"flowLogs": "yes"}}, "inferentia-chat:network.flowLogs", "true or false"),
-        ({"network": {"flowLogRetentionDays": 10}}, "network.flowLogRetentionDays", "must be one of"),
+        ({"network": {"flowLogRetentionDays": 10}}, "network.flowLogRetentionDays", "CloudWatch retention"),
     ],
 )
 def test_bad_security_configuration_is_named(raw: dict[str, Any], key: str, allowed: str):
