@@ -26,6 +26,8 @@ TYPE = "inferentia-chat:index:EksCluster"
 
 STORAGE_CLASS = "gp3-encrypted"
 CLUSTER_ADMIN_POLICY = "cluster-access-policy/AmazonEKSClusterAdminPolicy"
+# Where EKS installs the managed add-ons' controllers (and so their service accounts).
+ADDON_NAMESPACE = "kube-system"
 
 
 class EksClusterArgs(TypedDict):
@@ -323,6 +325,9 @@ class EksCluster(pulumi.ComponentResource):
         if spec.service_account:
             role = pod_identity_role(
                 f"{name}-{spec.name}-role",
+                cluster_name=cluster_name,
+                namespace=ADDON_NAMESPACE,
+                service_account=spec.service_account,
                 description=f"EKS add-on {spec.name} through Pod Identity",
                 tags=tags,
                 opts=pulumi.ResourceOptions(parent=self),

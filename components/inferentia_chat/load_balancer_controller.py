@@ -60,6 +60,11 @@ def chart_values(cluster_name: str, region: str, vpc_id: str, replicas: int, tag
         # Do not take over every `type: LoadBalancer` Service in the cluster (the chart's default):
         # this controller is here for the web UI's Ingress only.
         "enableServiceMutatorWebhook": False,
+        # No WAF, WAFv2 or Shield add-ons: the IAM policy has none of their actions, and with them on the
+        # controller would call those APIs on every reconcile (upstream flags, default true).
+        "enableWaf": False,
+        "enableWafv2": False,
+        "enableShield": False,
         "defaultTags": dict(tags),
     }
 
@@ -81,13 +86,16 @@ class LoadBalancerController(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         tags = component_tags(args.get("tags", {}), "LoadBalancerController")
         partition = aws.get_partition().partition
+        account = aws.get_caller_identity().account_id
 
         access = pod_identity_access(
             role_name=f"{name}-role",
             policy_name=f"{name}-policy",
             association_name=f"{name}-pod-identity",
             description="AWS Load Balancer Controller through Pod Identity",
-            policy=json.dumps(iam.aws_load_balancer_controller_policy(partition)),
+            policy=pulumi.Output.from_input(args["vpc_id"]).apply(
+                lambda vpc: json.dumps(iam.aws_load_balancer_controller_policy(partition, args["region"], account, vpc))
+            ),
             cluster_name=args["cluster_name"],
             namespace=NAMESPACE,
             service_account=SERVICE_ACCOUNT,

@@ -28,7 +28,7 @@ from . import versions
 from .common.outputs import register_declared_outputs
 from .common.pod_security import restricted_container, restricted_pod
 from .eks_cluster import STORAGE_CLASS
-from .kube import DNS_EGRESS, network_policy_spec
+from .kube import DNS_EGRESS, RESTRICTED_NAMESPACE_LABELS, default_deny, network_policy_spec
 from .options import outer_dependencies
 from .system_node_group import SYSTEM_NODE_SELECTOR
 
@@ -76,6 +76,10 @@ class OpenWebUIArgs(TypedDict):
     """The VPC block: where ALB traffic to the pods comes from (ALB exposures)."""
     admin_email: NotRequired[str]
     """Login of the first admin account (default `admin@localhost`)."""
+    image: NotRequired[str]
+    """Image of Open WebUI (default: the pinned official image; a digest-pinned reference in production)."""
+    namespace_labels: NotRequired[Mapping[str, str]]
+    """Further labels of the namespace (e.g. the environment label the policy pack reads)."""
     admin_name: NotRequired[str]
     """Display name of the first admin account (default `Admin`)."""
     storage_gib: NotRequired[int]
@@ -204,12 +208,12 @@ def checked_exposure(args: "OpenWebUIArgs") -> str:
     return exposure
 
 
-def webui_container(env: pulumi.Input[list[dict[str, Any]]]) -> dict[str, Any]:
+def webui_container(env: pulumi.Input[list[dict[str, Any]]], image: str) -> dict[str, Any]:
     """The Open WebUI container: pinned image, probes on /health, restricted, writable data and /tmp only."""
     probe = {"httpGet": {"path": "/health", "port": "http"}, "timeoutSeconds": 5}
     container = {
         "name": APP,
-        "image": versions.OPEN_WEBUI_IMAGE,
+        "image": image,
         "imagePullPolicy": "IfNotPresent",
         "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
         "env": env,
@@ -290,15 +294,15 @@ class OpenWebUI(pulumi.ComponentResource):
             f"{name}-namespace",
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name=ns_name,
-                labels={
-                    **labels("namespace"),
-                    "pod-security.kubernetes.io/enforce": "restricted",
-                    "pod-security.kubernetes.io/enforce-version": "latest",
-                    "pod-security.kubernetes.io/audit": "restricted",
-                    "pod-security.kubernetes.io/warn": "restricted",
-                },
+                labels={**labels("namespace"), **RESTRICTED_NAMESPACE_LABELS, **args.get("namespace_labels", {})},
             ),
             opts=child,
+        )
+        default_deny(
+            f"{name}-default-deny",
+            ns_name,
+            labels("network-policy"),
+            pulumi.ResourceOptions(parent=self, depends_on=[*waits, ns]),
         )
         in_ns = pulumi.ResourceOptions(parent=self, depends_on=[*waits, ns])
         secret, inference_secret, admin_password = self._secrets(name, args, ns_name, child, in_ns)
@@ -307,7 +311,7 @@ class OpenWebUI(pulumi.ComponentResource):
         deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
             metadata=meta(ns_name, APP),
-            spec=deployment_spec(args, webui_container(env)),
+            spec=deployment_spec(args, webui_container(env, args.get("image", versions.OPEN_WEBUI_IMAGE))),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*waits, ns, secret, inference_secret, pvc, account]),
         )
         service = k8s.core.v1.Service(

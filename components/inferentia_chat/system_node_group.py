@@ -79,10 +79,15 @@ def system_node_group(
         metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
             http_endpoint="enabled",
             http_tokens="required",
-            # 2, the EKS default: AWS add-on controllers on these nodes read region and identity
-            # from IMDS. The node role carries no CNI or storage permissions, so little is exposed.
-            # Inference nodes (Karpenter) keep the stricter hop limit of 1.
-            http_put_response_hop_limit=2,
+            # 1: IMDS answers the node itself and host-network pods (VPC CNI, kube-proxy, the Pod
+            # Identity agent), never a pod with its own network namespace, so no pod can take the node
+            # role's credentials. Every controller on these nodes gets AWS access through Pod Identity
+            # and its region from its configuration (Karpenter: AWS_REGION; load balancer controller:
+            # region and vpcId values); the EBS and FSx CSI drivers fall back from IMDS to the
+            # Kubernetes API (aws-ebs-csi-driver pkg/cloud/metadata/metadata.go DefaultMetadataSources
+            # imds,kubernetes; aws-fsx-csi-driver pkg/cloud/metadata.go). Same as the inference nodes
+            # (Karpenter's EC2NodeClass default).
+            http_put_response_hop_limit=1,
         ),
         tag_specifications=[
             aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=t, tags=tags)

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from .. import versions
 from ..hardware import COMPILE_MIN_HOST_MEMORY_GIB, INF2_TYPES, serving_pod_requests
 from .pod_spec import (
     COMPLETE_MARKER,
@@ -113,7 +112,7 @@ kill -TERM "$pid"; wait "$pid" || true
                     "containers": [
                         {
                             "name": "compile",
-                            "image": versions.VLLM_NEURON_IMAGE,
+                            "image": parts.image,
                             "imagePullPolicy": "IfNotPresent",
                             "command": ["/bin/bash", "-c", script],
                             "env": parts.env,

@@ -96,6 +96,7 @@ class PodParts:
         self.cache_mount = "/neuron-cache"
         self.artifacts_dir = f"{self.cache_mount}/{key}"
         self.node_selector = node_selector
+        self.image = args.get("image", versions.VLLM_NEURON_IMAGE)
         self.env = [
             {"name": "NEURON_COMPILED_ARTIFACTS", "value": self.artifacts_dir},
             {"name": "HF_HUB_OFFLINE", "value": "1"},
@@ -139,12 +140,13 @@ class PodParts:
         # The serving image itself (its python3): waiting in it means the image is pulled meanwhile.
         return {
             "name": name,
-            "image": versions.VLLM_NEURON_IMAGE,
+            "image": self.image,
             "imagePullPolicy": "IfNotPresent",
             "command": ["python3", "-c", code, *args],
             "env": env,
             "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}},
-            "securityContext": self.container_security,
+            # It only reads (python3 -c over the volume): the root file system can be read-only here.
+            "securityContext": {**self.container_security, "readOnlyRootFilesystem": True},
             "volumeMounts": self.fsx_mounts,
         }
 

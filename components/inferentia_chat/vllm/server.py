@@ -17,9 +17,9 @@ so there is no `--device` flag and no `VLLM_NEURON_FRAMEWORK`):
   (hardware.kv_cache_blocks). Evidence: docs/performance.md, "Prefix caching".
 
 Compile once: the artifacts live on the shared FSx volume under a key made of model, revision, Neuron SDK,
-tensor-parallel size, max-model-len and max-num-seqs (`compiled_artifacts_key`). A compile Job, on an inf2
-size with enough host memory, fills the key's directory before the Deployment exists; serving pods then only
-load. The data repository association exports the directory to S3, and the DR stack replicates it.
+tensor-parallel size, max-model-len, max-num-seqs and the KV layout (`compiled_artifacts_key`). A compile
+Job, on an inf2 size with enough host memory, fills the key's directory before the Deployment exists; serving
+pods then only load. The data repository association exports the directory to S3, and the DR stack replicates it.
 """
 
 from collections.abc import Mapping, Sequence
@@ -106,6 +106,8 @@ class VllmNeuronServerArgs(TypedDict):
     node launches and pulls the image) while the model still loads, and wait in an init container for it."""
     metrics_namespace: NotRequired[str]
     """Namespace of a Prometheus that may scrape /metrics (default: none)."""
+    image: NotRequired[str]
+    """The vLLM Neuron image (default: the pinned Deep Learning Container; digest-pinned in production)."""
 
 
 def serving_container(
@@ -118,7 +120,7 @@ def serving_container(
     blocks = num_gpu_blocks(args["model_id"], tp, max_len, max_seqs)
     return {
         "name": "vllm",
-        "image": versions.VLLM_NEURON_IMAGE,
+        "image": pod_common.image,
         "imagePullPolicy": "IfNotPresent",
         "command": list(SERVER_COMMAND),
         "args": vllm_args(pod_common.model_dir, args["served_model_name"], tp, max_len, max_seqs, blocks),
