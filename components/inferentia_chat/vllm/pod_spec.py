@@ -9,7 +9,7 @@ import pulumi
 from .. import versions
 from ..common.pod_security import restricted_container, restricted_pod
 from ..hardware import KV_BLOCK_SIZE, NEURON_RESOURCE, kv_cache_blocks
-from ..model_store import model_fetch
+from ..model_store import model_files
 
 if TYPE_CHECKING:
     from .server import VllmNeuronServerArgs
@@ -155,7 +155,7 @@ class PodParts:
         return self._waiter(
             "wait-for-model",
             WAIT_FOR_MODEL,
-            [f"{self.model_dir}/{model_fetch.MARKER}"],
+            [f"{self.model_dir}/{model_files.MARKER}"],
             [{"name": "MODEL_REQUEST", "value": request}],
         )
 
