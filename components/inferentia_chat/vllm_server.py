@@ -17,9 +17,9 @@ so there is no `--device` flag and no `VLLM_NEURON_FRAMEWORK`):
   (hardware.kv_cache_blocks). Evidence: docs/performance.md, "Prefix caching".
 
 Compile once: the artifacts live on the shared FSx volume under a key made of model, revision, Neuron SDK,
-tensor-parallel size, max-model-len and max-num-seqs (`compiled_artifacts_key`). A compile Job, on an inf2
-size with enough host memory, fills the key's directory before the Deployment exists; serving pods then only
-load. The data repository association exports the directory to S3, and the DR stack replicates it.
+tensor-parallel size, max-model-len, max-num-seqs and the KV layout (`compiled_artifacts_key`). A compile
+Job, on an inf2 size with enough host memory, fills the key's directory before the Deployment exists; serving
+pods then only load. The data repository association exports the directory to S3, and the DR stack replicates it.
 """
 
 import hashlib
