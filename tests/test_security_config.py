@@ -8,6 +8,7 @@ import pytest
 
 from inferentia_chat.images import ALLOWED_REPOSITORIES, DEFAULT_IMAGES, Images, pin_problem, repository, resolve
 from stacks.config import ConfigError, parse_config
+from stacks.config.security import unpinned_warning
 
 DIGEST = "sha256:" + "ab" * 32
 
@@ -61,8 +62,6 @@ def test_the_allowed_repositories_are_those_of_the_pinned_images():
 
 
 def test_a_production_stack_by_tag_is_warned_about_at_pulumi_up():
-    from stacks.config.security import unpinned_warning
-
     cfg = parse()
     warning = unpinned_warning(cfg.environment, cfg.images)
     assert warning and "modelLoader" in warning and "inferentia-chat:images" in warning
