@@ -90,7 +90,9 @@ class PodParts:
     """What the serving pods and the compile Job share: placement, volumes, environment, security."""
 
     def __init__(self, args: "VllmNeuronServerArgs", key: str, node_selector: pulumi.Output):
-        self.model_dir = "/models/" + args["model_subpath"].strip("/").rsplit("/", 1)[-1]
+        # The model's directory in the container is named after the served model; the volume's subPath says
+        # where it is on the file system (`ModelVolume.model_subpath`).
+        self.model_dir = f"/models/{args['served_model_name']}"
         # The cache ROOT is mounted (it exists, owned by uid 1000): a subPath that does not exist yet would
         # be created by the kubelet as root, and the compiler running as 1000 could not write into it.
         self.cache_mount = "/neuron-cache"
@@ -110,10 +112,14 @@ class PodParts:
             {
                 "name": "model",
                 "mountPath": self.model_dir,
-                "subPath": args["model_subpath"].strip("/"),
+                "subPath": pulumi.Output.from_input(args["model_subpath"]).apply(lambda p: p.strip("/")),
                 "readOnly": True,
             },
-            {"name": "model", "mountPath": self.cache_mount, "subPath": args["cache_subpath"].strip("/")},
+            {
+                "name": "model",
+                "mountPath": self.cache_mount,
+                "subPath": pulumi.Output.from_input(args["cache_subpath"]).apply(lambda p: p.strip("/")),
+            },
         ]
         self.mounts = [
             *self.fsx_mounts,
