@@ -9,6 +9,7 @@ import pulumi
 from .. import versions
 from ..common.pod_security import restricted_container, restricted_pod
 from ..hardware import KV_BLOCK_SIZE, NEURON_RESOURCE, kv_cache_blocks
+from ..model_layout import WORKLOAD_UID
 from ..model_store import model_files
 
 if TYPE_CHECKING:
@@ -17,9 +18,10 @@ if TYPE_CHECKING:
 PORT = 8000
 SERVER_COMMAND = ("python3", "-m", "vllm.entrypoints.openai.api_server")
 COMPLETE_MARKER = ".complete"  # written by the compile Job once vLLM served from the new artifacts
-# uid/gid 1000 is the image's `ubuntu` user (Ubuntu 24.04 base): a name in /etc/passwd keeps torch's
-# getpass-based cache paths working. Every writer to the shared volume uses the same ids.
-RUN_AS = 1000
+# The owner of the model tree (model_layout.WORKLOAD_UID, 1000), which is also the image's `ubuntu` user
+# (Ubuntu 24.04 base): a name in /etc/passwd keeps torch's getpass-based cache paths working. Every writer to
+# the shared volume uses the same ids.
+RUN_AS = WORKLOAD_UID
 MODEL_WAIT_S = 60 * 60  # the longest a pod waits for the model to be loaded
 
 
