@@ -3,7 +3,7 @@
 Both the test suite and the render command use it. `install()` calls `pulumi.runtime.set_mocks` once per
 process (with `preview=False`, so every apply callback really runs); `run()` then executes a program for
 one stack configuration and returns every registered resource in the form of the render contract
-(../shared/DESIGN.md): type, name, urn, parent, custom, provider, inputs, dependencies.
+(docs/render-contract.md): type, name, urn, parent, custom, provider, inputs, dependencies, options.
 """
 
 from __future__ import annotations
@@ -37,6 +37,15 @@ _SIG_ASSET = "c44067f5952c0a294b673a41bacd8c17"
 _SIG_ARCHIVE = "0def7320c3a5731c473e5ecbe6d01bc7"
 _UNKNOWN_VALUE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 
+_NO_OPTIONS: dict[str, Any] = {
+    "protect": False,
+    "retainOnDelete": False,
+    "deleteBeforeReplace": False,
+    "ignoreChanges": [],
+    "replaceOnChanges": [],
+    "aliases": [],
+}
+
 
 @dataclass
 class Record:
@@ -50,6 +59,9 @@ class Record:
     provider: str | None
     inputs: dict[str, Any]
     dependencies: list[str]
+    # The resource options the program registered (protect, retainOnDelete, deleteBeforeReplace,
+    # ignoreChanges, replaceOnChanges, aliases as URNs): mocks never see them, the register request does.
+    options: dict[str, Any] = field(default_factory=dict)
     # What the (offline) provider returned: ids, ARNs... Not part of the render contract; tests use it
     # to follow a value from the resource that makes it to the resources that consume it.
     outputs: dict[str, Any] = field(default_factory=dict)
@@ -64,6 +76,7 @@ class Record:
             "provider": self.provider,
             "inputs": self.inputs,
             "dependencies": self.dependencies,
+            "options": self.options,
         }
 
 
@@ -187,9 +200,40 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                 provider=request.provider or None,
                 inputs=inputs,
                 dependencies=list(request.dependencies),
+                options=self._options(request, urn),
                 outputs=outputs,
             )
         )
+
+    def _options(self, request, urn: str) -> dict[str, Any]:
+        """The options a RegisterResourceRequest carries, aliases normalised to URNs (a ReadResource
+        request carries none of them: a read resource is never deleted or replaced by the engine)."""
+        fields = {f.name for f in request.DESCRIPTOR.fields}
+        if "retainOnDelete" not in fields:
+            return dict(_NO_OPTIONS)
+        aliases = list(request.aliasURNs)
+        for alias in request.aliases:
+            if alias.WhichOneof("alias") == "urn":
+                aliases.append(alias.urn)
+            else:
+                aliases.append(self._alias_urn(request, alias.spec))
+        return {
+            "protect": bool(request.protect),
+            "retainOnDelete": bool(request.retainOnDelete),
+            "deleteBeforeReplace": bool(request.deleteBeforeReplace),
+            "ignoreChanges": sorted(request.ignoreChanges),
+            "replaceOnChanges": sorted(request.replaceOnChanges),
+            "aliases": sorted(set(aliases) - {urn}),
+        }
+
+    def _alias_urn(self, request, spec) -> str:
+        """The URN an alias spec names (unset fields take the resource's current values)."""
+        parent = "" if spec.noParent else (spec.parentUrn or request.parent)
+        type_ = spec.type or request.type
+        if parent and "::pulumi:pulumi:Stack::" not in parent:
+            type_ = parent.split("::")[2].split("$")[-1] + "$" + type_
+        stack, project = spec.stack or pulumi.get_stack(), spec.project or pulumi.get_project()
+        return "urn:pulumi:" + "::".join([stack, project, type_, spec.name or request.name])
 
 
 class DuplicateUrnError(RuntimeError):
