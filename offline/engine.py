@@ -17,6 +17,7 @@ from typing import Any
 
 import pulumi
 from google.protobuf import json_format
+from pulumi.output import Unknown
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.config import set_all_config
@@ -133,6 +134,12 @@ class _Mocks(pulumi_mocks.Mocks):
         self.engine = engine
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict]:
+        if self.engine.preview and not args.resource_id:
+            # As `pulumi preview` on an empty stack: nothing exists yet, so the id and every value the
+            # provider computes are unknown (an empty id and a missing property resolve as unknown in a
+            # dry run); only the known inputs come back (a provider-side component's outputs are of other
+            # types than its inputs: none come back). Reads (resource_id set) still answer in full.
+            return "", ({k: v for k, v in args.inputs.items() if v is not None} if args.custom else {})
         id_, state = cloud.resource_outputs(self.engine.ctx, args.typ, args.name, args.inputs)
         # The engine, not the SDK, marks a provider's secret outputs (additionalSecretOutputs);
         # do the same so a generated password stays a secret all the way to the stack outputs.
@@ -247,6 +254,7 @@ class OfflineEngine:
         self.ctx = cloud.CloudContext(project="project", stack="stack", region="us-east-1")
         self.records: list[Record] = []
         self.owner_of: dict[str, str] = {}
+        self.preview = False
         self.monitor = _RecordingMonitor(self)
         pulumi.runtime.set_mocks(
             self.monitor.mocks,
@@ -267,8 +275,15 @@ class OfflineEngine:
         config: Mapping[str, str],
         secret_keys: Iterable[str] = (),
         stack_outputs: Callable[[str], dict[str, Any]] | None = None,
+        preview: bool = False,
     ) -> RunResult:
-        """Run `program` as stack `stack` with the given Pulumi config (values as the CLI passes them)."""
+        """Run `program` as stack `stack` with the given Pulumi config (values as the CLI passes them).
+
+        `preview` runs it as `pulumi preview` does on an empty stack: the SDK's dry-run flag is on for this
+        run only (apply callbacks on unknown values are skipped, as in a real preview) and every value a
+        provider would compute is unknown. Every other run, the test suite's included, is a normal run in
+        which all apply callbacks execute.
+        """
         region = config.get("aws:region", "us-east-1")
         self.ctx = cloud.CloudContext(project=project, stack=stack, region=region, stack_outputs=stack_outputs)
         self.records = []
@@ -303,12 +318,18 @@ class OfflineEngine:
             finally:
                 root._finish()
 
+        was_dry_run = pulumi_settings.SETTINGS.dry_run
+        pulumi_settings.SETTINGS.dry_run = preview
+        self.preview = preview
         try:
             _sync_await(run_pulumi_func(body))
         except Exception:
             if output_errors:
                 raise output_errors[0] from None
             raise
+        finally:
+            pulumi_settings.SETTINGS.dry_run = was_dry_run
+            self.preview = False
         records = self._finish_records()
         return RunResult(stack=stack, resources=records, outputs=_jsonable(exported), secret_outputs=secret)
 
@@ -326,7 +347,12 @@ class OfflineEngine:
 
 
 def _jsonable(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))
+    """Plain JSON; a value unknown in a preview becomes the UNKNOWN marker."""
+
+    def known(v: Any) -> Any:
+        return UNKNOWN if isinstance(v, Unknown) else str(v)
+
+    return json.loads(json.dumps(value, default=known))
 
 
 _ENGINE: OfflineEngine | None = None

@@ -1,6 +1,6 @@
 """Render a stack offline: run the real program under the offline engine and write what it would create.
 
-    python -m offline render --stack dev [--stack dev-dr] [--out build]
+    python -m offline render --stack dev [--stack dev-dr] [--out build] [--preview]
 
 writes, per stack, build/<stack>/resources.json, kubernetes.yaml and outputs.json (the render contract in
 ../shared/DESIGN.md) and prints a summary. Secret values never reach a file: they are written as [secret].
@@ -68,11 +68,17 @@ def list_stacks(root: Path = ROOT) -> list[str]:
 
 
 def run_stack(
-    stack: str, *, root: Path = ROOT, overrides: dict[str, Any] | None = None, out: Path | None = None
+    stack: str,
+    *,
+    root: Path = ROOT,
+    overrides: dict[str, Any] | None = None,
+    out: Path | None = None,
+    preview: bool = False,
 ) -> RunResult:
     """Run the real __main__.py for `stack` under the offline engine.
 
     `overrides` replace whole config keys (objects as dicts), for tests of configuration variants.
+    `preview` runs it as `pulumi preview` on an empty stack (values providers compute are unknown).
     A DR stack's StackReference is answered from `<out>/<primary>/outputs.json`, rendering the primary
     first when that file does not exist.
     """
@@ -104,6 +110,7 @@ def run_stack(
         config=config,
         secret_keys=sf.secret_keys,
         stack_outputs=stack_outputs,
+        preview=preview,
     )
     result.config = config
     return result
@@ -189,7 +196,7 @@ def summary(result: RunResult, folder: Path) -> str:
     return "\n".join(lines)
 
 
-def render(stacks: list[str], out: Path, root: Path = ROOT) -> int:
+def render(stacks: list[str], out: Path, root: Path = ROOT, *, preview: bool = False) -> int:
     """Render each stack (a DR stack's primary first when needed); returns the exit code."""
     from components.config import ConfigError
 
@@ -202,7 +209,7 @@ def render(stacks: list[str], out: Path, root: Path = ROOT) -> int:
             order.append(stack)
     for stack in order:
         try:
-            result = run_stack(stack, root=root, out=out)
+            result = run_stack(stack, root=root, out=out, preview=preview)
         except ConfigError as e:
             print(f"{stack}: {e}", file=sys.stderr)
             return 2
@@ -223,8 +230,13 @@ def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
     r = sub.add_parser("render", help="render stacks offline into build/<stack>/")
     r.add_argument("--stack", action="append", help="stack name (repeatable); default: every Pulumi.<stack>.yaml")
     r.add_argument("--out", default=str(root / "build"), help="output folder (default: build)")
+    r.add_argument(
+        "--preview",
+        action="store_true",
+        help="as `pulumi preview` on an empty stack: values providers compute are [unknown]",
+    )
     args = parser.parse_args(argv)
     stacks = args.stack or list_stacks(root)
     # Primaries first, so their outputs are fresh when their DR stacks read them.
     stacks.sort(key=lambda s: primary_of(s, root) is not None)
-    return render(stacks, Path(args.out), root)
+    return render(stacks, Path(args.out), root, preview=args.preview)
