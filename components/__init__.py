@@ -13,6 +13,7 @@ from .model_replica import ModelReplica, ModelReplicaArgs
 from .network import Network, NetworkArgs
 from .open_webui import OpenWebUI, OpenWebUIArgs
 from .vllm_server import VllmNeuronServer, VllmNeuronServerArgs
+from .volume_snapshots import VolumeSnapshots, VolumeSnapshotsArgs
 
 __version__ = "0.1.0"
 
@@ -26,6 +27,7 @@ COMPONENTS = (
     OpenWebUI,
     LoadBalancerController,
     ModelReplica,
+    VolumeSnapshots,
 )
 """Every public component class (the ones the Pulumi plugin exposes to other languages)."""
 
@@ -50,5 +52,7 @@ __all__ = [
     "OpenWebUIArgs",
     "VllmNeuronServer",
     "VllmNeuronServerArgs",
+    "VolumeSnapshots",
+    "VolumeSnapshotsArgs",
     "__version__",
 ]

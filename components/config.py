@@ -37,6 +37,7 @@ from .hardware import (
     types_that_fit_tp,
     weight_read_seconds,
 )
+from .network import max_zones
 
 NAMESPACE = "inferentia-chat"
 
@@ -219,6 +220,25 @@ class DrConfig:
 
 
 @dataclass(frozen=True)
+class DataProtectionConfig:
+    """What `pulumi destroy` keeps and what guards it (docs/day-2.md, "Destroying a stack: what survives")."""
+
+    on_destroy: str = "retain"
+    """`dataOnDestroy`: retain (model and replica buckets, their keys, the chat volume survive) or delete."""
+    protect: bool = True
+    """`protectData`: Pulumi `protect` on the buckets and keys and EKS deletion protection on the cluster."""
+    chat_snapshot_days: int = 14
+    """`chatSnapshots.retainDays`: daily snapshots of the chat volume kept (Data Lifecycle Manager)."""
+    chat_snapshot_time: str = "03:00"
+    """`chatSnapshots.startTime`: UTC time the daily snapshot starts."""
+
+    @property
+    def retain(self) -> bool:
+        """Whether stateful resources are retained on destroy (and on a replacement's delete)."""
+        return self.on_destroy == "retain"
+
+
+@dataclass(frozen=True)
 class StackConfig:
     """The whole, validated configuration of one stack."""
 
@@ -240,6 +260,7 @@ class StackConfig:
     # Findings that do not stop a deployment (e.g. the file system is slow for the fleet); load_config
     # logs them, the render prints them.
     warnings: tuple[str, ...] = ()
+    data: DataProtectionConfig = DataProtectionConfig()
 
     @property
     def common_tags(self) -> dict[str, str]:
@@ -421,7 +442,7 @@ def _network(s: _Section, region: str) -> NetworkConfig:
     private = s.strings("privateSubnetIds", (), item=subnet)
     public = s.strings("publicSubnetIds", (), item=subnet)
     cidr = s.string("cidr", "10.0.0.0/16", allowed="must be an IPv4 CIDR block with a /16 to /20 prefix")
-    az_count = s.integer("azCount", 3, minimum=2, maximum=6, allowed="(availability zones of the new VPC)")
+    az_count = s.integer("azCount", 3, minimum=2, allowed="(availability zones of the new VPC)")
 
     def in_region(az: str) -> str | None:
         if _AZ.match(az) and az.startswith(region):
@@ -441,6 +462,7 @@ def _network(s: _Section, region: str) -> NetworkConfig:
             cidr = "10.0.0.0/16"
     if azs and len(azs) < 2:
         s.problems.add(s.key("availabilityZones"), list(azs), "must list at least 2 zones (EKS needs two)")
+    _zones_fit(s, cidr or "10.0.0.0/16", azs, az_count)
     if azs and s.has("azCount"):
         s.problems.add(s.key("azCount"), az_count, "set either azCount or availabilityZones, not both")
 
@@ -465,6 +487,22 @@ def _network(s: _Section, region: str) -> NetworkConfig:
         availability_zones=azs,
         nat_gateways=nat or "one-per-az",
     )
+
+
+def _zones_fit(s: _Section, cidr: str, azs: tuple[str, ...], az_count: int) -> None:
+    """No more zones than the VPC library can lay subnets out for (components/network.py `max_zones`)."""
+    try:
+        most = max_zones(cidr)
+    except ValueError:
+        return  # the CIDR's own problem is reported already
+    key, value, count = ("availabilityZones", list(azs), len(azs)) if azs else ("azCount", az_count, az_count)
+    if count > most:
+        s.problems.add(
+            s.key(key),
+            value,
+            f"at most {most} zones: awsx splits the VPC into equal per-zone blocks and {count} zones leave no room "
+            "for both the private and the public subnet of a zone",
+        )
 
 
 def _cluster(s: _Section, stack: str) -> ClusterConfig:
@@ -965,6 +1003,43 @@ def _tags(value: Any, problems: _Problems) -> dict[str, str]:
     return tags
 
 
+DATA_ON_DESTROY = ("retain", "delete")
+_HH_MM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$", re.ASCII)
+
+
+def _data_protection(raw: Mapping[str, Any], problems: _Problems, dr: DrConfig | None) -> DataProtectionConfig:
+    """`dataOnDestroy`, `protectData` and `chatSnapshots`: what survives a destroy (top-level keys)."""
+    on_destroy = raw.get("dataOnDestroy", "retain")
+    if on_destroy not in DATA_ON_DESTROY:
+        problems.add(f"{NAMESPACE}:dataOnDestroy", on_destroy, f"must be one of {', '.join(DATA_ON_DESTROY)}")
+        on_destroy = "retain"
+    protect = raw.get("protectData", on_destroy == "retain")
+    # A top-level scalar reaches the program as the CLI's text.
+    protect = {"true": True, "false": False}.get(protect, protect) if isinstance(protect, str) else protect
+    if not isinstance(protect, bool):
+        problems.add(f"{NAMESPACE}:protectData", protect, "must be true or false")
+        protect = True
+    if protect and on_destroy == "delete":
+        problems.add(
+            f"{NAMESPACE}:protectData",
+            protect,
+            "must be false with dataOnDestroy delete (protected resources cannot be deleted)",
+        )
+    snapshots = _Section(f"{NAMESPACE}:chatSnapshots", raw.get("chatSnapshots", _MISSING), problems)
+    days = snapshots.integer("retainDays", 14, minimum=1, maximum=1000, allowed="(daily snapshots kept)")
+    start = snapshots.string("startTime", "03:00", pattern=_HH_MM, allowed="must be a UTC time HH:MM such as 03:00")
+    snapshots.finish()
+    if dr is not None and dr.standby != "serving" and "chatSnapshots" in raw:
+        problems.add(
+            f"{NAMESPACE}:chatSnapshots",
+            raw["chatSnapshots"],
+            f"does not apply to a DR stack with dr.standby {dr.standby} (no web UI there); remove it",
+        )
+    return DataProtectionConfig(
+        on_destroy=on_destroy, protect=protect, chat_snapshot_days=days, chat_snapshot_time=start or "03:00"
+    )
+
+
 # ------------------------------------------------------------------------------------------------
 # Entry points.
 # ------------------------------------------------------------------------------------------------
@@ -980,6 +1055,9 @@ TOP_LEVEL_KEYS = (
     "webui",
     "dr",
     "hfToken",
+    "dataOnDestroy",
+    "protectData",
+    "chatSnapshots",
 )
 # Keys whose value must be a Pulumi secret (`pulumi config set --secret`); their values never appear in
 # a message.
@@ -1044,6 +1122,7 @@ def parse_config(
         problems.add(f"{NAMESPACE}:dr", raw["dr"], "only applies when role is dr (the DR stack's own config)")
     tags = _tags(raw.get("tags", _MISSING), problems)
     warnings = _fleet_throughput(store, model, problems)
+    data = _data_protection(raw, problems, dr)
 
     if problems.items:
         raise ConfigError(problems.items)
@@ -1062,6 +1141,7 @@ def parse_config(
         dr=dr,
         hf_token="hfToken" in raw or None,
         warnings=tuple(warnings),
+        data=data,
     )
 
 

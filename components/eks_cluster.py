@@ -20,6 +20,10 @@ TYPE = "inferentia-chat:index:EksCluster"
 SYSTEM_NODE_LABEL = "inferentia-chat.io/pool"
 SYSTEM_NODE_SELECTOR = {SYSTEM_NODE_LABEL: "system"}
 STORAGE_CLASS = "gp3-encrypted"
+# For data that must outlive its claim (and the stack): volumes stay when the claim goes, and carry
+# SNAPSHOT_TAG so a Data Lifecycle Manager policy snapshots them daily.
+RETAINED_STORAGE_CLASS = "gp3-encrypted-retain"
+SNAPSHOT_TAG = "inferentia-chat.io/daily-snapshot"
 CLUSTER_ADMIN_POLICY = "cluster-access-policy/AmazonEKSClusterAdminPolicy"
 
 
@@ -54,6 +58,14 @@ class EksClusterArgs(TypedDict):
     """Retention of the control-plane log group (default 365)."""
     tags: NotRequired[Mapping[str, str]]
     """Common tags for every resource."""
+    retain_data: NotRequired[bool]
+    """Leave the EBS volume key on `pulumi destroy` (retained volumes and their snapshots stay readable) and
+    give the retained StorageClass `reclaimPolicy: Retain` (default true)."""
+    protect_data: NotRequired[bool]
+    """Pulumi `protect` on the volume key and EKS deletion protection on the cluster (default false)."""
+    snapshot_tag_value: NotRequired[str]
+    """Value of the SNAPSHOT_TAG the retained StorageClass puts on its volumes (default: the cluster name);
+    a Data Lifecycle Manager policy targets it."""
 
 
 @dataclass(frozen=True)
@@ -147,6 +159,7 @@ class EksCluster(pulumi.ComponentResource):
             tags=tags,
             parent=self,
         )
+        retain, protect = args.get("retain_data", True), args.get("protect_data", False)
         volume_key = customer_key(
             f"{name}-volume-key",
             description=f"{cluster_name}: EBS volumes of persistent volume claims",
@@ -154,6 +167,8 @@ class EksCluster(pulumi.ComponentResource):
             policy=json.dumps(iam.kms_key_policy(partition, account)),
             tags=tags,
             parent=self,
+            retain=retain,
+            protect=protect,
         )
         # Created before the cluster so EKS writes into it (retention and encryption are ours; the
         # group EKS would create itself keeps logs forever, unencrypted).
@@ -205,6 +220,9 @@ class EksCluster(pulumi.ComponentResource):
             coredns_addon_options=eks.CoreDnsAddonOptionsArgs(enabled=False),
             kube_proxy_addon_options=eks.KubeProxyAddonOptionsArgs(enabled=False),
             node_security_group_tags={"karpenter.sh/discovery": cluster_name},
+            # EKS refuses DeleteCluster while it is on (pulumi-eks 4.4 `deletionProtection`; an in-place
+            # UpdateClusterConfig turns it off before a deliberate teardown).
+            deletion_protection=protect,
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group]),
         )
@@ -301,6 +319,9 @@ class EksCluster(pulumi.ComponentResource):
             capacity_type="ON_DEMAND",
             ami_type=system_ami_type(args["system_node_type"]),
             version=version,
+            # Desired size is set, and owned, here: nothing else scales this group (Karpenter scales inference
+            # capacity only). Ignoring it would break `systemNodeCount` changes: raising min above the running
+            # desired size is refused by EKS (desired must lie within min..max), so both move together.
             scaling_config=aws.eks.NodeGroupScalingConfigArgs(desired_size=count, min_size=count, max_size=max_count),
             update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable=1),
             launch_template=aws.eks.NodeGroupLaunchTemplateArgs(
@@ -311,8 +332,6 @@ class EksCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self,
                 depends_on=[*attachments, *(addons[s.name] for s in ADDONS if s.before_nodes)],
-                # The autoscaler-free group keeps its size; ignore drift from manual scaling events.
-                ignore_changes=["scalingConfig.desiredSize"],
             ),
         )
         # Add-ons that run Deployments only become ACTIVE once a node exists: create them after it.
@@ -342,6 +361,10 @@ class EksCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[addons["aws-ebs-csi-driver"]]),
         )
 
+        self.retained_storage_class = self._retained_storage_class(
+            name, volume_key.arn, args.get("snapshot_tag_value", cluster_name), retain, addons["aws-ebs-csi-driver"]
+        )
+
         self.cluster_name = eks_name
         self.kubeconfig = cluster.kubeconfig_json
         self.node_security_group_id = cluster.node_security_group_id
@@ -363,6 +386,38 @@ class EksCluster(pulumi.ComponentResource):
                 "secrets_key_arn": self.secrets_key_arn,
                 "volume_key_arn": self.volume_key_arn,
             }
+        )
+
+    def _retained_storage_class(
+        self, name: str, key_arn: pulumi.Output[str], snapshot_tag_value: str, retain: bool, driver: pulumi.Resource
+    ) -> k8s.storage.v1.StorageClass:
+        """Encrypted gp3 whose volumes outlive their claims (`reclaimPolicy: Retain`; `Delete` for a throwaway
+        stack) and carry SNAPSHOT_TAG (EBS CSI driver `tagSpecification_N` parameter, docs/tagging.md)."""
+        return k8s.storage.v1.StorageClass(
+            f"{name}-gp3-retain",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=RETAINED_STORAGE_CLASS,
+                labels={"app.kubernetes.io/part-of": "inferentia-chat", "app.kubernetes.io/component": "storage"},
+            ),
+            provisioner="ebs.csi.aws.com",
+            parameters={
+                "type": "gp3",
+                "encrypted": "true",
+                "kmsKeyId": key_arn,
+                "tagSpecification_1": f"{SNAPSHOT_TAG}={snapshot_tag_value}",
+            },
+            reclaim_policy="Retain" if retain else "Delete",
+            volume_binding_mode="WaitForFirstConsumer",
+            allow_volume_expansion=True,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                provider=self.provider,
+                depends_on=[driver],
+                # The API server refuses to change a StorageClass's reclaimPolicy: replace it (same name, so
+                # the old one goes first). Volumes already provisioned keep the policy they were made with.
+                replace_on_changes=["reclaimPolicy"],
+                delete_before_replace=True,
+            ),
         )
 
     def _addon(

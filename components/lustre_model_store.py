@@ -53,6 +53,12 @@ SCRIPT_SOURCE = Path(__file__).with_name(SCRIPT_FILE)
 LOAD_DEADLINE_SECONDS = 4 * 3600  # a 15 GB model at a slow 5 MB/s still fits
 PRELOAD_DEADLINE_SECONDS = 2 * 3600
 FINISHED_TTL_SECONDS = 7 * 24 * 3600  # keep the logs a week; a deleted Job re-runs as a no-op
+# What the static volume and its claim declare. FSx for Lustre is not sized through Kubernetes: the
+# capacity of a static PV is informational and a claim's request only has to fit it, but the API server
+# refuses any change of a static claim's request (only a StorageClass with allowVolumeExpansion can grow a
+# claim). A constant, the smallest FSx for Lustre size, keeps both valid whatever `storage_capacity_gib`
+# becomes: a capacity increase is an FSx update alone.
+STATIC_VOLUME_CAPACITY = "1200Gi"
 
 
 class LinkedBucketArgs(TypedDict):
@@ -121,6 +127,10 @@ class LustreModelStoreArgs(TypedDict):
     preload_job: NotRequired[bool]
     """Run the preload Job that restores the model from S3 onto the file system and verifies it (default
     true). Without a load Job it expects the model (and its completion marker) in the bucket already."""
+    retain_data: NotRequired[bool]
+    """Leave the model bucket and its key (with the bucket's protections) on `pulumi destroy` (default true)."""
+    protect_data: NotRequired[bool]
+    """Pulumi `protect` on the model bucket and its key: no delete, no replacement (default false)."""
 
 
 def labels(component: str) -> dict[str, str]:
@@ -232,6 +242,8 @@ class LustreModelStore(pulumi.ComponentResource):
                 key_alias=f"alias/{pulumi.get_project()}-{pulumi.get_stack()}-model-store",
                 noncurrent_version_days=args.get("noncurrent_version_days", 30),
                 tags=tags,
+                retain=args.get("retain_data", True),
+                protect=args.get("protect_data", False),
             )
             bucket_name, bucket_arn, key_arn = made.bucket.bucket, made.bucket.arn, made.key.arn
             key_id: pulumi.Input[str] = made.key.key_id
@@ -498,9 +510,12 @@ class LustreModelStore(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions(parent=self),
         )
-        storage = f"{args['storage_capacity_gib']}Gi"
-        pv_name = name
-        pvc_name = name
+        storage = STATIC_VOLUME_CAPACITY
+        # Named after the file system: a new file system (a replacement) gets a new PV and claim, created
+        # before the old pair is deleted. A fixed name would make the new PV wait for the old one, which
+        # `kubernetes.io/pv-protection` keeps while pods still mount it.
+        pv_name = fs.id.apply(lambda fs_id: f"{name}-{fs_id}")
+        pvc_name = pv_name
         pv = k8s.core.v1.PersistentVolume(
             f"{name}-pv",
             metadata={"name": pv_name, "labels": labels("storage")},
