@@ -140,7 +140,9 @@ class _Mocks(pulumi_mocks.Mocks):
             # dry run); only the known inputs come back (a provider-side component's outputs are of other
             # types than its inputs: none come back). Reads (resource_id set) still answer in full.
             return "", ({k: v for k, v in args.inputs.items() if v is not None} if args.custom else {})
-        id_, state = cloud.resource_outputs(self.engine.ctx, args.typ, args.name, args.inputs)
+        # A resource the offline diff replaces is a new cloud object: new id, new ARN, new generated name.
+        name = f"{args.name}~replacement" if self.engine.replacing else args.name
+        id_, state = cloud.resource_outputs(self.engine.ctx, args.typ, name, args.inputs)
         # The engine, not the SDK, marks a provider's secret outputs (additionalSecretOutputs);
         # do the same so a generated password stays a secret all the way to the stack outputs.
         for key in self.engine.ctx.secret_output_names:
@@ -174,9 +176,16 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
 
     def _register(self, request):
         synthetic_before = len(self.engine.ctx.synthetic)
-        self.engine.ctx.registering_urn = self.make_urn(request.parent, request.type, request.name)
+        urn = self.make_urn(request.parent, request.type, request.name)
+        self.engine.ctx.registering_urn = urn
+        check = self.engine.replacement_check
+        inputs = plain(json_format.MessageToDict(request.object, preserving_proto_field_name=True))
+        self.engine.replacing = bool(check and check(urn, request.type, inputs, self._options(request, urn)))
         self.engine.ctx.secret_output_names = list(request.additionalSecretOutputs)
-        response = super().RegisterResource(request)
+        try:
+            response = super().RegisterResource(request)
+        finally:
+            self.engine.replacing = False
         # Provider-side components return resource references to children they "created": make them
         # resolvable (pulumi:pulumi:getResource) and remember which component owns them.
         for syn in self.engine.ctx.synthetic[synthetic_before:]:
@@ -255,6 +264,9 @@ class OfflineEngine:
         self.records: list[Record] = []
         self.owner_of: dict[str, str] = {}
         self.preview = False
+        # Set by the offline diff: whether a registration replaces the resource of the earlier run.
+        self.replacement_check: Callable[[str, str, dict[str, Any], dict[str, Any]], bool] | None = None
+        self.replacing = False
         self.monitor = _RecordingMonitor(self)
         pulumi.runtime.set_mocks(
             self.monitor.mocks,
@@ -276,6 +288,7 @@ class OfflineEngine:
         secret_keys: Iterable[str] = (),
         stack_outputs: Callable[[str], dict[str, Any]] | None = None,
         preview: bool = False,
+        replaced: Callable[[str, str, dict[str, Any], dict[str, Any]], bool] | None = None,
     ) -> RunResult:
         """Run `program` as stack `stack` with the given Pulumi config (values as the CLI passes them).
 
@@ -283,6 +296,9 @@ class OfflineEngine:
         run only (apply callbacks on unknown values are skipped, as in a real preview) and every value a
         provider would compute is unknown. Every other run, the test suite's included, is a normal run in
         which all apply callbacks execute.
+
+        `replaced(urn, type, inputs, options)` (the offline diff) says whether a registration replaces the
+        resource an earlier run registered: its provider outputs are then those of a new object.
         """
         region = config.get("aws:region", "us-east-1")
         self.ctx = cloud.CloudContext(project=project, stack=stack, region=region, stack_outputs=stack_outputs)
@@ -321,6 +337,7 @@ class OfflineEngine:
         was_dry_run = pulumi_settings.SETTINGS.dry_run
         pulumi_settings.SETTINGS.dry_run = preview
         self.preview = preview
+        self.replacement_check = replaced
         try:
             _sync_await(run_pulumi_func(body))
         except Exception:
@@ -330,6 +347,7 @@ class OfflineEngine:
         finally:
             pulumi_settings.SETTINGS.dry_run = was_dry_run
             self.preview = False
+            self.replacement_check = None
         records = self._finish_records()
         return RunResult(stack=stack, resources=records, outputs=_jsonable(exported), secret_outputs=secret)
 

@@ -1,6 +1,7 @@
 """Render a stack offline: run the real program under the offline engine and write what it would create.
 
     python -m offline render --stack dev [--stack dev-dr] [--out build] [--preview]
+    python -m offline diff --stack dev --set modelStore.storageCapacityGiB=2400   (offline/diff.py)
 
 writes, per stack, build/<stack>/resources.json, kubernetes.yaml and outputs.json (the render contract in
 ../shared/DESIGN.md) and prints a summary. Secret values never reach a file: they are written as [secret].
@@ -14,6 +15,7 @@ import json
 import runpy
 import sys
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,11 +76,13 @@ def run_stack(
     overrides: dict[str, Any] | None = None,
     out: Path | None = None,
     preview: bool = False,
+    replaced: Callable[[str, str, dict[str, Any], dict[str, Any]], bool] | None = None,
 ) -> RunResult:
     """Run the real __main__.py for `stack` under the offline engine.
 
     `overrides` replace whole config keys (objects as dicts), for tests of configuration variants.
     `preview` runs it as `pulumi preview` on an empty stack (values providers compute are unknown).
+    `replaced` is the offline diff's test of whether a registration replaces an earlier run's resource.
     A DR stack's StackReference is answered from `<out>/<primary>/outputs.json`, rendering the primary
     first when that file does not exist.
     """
@@ -111,6 +115,7 @@ def run_stack(
         secret_keys=sf.secret_keys,
         stack_outputs=stack_outputs,
         preview=preview,
+        replaced=replaced,
     )
     result.config = config
     return result
@@ -235,7 +240,17 @@ def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
         action="store_true",
         help="as `pulumi preview` on an empty stack: values providers compute are [unknown]",
     )
+    d = sub.add_parser("diff", help="what a config change does to a running stack: build/<stack>/diff.json")
+    d.add_argument("--stack", required=True, help="stack name")
+    d.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="e.g. modelStore.storageCapacityGiB=2400"
+    )
+    d.add_argument("--out", default=str(root / "build"), help="output folder (default: build)")
     args = parser.parse_args(argv)
+    if args.command == "diff":
+        from .diff import diff_command
+
+        return diff_command(args.stack, args.set, Path(args.out), root)
     stacks = args.stack or list_stacks(root)
     # Primaries first, so their outputs are fresh when their DR stacks read them.
     stacks.sort(key=lambda s: primary_of(s, root) is not None)
