@@ -170,7 +170,8 @@ def parse_sets(stack: str, sets: list[str], root: Path = ROOT) -> dict[str, Any]
         top, _, rest = key.partition(".")
         full = f"{NAMESPACE}:{top}" if ":" not in top else top
         if not rest:
-            overrides[full] = value
+            # A top-level scalar reaches the program as the CLI's text (`true`, not Python's `True`).
+            overrides[full] = ("true" if value else "false") if isinstance(value, bool) else value
             continue
         section = overrides.get(full) or copy.deepcopy(raw.get(full) or {})
         node = section
