@@ -4,7 +4,8 @@
 
 renders the stack as configured and with the changes, and writes `build/<stack>/diff.json`: one entry per
 resource, `{"urn", "type", "action": "same|update|replace|create|delete", "changed": [paths],
-"replaceBecause": [paths], "refused": [paths], "rulesKnown": bool}`, then prints a short table.
+"replaceBecause": [paths], "refused": [paths], "rulesKnown": bool, "effects": [text]}`, then prints a short
+table (docs/render-contract.md describes each key).
 
 What forces a replacement comes from the providers' own source, vendored in `offline/data/replace_rules.yaml`
 (docs/day-2.md). The second run knows which resources the diff replaces while it runs (`replaced` below): a
@@ -90,6 +91,7 @@ class Decision:
     replace_because: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
     rules_known: bool = True
+    effects: list[str] = field(default_factory=list)  # what a provider-side component does inside
 
 
 def _k8s_kind(type_: str) -> str:
@@ -106,6 +108,7 @@ def decide(type_: str, old: dict[str, Any], new: dict[str, Any], options: dict[s
     table = rules()
     because: list[str] = [p for p in changed if any(_overlaps(p, r) for r in options.get("replaceOnChanges") or [])]
     refused: list[str] = []
+    effects: list[str] = []
     known = True
     if type_.startswith("aws:"):
         entry = table["aws"].get(type_)
@@ -140,6 +143,13 @@ def decide(type_: str, old: dict[str, Any], new: dict[str, Any], options: dict[s
     elif type_ in table["components"]:
         for rule in table["components"][type_]:
             hits = [p for p in changed if _overlaps(p, rule["input"])]
+            if hits and rule.get("except"):
+                strip = set(rule["except"])
+                if _without(_value(old, rule["input"]), strip) == _without(_value(new, rule["input"]), strip):
+                    hits = []
+            if not hits:
+                continue
+            effects.append(f"{rule['input']}: {rule['what']}")
             if rule["action"] == "replace":
                 because += hits
             elif rule["action"] == "refused":
@@ -151,9 +161,19 @@ def decide(type_: str, old: dict[str, Any], new: dict[str, Any], options: dict[s
         "replace" if because else "update",
         changed=changed,
         replace_because=because,
-        refused=sorted(set(refused) - set(because)),
+        refused=[] if because else sorted(set(refused)),  # a new object has nothing to refuse
         rules_known=known,
+        effects=effects,
     )
+
+
+def _without(value: Any, keys: set[str]) -> Any:
+    """`value` with `keys` removed from every map in it (to compare lists of specs but for their tags)."""
+    if isinstance(value, dict):
+        return {k: _without(v, keys) for k, v in value.items() if k not in keys}
+    if isinstance(value, list):
+        return [_without(v, keys) for v in value]
+    return value
 
 
 def parse_sets(stack: str, sets: list[str], root: Path = ROOT) -> dict[str, Any]:
@@ -208,15 +228,18 @@ def diff_runs(before: RunResult, after: RunResult) -> list[dict[str, Any]]:
                 "replaceBecause": d.replace_because,
                 "refused": d.refused,
                 "rulesKnown": d.rules_known,
+                "effects": d.effects,
             }
         )
     return entries
 
 
-def diff_stack(stack: str, sets: list[str], out: Path, root: Path = ROOT) -> list[dict[str, Any]]:
-    """Render `stack` as configured and with `sets`; the per-resource diff."""
+def diff_stack(
+    stack: str, sets: list[str], out: Path, root: Path = ROOT, *, before: RunResult | None = None
+) -> list[dict[str, Any]]:
+    """Render `stack` as configured (or take that render as `before`) and with `sets`; the per-resource diff."""
     overrides = parse_sets(stack, sets, root)
-    before = run_stack(stack, root=root, out=out)
+    before = before or run_stack(stack, root=root, out=out)
     old = {r.urn: r for r in before.resources}
 
     def replaced(urn: str, type_: str, inputs: dict[str, Any], options: dict[str, Any]) -> bool:

@@ -157,7 +157,7 @@ REPLACING: list[tuple[str, str, str]] = [
     # (change, resource replaced, because)
     ("cluster.name=chat-prod", "cluster-eks", "name"),
     ("cluster.systemNodeType=m7i.xlarge", "cluster-system", "instanceTypes"),
-    ("network.availabilityZones=[us-east-1a, us-east-1b, us-east-1d]", "network-vpc", "availabilityZoneNames"),
+    ("network.availabilityZones=[us-east-1a, us-east-1b, us-east-1d]", "cluster-eks", "privateSubnetIds"),
     ("modelStore.throughputPerTiB=1000", "model-store-fs", "perUnitStorageThroughput"),
     ("modelStore.bucketPrefix=models/", "model-store-dra", "dataRepositoryPath"),
 ]
@@ -221,7 +221,7 @@ def test_the_command_writes_diff_json(tmp_path: Path, rendered: Path, capsys: py
     code = render_main(["diff", "--stack", "dev", "--set", "cluster.systemNodeCount=4", "--out", str(tmp_path)])
     assert code == 0
     entries = json.loads((tmp_path / "dev" / "diff.json").read_text())
-    keys = {"urn", "type", "action", "changed", "replaceBecause", "refused", "rulesKnown"}
+    keys = {"urn", "type", "action", "changed", "replaceBecause", "refused", "rulesKnown", "effects"}
     assert entries and all(set(e) == keys for e in entries)
     assert "update 1" in capsys.readouterr().out
     assert render_main(["diff", "--stack", "dev", "--set", "cluster.systemNodeCount=99", "--out", str(tmp_path)]) == 2
