@@ -235,11 +235,19 @@ def diff_runs(before: RunResult, after: RunResult) -> list[dict[str, Any]]:
 
 
 def diff_stack(
-    stack: str, sets: list[str], out: Path, root: Path = ROOT, *, before: RunResult | None = None
+    stack: str,
+    sets: list[str],
+    out: Path,
+    root: Path = ROOT,
+    *,
+    base: list[str] | None = None,
+    before: RunResult | None = None,
 ) -> list[dict[str, Any]]:
-    """Render `stack` as configured (or take that render as `before`) and with `sets`; the per-resource diff."""
-    overrides = parse_sets(stack, sets, root)
-    before = before or run_stack(stack, root=root, out=out)
+    """Render `stack` as configured (plus the `base` changes: a running stack configured otherwise; or take
+    that render as `before`) and with `sets` on top; the per-resource diff."""
+    base = list(base or [])
+    overrides = parse_sets(stack, [*base, *sets], root)
+    before = before or run_stack(stack, root=root, out=out, overrides=parse_sets(stack, base, root))
     old = {r.urn: r for r in before.resources}
 
     def replaced(urn: str, type_: str, inputs: dict[str, Any], options: dict[str, Any]) -> bool:

@@ -225,3 +225,12 @@ def test_the_command_writes_diff_json(tmp_path: Path, rendered: Path, capsys: py
     assert entries and all(set(e) == keys for e in entries)
     assert "update 1" in capsys.readouterr().out
     assert render_main(["diff", "--stack", "dev", "--set", "cluster.systemNodeCount=99", "--out", str(tmp_path)]) == 2
+
+
+def test_a_secret_data_change_replaces_the_secret():
+    """pulumi-kubernetes replaces a Secret whose data changes (the provider here does not set
+    enableSecretMutable): a new `hfToken` replaces the `hf-token` Secret (the offline diff sees no secret
+    values, so this is the rule, checked directly)."""
+    secret = "kubernetes:core/v1:Secret"
+    d = decide(secret, {"stringData": {"HF_TOKEN": "old"}}, {"stringData": {"HF_TOKEN": "new"}}, {})
+    assert d.action == "replace" and d.replace_because == ["stringData.HF_TOKEN"]
