@@ -275,7 +275,7 @@ def table(entries: list[dict[str, Any]]) -> str:
 
 def diff_command(stack: str, sets: list[str], out: Path, root: Path = ROOT) -> int:
     """`python -m offline diff`: writes build/<stack>/diff.json and prints the table."""
-    from components.config import ConfigError
+    from stacks.config import ConfigError
 
     primary = primary_of(stack, root)
     if primary and not (out / primary / "outputs.json").exists():

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 import yaml
 
-from components import versions
-from components.config import ConfigError, parse_config
+from inferentia_chat import versions
 from offline import engine
 from offline.render import main as render_main
 from offline.render import run_stack
+from stacks.config import ConfigError, parse_config
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -136,8 +136,8 @@ BAD: list[tuple[str, dict[str, Any], str, str]] = [
     ("CIDRs without public endpoint", {"cluster": {"publicAccessCidrs": ["198.51.100.0/24"]}}, "publicAccessCidrs", ""),
     ("malformed CIDR", {"network": {"cidr": "10.0.0.1/16"}}, "inferentia-chat:network.cidr", "host bits zero"),
     ("VPC too small", {"network": {"cidr": "10.0.0.0/24"}}, "network.cidr", "/16 to /20"),
-    ("AZ count too low", {"network": {"azCount": 1}}, "network.azCount", "at least 2"),
-    ("more zones than awsx can lay out", {"network": {"azCount": 5}}, "network.azCount", "at most 4 zones"),
+    ("AZ count too low", {"network": {"azCount": 1}}, "network.azCount", "between 2 and 4"),
+    ("more zones than awsx can lay out", {"network": {"azCount": 5}}, "network.azCount", "between 2 and 4"),
     (
         "five listed zones",
         {"network": {"availabilityZones": [f"us-east-1{z}" for z in "abcde"]}},

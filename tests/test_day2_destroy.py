@@ -11,8 +11,8 @@ from pathlib import Path
 from conftest import Plan, dr_plan, plan_for
 from test_teardown import deleted_before
 
-from components.eks_cluster import RETAINED_STORAGE_CLASS, SNAPSHOT_TAG
-from components.volume_snapshots import dlm_snapshot_policy, dlm_trust_policy
+from inferentia_chat.eks_cluster import RETAINED_STORAGE_CLASS, SNAPSHOT_TAG
+from inferentia_chat.volume_snapshots import dlm_snapshot_policy, dlm_trust_policy
 
 BUCKET, KEY = "aws:s3/bucket:Bucket", "aws:kms/key:Key"
 SC = "kubernetes:storage.k8s.io/v1:StorageClass"

@@ -153,19 +153,23 @@ def test_a_model_change_serves_the_old_model_until_the_new_one_is_ready(diff, de
     assert "readinessProbe" in deployment["template"]["spec"]["containers"][0]
 
 
-REPLACING: list[tuple[str, str, str]] = [
-    # (change, resource replaced, because)
-    ("cluster.name=chat-prod", "cluster-eks", "name"),
-    ("cluster.systemNodeType=m7i.xlarge", "cluster-system", "instanceTypes"),
-    ("network.availabilityZones=[us-east-1a, us-east-1b, us-east-1d]", "cluster-eks", "privateSubnetIds"),
-    ("modelStore.throughputPerTiB=1000", "model-store-fs", "perUnitStorageThroughput"),
-    ("modelStore.bucketPrefix=models/", "model-store-dra", "dataRepositoryPath"),
+REPLACING: list[tuple[tuple[str, ...], str, str]] = [
+    # (changes, resource replaced, because)
+    (("cluster.name=chat-prod",), "cluster-eks", "name"),
+    (("cluster.systemNodeType=m7i.xlarge",), "cluster-system", "instanceTypes"),
+    (
+        ("network.azCount=null", "network.availabilityZones=[us-east-1a, us-east-1b, us-east-1d]"),
+        "cluster-eks",
+        "privateSubnetIds",
+    ),
+    (("modelStore.throughputPerTiB=1000",), "model-store-fs", "perUnitStorageThroughput"),
+    (("modelStore.bucketPrefix=models/",), "model-store-dra", "dataRepositoryPath"),
 ]
 
 
-@pytest.mark.parametrize(("change", "name", "because"), REPLACING, ids=[c[0] for c in REPLACING])
-def test_changes_that_replace(diff, change: str, name: str, because: str):
-    d = diff(change)
+@pytest.mark.parametrize(("changes", "name", "because"), REPLACING, ids=[c[0][-1] for c in REPLACING])
+def test_changes_that_replace(diff, changes: tuple[str, ...], name: str, because: str):
+    d = diff(*changes)
     (entry,) = [e for e in d.entries if e["urn"].endswith("::" + name)]
     assert entry["action"] == "replace" and any(p.startswith(because) for p in entry["replaceBecause"]), entry
 

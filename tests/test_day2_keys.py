@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from components.config import ConfigError
 from offline.diff import diff_stack, parse_sets
 from offline.engine import RunResult
 from offline.render import run_stack
+from stacks.config import ConfigError
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "day-2.md"
 CODE = re.compile(r"`([^`]+)`")
@@ -51,7 +51,7 @@ ROWS = rows()
 
 
 def test_the_table_covers_every_top_level_key_and_section():
-    from components.config import TOP_LEVEL_KEYS
+    from stacks.config import TOP_LEVEL_KEYS
 
     documented = " ".join(r.key for r in ROWS)
     for key in TOP_LEVEL_KEYS:

@@ -101,7 +101,11 @@ class Network(pulumi.ComponentResource):
                 zones = aws.get_availability_zones(
                     filters=[{"name": "opt-in-status", "values": ["opt-in-not-required"]}],
                 )
-                azs = sorted(zones.names)[: args.get("az_count", 3)]
+                wanted = args.get("az_count", 3)
+                if wanted > len(zones.names):
+                    # Never fewer zones than asked for: the caller's zone spread is a resilience promise.
+                    raise ValueError(f"az_count {wanted}: the region offers only {len(zones.names)} zones")
+                azs = sorted(zones.names)[:wanted]
             cidr = args.get("cidr", "10.0.0.0/16")
             private_mask, public_mask = subnet_masks(cidr)
             strategy = (
