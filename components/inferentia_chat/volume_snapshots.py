@@ -8,16 +8,15 @@ that only DLM in this account can assume, and that may only snapshot, and delete
 
 import json
 from collections.abc import Mapping
-from typing import Any, NotRequired, TypedDict
+from typing import NotRequired, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 
+from .iam import Policy
 from .tags import component_tags
 
 TYPE = "inferentia-chat:index:VolumeSnapshots"
-
-Policy = dict[str, Any]
 
 
 class VolumeSnapshotsArgs(TypedDict):
