@@ -58,6 +58,24 @@ def _overlaps(path: str, rule: str) -> bool:
     return path == rule or path.startswith(rule + ".") or rule.startswith(path + ".")
 
 
+def _deep(value: Any, path: str) -> Any:
+    """The values at `path`, mapped through lists (`schedules.copyTags` of every schedule)."""
+    for i, part in enumerate(path.split(".")):
+        if isinstance(value, list):
+            rest = ".".join(path.split(".")[i:])
+            return [_deep(v, rest) for v in value]
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def _hits(path: str, rule: str, old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Whether a change at `path` changes what `rule` names: the same input, one inside it, or (a rule deeper
+    than the change, e.g. a field of list items) a value at the rule's own path."""
+    if path == rule or path.startswith(rule + "."):
+        return True
+    return rule.startswith(path + ".") and _deep(old, rule) != _deep(new, rule)
+
+
 def _value(inputs: dict[str, Any], path: str) -> Any:
     for part in path.split("."):
         inputs = inputs.get(part) if isinstance(inputs, dict) else None
@@ -121,7 +139,7 @@ def decide(type_: str, old: dict[str, Any], new: dict[str, Any], options: dict[s
                 if docs[top]["replaceWhen"] == "decrease" and _decreased(_value(old, top), _value(new, top)):
                     because.append(path)
                 continue
-            if any(_overlaps(path, r) for r in entry.get("forceNew", [])):
+            if any(_hits(path, r, old, new) for r in entry.get("forceNew", [])):
                 because.append(path)
         for rule in entry.get("custom", []):
             top = rule["input"]
@@ -130,7 +148,7 @@ def decide(type_: str, old: dict[str, Any], new: dict[str, Any], options: dict[s
     elif type_.startswith("kubernetes:") and not type_.startswith("kubernetes:helm.sh/"):
         kind = _k8s_kind(type_)
         force = ["metadata.name", "metadata.namespace", *table["kubernetes"]["forceNew"].get(kind, [])]
-        because += [p for p in changed if any(_overlaps(p, r) for r in force)]
+        because += [p for p in changed if any(_hits(p, r, old, new) for r in force)]
         for rule in table["kubernetes"]["refused"].get(kind, []):
             for path in changed:
                 if not _overlaps(path, rule["path"]) or path in because:

@@ -238,3 +238,14 @@ def test_a_secret_data_change_replaces_the_secret():
     secret = "kubernetes:core/v1:Secret"
     d = decide(secret, {"stringData": {"HF_TOKEN": "old"}}, {"stringData": {"HF_TOKEN": "new"}}, {})
     assert d.action == "replace" and d.replace_because == ["stringData.HF_TOKEN"]
+
+
+def test_a_rule_inside_list_items_compares_the_items_field():
+    """DLM's copyTags is ForceNew per schedule: a retention change in the same list is still an update."""
+    dlm = "aws:dlm/lifecyclePolicy:LifecyclePolicy"
+
+    def policy(count: int, copy_tags: bool) -> dict[str, Any]:
+        return {"policyDetails": {"schedules": [{"copyTags": copy_tags, "retainRule": {"count": count}}]}}
+
+    assert decide(dlm, policy(14, True), policy(30, True), {}).action == "update"
+    assert decide(dlm, policy(14, True), policy(14, False), {}).action == "replace"
