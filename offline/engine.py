@@ -181,8 +181,9 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         urn = self.make_urn(request.parent, request.type, request.name)
         self.engine.ctx.registering_urn = urn
         check = self.engine.replacement_check
-        inputs = plain(json_format.MessageToDict(request.object, preserving_proto_field_name=True))
-        self.engine.replacing = bool(check and check(urn, request.type, inputs, self._options(request, urn)))
+        if check is not None:  # the offline diff's second run
+            inputs = plain(json_format.MessageToDict(request.object, preserving_proto_field_name=True))
+            self.engine.replacing = check(urn, request.type, inputs, self._options(request, urn))
         self.engine.ctx.secret_output_names = list(request.additionalSecretOutputs)
         try:
             response = super().RegisterResource(request)
