@@ -1,6 +1,7 @@
 """Render a stack offline: run the real program under the offline engine and write what it would create.
 
-    python -m offline render --stack dev [--stack dev-dr] [--out build] [--preview]
+    python -m offline render --stack dev [--stack dev-dr] [--out build] [--measured measured.json] [--preview]
+    python -m offline phases --kubeconfig ~/.kube/config [--namespace inference] [--stack dev] [--json out.json]
     python -m offline diff --stack dev --set modelStore.storageCapacityGiB=2400   (offline/diff.py)
 
 writes, per stack, build/<stack>/resources.json, kubernetes.yaml and outputs.json (the render contract in
@@ -24,11 +25,14 @@ from typing import Any
 import yaml
 
 from stacks.config import CONFIG_NAMESPACE, ConfigError, decode_value, parse_config, read_stack_yaml
+from stacks.config.rules import STACK_PART, matches
 
-from . import budget, cloud
+from . import budget, cloud, cost
 from .engine import SECRET, RunResult, install
 
 ROOT = Path(__file__).resolve().parent.parent
+# What a `secure:` value becomes: it cannot be decrypted offline, and never appears in a render.
+SECRET_PLACEHOLDER = "offline-placeholder-secret"
 _K8S_EXCLUDED = ("kubernetes:helm.sh/",)  # Helm releases stay in resources.json with their values
 
 
@@ -49,6 +53,8 @@ def read_stack_file(stack: str, root: Path = ROOT) -> StackFile:
     `secure:` values become a placeholder marked secret (they cannot be decrypted here).
     """
     project = yaml.safe_load((root / "Pulumi.yaml").read_text())["name"]
+    if not matches(STACK_PART, stack):
+        raise ConfigError([f"stack name {stack!r}: must be 1-100 letters, digits, _ . or - (Pulumi stack names)"])
     path = root / f"Pulumi.{stack}.yaml"
     if not path.is_file():
         raise ConfigError([f"{path.name}: no such stack file (stacks here: {', '.join(list_stacks(root))})"])
@@ -57,17 +63,34 @@ def read_stack_file(stack: str, root: Path = ROOT) -> StackFile:
     secret_keys: list[str] = []
     for key, value in raw.items():
         if isinstance(value, dict) and set(value) == {"secure"}:
-            config[key] = "offline-placeholder-secret"
+            config[key] = SECRET_PLACEHOLDER
             secret_keys.append(key)
         elif value is None:
             config[key] = "null"
         elif isinstance(value, dict | list):
-            config[key] = json.dumps(value, default=str)
+            # A secure value nested in an object makes the whole key a secret, as the CLI does.
+            opened, nested = _open_secrets(value)
+            config[key] = json.dumps(opened, default=str)
+            if nested:
+                secret_keys.append(key)
         elif isinstance(value, bool):
             config[key] = "true" if value else "false"
         else:
             config[key] = str(value)
     return StackFile(project=project, stack=stack, config=config, secret_keys=secret_keys, raw=raw)
+
+
+def _open_secrets(value: Any) -> tuple[Any, bool]:
+    """`value` with each nested `secure:` value replaced by the placeholder, and whether there was one."""
+    if isinstance(value, dict) and set(value) == {"secure"}:
+        return SECRET_PLACEHOLDER, True
+    if isinstance(value, dict):
+        pairs = {k: _open_secrets(v) for k, v in value.items()}
+        return {k: v for k, (v, _) in pairs.items()}, any(found for _, found in pairs.values())
+    if isinstance(value, list):
+        items = [_open_secrets(v) for v in value]
+        return [v for v, _ in items], any(found for _, found in items)
+    return value, False
 
 
 def list_stacks(root: Path = ROOT) -> list[str]:
@@ -153,7 +176,8 @@ def primary_of(stack: str, root: Path = ROOT) -> str | None:
         return None
     dr = raw.get(f"{CONFIG_NAMESPACE}:dr") or {}
     name = dr.get("primaryStack") if isinstance(dr, dict) else None
-    return str(name).rsplit("/", 1)[-1] if isinstance(name, str) and name else None
+    primary = name.rsplit("/", 1)[-1] if isinstance(name, str) else ""
+    return primary if matches(STACK_PART, primary) else None  # else the stack's configuration check says why
 
 
 def kubernetes_objects(result: RunResult) -> list[dict[str, Any]]:
@@ -229,7 +253,14 @@ def _primary_problem(stack: str, primary: str | None, failed: list[str], root: P
     return None
 
 
-def render(stacks: list[str], out: Path, root: Path = ROOT, *, preview: bool = False) -> int:
+def render(
+    stacks: list[str],
+    out: Path,
+    root: Path = ROOT,
+    measured: dict[str, Any] | None = None,
+    *,
+    preview: bool = False,
+) -> int:
     """Render each stack (a DR stack's primary first when needed); returns the exit code.
 
     A stack with invalid configuration prints its problems and stops only its own render; the exit code is
@@ -262,12 +293,15 @@ def render(stacks: list[str], out: Path, root: Path = ROOT, *, preview: bool = F
             continue
         folder = write_render(result, out)
         cfg = stack_config(result)
-        report = budget.budget(result, cfg)
+        report = budget.budget(result, cfg, measured)
         (folder / "budget.json").write_text(json.dumps(report, indent=2) + "\n")
+        bill = cost.cost(result, cfg)
+        (folder / "cost.json").write_text(json.dumps(bill, indent=2) + "\n")
         print(summary(result, folder))
         for warning in cfg.warnings:
             print(f"warning: {warning}")
         print(budget.summary(report))
+        print(cost.summary(bill))
     if failed:
         print(f"render failed for {len(failed)} stack(s): {', '.join(failed)}", file=sys.stderr)
         return 2
@@ -280,10 +314,23 @@ def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
     r = sub.add_parser("render", help="render stacks offline into build/<stack>/")
     r.add_argument("--stack", action="append", help="stack name (repeatable); default: every Pulumi.<stack>.yaml")
     r.add_argument("--out", default=str(root / "build"), help="output folder (default: build)")
+    r.add_argument("--measured", help="a `phases --json` file: its measured phases replace the budget's estimates")
     r.add_argument(
         "--preview",
         action="store_true",
         help="as `pulumi preview` on an empty stack: values providers compute are [unknown]",
+    )
+    p = sub.add_parser("phases", help="measured start-up phases of a deployed stack, beside the budget")
+    p.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
+    p.add_argument("--context", help="kubeconfig context (default: the current one)")
+    p.add_argument("--namespace", default="inference", help="namespace of the serving pods (default: inference)")
+    p.add_argument("--stack", help="compare with build/<stack>/budget.json (render it first)")
+    p.add_argument("--json", help="write the measured phases here (input of render --measured)")
+    p.add_argument("--out", default=str(root / "build"), help="render output folder (default: build)")
+    p.add_argument(
+        "--from",
+        dest="from_dir",
+        help="read events.json, pods.json, jobs.json, nodeclaims.json saved with `kubectl get ... -o json` instead",
     )
     d = sub.add_parser("diff", help="what a config change does to a running stack: build/<stack>/diff.json")
     d.add_argument("--stack", required=True, help="stack name")
@@ -292,11 +339,16 @@ def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
     )
     d.add_argument("--out", default=str(root / "build"), help="output folder (default: build)")
     args = parser.parse_args(argv)
+    if args.command == "phases":
+        from .phases import main_phases
+
+        return main_phases(args, Path(args.out))
     if args.command == "diff":
         from .diff import diff_command
 
         return diff_command(args.stack, args.set, Path(args.out), root)
+    measured = json.loads(Path(args.measured).read_text()) if args.measured else None
     stacks = args.stack or list_stacks(root)
     # Primaries first, so their outputs are fresh when their DR stacks read them.
     stacks.sort(key=lambda s: primary_of(s, root) is not None)
-    return render(stacks, Path(args.out), root, preview=args.preview)
+    return render(stacks, Path(args.out), root, measured, preview=args.preview)

@@ -13,6 +13,7 @@ from test_teardown import deleted_before
 
 from inferentia_chat.eks_cluster import RETAINED_STORAGE_CLASS, SNAPSHOT_TAG
 from inferentia_chat.volume_snapshots import dlm_snapshot_policy, dlm_trust_policy
+from stacks.config import parse_config
 
 BUCKET, KEY = "aws:s3/bucket:Bucket", "aws:kms/key:Key"
 SC = "kubernetes:storage.k8s.io/v1:StorageClass"
@@ -38,7 +39,7 @@ def test_the_shipped_primary_keeps_the_model_bucket_its_key_and_the_volume_key(d
     assert dev.one(BUCKET, "model-store-bucket").inputs["forceDestroy"] is False
     # Nothing else: the cluster, the file system (a cache of the bucket) and the workloads go.
     assert not retained & {"cluster-eks", "model-store-fs", "vllm-deployment", "cluster-secrets-key"}
-    assert protected(dev) == set()  # dev sets protectData false: a destroy runs to the end
+    assert protected(dev) == set()  # a development stack: not protected, a destroy runs to the end
 
 
 def test_the_shipped_dr_stack_keeps_the_replica_and_its_key(dev_dr: Plan):
@@ -47,8 +48,12 @@ def test_the_shipped_dr_stack_keeps_the_replica_and_its_key(dev_dr: Plan):
     assert dev_dr.one(BUCKET, "model-replica-batch-bucket").inputs["forceDestroy"] is True
 
 
-def test_production_default_protects_the_data_and_guards_the_cluster():
-    prod = plan_for(**{"inferentia-chat:protectData": None})  # the default
+def test_production_protects_the_data_and_guards_the_cluster():
+    # The default follows the environment: protected in production, not in development (the dev stacks).
+    assert parse_config({}, region="us-east-1", stack="prod").data.protect is True
+    dev_cfg = parse_config({"environment": "development"}, region="us-east-1", stack="dev")
+    assert dev_cfg.data.protect is False and dev_cfg.data.retain is True
+    prod = plan_for(**{"inferentia-chat:protectData": "true"})
     assert {"model-store-bucket", "model-store-key", "cluster-volume-key", "webui-data"} <= protected(prod)
     assert prod.one("eks:index:Cluster").inputs["deletionProtection"] is True
     assert plan_for().one("eks:index:Cluster").inputs["deletionProtection"] is False  # dev

@@ -103,7 +103,9 @@ def test_the_serving_budget_and_service_leave_the_compile_job_alone(dev: Plan):
         if sel.name == "vllm" and sel.kind in ("Service", "PodDisruptionBudget", "NetworkPolicy"):
             assert not sel.matches(job_labels), sel
     # ...and the Job's pods have a default-deny policy of their own.
-    own = [s for s in selectors(dev) if s.kind == "NetworkPolicy" and s.matches(job_labels)]
+    own = [
+        s for s in selectors(dev) if s.kind == "NetworkPolicy" and not s.selects_everything and s.matches(job_labels)
+    ]
     assert [s.name for s in own] == ["vllm-compile"]
     (policy,) = dev.k8s("NetworkPolicy", "vllm-compile")
     assert policy["spec"]["ingress"] == [] and set(policy["spec"]["policyTypes"]) == {"Ingress", "Egress"}

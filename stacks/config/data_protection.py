@@ -14,13 +14,16 @@ DATA_ON_DESTROY = ("retain", "delete")
 _HH_MM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$", re.ASCII)
 
 
-def _data_protection(raw: Mapping[str, Any], problems: _Problems, dr: DrConfig | None) -> DataProtectionConfig:
-    """`dataOnDestroy`, `protectData` and `chatSnapshots`: what survives a destroy (top-level keys)."""
+def _data_protection(
+    raw: Mapping[str, Any], problems: _Problems, dr: DrConfig | None, environment: str = "production"
+) -> DataProtectionConfig:
+    """`dataOnDestroy`, `protectData` and `chatSnapshots`: what survives a destroy (top-level keys).
+    `protectData` defaults to true for a production `environment` that retains its data."""
     on_destroy = raw.get("dataOnDestroy", "retain")
     if on_destroy not in DATA_ON_DESTROY:
         problems.add(f"{CONFIG_NAMESPACE}:dataOnDestroy", on_destroy, f"must be one of {', '.join(DATA_ON_DESTROY)}")
         on_destroy = "retain"
-    protect = raw.get("protectData", on_destroy == "retain")
+    protect = raw.get("protectData", on_destroy == "retain" and environment == "production")
     # A top-level scalar reaches the program as the CLI's text.
     protect = {"true": True, "false": False}.get(protect, protect) if isinstance(protect, str) else protect
     if not isinstance(protect, bool):

@@ -22,7 +22,22 @@ KEY_DOCS: dict[str, tuple[str, str]] = {
         "needed for gated models such as the default. A plain value is refused, and never printed.",
         "in place (the load Job's Secret)",
     ),
+    "environment": (
+        "`production` or `development`. Labels every namespace the stack creates; the policy pack requires every "
+        "image pinned by digest in production (docs/security.md).",
+        "in place (namespace labels)",
+    ),
+    "images": (
+        "Per image (`vllm`, `modelLoader`, `lustreClient`, `openWebui`): `sha256:<64 hex>` pins the version tag by "
+        "digest, or a whole `<repository>[:<tag>]@sha256:<64 hex>` from an allowed repository (docs/security.md).",
+        "rolls the workloads (Jobs re-run as no-ops when the model is complete)",
+    ),
     "network": ("A new VPC (cidr, zones, NAT) or an existing one (vpcId and subnet ids).", ""),
+    "network.flowLogs": (
+        "VPC flow logs (all traffic, new or adopted VPC) to a CloudWatch Logs group with its own customer key.",
+        "in place (adds or deletes the flow log, its group, key and role)",
+    ),
+    "network.flowLogRetentionDays": ("Retention of the flow-log group, a CloudWatch Logs value.", "in place"),
     "network.vpcId": ("Adopt an existing VPC instead of creating one.", "replaces the cluster and the file system"),
     "network.privateSubnetIds": (
         "Private subnets of an adopted VPC, at least two zones; they get the discovery tags.",
@@ -89,6 +104,16 @@ KEY_DOCS: dict[str, tuple[str, str]] = {
         "new nodes",
     ),
     "inferencePool.imageCache.bottlerocketVersion": ("Bottlerocket release the snapshot was made with.", "new nodes"),
+    "inferencePool.imagePull": (
+        "How nodes pull the serving image: `soci` (SOCI parallel pull: AL2023 FastImagePull, Bottlerocket "
+        "settings) or `containerd` (docs/performance.md).",
+        "new nodes (drifted nodes are replaced one at a time)",
+    ),
+    "inferencePool.bottlerocketVersion": (
+        "Run the inference nodes on this Bottlerocket release (e.g. v1.61.0, the first with Kubernetes 1.36) "
+        "instead of AL2023; SOCI needs v1.44.0 or later; not with imageCache.",
+        "new nodes (drifted nodes are replaced one at a time)",
+    ),
     "modelStore": ("The S3 bucket and the FSx for Lustre file system linked to it.", ""),
     "modelStore.deploymentType": (
         "`PERSISTENT_2`, or `SCRATCH_2` (dev: FSx-managed key, import only).",
@@ -169,8 +194,8 @@ KEY_DOCS: dict[str, tuple[str, str]] = {
         "in place (the chat StorageClass is replaced; volumes keep the policy they were made with)",
     ),
     "protectData": (
-        "Pulumi `protect` on the buckets, keys and chat claim, and EKS deletion protection (default true; "
-        "must be false with dataOnDestroy delete).",
+        "Pulumi `protect` on the buckets, keys and chat claim, and EKS deletion protection (default: true in "
+        "the `production` environment; must be false with dataOnDestroy delete).",
         "in place",
     ),
     "chatSnapshots": ("Daily snapshots of the chat volume (Data Lifecycle Manager).", ""),

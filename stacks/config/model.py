@@ -83,7 +83,7 @@ def _model(s: _Section, pool: InferencePoolConfig, role: str) -> ModelConfig:
     replicas = s.integer("replicas", 0 if role == "dr" else 1, minimum=0, maximum=64)
     compile_job = s.boolean("compileJob", True)
     if tp in INF2_TP_DEGREES and types_that_fit_tp(tp, pool.instance_types):
-        _check_fit(s, tp, replicas, pool, compile_job)
+        _check_fit(s, tp, replicas, pool, compile_job, model_id)
     max_len = s.integer("maxModelLen", 8192, minimum=128, maximum=131072, allowed="(tokens)")
     if facts and max_len > facts.max_context:
         s.problems.add(s.key("maxModelLen"), max_len, f"must be at most the model's context of {facts.max_context}")
@@ -133,11 +133,13 @@ def _check_kv_cache(s: _Section, facts: ModelFacts, tp: int, max_len: int, max_s
         )
 
 
-def _check_fit(s: _Section, tp: int, replicas: int, pool: InferencePoolConfig, compile_job: bool) -> None:
+def _check_fit(
+    s: _Section, tp: int, replicas: int, pool: InferencePoolConfig, compile_job: bool, model_id: str | None
+) -> None:
     """The serving pod at this TP must fit an allowed instance type (after kubelet reservations and
     DaemonSets), and the pool's device ceiling must let Karpenter launch nodes for every pod that can run
     at once."""
-    requests = serving_pod_requests(tp)
+    requests = serving_pod_requests(tp, model_id)
     report = fit_report(requests, pool.instance_types)
     wanted = (
         f"a serving pod at tensorParallelSize {tp} requests {requests.neuron_devices} Neuron device(s), "

@@ -7,8 +7,10 @@ configuration. Defaults are the secure production choice; the cheap/dev choices 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from inferentia_chat.images import Images
 
 # The Pulumi config namespace of every program key (`inferentia-chat:<key>` in Pulumi.<stack>.yaml). Not a
 # Kubernetes namespace: those are named where the workloads are composed (stacks/primary.py).
@@ -68,6 +70,8 @@ class NetworkConfig:
     az_count: int
     availability_zones: tuple[str, ...]
     nat_gateways: str
+    flow_logs: bool = True
+    flow_log_retention_days: int = 365
 
     @property
     def bring_your_own(self) -> bool:
@@ -102,6 +106,8 @@ class InferencePoolConfig:
     max_neuron_devices: int
     image_cache_snapshot_id: str | None = None
     image_cache_bottlerocket_version: str | None = None
+    image_pull: str = "soci"  # inferencePool.imagePull (inferentia_chat/image_pull.py)
+    bottlerocket_version: str | None = None  # Bottlerocket nodes without the image cache
 
 
 @dataclass(frozen=True)
@@ -166,7 +172,8 @@ class DataProtectionConfig:
     on_destroy: str = "retain"
     """`dataOnDestroy`: retain (model and replica buckets, their keys, the chat volume survive) or delete."""
     protect: bool = True
-    """`protectData`: Pulumi `protect` on the buckets and keys and EKS deletion protection on the cluster."""
+    """`protectData` (default: true in the `production` environment): Pulumi `protect` on the buckets, keys
+    and chat claim, and EKS deletion protection on the cluster."""
     chat_snapshot_days: int = 14
     """`chatSnapshots.retainDays`: daily snapshots of the chat volume kept (Data Lifecycle Manager)."""
     chat_snapshot_time: str = "03:00"
@@ -197,6 +204,9 @@ class StackConfig:
     # `inferentia-chat:hfToken`: a Pulumi secret, carried as a secret Output and never as a plain value
     # (None when unset). parse_config only records whether it is set; load_config reads the secret.
     hf_token: Any = None
+    # `inferentia-chat:environment` and `inferentia-chat:images` (docs/security.md).
+    environment: str = "production"
+    images: Images = field(default_factory=Images)
     # Findings that do not stop a deployment (e.g. the file system is slow for the fleet); load_config
     # logs them, the render prints them.
     warnings: tuple[str, ...] = ()
