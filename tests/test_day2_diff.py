@@ -94,6 +94,11 @@ def test_deployment_type_change_replaces_the_file_system_with_a_new_volume_pair(
     # PV's pv-protection finalizer; the serving pods roll over to the new claim.
     assert pv["action"] == pvc["action"] == "replace"
     assert "metadata.name" in pv["replaceBecause"] and "metadata.name" in pvc["replaceBecause"]
+    # pulumi-kubernetes deletes first only a replacement that keeps its name; nothing forces it here either.
+    assert (
+        not dev.one(PV).options["deleteBeforeReplace"]
+        and not dev.one(PVC, "model-store-pvc").options["deleteBeforeReplace"]
+    )
     assert d.of(DEPLOYMENT, "vllm-deployment")["action"] == "update"
     assert not d.refused
 
