@@ -258,13 +258,21 @@ def timing(
     return Timing(NONE, CREATE_TIMES.get(rec.type, DEFAULT_CREATE))
 
 
+def _at(value: object, *keys: str) -> object:
+    """value[k1][k2]... or None; a part unknown in a preview (a string marker, not a map) is None too."""
+    for key in keys:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
 def _init_containers(rec: Record) -> list[str]:
-    spec = ((rec.inputs.get("spec") or {}).get("template") or {}).get("spec") or {}
-    return [c.get("name", "") for c in spec.get("initContainers") or []]
+    containers = _at(rec.inputs, "spec", "template", "spec", "initContainers")
+    return [c.get("name", "") for c in containers if isinstance(c, dict)] if isinstance(containers, list) else []
 
 
 def _label(rec: Record, key: str) -> str | None:
-    return ((rec.inputs.get("metadata") or {}).get("labels") or {}).get(key)
+    label = _at(rec.inputs, "metadata", "labels", key)
+    return label if isinstance(label, str) else None
 
 
 def _gates(recs: dict[str, Record]) -> dict[str, str]:
@@ -356,7 +364,14 @@ def _compile_start(
 ) -> dict[str, Any] | None:
     """When the compilation can start and when it does: its node (Pulumi dependencies, then the node launch and
     image pull) and the model (the load Job it waits for in the cluster). Equal times: nothing delays it."""
-    job = next((u for u, r in recs.items() if _label(r, "app.kubernetes.io/component") == "neuron-compile"), None)
+    job = next(
+        (
+            u
+            for u, r in recs.items()
+            if r.type.endswith(":Job") and _label(r, "app.kubernetes.io/component") == "neuron-compile"
+        ),
+        None,
+    )
     if job is None:
         return None
     t = times[job]

@@ -455,10 +455,14 @@ def _awsx_vpc(ctx, name, inputs, region):
     )
     vpc_id = f"vpc-{digest('vpc', name)}"
     ids: dict[str, list[str]] = {"Private": [], "Public": [], "Isolated": []}
+    # A subnet is its zone and its CIDR: awsx lays the CIDRs out per zone index in blocks sized by the zone
+    # count (rounded up to a power of two), so the id changes exactly when the real subnet would be replaced.
+    layout = [inputs.get("cidrBlock", "10.0.0.0/16"), str(max(len(azs) - 1, 0).bit_length())]
     for spec in inputs.get("subnetSpecs") or [{"type": "Private"}, {"type": "Public"}]:
         ids.setdefault(spec["type"], [])
-        for az in azs:
-            ids[spec["type"]].append(f"subnet-{digest('subnet', name, spec['type'], az)}")
+        for index, az in enumerate(azs):
+            where = [*layout, str(index), str(spec.get("cidrMask", ""))]
+            ids[spec["type"]].append(f"subnet-{digest('subnet', name, spec['type'], az, *where)}")
     vpc_ref = _synthetic(
         ctx,
         "aws:ec2/vpc:Vpc",

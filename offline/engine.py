@@ -3,7 +3,7 @@
 Both the test suite and the render command use it. `install()` calls `pulumi.runtime.set_mocks` once per
 process (with `preview=False`, so every apply callback really runs); `run()` then executes a program for
 one stack configuration and returns every registered resource in the form of the render contract
-(docs/render-contract.md): type, name, urn, parent, custom, provider, inputs, dependencies.
+(docs/render-contract.md): type, name, urn, parent, custom, provider, inputs, dependencies, options.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 
 import pulumi
 from google.protobuf import json_format
+from pulumi.output import Unknown
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.config import set_all_config
@@ -37,6 +38,15 @@ _SIG_ASSET = "c44067f5952c0a294b673a41bacd8c17"
 _SIG_ARCHIVE = "0def7320c3a5731c473e5ecbe6d01bc7"
 _UNKNOWN_VALUE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 
+_NO_OPTIONS: dict[str, Any] = {
+    "protect": False,
+    "retainOnDelete": False,
+    "deleteBeforeReplace": False,
+    "ignoreChanges": [],
+    "replaceOnChanges": [],
+    "aliases": [],
+}
+
 
 @dataclass
 class Record:
@@ -50,6 +60,9 @@ class Record:
     provider: str | None
     inputs: dict[str, Any]
     dependencies: list[str]
+    # The resource options the program registered (protect, retainOnDelete, deleteBeforeReplace,
+    # ignoreChanges, replaceOnChanges, aliases as URNs): mocks never see them, the register request does.
+    options: dict[str, Any] = field(default_factory=dict)
     # What the (offline) provider returned: ids, ARNs... Not part of the render contract; tests use it
     # to follow a value from the resource that makes it to the resources that consume it.
     outputs: dict[str, Any] = field(default_factory=dict)
@@ -64,6 +77,7 @@ class Record:
             "provider": self.provider,
             "inputs": self.inputs,
             "dependencies": self.dependencies,
+            "options": self.options,
         }
 
 
@@ -122,7 +136,15 @@ class _Mocks(pulumi_mocks.Mocks):
         self.engine = engine
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict]:
-        id_, state = cloud.resource_outputs(self.engine.ctx, args.typ, args.name, args.inputs)
+        if self.engine.preview and not args.resource_id:
+            # As `pulumi preview` on an empty stack: nothing exists yet, so the id and every value the
+            # provider computes are unknown (an empty id and a missing property resolve as unknown in a
+            # dry run); only the known inputs come back (a provider-side component's outputs are of other
+            # types than its inputs: none come back). Reads (resource_id set) still answer in full.
+            return "", ({k: v for k, v in args.inputs.items() if v is not None} if args.custom else {})
+        # A resource the offline diff replaces is a new cloud object: new id, new ARN, new generated name.
+        name = f"{args.name}~replacement" if self.engine.replacing else args.name
+        id_, state = cloud.resource_outputs(self.engine.ctx, args.typ, name, args.inputs)
         # The engine, not the SDK, marks a provider's secret outputs (additionalSecretOutputs);
         # do the same so a generated password stays a secret all the way to the stack outputs.
         for key in self.engine.ctx.secret_output_names:
@@ -156,9 +178,17 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
 
     def _register(self, request):
         synthetic_before = len(self.engine.ctx.synthetic)
-        self.engine.ctx.registering_urn = self.make_urn(request.parent, request.type, request.name)
+        urn = self.make_urn(request.parent, request.type, request.name)
+        self.engine.ctx.registering_urn = urn
+        check = self.engine.replacement_check
+        if check is not None:  # the offline diff's second run
+            inputs = plain(json_format.MessageToDict(request.object, preserving_proto_field_name=True))
+            self.engine.replacing = check(urn, request.type, inputs, self._options(request, urn))
         self.engine.ctx.secret_output_names = list(request.additionalSecretOutputs)
-        response = super().RegisterResource(request)
+        try:
+            response = super().RegisterResource(request)
+        finally:
+            self.engine.replacing = False
         # Provider-side components return resource references to children they "created": make them
         # resolvable (pulumi:pulumi:getResource) and remember which component owns them.
         for syn in self.engine.ctx.synthetic[synthetic_before:]:
@@ -189,9 +219,40 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                 provider=request.provider or None,
                 inputs=inputs,
                 dependencies=list(request.dependencies),
+                options=self._options(request, urn),
                 outputs=outputs,
             )
         )
+
+    def _options(self, request, urn: str) -> dict[str, Any]:
+        """The options a RegisterResourceRequest carries, aliases normalised to URNs (a ReadResource
+        request carries none of them: a read resource is never deleted or replaced by the engine)."""
+        fields = {f.name for f in request.DESCRIPTOR.fields}
+        if "retainOnDelete" not in fields:
+            return dict(_NO_OPTIONS)
+        aliases = list(request.aliasURNs)
+        for alias in request.aliases:
+            if alias.WhichOneof("alias") == "urn":
+                aliases.append(alias.urn)
+            else:
+                aliases.append(self._alias_urn(request, alias.spec))
+        return {
+            "protect": bool(request.protect),
+            "retainOnDelete": bool(request.retainOnDelete),
+            "deleteBeforeReplace": bool(request.deleteBeforeReplace),
+            "ignoreChanges": sorted(request.ignoreChanges),
+            "replaceOnChanges": sorted(request.replaceOnChanges),
+            "aliases": sorted(set(aliases) - {urn}),
+        }
+
+    def _alias_urn(self, request, spec) -> str:
+        """The URN an alias spec names (unset fields take the resource's current values)."""
+        parent = "" if spec.noParent else (spec.parentUrn or request.parent)
+        type_ = spec.type or request.type
+        if parent and "::pulumi:pulumi:Stack::" not in parent:
+            type_ = parent.split("::")[2].split("$")[-1] + "$" + type_
+        stack, project = spec.stack or pulumi.get_stack(), spec.project or pulumi.get_project()
+        return "urn:pulumi:" + "::".join([stack, project, type_, spec.name or request.name])
 
 
 class DuplicateUrnError(RuntimeError):
@@ -205,6 +266,10 @@ class OfflineEngine:
         self.ctx = cloud.CloudContext(project="project", stack="stack", region="us-east-1")
         self.records: list[Record] = []
         self.owner_of: dict[str, str] = {}
+        self.preview = False
+        # Set by the offline diff: whether a registration replaces the resource of the earlier run.
+        self.replacement_check: Callable[[str, str, dict[str, Any], dict[str, Any]], bool] | None = None
+        self.replacing = False
         self.monitor = _RecordingMonitor(self)
         pulumi.runtime.set_mocks(
             self.monitor.mocks,
@@ -225,8 +290,19 @@ class OfflineEngine:
         config: Mapping[str, str],
         secret_keys: Iterable[str] = (),
         stack_outputs: Callable[[str], dict[str, Any]] | None = None,
+        preview: bool = False,
+        replaced: Callable[[str, str, dict[str, Any], dict[str, Any]], bool] | None = None,
     ) -> RunResult:
-        """Run `program` as stack `stack` with the given Pulumi config (values as the CLI passes them)."""
+        """Run `program` as stack `stack` with the given Pulumi config (values as the CLI passes them).
+
+        `preview` runs it as `pulumi preview` does on an empty stack: the SDK's dry-run flag is on for this
+        run only (apply callbacks on unknown values are skipped, as in a real preview) and every value a
+        provider would compute is unknown. Every other run, the test suite's included, is a normal run in
+        which all apply callbacks execute.
+
+        `replaced(urn, type, inputs, options)` (the offline diff) says whether a registration replaces the
+        resource an earlier run registered: its provider outputs are then those of a new object.
+        """
         region = config.get("aws:region", "us-east-1")
         self.ctx = cloud.CloudContext(project=project, stack=stack, region=region, stack_outputs=stack_outputs)
         self.records = []
@@ -261,6 +337,10 @@ class OfflineEngine:
             finally:
                 root._finish()
 
+        was_dry_run = pulumi_settings.SETTINGS.dry_run
+        pulumi_settings.SETTINGS.dry_run = preview
+        self.preview = preview
+        self.replacement_check = replaced
         try:
             _sync_await(run_pulumi_func(body))
         except Exception:
@@ -268,6 +348,10 @@ class OfflineEngine:
             if output_errors:
                 raise output_errors[0] from None
             raise
+        finally:
+            pulumi_settings.SETTINGS.dry_run = was_dry_run
+            self.preview = False
+            self.replacement_check = None
         records = self._finish_records()
         return RunResult(stack=stack, resources=records, outputs=_jsonable(exported), secret_outputs=secret)
 
@@ -298,7 +382,12 @@ def _abandon_pending_work() -> None:
 
 
 def _jsonable(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))
+    """Plain JSON; a value unknown in a preview becomes the UNKNOWN marker."""
+
+    def known(v: Any) -> Any:
+        return UNKNOWN if isinstance(v, Unknown) else str(v)
+
+    return json.loads(json.dumps(value, default=known))
 
 
 _ENGINE: OfflineEngine | None = None

@@ -1,7 +1,8 @@
 """Render a stack offline: run the real program under the offline engine and write what it would create.
 
-    python -m offline render --stack dev [--stack dev-dr] [--out build] [--measured measured.json]
+    python -m offline render --stack dev [--stack dev-dr] [--out build] [--measured measured.json] [--preview]
     python -m offline phases --kubeconfig ~/.kube/config [--namespace inference] [--stack dev] [--json out.json]
+    python -m offline diff --stack dev --set modelStore.storageCapacityGiB=2400   (offline/diff.py)
 
 writes, per stack, build/<stack>/resources.json, kubernetes.yaml and outputs.json (the render contract in
 docs/render-contract.md) and prints a summary. Secret values never reach a file: they are written as [secret].
@@ -16,6 +17,7 @@ import json
 import runpy
 import sys
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,11 +99,19 @@ def list_stacks(root: Path = ROOT) -> list[str]:
 
 
 def run_stack(
-    stack: str, *, root: Path = ROOT, overrides: dict[str, Any] | None = None, out: Path | None = None
+    stack: str,
+    *,
+    root: Path = ROOT,
+    overrides: dict[str, Any] | None = None,
+    out: Path | None = None,
+    preview: bool = False,
+    replaced: Callable[[str, str, dict[str, Any], dict[str, Any]], bool] | None = None,
 ) -> RunResult:
     """Run the real __main__.py for `stack` under the offline engine.
 
     `overrides` replace whole config keys (objects as dicts), for tests of configuration variants.
+    `preview` runs it as `pulumi preview` on an empty stack (values providers compute are unknown).
+    `replaced` is the offline diff's test of whether a registration replaces an earlier run's resource.
     A DR stack's StackReference is answered from `<out>/<primary>/outputs.json`, rendering the primary
     first when that file does not exist.
     """
@@ -133,6 +143,8 @@ def run_stack(
         config=config,
         secret_keys=sf.secret_keys,
         stack_outputs=stack_outputs,
+        preview=preview,
+        replaced=replaced,
     )
     result.config = config
     result.secret_keys = list(sf.secret_keys)
@@ -241,7 +253,14 @@ def _primary_problem(stack: str, primary: str | None, failed: list[str], root: P
     return None
 
 
-def render(stacks: list[str], out: Path, root: Path = ROOT, measured: dict[str, Any] | None = None) -> int:
+def render(
+    stacks: list[str],
+    out: Path,
+    root: Path = ROOT,
+    measured: dict[str, Any] | None = None,
+    *,
+    preview: bool = False,
+) -> int:
     """Render each stack (a DR stack's primary first when needed); returns the exit code.
 
     A stack with invalid configuration prints its problems and stops only its own render; the exit code is
@@ -267,7 +286,7 @@ def render(stacks: list[str], out: Path, root: Path = ROOT, measured: dict[str, 
             problem = _primary_problem(stack, primary_of(stack, root), failed, root)
             if problem:
                 raise ConfigError([problem])
-            result = run_stack(stack, root=root, out=out)
+            result = run_stack(stack, root=root, out=out, preview=preview)
         except ConfigError as e:
             print(f"{stack}: {e}", file=sys.stderr)
             failed.append(stack)
@@ -296,6 +315,11 @@ def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
     r.add_argument("--stack", action="append", help="stack name (repeatable); default: every Pulumi.<stack>.yaml")
     r.add_argument("--out", default=str(root / "build"), help="output folder (default: build)")
     r.add_argument("--measured", help="a `phases --json` file: its measured phases replace the budget's estimates")
+    r.add_argument(
+        "--preview",
+        action="store_true",
+        help="as `pulumi preview` on an empty stack: values providers compute are [unknown]",
+    )
     p = sub.add_parser("phases", help="measured start-up phases of a deployed stack, beside the budget")
     p.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
     p.add_argument("--context", help="kubeconfig context (default: the current one)")
@@ -308,13 +332,23 @@ def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
         dest="from_dir",
         help="read events.json, pods.json, jobs.json, nodeclaims.json saved with `kubectl get ... -o json` instead",
     )
+    d = sub.add_parser("diff", help="what a config change does to a running stack: build/<stack>/diff.json")
+    d.add_argument("--stack", required=True, help="stack name")
+    d.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="e.g. modelStore.storageCapacityGiB=2400"
+    )
+    d.add_argument("--out", default=str(root / "build"), help="output folder (default: build)")
     args = parser.parse_args(argv)
     if args.command == "phases":
         from .phases import main_phases
 
         return main_phases(args, Path(args.out))
+    if args.command == "diff":
+        from .diff import diff_command
+
+        return diff_command(args.stack, args.set, Path(args.out), root)
     measured = json.loads(Path(args.measured).read_text()) if args.measured else None
     stacks = args.stack or list_stacks(root)
     # Primaries first, so their outputs are fresh when their DR stacks read them.
     stacks.sort(key=lambda s: primary_of(s, root) is not None)
-    return render(stacks, Path(args.out), root, measured)
+    return render(stacks, Path(args.out), root, measured, preview=args.preview)

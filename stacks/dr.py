@@ -92,6 +92,8 @@ def build_dr(cfg: StackConfig) -> dict[str, Any]:
         replicate_delete_markers=dr.replicate_delete_markers,
         prefixes=list(dr.prefixes),
         tags=cfg.common_tags,
+        retain_data=cfg.data.retain,
+        protect_data=cfg.data.protect,
     )
     if dr.alarm_email:
         args["alarm_email"] = dr.alarm_email

@@ -13,7 +13,7 @@ from typing import Any
 import pulumi
 
 from inferentia_chat import versions
-from inferentia_chat.eks_cluster import EksCluster, EksClusterArgs
+from inferentia_chat.eks_cluster import RETAINED_STORAGE_CLASS, SNAPSHOT_TAG, EksCluster, EksClusterArgs
 from inferentia_chat.inferentia_node_pool import InferentiaNodePool, InferentiaNodePoolArgs
 from inferentia_chat.karpenter import Karpenter, KarpenterArgs
 from inferentia_chat.kube import ENVIRONMENT_LABEL
@@ -36,6 +36,7 @@ from inferentia_chat.open_webui import SELECTOR as WEBUI_POD_LABELS
 from inferentia_chat.open_webui import OpenWebUI, OpenWebUIArgs
 from inferentia_chat.vllm import PORT as VLLM_PORT
 from inferentia_chat.vllm import VllmNeuronServer, VllmNeuronServerArgs, compiled_artifacts_key
+from inferentia_chat.volume_snapshots import VolumeSnapshots, VolumeSnapshotsArgs
 from stacks.config import CONFIG_NAMESPACE, ConfigError, StackConfig
 
 # Namespace of the model claim, hence of every pod that mounts it (the serving pods).
@@ -175,6 +176,8 @@ def build_platform(cfg: StackConfig, replica: ReplicaLink | None = None) -> Plat
             log_types=list(c.log_types),
             log_retention_days=c.log_retention_days,
             tags=cfg.common_tags,
+            retain_data=cfg.data.retain,
+            protect_data=cfg.data.protect,
         ),
     )
     # Karpenter waits for the system nodes it runs on and the Pod Identity agent its credentials come
@@ -290,6 +293,8 @@ def model_store(
         bucket_prefix=ms.bucket_prefix,
         noncurrent_version_days=ms.noncurrent_version_days,
         tags=cfg.common_tags,
+        retain_data=cfg.data.retain,
+        protect_data=cfg.data.protect,
     )
     if ms.throughput_per_tib is not None:
         args["throughput_per_tib"] = ms.throughput_per_tib
@@ -405,8 +410,13 @@ def serving(
 def web_ui(cfg: StackConfig, network: Network, cluster: EksCluster, server: VllmNeuronServer) -> OpenWebUI:
     """The chat front end, and for the ALB exposures the load balancer controller it needs."""
     w = cfg.webui
-    # Its pod runs on the system nodes and its volume needs the EBS CSI driver.
-    waits: list[pulumi.Resource] = [cluster.node_group, cluster.addons["aws-ebs-csi-driver"]]
+    # Its pod runs on the system nodes and its volume needs the EBS CSI driver and its StorageClass.
+    waits: list[pulumi.Resource] = [
+        cluster.node_group,
+        cluster.addons["aws-ebs-csi-driver"],
+        cluster.retained_storage_class,
+    ]
+    chat_snapshots(cfg)
     if w.exposure != "cluster":
         waits.append(
             LoadBalancerController(
@@ -435,6 +445,9 @@ def web_ui(cfg: StackConfig, network: Network, cluster: EksCluster, server: Vllm
         exposure=w.exposure,
         admin_email=w.admin_email,
         storage_gib=w.storage_gib,
+        # Chats outlive the claim (and the stack) and are snapshotted daily (chat_snapshots).
+        storage_class=RETAINED_STORAGE_CLASS,
+        protect_data=cfg.data.protect,
         image=cfg.images["openWebui"],
         namespace_labels=namespace_labels(cfg),
     )
@@ -445,4 +458,18 @@ def web_ui(cfg: StackConfig, network: Network, cluster: EksCluster, server: Vllm
         args["vpc_cidr"] = network.vpc_cidr
     return OpenWebUI(
         "webui", args, opts=pulumi.ResourceOptions(providers={"kubernetes": cluster.provider}, depends_on=waits)
+    )
+
+
+def chat_snapshots(cfg: StackConfig) -> VolumeSnapshots:
+    """Daily snapshots of the chat volume (tagged by the cluster's retained StorageClass)."""
+    return VolumeSnapshots(
+        "chat-snapshots",
+        VolumeSnapshotsArgs(
+            target_tag_key=SNAPSHOT_TAG,
+            target_tag_value=cfg.cluster.name,
+            retain_days=cfg.data.chat_snapshot_days,
+            start_time=cfg.data.chat_snapshot_time,
+            tags=cfg.common_tags,
+        ),
     )

@@ -50,7 +50,7 @@ def test_a_vpc_spans_the_zones_asked_for_when_the_region_has_them():
     plan = plan_for("dev", **{"aws:region": "us-west-2", "inferentia-chat:network": {"azCount": 4}})
     vpc = plan.one("awsx:ec2:Vpc")
     assert vpc.inputs["availabilityZoneNames"] == ["us-west-2a", "us-west-2b", "us-west-2c", "us-west-2d"]
-    with pytest.raises(ConfigError, match=r"network\.azCount = 5: must be at most 4"):
+    with pytest.raises(ConfigError, match=r"network\.azCount = 5: must be between 2 and 4"):
         plan_for("dev", **{"aws:region": "us-west-2", "inferentia-chat:network": {"azCount": 5}})
 
 

@@ -221,13 +221,13 @@ def test_one_kubernetes_provider_from_the_cluster_serves_every_kubernetes_resour
 
 
 def test_default_storage_class_is_encrypted_gp3_with_the_volume_key(dev: Plan):
-    (sc,) = dev.k8s("StorageClass")
+    (sc,) = dev.k8s("StorageClass", "gp3-encrypted")
     assert sc["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true"
     assert sc["provisioner"] == "ebs.csi.aws.com"
     assert sc["parameters"]["type"] == "gp3" and sc["parameters"]["encrypted"] == "true"
     assert sc["parameters"]["kmsKeyId"] == dev.one(KEY, "volume-key").outputs["arn"]
     assert sc["volumeBindingMode"] == "WaitForFirstConsumer"
-    record = dev.one("kubernetes:storage.k8s.io/v1:StorageClass")
+    record = dev.one("kubernetes:storage.k8s.io/v1:StorageClass", "cluster-gp3")
     assert dev.depends(record, addon(dev, "aws-ebs-csi-driver"))
 
 

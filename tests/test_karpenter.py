@@ -125,7 +125,13 @@ def test_chart_is_pinned_with_its_crds_in_kube_system(dev: Plan):
     assert rel.inputs["chart"] == "oci://public.ecr.aws/karpenter/karpenter"
     assert rel.inputs["version"] == versions.KARPENTER_VERSION == "1.14.1"
     assert rel.inputs["namespace"] == "kube-system" and rel.inputs["name"] == "karpenter"
-    assert rel.inputs["skipCrds"] is False
+    # The CRDs come from the karpenter-crd chart at the same version, upgraded with the controller (Helm never
+    # upgrades a chart's crds/ folder), installed before it.
+    assert rel.inputs["skipCrds"] is True
+    crds = dev.one("kubernetes:helm.sh/v3:Release", "karpenter-crd")
+    assert crds.inputs["chart"] == "oci://public.ecr.aws/karpenter/karpenter-crd"
+    assert crds.inputs["version"] == rel.inputs["version"] and crds.inputs["namespace"] == "kube-system"
+    assert dev.depends(rel, crds)
 
 
 def test_chart_values_point_at_the_cluster_and_the_interruption_queue(dev: Plan):

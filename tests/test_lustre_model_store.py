@@ -255,7 +255,8 @@ def test_static_volume_is_the_file_system_shared_read_write_many_and_retained(de
     assert spec["accessModes"] == ["ReadWriteMany"]
     assert spec["persistentVolumeReclaimPolicy"] == "Retain"
     assert spec["storageClassName"] == ""
-    assert spec["claimRef"] == {"namespace": "inference", "name": "model-store"}
+    # Named after the file system, so a replacement file system gets a new PV and claim (docs/day-2.md).
+    assert spec["claimRef"] == {"namespace": "inference", "name": f"model-store-{dev.outputs['fileSystemId']}"}
 
 
 def test_volume_is_pinned_to_the_file_systems_zone_for_every_node_but_the_system_ones(dev: Plan):
@@ -272,14 +273,16 @@ def test_volume_is_pinned_to_the_file_systems_zone_for_every_node_but_the_system
 
 
 def test_claim_binds_the_static_volume_by_name(dev: Plan):
-    (pvc,) = dev.k8s("PersistentVolumeClaim", "model-store")
+    name = f"model-store-{dev.outputs['fileSystemId']}"
+    (pvc,) = dev.k8s("PersistentVolumeClaim", name)
     (pv,) = dev.k8s("PersistentVolume")
-    assert pvc["metadata"] == {**pvc["metadata"], "name": "model-store", "namespace": "inference"}
+    assert pv["metadata"]["name"] == name
+    assert pvc["metadata"] == {**pvc["metadata"], "name": name, "namespace": "inference"}
     assert pvc["spec"]["volumeName"] == pv["metadata"]["name"]
     assert pvc["spec"]["storageClassName"] == ""
     assert pvc["spec"]["accessModes"] == ["ReadWriteMany"]
     assert pvc["spec"]["resources"] == {"requests": {"storage": "1200Gi"}}
-    assert (dev.outputs["modelPvcName"], dev.outputs["modelNamespace"]) == ("model-store", "inference")
+    assert (dev.outputs["modelPvcName"], dev.outputs["modelNamespace"]) == (name, "inference")
 
 
 def test_every_store_object_carries_the_common_labels(dev: Plan):
@@ -343,7 +346,7 @@ def test_load_job_fetches_the_pinned_model_into_its_directory_on_the_volume(dev:
     mounts = {m["name"]: m for m in fetch["volumeMounts"]}
     assert mounts["models"]["mountPath"] == "/fsx" and mounts["script"]["readOnly"] is True
     volumes = {v["name"]: v for v in template["volumes"]}
-    assert volumes["models"]["persistentVolumeClaim"]["claimName"] == "model-store"
+    assert volumes["models"]["persistentVolumeClaim"]["claimName"] == dev.outputs["modelPvcName"]
     assert "emptyDir" in volumes["tmp"]  # the only writable place besides the model volume
     assert "HF_TOKEN" not in {e["name"] for e in fetch.get("env", [])}  # dev sets no token
     assert dev.k8s("Secret", "hf-token") == []

@@ -63,7 +63,7 @@ def test_one_replica_replaced_not_rolled_with_its_data_on_an_encrypted_volume(de
     assert spec["replicas"] == 1 and spec["strategy"] == {"type": "Recreate"}
     pvc = obj(dev, "PersistentVolumeClaim", "open-webui-data")
     assert pvc["spec"]["accessModes"] == ["ReadWriteOnce"]
-    assert pvc["spec"]["storageClassName"] == "gp3-encrypted"  # the cluster's KMS-encrypted gp3 class
+    assert pvc["spec"]["storageClassName"] == "gp3-encrypted-retain"  # KMS-encrypted gp3, volume retained
     assert pvc["spec"]["resources"]["requests"]["storage"] == "10Gi"
     volumes = {v["name"]: v for v in pod_spec(dev)["volumes"]}
     assert volumes["data"]["persistentVolumeClaim"] == {"claimName": "open-webui-data"}

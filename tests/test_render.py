@@ -17,7 +17,8 @@ from offline.engine import SECRET, DuplicateUrnError
 from offline.render import main as render_main
 from offline.render import write_render
 
-CONTRACT_KEYS = {"type", "name", "urn", "parent", "custom", "provider", "inputs", "dependencies"}
+CONTRACT_KEYS = {"type", "name", "urn", "parent", "custom", "provider", "inputs", "dependencies", "options"}
+OPTION_KEYS = {"protect", "retainOnDelete", "deleteBeforeReplace", "ignoreChanges", "replaceOnChanges", "aliases"}
 
 
 def test_render_command_writes_every_shipped_stack(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
@@ -27,6 +28,7 @@ def test_render_command_writes_every_shipped_stack(tmp_path: Path, capsys: pytes
         folder = tmp_path / stack
         resources = json.loads((folder / "resources.json").read_text())
         assert resources and all(set(r) == CONTRACT_KEYS for r in resources)
+        assert all(set(r["options"]) == OPTION_KEYS for r in resources)
         urns = {r["urn"] for r in resources}
         for r in resources:
             assert r["parent"] is None or r["parent"] in urns
@@ -115,3 +117,37 @@ def test_two_resources_with_one_name_are_refused():
 
     with pytest.raises(DuplicateUrnError, match="RandomId::same"):
         engine.install().run(program, project="inferentia-chat", stack="dup", config={"aws:region": "us-east-1"})
+
+
+def test_options_are_recorded_as_registered():
+    """The engine reads options from the register request (mocks never see them); aliases become URNs."""
+
+    def program():
+        parent = pulumi.ComponentResource("test:index:Holder", "holder")
+        random.RandomId(
+            "kept",
+            byte_length=4,
+            opts=pulumi.ResourceOptions(
+                parent=parent,
+                protect=True,
+                retain_on_delete=True,
+                delete_before_replace=True,
+                ignore_changes=["byteLength"],
+                replace_on_changes=["keepers"],
+                aliases=[pulumi.Alias(name="old-name", parent=pulumi.ROOT_STACK_RESOURCE)],
+            ),
+        )
+        random.RandomId("plain", byte_length=4)
+
+    result = engine.install().run(program, project="inferentia-chat", stack="opts", config={"aws:region": "us-east-1"})
+    kept = next(r for r in result.resources if r.name == "kept")
+    assert kept.as_dict()["options"] == {
+        "protect": True,
+        "retainOnDelete": True,
+        "deleteBeforeReplace": True,
+        "ignoreChanges": ["byteLength"],
+        "replaceOnChanges": ["keepers"],
+        "aliases": ["urn:pulumi:opts::inferentia-chat::random:index/randomId:RandomId::old-name"],
+    }
+    plain = next(r for r in result.resources if r.name == "plain")
+    assert not any(plain.options.values())

@@ -22,6 +22,7 @@ from .model_store import (
 from .network import Network, NetworkArgs
 from .open_webui import OpenWebUI, OpenWebUIArgs
 from .vllm import VllmNeuronServer, VllmNeuronServerArgs
+from .volume_snapshots import VolumeSnapshots, VolumeSnapshotsArgs
 
 __version__ = "0.1.0"
 
@@ -37,6 +38,7 @@ COMPONENTS = (
     OpenWebUI,
     LoadBalancerController,
     ModelReplica,
+    VolumeSnapshots,
 )
 """Every public component class (the ones the Pulumi plugin exposes to other languages)."""
 
@@ -66,5 +68,7 @@ __all__ = [
     "OpenWebUIArgs",
     "VllmNeuronServer",
     "VllmNeuronServerArgs",
+    "VolumeSnapshots",
+    "VolumeSnapshotsArgs",
     "__version__",
 ]

@@ -15,9 +15,15 @@ def customer_key(
     parent: pulumi.Resource,
     policy: pulumi.Input[str] | None = None,
     region: pulumi.Input[str] | None = None,
+    retain: bool = False,
+    protect: bool = False,
 ) -> aws.kms.Key:
     """A customer-managed KMS key (automatic yearly rotation, 30-day deletion window) and its alias
-    (`<resource_name>-alias`). `policy` None leaves the KMS default policy (the account, through IAM)."""
+    (`<resource_name>-alias`). `policy` None leaves the KMS default policy (the account, through IAM).
+
+    `retain`: `pulumi destroy` leaves the key (never scheduled for deletion) because data it encrypts
+    survives the stack; `protect`: Pulumi refuses to delete or replace it at all.
+    """
     child = pulumi.ResourceOptions(parent=parent)
     key = aws.kms.Key(
         resource_name,
@@ -27,7 +33,7 @@ def customer_key(
         policy=policy,
         region=region,
         tags=dict(tags),
-        opts=child,
+        opts=pulumi.ResourceOptions(parent=parent, retain_on_delete=retain, protect=protect),
     )
     aws.kms.Alias(f"{resource_name}-alias", name=alias, target_key_id=key.key_id, region=region, opts=child)
     return key

@@ -42,6 +42,8 @@ def protected_bucket(
     region: pulumi.Input[str] | None = None,
     key_policy: pulumi.Input[str] | None = None,
     expire_objects_days: int | None = None,
+    retain: bool = False,
+    protect: bool = False,
 ) -> ProtectedBucket:
     """Create the key, the bucket and its protections as children of `parent`.
 
@@ -49,8 +51,11 @@ def protected_bucket(
     `key_policy` (JSON) sets the key policy at creation; None leaves the KMS default (the account
     administers and uses the key through IAM) for a later `aws.kms.KeyPolicy` to replace.
     `expire_objects_days` also expires current objects (report buckets); model data never expires.
+    `retain`: `pulumi destroy` leaves the key, the bucket and its protections (a kept bucket stays private,
+    encrypted and TLS-only); without it the bucket is emptied and deleted (`forceDestroy`). `protect`: Pulumi
+    refuses to delete or replace the key and the bucket.
     """
-    child = pulumi.ResourceOptions(parent=parent)
+    child = pulumi.ResourceOptions(parent=parent, retain_on_delete=retain)
     key = customer_key(
         f"{name}-key",
         description=key_description,
@@ -59,8 +64,16 @@ def protected_bucket(
         region=region,
         tags=tags,
         parent=parent,
+        retain=retain,
+        protect=protect,
     )
-    bucket = aws.s3.Bucket(f"{name}-bucket", region=region, tags=dict(tags), opts=child)
+    bucket = aws.s3.Bucket(
+        f"{name}-bucket",
+        region=region,
+        force_destroy=not retain,
+        tags=dict(tags),
+        opts=pulumi.ResourceOptions(parent=parent, retain_on_delete=retain, protect=protect),
+    )
     owner_only = aws.s3.BucketOwnershipControls(
         f"{name}-bucket-ownership",
         bucket=bucket.id,
@@ -107,7 +120,7 @@ def protected_bucket(
         bucket=bucket.id,
         policy=bucket.arn.apply(lambda arn: json.dumps(iam.deny_insecure_transport_policy(arn))),
         region=region,
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=[private]),
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[private], retain_on_delete=retain),
     )
     lifecycle = aws.s3.BucketLifecycleConfiguration(
         f"{name}-bucket-lifecycle",
@@ -129,7 +142,7 @@ def protected_bucket(
             )
         ],
         region=region,
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=[versioning]),
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[versioning], retain_on_delete=retain),
     )
     return ProtectedBucket(
         key=key,

@@ -25,6 +25,10 @@ from .tags import component_tags
 TYPE = "inferentia-chat:index:EksCluster"
 
 STORAGE_CLASS = "gp3-encrypted"
+# For data that must outlive its claim (and the stack): volumes stay when the claim goes, and carry
+# SNAPSHOT_TAG so a Data Lifecycle Manager policy snapshots them daily.
+RETAINED_STORAGE_CLASS = "gp3-encrypted-retain"
+SNAPSHOT_TAG = "inferentia-chat.io/daily-snapshot"
 CLUSTER_ADMIN_POLICY = "cluster-access-policy/AmazonEKSClusterAdminPolicy"
 # Where EKS installs the managed add-ons' controllers (and so their service accounts).
 ADDON_NAMESPACE = "kube-system"
@@ -61,6 +65,14 @@ class EksClusterArgs(TypedDict):
     """Retention of the control-plane log group (default 365)."""
     tags: NotRequired[Mapping[str, str]]
     """Common tags for every resource."""
+    retain_data: NotRequired[bool]
+    """Leave the EBS volume key on `pulumi destroy` (retained volumes and their snapshots stay readable) and
+    give the retained StorageClass `reclaimPolicy: Retain` (default true)."""
+    protect_data: NotRequired[bool]
+    """Pulumi `protect` on the volume key and EKS deletion protection on the cluster (default false)."""
+    snapshot_tag_value: NotRequired[str]
+    """Value of the SNAPSHOT_TAG the retained StorageClass puts on its volumes (default: the cluster name);
+    a Data Lifecycle Manager policy targets it."""
 
 
 @dataclass(frozen=True)
@@ -180,6 +192,13 @@ class EksCluster(pulumi.ComponentResource):
             opts=child,
         )
         self._storage_class(name, volume_key, addons["aws-ebs-csi-driver"])
+        self.retained_storage_class = self._retained_storage_class(
+            name,
+            volume_key.arn,
+            args.get("snapshot_tag_value", args["cluster_name"]),
+            args.get("retain_data", True),
+            addons["aws-ebs-csi-driver"],
+        )
 
         self.cluster_name = eks_name
         self.kubeconfig = cluster.kubeconfig_json
@@ -224,6 +243,9 @@ class EksCluster(pulumi.ComponentResource):
             policy=json.dumps(iam.kms_key_policy(partition, account)),
             tags=tags,
             parent=self,
+            # The retained chat volume and its snapshots are encrypted with it: it outlives the stack too.
+            retain=args.get("retain_data", True),
+            protect=args.get("protect_data", False),
         )
         # Created before the cluster so EKS writes into it (retention and encryption are ours; the
         # group EKS would create itself keeps logs forever, unencrypted).
@@ -287,6 +309,9 @@ class EksCluster(pulumi.ComponentResource):
             coredns_addon_options=eks.CoreDnsAddonOptionsArgs(enabled=False),
             kube_proxy_addon_options=eks.KubeProxyAddonOptionsArgs(enabled=False),
             node_security_group_tags={"karpenter.sh/discovery": cluster_name},
+            # EKS refuses DeleteCluster while it is on (pulumi-eks 4.4 `deletionProtection`; an in-place
+            # UpdateClusterConfig turns it off before a deliberate teardown).
+            deletion_protection=args.get("protect_data", False),
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group]),
         )
@@ -306,6 +331,38 @@ class EksCluster(pulumi.ComponentResource):
             volume_binding_mode="WaitForFirstConsumer",
             allow_volume_expansion=True,
             opts=pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[ebs_csi]),
+        )
+
+    def _retained_storage_class(
+        self, name: str, key_arn: pulumi.Output[str], snapshot_tag_value: str, retain: bool, driver: pulumi.Resource
+    ) -> k8s.storage.v1.StorageClass:
+        """Encrypted gp3 whose volumes outlive their claims (`reclaimPolicy: Retain`; `Delete` for a throwaway
+        stack) and carry SNAPSHOT_TAG (EBS CSI driver `tagSpecification_N` parameter, docs/tagging.md)."""
+        return k8s.storage.v1.StorageClass(
+            f"{name}-gp3-retain",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=RETAINED_STORAGE_CLASS,
+                labels={"app.kubernetes.io/part-of": "inferentia-chat", "app.kubernetes.io/component": "storage"},
+            ),
+            provisioner="ebs.csi.aws.com",
+            parameters={
+                "type": "gp3",
+                "encrypted": "true",
+                "kmsKeyId": key_arn,
+                "tagSpecification_1": f"{SNAPSHOT_TAG}={snapshot_tag_value}",
+            },
+            reclaim_policy="Retain" if retain else "Delete",
+            volume_binding_mode="WaitForFirstConsumer",
+            allow_volume_expansion=True,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                provider=self.provider,
+                depends_on=[driver],
+                # The API server refuses to change a StorageClass's reclaimPolicy: replace it (same name, so
+                # the old one goes first). Volumes already provisioned keep the policy they were made with.
+                replace_on_changes=["reclaimPolicy"],
+                delete_before_replace=True,
+            ),
         )
 
     def _addon(

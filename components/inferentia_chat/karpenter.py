@@ -29,6 +29,7 @@ TYPE = "inferentia-chat:index:Karpenter"
 NAMESPACE = "kube-system"
 SERVICE_ACCOUNT = "karpenter"
 RELEASE_NAME = "karpenter"
+CRD_RELEASE_NAME = "karpenter-crd"
 
 # EventBridge rules feeding the interruption queue, exactly upstream's (pattern key `detail-type`).
 # The fifth, capacity-reservation interruptions, is new in the v1.14 template: kept, since the
@@ -96,8 +97,9 @@ def _as_list(value: Any) -> list[pulumi.Resource]:
 
 
 class Karpenter(pulumi.ComponentResource):
-    """Karpenter v1 on EKS: chart with CRDs, controller role through Pod Identity, node role with an
-    EC2_LINUX access entry, SQS interruption queue (TLS-only, encrypted) fed by EventBridge rules.
+    """Karpenter v1 on EKS: CRD chart and controller chart at one version, controller role through Pod
+    Identity, node role with an EC2_LINUX access entry, SQS interruption queue (TLS-only, encrypted) fed by
+    EventBridge rules.
 
     The release waits for everything the controller needs at start (queue, rules, roles, association,
     access entry) and for what the component itself was told to wait for (`depends_on`: the cluster's
@@ -147,7 +149,21 @@ class Karpenter(pulumi.ComponentResource):
             opts=child,
         )
 
-        # --- the chart -----------------------------------------------------------------------------
+        # --- the charts: CRDs, then the controller ------------------------------------------------
+        outer = _as_list(opts.depends_on if opts else None)
+        # Its own release, so `pulumi up` with a new KARPENTER_VERSION upgrades the CRDs before the controller
+        # that needs them (a chart's crds/ folder is installed once and never upgraded by Helm).
+        crds = k8s.helm.v3.Release(
+            f"{name}-crd",
+            name=CRD_RELEASE_NAME,
+            chart=versions.KARPENTER_CRD_CHART,
+            version=versions.KARPENTER_VERSION,
+            namespace=NAMESPACE,
+            atomic=True,
+            cleanup_on_fail=True,
+            timeout=300,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=outer),
+        )
         replicas = args.get("replicas", 2)
         self.release = k8s.helm.v3.Release(
             f"{name}-chart",
@@ -155,7 +171,7 @@ class Karpenter(pulumi.ComponentResource):
             chart=versions.KARPENTER_CHART,
             version=versions.KARPENTER_VERSION,
             namespace=NAMESPACE,
-            skip_crds=False,  # the chart's crds/ holds the v1 NodePool/EC2NodeClass/NodeClaim CRDs
+            skip_crds=True,  # the karpenter-crd release above owns (and upgrades) them
             atomic=True,
             cleanup_on_fail=True,
             timeout=600,
@@ -165,7 +181,8 @@ class Karpenter(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self,
                 depends_on=[
-                    *_as_list(opts.depends_on if opts else None),
+                    *outer,
+                    crds,
                     queue_policy,
                     *targets,
                     *node_ready,

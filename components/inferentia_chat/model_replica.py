@@ -77,6 +77,10 @@ class ModelReplicaArgs(TypedDict):
     """Days before an overwritten replica version expires (default 30)."""
     tags: NotRequired[Mapping[str, str]]
     """Common tags for every AWS resource."""
+    retain_data: NotRequired[bool]
+    """Leave the replica bucket and its key (with the bucket's protections) on `pulumi destroy` (default true)."""
+    protect_data: NotRequired[bool]
+    """Pulumi `protect` on the replica bucket and its key: no delete, no replacement (default false)."""
 
 
 def replication_alarm_topic(
@@ -186,6 +190,8 @@ class ModelReplica(pulumi.ComponentResource):
             noncurrent_version_days=args.get("noncurrent_version_days", 30),
             tags=tags,
             region=replica_region,
+            retain=args.get("retain_data", True),
+            protect=args.get("protect_data", False),
         )
         role, role_policy = self._replication_role(name, args, replica, replica_region, prefixes, delete_markers, tags)
 

@@ -2,6 +2,7 @@
 
 import ipaddress
 import json
+import math
 from collections.abc import Mapping, Sequence
 from typing import NotRequired, TypedDict
 
@@ -25,7 +26,9 @@ class NetworkArgs(TypedDict):
     cidr: NotRequired[str]
     """CIDR block of a new VPC (default 10.0.0.0/16)."""
     availability_zones: NotRequired[Sequence[str]]
-    """Zones of a new VPC; when empty, the first `az_count` available zones of the region."""
+    """Zones of a new VPC, fixed for its life (subnets are per zone: another list replaces them). When empty,
+    the first `az_count` zones of the region by name (`opt-in-not-required`, whatever their current state,
+    so a zone's passing impairment never changes the list)."""
     az_count: NotRequired[int]
     """How many zones a new VPC spans when `availability_zones` is empty (default 3)."""
     nat_gateways: NotRequired[str]
@@ -49,10 +52,28 @@ def subnet_masks(cidr: str) -> tuple[int, int]:
     """Prefix lengths of the private and public subnet of each zone for a VPC block.
 
     Private subnets get 1/8 of the block each (pods take VPC addresses with the VPC CNI), public ones
-    1/64 (only load balancer and NAT interfaces); six zones still fit.
+    1/64 (only load balancer and NAT interfaces).
     """
     prefix = ipaddress.IPv4Network(cidr).prefixlen
     return prefix + 3, prefix + 6
+
+
+def zones_fit(cidr: str, zones: int) -> bool:
+    """Whether awsx can lay out `zones` zones of these subnets in the block.
+
+    awsx (`getSubnetSpecs`, awsx/ec2/subnetDistributorNew.ts) first splits the VPC into equal per-zone
+    blocks of prefix + ceil(log2(zones)) and fails when one zone's subnets are larger than its block. With a
+    private subnet of 1/8 of the VPC, 5 to 8 zones get blocks of exactly 1/8: no room for the public subnet.
+    """
+    prefix = ipaddress.IPv4Network(cidr).prefixlen
+    zone_bits = math.ceil(math.log2(zones)) if zones > 1 else 0
+    private_mask, public_mask = subnet_masks(cidr)
+    return 2 ** (32 - private_mask) + 2 ** (32 - public_mask) <= 2 ** (32 - prefix - zone_bits)
+
+
+def max_zones(cidr: str) -> int:
+    """The most zones awsx can allocate these subnets for (4 with the masks above)."""
+    return max(n for n in range(1, 17) if zones_fit(cidr, n))
 
 
 class Network(pulumi.ComponentResource):
@@ -87,15 +108,15 @@ class Network(pulumi.ComponentResource):
         else:
             azs = list(args.get("availability_zones") or [])
             if not azs:
-                available = aws.get_availability_zones(
-                    state="available",
+                # No `state` filter: an impaired zone must not shift every subnet after it at the next update.
+                zones = aws.get_availability_zones(
                     filters=[{"name": "opt-in-status", "values": ["opt-in-not-required"]}],
                 )
                 wanted = args.get("az_count", 3)
-                if wanted > len(available.names):
+                if wanted > len(zones.names):
                     # Never fewer zones than asked for: the caller's zone spread is a resilience promise.
-                    raise ValueError(f"az_count {wanted}: the region offers only {len(available.names)} zones")
-                azs = list(available.names)[:wanted]
+                    raise ValueError(f"az_count {wanted}: the region offers only {len(zones.names)} zones")
+                azs = sorted(zones.names)[:wanted]
             cidr = args.get("cidr", "10.0.0.0/16")
             private_mask, public_mask = subnet_masks(cidr)
             strategy = (

@@ -86,6 +86,8 @@ class OpenWebUIArgs(TypedDict):
     """Size of the data volume (SQLite database, uploads), default 10."""
     storage_class: NotRequired[str]
     """StorageClass of the data volume (default the cluster's encrypted gp3 class)."""
+    protect_data: NotRequired[bool]
+    """Pulumi `protect` on the data claim: no delete, no replacement (default false)."""
     node_selector: NotRequired[Mapping[str, str]]
     """Where the pod runs (default the system nodes)."""
 
@@ -390,7 +392,15 @@ class OpenWebUI(pulumi.ComponentResource):
                     requests={"storage": f"{args.get('storage_gib', 10)}Gi"}
                 ),
             ),
-            opts=in_ns,
+            opts=pulumi.ResourceOptions.merge(
+                in_ns,
+                pulumi.ResourceOptions(
+                    protect=args.get("protect_data", False),
+                    # A claim's class cannot change (pulumi-kubernetes replaces the claim, i.e. a new empty
+                    # volume): a stack made before the class was set keeps its claim and its chats.
+                    ignore_changes=["spec.storageClassName"],
+                ),
+            ),
         )
         account = k8s.core.v1.ServiceAccount(
             f"{name}-service-account",

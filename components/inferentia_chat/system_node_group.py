@@ -94,6 +94,9 @@ def system_node_group(
         capacity_type="ON_DEMAND",
         ami_type=system_ami_type(args["system_node_type"]),
         version=version,
+        # Desired size is set, and owned, here: nothing else scales this group (Karpenter scales inference
+        # capacity only). Ignoring it would break `systemNodeCount` changes: raising min above the running
+        # desired size is refused by EKS (desired must lie within min..max), so both move together.
         scaling_config=aws.eks.NodeGroupScalingConfigArgs(desired_size=count, min_size=count, max_size=max_count),
         update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable=1),
         launch_template=aws.eks.NodeGroupLaunchTemplateArgs(
@@ -104,7 +107,5 @@ def system_node_group(
         opts=pulumi.ResourceOptions(
             parent=parent,
             depends_on=[*attachments, *depends_on],
-            # The autoscaler-free group keeps its size; ignore drift from manual scaling events.
-            ignore_changes=["scalingConfig.desiredSize"],
         ),
     )

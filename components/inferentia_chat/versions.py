@@ -51,12 +51,17 @@ MODEL_REVISION = "c170c708c41dac9275d15a8fff4eca08d52bab71"
 # Karpenter, the controller that launches the Inferentia2 nodes. Chart 1.14.1 (2026-08; still the newest
 # tag of aws/karpenter-provider-aws and charts/karpenter/Chart.yaml at its 2026-08-21 head) from the
 # project's OCI registry; its compatibility matrix covers Kubernetes 1.26-1.36, and Neuron resource
-# requests (`aws.amazon.com/neuron`) need >= 1.1. The chart installs the v1 CRDs (NodePool,
-# EC2NodeClass, NodeClaim) from its crds/ folder; tests/schemas/ holds the two we create objects of,
+# requests (`aws.amazon.com/neuron`) need >= 1.1. The v1 CRDs (NodePool, EC2NodeClass, NodeClaim...) come
+# from KARPENTER_CRD_CHART below; tests/schemas/ holds the two we create objects of,
 # from the v1.14.1 tag, to validate them offline. Upgrading: bump here, re-vendor those two files,
 # and re-check `karpenter_controller_policy` against the new getting-started CloudFormation.
 KARPENTER_CHART = "oci://public.ecr.aws/karpenter/karpenter"
 KARPENTER_VERSION = "1.14.1"
+# Karpenter's CRDs as their own chart at the SAME version (Karpenter upgrade guide, v1.14.1
+# website/content/en/docs/upgrading/upgrade-guide.md: `helm upgrade --install karpenter-crd
+# oci://public.ecr.aws/karpenter/karpenter-crd --version x.y.z`): Helm installs a chart's crds/ folder once
+# and never upgrades it, so the controller chart skips its crds/ and this release upgrades the CRDs with it.
+KARPENTER_CRD_CHART = "oci://public.ecr.aws/karpenter/karpenter-crd"
 
 # The EKS-optimized AL2023 AMI release for Karpenter-launched nodes, pinned by date so nodes change
 # only when this line does (Karpenter then replaces them as drifted, within the NodePool's budgets).

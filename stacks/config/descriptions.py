@@ -46,7 +46,8 @@ KEY_DOCS: dict[str, tuple[str, str]] = {
     "network.publicSubnetIds": ("Public subnets of an adopted VPC (for internet-facing load balancers).", "in place"),
     "network.cidr": ("IPv4 block of a new VPC, /16 to /20, outside the reserved ranges.", "replaces the VPC"),
     "network.azCount": (
-        "Zones of a new VPC (the region's first zones); at most the zones the region offers.",
+        "Zones of a new VPC (the region's first zones by name); at most the zones the region offers, and at most "
+        "4 (what awsx can lay out with these subnet sizes). List `availabilityZones` in production.",
         "replaces subnets",
     ),
     "network.availabilityZones": (
@@ -121,7 +122,7 @@ KEY_DOCS: dict[str, tuple[str, str]] = {
     "modelStore.storageCapacityGiB": ("1200, 2400 or a multiple of 2400 GiB.", "in place (grow only)"),
     "modelStore.throughputPerTiB": (
         "MB/s per TiB of PERSISTENT_2; 500 at 1200 GiB feeds a replica within the start-up budget.",
-        "in place",
+        "replaces the file system (ForceNew in the provider source read: docs/day-2.md)",
     ),
     "modelStore.fileSystemPath": (
         "Where the bucket appears in the file system (data repository association).",
@@ -187,4 +188,17 @@ KEY_DOCS: dict[str, tuple[str, str]] = {
     "dr.replicateDeleteMarkers": ("Replicate deletes (delete markers) to the replica.", "in place"),
     "dr.prefixes": ("Key prefixes to replicate, not overlapping (default: the whole bucket).", "in place"),
     "dr.alarmEmail": ("Email subscribed to the replication alarms' encrypted SNS topic.", "in place"),
+    "dataOnDestroy": (
+        "`retain` (default: the model and replica buckets, their keys and the chat volume survive `pulumi "
+        "destroy`) or `delete` (a throwaway stack: everything goes). docs/day-2.md.",
+        "in place (the chat StorageClass is replaced; volumes keep the policy they were made with)",
+    ),
+    "protectData": (
+        "Pulumi `protect` on the buckets, keys and chat claim, and EKS deletion protection (default: true in "
+        "the `production` environment; must be false with dataOnDestroy delete).",
+        "in place",
+    ),
+    "chatSnapshots": ("Daily snapshots of the chat volume (Data Lifecycle Manager).", ""),
+    "chatSnapshots.retainDays": ("Daily snapshots kept.", "in place"),
+    "chatSnapshots.startTime": ("UTC time the daily snapshot starts (HH:MM).", "in place"),
 }

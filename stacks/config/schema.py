@@ -166,6 +166,26 @@ class DrConfig:
 
 
 @dataclass(frozen=True)
+class DataProtectionConfig:
+    """What `pulumi destroy` keeps and what guards it (docs/day-2.md, "Destroying a stack: what survives")."""
+
+    on_destroy: str = "retain"
+    """`dataOnDestroy`: retain (model and replica buckets, their keys, the chat volume survive) or delete."""
+    protect: bool = True
+    """`protectData` (default: true in the `production` environment): Pulumi `protect` on the buckets, keys
+    and chat claim, and EKS deletion protection on the cluster."""
+    chat_snapshot_days: int = 14
+    """`chatSnapshots.retainDays`: daily snapshots of the chat volume kept (Data Lifecycle Manager)."""
+    chat_snapshot_time: str = "03:00"
+    """`chatSnapshots.startTime`: UTC time the daily snapshot starts."""
+
+    @property
+    def retain(self) -> bool:
+        """Whether stateful resources are retained on destroy (and on a replacement's delete)."""
+        return self.on_destroy == "retain"
+
+
+@dataclass(frozen=True)
 class StackConfig:
     """The whole, validated configuration of one stack."""
 
@@ -190,6 +210,7 @@ class StackConfig:
     # Findings that do not stop a deployment (e.g. the file system is slow for the fleet); load_config
     # logs them, the render prints them.
     warnings: tuple[str, ...] = ()
+    data: DataProtectionConfig = DataProtectionConfig()
 
     @property
     def common_tags(self) -> dict[str, str]:

@@ -15,7 +15,9 @@ from typing import Any
 
 from inferentia_chat import versions
 from inferentia_chat.hardware import DEFAULT_THROUGHPUT_PER_TIB
+from inferentia_chat.network import max_zones
 
+from .data_protection import _data_protection
 from .fields import _MISSING, ConfigError, _Problems, _Section
 from .model import _fleet_throughput, _model
 from .pool import _inference_pool
@@ -71,6 +73,22 @@ from .tags import _tags
 # ------------------------------------------------------------------------------------------------
 
 
+def _zones_fit(s: _Section, cidr: str, azs: tuple[str, ...], az_count: int) -> None:
+    """No more zones than the VPC library can lay subnets out for (inferentia_chat.network `max_zones`: 4
+    with this project's subnet sizes). azCount's own maximum says the same for the default block."""
+    try:
+        most = max_zones(cidr)
+    except ValueError:
+        return  # the CIDR's own problem is reported already
+    if azs and len(azs) > most:
+        s.problems.add(
+            s.key("availabilityZones"),
+            list(azs),
+            f"at most {most} zones: awsx splits the VPC into equal per-zone blocks and {len(azs)} zones leave no "
+            "room for both the private and the public subnet of a zone",
+        )
+
+
 def _log_retention(s: _Section, key: str) -> int:
     """A CloudWatch Logs retention in days (default 365): only the values CloudWatch accepts."""
     days = s.integer(key, 365)
@@ -86,7 +104,7 @@ def _network(s: _Section, region: str) -> NetworkConfig:
     private = s.strings("privateSubnetIds", (), item=subnet)
     public = s.strings("publicSubnetIds", (), item=subnet)
     cidr = s.string("cidr", "10.0.0.0/16", allowed="must be an IPv4 CIDR block with a /16 to /20 prefix")
-    az_count = s.integer("azCount", 3, minimum=2, maximum=6, allowed="(availability zones of the new VPC)")
+    az_count = s.integer("azCount", 3, minimum=2, maximum=4, allowed="(availability zones of the new VPC)")
 
     def in_region(az: str) -> str | None:
         return None if zone_of_region(az, region) else f"must be an availability zone of {region}, e.g. {region}a"
@@ -103,6 +121,7 @@ def _network(s: _Section, region: str) -> NetworkConfig:
         s.problems.add(s.key("availabilityZones"), list(azs), "must list at least 2 zones (EKS needs two)")
     if azs and s.has("azCount"):
         s.problems.add(s.key("azCount"), az_count, "set either azCount or availabilityZones, not both")
+    _zones_fit(s, cidr or "10.0.0.0/16", azs, az_count)
 
     if vpc_id is not None:
         for key in ("cidr", "azCount", "availabilityZones", "natGateways"):
@@ -340,6 +359,9 @@ TOP_LEVEL_KEYS = (
     "webui",
     "dr",
     "hfToken",
+    "dataOnDestroy",
+    "protectData",
+    "chatSnapshots",
     "environment",
     "images",
 )
@@ -411,6 +433,7 @@ def parse_config(
     warnings = _fleet_throughput(store, model, problems)
     environment = _environment(raw, problems)
     images = _images(raw.get("images", _MISSING), problems)
+    data = _data_protection(raw, problems, dr, environment)
 
     if problems.items:
         raise ConfigError(problems.items)
@@ -431,4 +454,5 @@ def parse_config(
         environment=environment,
         images=images,
         warnings=tuple(warnings),
+        data=data,
     )

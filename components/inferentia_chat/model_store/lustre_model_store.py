@@ -68,6 +68,10 @@ class LustreModelStoreArgs(TypedDict):
     """Days before an overwritten or deleted object version expires (default 30)."""
     tags: NotRequired[Mapping[str, str]]
     """Common tags for every AWS resource."""
+    retain_data: NotRequired[bool]
+    """Leave the model bucket and its key (with the bucket's protections) on `pulumi destroy` (default true)."""
+    protect_data: NotRequired[bool]
+    """Pulumi `protect` on the model bucket and its key: no delete, no replacement (default false)."""
     linked_bucket: NotRequired[LinkedBucketArgs]
     """Link this existing bucket (e.g. a DR replica) instead of creating the model bucket."""
     auto_export: NotRequired[bool]
@@ -150,6 +154,8 @@ class LustreModelStore(pulumi.ComponentResource):
                 key_alias=f"alias/{pulumi.get_project()}-{pulumi.get_stack()}-model-store",
                 noncurrent_version_days=args.get("noncurrent_version_days", NONCURRENT_VERSION_DAYS),
                 tags=self._tags,
+                retain=args.get("retain_data", True),
+                protect=args.get("protect_data", False),
             )
             return made.bucket.bucket, made.bucket.arn, made.key.arn, made.key.key_id, made.protections
         key_arn = pulumi.Output.from_input(linked["kms_key_arn"])

@@ -21,6 +21,12 @@ TYPE = "inferentia-chat:index:ModelVolume"
 ZONE_LABEL = "topology.kubernetes.io/zone"
 FSX_CSI_DRIVER = "fsx.csi.aws.com"
 DEFAULT_NAMESPACE = "inference"
+# What the static volume and its claim declare. FSx for Lustre is not sized through Kubernetes: the
+# capacity of a static PV is informational and a claim's request only has to fit it, but the API server
+# refuses any change of a static claim's request (only a StorageClass with allowVolumeExpansion can grow a
+# claim). A constant, the smallest FSx for Lustre size, keeps both valid whatever the capacity becomes: a
+# capacity increase is an FSx update alone.
+STATIC_VOLUME_CAPACITY = "1200Gi"
 
 
 class ModelVolumeArgs(TypedDict):
@@ -35,7 +41,8 @@ class ModelVolumeArgs(TypedDict):
     availability_zone: pulumi.Input[str]
     """The file system's zone: inference nodes may mount the volume only there."""
     storage_capacity_gib: pulumi.Input[int]
-    """Size of the file system in GiB (the volume's capacity)."""
+    """Size of the file system in GiB. Informational: the volume pair declares a constant
+    (STATIC_VOLUME_CAPACITY), since the API server refuses to change a static claim's request."""
     file_system_path: NotRequired[pulumi.Input[str]]
     """Directory of the file system linked to the bucket (default `/`)."""
     model_name: str
@@ -85,16 +92,20 @@ class ModelVolume(pulumi.ComponentResource):
         default_deny(
             f"{name}-default-deny", ns.metadata.name, labels("network-policy"), pulumi.ResourceOptions(parent=self)
         )
-        storage = pulumi.Output.from_input(args["storage_capacity_gib"]).apply(lambda gib: f"{gib}Gi")
+        storage = STATIC_VOLUME_CAPACITY
+        # Named after the file system: a new file system (a replacement) gets a new PV and claim, created
+        # before the old pair is deleted. A fixed name would make the new PV wait for the old one, which
+        # `kubernetes.io/pv-protection` keeps while pods still mount it.
+        volume_name = pulumi.Output.from_input(args["file_system_id"]).apply(lambda fs_id: f"{name}-{fs_id}")
         pv = k8s.core.v1.PersistentVolume(
             f"{name}-pv",
-            metadata={"name": name, "labels": labels("storage")},
-            spec=persistent_volume_spec(args, storage, claim=(namespace, name)),
+            metadata={"name": volume_name, "labels": labels("storage")},
+            spec=persistent_volume_spec(args, storage, claim=(namespace, volume_name)),
             opts=pulumi.ResourceOptions(parent=self).merge(moved),
         )
         pvc = k8s.core.v1.PersistentVolumeClaim(
             f"{name}-pvc",
-            metadata={"name": name, "namespace": ns.metadata.name, "labels": labels("storage")},
+            metadata={"name": volume_name, "namespace": ns.metadata.name, "labels": labels("storage")},
             spec={
                 "accessModes": ["ReadWriteMany"],
                 "storageClassName": "",
@@ -114,7 +125,7 @@ class ModelVolume(pulumi.ComponentResource):
 
 
 def persistent_volume_spec(
-    args: ModelVolumeArgs, storage: pulumi.Input[str], *, claim: tuple[str, str]
+    args: ModelVolumeArgs, storage: pulumi.Input[str], *, claim: tuple[str, pulumi.Input[str]]
 ) -> dict[str, object]:
     """The static PV of the file system, reserved for `claim` (namespace, name) so no other claim binds it."""
     return {

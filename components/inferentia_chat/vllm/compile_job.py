@@ -10,6 +10,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from ..hardware import COMPILE_MIN_HOST_MEMORY_GIB, INF2_TYPES, serving_pod_requests
+from ..kube import DNS_EGRESS, network_policy_spec
 from .pod_spec import (
     COMPLETE_MARKER,
     MODEL_WAIT_S,
@@ -91,7 +92,17 @@ touch "$dir/{COMPLETE_MARKER}"
 echo "compiled artifacts written to $dir"
 kill -TERM "$pid"; wait "$pid" || true
 """
-    job_labels = {**labels, "app.kubernetes.io/component": "neuron-compile"}
+    # Its own name label: the serving selector (name + instance) must not match the Job's pods, which stay
+    # a week after they finish (a PDB over pods it cannot count blocks drains; a Service would route to
+    # them). So they get their own default-deny policy: no caller, DNS only.
+    job_labels = {**labels, "app.kubernetes.io/name": "vllm-compile", "app.kubernetes.io/component": "neuron-compile"}
+    job_selector = {k: job_labels[k] for k in ("app.kubernetes.io/name", "app.kubernetes.io/instance")}
+    k8s.networking.v1.NetworkPolicy(
+        f"{name}-compile-netpol",
+        metadata={"name": f"{name}-compile", "namespace": args["namespace"], "labels": job_labels},
+        spec=network_policy_spec(job_selector, egress=[DNS_EGRESS]),
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
     job_hash = hashlib.sha256(key.encode()).hexdigest()[:10]  # a new key, a new Job
     return k8s.batch.v1.Job(
         f"{name}-compile",

@@ -305,7 +305,6 @@ class VllmNeuronServer(pulumi.ComponentResource):
         k8s.networking.v1.NetworkPolicy(
             f"{name}-netpol",
             metadata={"name": name, "namespace": ns, "labels": labels},
-            # Selects the compile Job's pod too (same name/instance labels): it needs no caller at all.
             spec=network_policy_spec(
                 selector,
                 ingress=[{"from": allowed_from, "ports": [{"protocol": "TCP", "port": PORT}]}],
