@@ -15,6 +15,12 @@ from .blocks import customer_key
 from .common.outputs import register_declared_outputs
 from .common.pod_identity import pod_identity_role
 
+# The StorageClasses' names and snapshot tag, importable from here as in 0.1.0 (storage_classes.py owns them).
+from .storage_classes import RETAINED_STORAGE_CLASS as RETAINED_STORAGE_CLASS
+from .storage_classes import SNAPSHOT_TAG as SNAPSHOT_TAG
+from .storage_classes import STORAGE_CLASS as STORAGE_CLASS
+from .storage_classes import default_storage_class, retained_storage_class
+
 # Re-exported for code written against 0.1.0 (system_node_group.py owns them).
 from .system_node_group import SYSTEM_NODE_LABEL as SYSTEM_NODE_LABEL
 from .system_node_group import SYSTEM_NODE_SELECTOR as SYSTEM_NODE_SELECTOR
@@ -24,11 +30,6 @@ from .tags import component_tags
 
 TYPE = "inferentia-chat:index:EksCluster"
 
-STORAGE_CLASS = "gp3-encrypted"
-# For data that must outlive its claim (and the stack): volumes stay when the claim goes, and carry
-# SNAPSHOT_TAG so a Data Lifecycle Manager policy snapshots them daily.
-RETAINED_STORAGE_CLASS = "gp3-encrypted-retain"
-SNAPSHOT_TAG = "inferentia-chat.io/daily-snapshot"
 CLUSTER_ADMIN_POLICY = "cluster-access-policy/AmazonEKSClusterAdminPolicy"
 # Where EKS installs the managed add-ons' controllers (and so their service accounts).
 ADDON_NAMESPACE = "kube-system"
@@ -191,13 +192,14 @@ class EksCluster(pulumi.ComponentResource):
             enable_server_side_apply=True,
             opts=child,
         )
-        self._storage_class(name, volume_key, addons["aws-ebs-csi-driver"])
-        self.retained_storage_class = self._retained_storage_class(
+        on_ebs = pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[addons["aws-ebs-csi-driver"]])
+        default_storage_class(name, volume_key.arn, on_ebs)
+        self.retained_storage_class = retained_storage_class(
             name,
             volume_key.arn,
             args.get("snapshot_tag_value", args["cluster_name"]),
             args.get("retain_data", True),
-            addons["aws-ebs-csi-driver"],
+            on_ebs,
         )
 
         self.cluster_name = eks_name
@@ -314,55 +316,6 @@ class EksCluster(pulumi.ComponentResource):
             deletion_protection=args.get("protect_data", False),
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group]),
-        )
-
-    def _storage_class(self, name: str, volume_key: aws.kms.Key, ebs_csi: aws.eks.Addon) -> None:
-        """The default StorageClass: gp3, encrypted with the volume key, bound where the pod lands."""
-        k8s.storage.v1.StorageClass(
-            f"{name}-gp3",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=STORAGE_CLASS,
-                annotations={"storageclass.kubernetes.io/is-default-class": "true"},
-                labels={"app.kubernetes.io/part-of": "inferentia-chat", "app.kubernetes.io/component": "storage"},
-            ),
-            provisioner="ebs.csi.aws.com",
-            parameters={"type": "gp3", "encrypted": "true", "kmsKeyId": volume_key.arn},
-            reclaim_policy="Delete",
-            volume_binding_mode="WaitForFirstConsumer",
-            allow_volume_expansion=True,
-            opts=pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[ebs_csi]),
-        )
-
-    def _retained_storage_class(
-        self, name: str, key_arn: pulumi.Output[str], snapshot_tag_value: str, retain: bool, driver: pulumi.Resource
-    ) -> k8s.storage.v1.StorageClass:
-        """Encrypted gp3 whose volumes outlive their claims (`reclaimPolicy: Retain`; `Delete` for a throwaway
-        stack) and carry SNAPSHOT_TAG (EBS CSI driver `tagSpecification_N` parameter, docs/tagging.md)."""
-        return k8s.storage.v1.StorageClass(
-            f"{name}-gp3-retain",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=RETAINED_STORAGE_CLASS,
-                labels={"app.kubernetes.io/part-of": "inferentia-chat", "app.kubernetes.io/component": "storage"},
-            ),
-            provisioner="ebs.csi.aws.com",
-            parameters={
-                "type": "gp3",
-                "encrypted": "true",
-                "kmsKeyId": key_arn,
-                "tagSpecification_1": f"{SNAPSHOT_TAG}={snapshot_tag_value}",
-            },
-            reclaim_policy="Retain" if retain else "Delete",
-            volume_binding_mode="WaitForFirstConsumer",
-            allow_volume_expansion=True,
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                provider=self.provider,
-                depends_on=[driver],
-                # The API server refuses to change a StorageClass's reclaimPolicy: replace it (same name, so
-                # the old one goes first). Volumes already provisioned keep the policy they were made with.
-                replace_on_changes=["reclaimPolicy"],
-                delete_before_replace=True,
-            ),
         )
 
     def _addon(

@@ -29,6 +29,7 @@ from .common.outputs import register_declared_outputs
 from .common.pod_security import restricted_container, restricted_pod
 from .eks_cluster import STORAGE_CLASS
 from .kube import DNS_EGRESS, RESTRICTED_NAMESPACE_LABELS, default_deny, network_policy_spec
+from .open_webui_ingress import alb_ingress
 from .options import outer_dependencies
 from .system_node_group import SYSTEM_NODE_SELECTOR
 
@@ -38,8 +39,6 @@ PORT = 8080
 DATA_DIR = "/app/backend/data"
 UID = 10001  # non-root, above host uid ranges; the image needs no passwd entry (verified by the real-app tier)
 EXPOSURES = ("cluster", "internal-alb", "public-alb")
-# TLS 1.3 and 1.2 only, forward-secret ciphers (Elastic Load Balancing "Security policies").
-SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 # Keys of the Secrets the container reads.
 SECRET_KEY = "webui-secret-key"
 ADMIN_PASSWORD_KEY = "admin-password"
@@ -168,27 +167,6 @@ def settings(
         env["WEBUI_SESSION_COOKIE_SECURE"] = "True"
         env["WEBUI_AUTH_COOKIE_SECURE"] = "True"
     return env
-
-
-def ingress_annotations(exposure: str, certificate_arn: str, inbound_cidrs: Sequence[str]) -> dict[str, str]:
-    """AWS Load Balancer Controller annotations: HTTPS only (HTTP answers with a redirect), TLS 1.2+,
-    the source allowlist on the ALB's security group, pod IPs as targets, health checked on /health.
-    (The controller tags the ALB with the stack's tags: its `defaultTags`.)"""
-    return {
-        "alb.ingress.kubernetes.io/scheme": "internet-facing" if exposure == "public-alb" else "internal",
-        "alb.ingress.kubernetes.io/target-type": "ip",
-        "alb.ingress.kubernetes.io/listen-ports": '[{"HTTP": 80}, {"HTTPS": 443}]',
-        "alb.ingress.kubernetes.io/ssl-redirect": "443",
-        "alb.ingress.kubernetes.io/certificate-arn": certificate_arn,
-        "alb.ingress.kubernetes.io/ssl-policy": SSL_POLICY,
-        "alb.ingress.kubernetes.io/inbound-cidrs": ",".join(inbound_cidrs),
-        "alb.ingress.kubernetes.io/backend-protocol": "HTTP",
-        "alb.ingress.kubernetes.io/healthcheck-path": "/health",
-        # Long streamed answers and websockets stay open; malformed headers never reach the app.
-        "alb.ingress.kubernetes.io/load-balancer-attributes": (
-            "idle_timeout.timeout_seconds=300,routing.http.drop_invalid_header_fields.enabled=true"
-        ),
-    }
 
 
 def meta(namespace: str, obj_name: str, component: str = "web-ui", **extra: Any) -> k8s.meta.v1.ObjectMetaArgs:
@@ -337,7 +315,18 @@ class OpenWebUI(pulumi.ComponentResource):
 
         self._network(name, args, ns_name, exposure, in_ns)
         if alb:
-            self._ingress(name, args, ns_name, exposure, [*waits, service, deployment])
+            alb_ingress(
+                f"{name}-ingress",
+                ns_name,
+                APP,
+                labels(),
+                exposure,
+                args.get("hostname"),
+                args["certificate_arn"],
+                args.get("allowed_cidrs") or [],
+                args["vpc_cidr"],
+                pulumi.ResourceOptions(parent=self, depends_on=[*waits, service, deployment]),
+            )
 
         self.namespace = pulumi.Output.from_input(ns_name)
         self.service_name = service.metadata.apply(lambda m: m.name)
@@ -471,39 +460,4 @@ class OpenWebUI(pulumi.ComponentResource):
                 ],
             ),
             opts=in_ns,
-        )
-
-    def _ingress(
-        self, name: str, args: OpenWebUIArgs, ns_name: str, exposure: str, waits: list[pulumi.Resource]
-    ) -> None:
-        """The ALB Ingress (TLS with the given certificate, the allowlist as inbound CIDRs)."""
-        hostname = args.get("hostname")
-        inbound = list(args.get("allowed_cidrs") or [])
-        cidrs = pulumi.Output.from_input(args["vpc_cidr"]).apply(lambda vpc: inbound or [vpc])
-        k8s.networking.v1.Ingress(
-            f"{name}-ingress",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=APP,
-                namespace=ns_name,
-                labels=labels(),
-                annotations=cidrs.apply(lambda c: ingress_annotations(exposure, args["certificate_arn"], c)),
-            ),
-            spec={
-                "ingressClassName": "alb",
-                "rules": [
-                    {
-                        "host": hostname,
-                        "http": {
-                            "paths": [
-                                {
-                                    "path": "/",
-                                    "pathType": "Prefix",
-                                    "backend": {"service": {"name": APP, "port": {"name": "http"}}},
-                                }
-                            ]
-                        },
-                    }
-                ],
-            },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=waits),
         )
