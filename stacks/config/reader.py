@@ -195,7 +195,13 @@ def _where(path: Path, error: yaml.YAMLError) -> str:
     mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
     problem = getattr(error, "problem", None) or str(error)
     if mark is None:
-        return f"{path.name}: {problem}"
+        position = getattr(error, "position", None)
+        reason = getattr(error, "reason", None) or problem
+        character = getattr(error, "character", None)
+        if isinstance(character, int):  # a code point (ReaderError)
+            reason = f"character U+{character:04X}: {reason}"
+        where = f" (character {position + 1})" if isinstance(position, int) else ""
+        return f"{path.name}: {' '.join(str(reason).split())}{where}"
     return f"{path.name}:{mark.line + 1}:{mark.column + 1}: {' '.join(str(problem).split())}"
 
 
