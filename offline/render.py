@@ -303,6 +303,11 @@ def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
     p.add_argument("--stack", help="compare with build/<stack>/budget.json (render it first)")
     p.add_argument("--json", help="write the measured phases here (input of render --measured)")
     p.add_argument("--out", default=str(root / "build"), help="render output folder (default: build)")
+    p.add_argument(
+        "--from",
+        dest="from_dir",
+        help="read events.json, pods.json, jobs.json, nodeclaims.json saved with `kubectl get ... -o json` instead",
+    )
     args = parser.parse_args(argv)
     if args.command == "phases":
         from .phases import main_phases

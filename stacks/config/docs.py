@@ -25,6 +25,8 @@ TOP_LEVEL: tuple[tuple[str, str, str], ...] = (
     ("role", "string", "`primary`"),
     ("tags", "object", "`{}`"),
     ("hfToken", "secret string", "unset"),
+    ("environment", "string", "`production`"),
+    ("images", "object", "unset"),
 )
 
 HEADER = f"""# Configuration reference

@@ -23,6 +23,7 @@ from .fields import ConfigError, _Problems, _show
 from .rules import MAX_TAGS_PER_RESOURCE, PROGRAM_TAGS
 from .schema import CONFIG_NAMESPACE, StackConfig
 from .sections import parse_config
+from .security import unpinned_warning
 
 # Config namespaces a stack of this program may hold: its own, and the providers' it uses.
 PROVIDER_NAMESPACES = ("aws", "awsx", "eks", "kubernetes", "random", "pulumi")
@@ -123,6 +124,9 @@ def load_config() -> StackConfig:
         cfg = dataclasses.replace(cfg, hf_token=pulumi.Config(CONFIG_NAMESPACE).require_secret("hfToken"))
     for warning in cfg.warnings:
         pulumi.log.warn(warning)
+    unpinned = unpinned_warning(cfg.environment, cfg.images)
+    if unpinned:
+        pulumi.log.warn(unpinned)
     return cfg
 
 

@@ -62,6 +62,7 @@ from .schema import (
     StackConfig,
     WebUiConfig,
 )
+from .security import _environment, _images
 from .standby import _dr, _dr_sections
 from .tags import _tags
 
@@ -83,6 +84,15 @@ def _network(s: _Section, region: str) -> NetworkConfig:
 
     azs = s.strings("availabilityZones", (), item=in_region)
     nat = s.string("natGateways", "one-per-az", choices=NAT_STRATEGIES)
+    flow_logs = s.boolean("flowLogs", True)
+    flow_retention = s.integer("flowLogRetentionDays", 365)
+    if flow_retention not in LOG_RETENTION_DAYS:
+        s.problems.add(
+            s.key("flowLogRetentionDays"),
+            flow_retention,
+            f"must be a CloudWatch retention: {', '.join(map(str, LOG_RETENTION_DAYS))}",
+        )
+        flow_retention = 365
 
     if cidr is not None and s.has("cidr") and vpc_cidr_problem(cidr):
         s.problems.add(s.key("cidr"), cidr, vpc_cidr_problem(cidr) or "")
@@ -112,6 +122,8 @@ def _network(s: _Section, region: str) -> NetworkConfig:
         az_count=len(azs) if azs else az_count,
         availability_zones=azs,
         nat_gateways=nat or "one-per-az",
+        flow_logs=flow_logs,
+        flow_log_retention_days=flow_retention,
     )
 
 
@@ -333,6 +345,8 @@ TOP_LEVEL_KEYS = (
     "webui",
     "dr",
     "hfToken",
+    "environment",
+    "images",
 )
 # Keys whose value must be a Pulumi secret (`pulumi config set --secret`); their values never appear in
 # a message.
@@ -400,6 +414,8 @@ def parse_config(
         problems.add(f"{CONFIG_NAMESPACE}:dr", raw["dr"], "only applies when role is dr (the DR stack's own config)")
     tags = _tags(raw.get("tags", _MISSING), problems)
     warnings = _fleet_throughput(store, model, problems)
+    environment = _environment(raw, problems)
+    images = _images(raw.get("images", _MISSING), problems)
 
     if problems.items:
         raise ConfigError(problems.items)
@@ -417,5 +433,7 @@ def parse_config(
         webui=webui,
         dr=dr,
         hf_token="hfToken" in raw or None,
+        environment=environment,
+        images=images,
         warnings=tuple(warnings),
     )
