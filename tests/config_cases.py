@@ -65,3 +65,7 @@ def assert_refused_well(outcome: Outcome, stack: str = "case") -> None:
     for line in outcome.problems:
         assert PROBLEM_LINE.fullmatch(line), f"not a one-line problem naming a key: {line!r}"
     assert outcome.err.rstrip().endswith(f"render failed for 1 stack(s): {stack}"), outcome.err[-500:]
+    # Nothing else on stderr: the header, one line per problem, the summary (a message never spans lines).
+    header = re.compile(rf"{re.escape(stack)}: invalid stack configuration \(\d+ problems?\):")
+    for line in outcome.err.splitlines():
+        assert header.fullmatch(line) or line.startswith("  - ") or line.startswith("render failed for "), line

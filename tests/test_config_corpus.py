@@ -73,3 +73,16 @@ def test_a_bad_stack_file_stops_only_its_own_render(tmp_path: Path, capsys: pyte
     assert "inferentia_chat:model = {}: unknown config namespace" in err
     assert err.rstrip().endswith("render failed for 2 stack(s): broken, typo")
     assert "Traceback" not in err
+
+
+def test_a_dr_stack_whose_primary_fails_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    from offline.render import main as render_main
+
+    folder = project(tmp_path)
+    (folder / "Pulumi.dev.yaml").write_text("config:\n  aws:region: us-east-1\n  inferentia-chat:modle: {}\n")
+    code = render_main(["render", "--stack", "dev-dr", "--out", str(folder / "build")], root=folder)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "  - inferentia-chat:modle = {}: unknown key" in err
+    assert "  - inferentia-chat:dr.primaryStack = 'dev': the primary stack failed to render; fix it first" in err
+    assert err.rstrip().endswith("render failed for 2 stack(s): dev, dev-dr")

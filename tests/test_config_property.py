@@ -30,6 +30,7 @@ ODD_VALUES = st.one_of(
     st.sampled_from([0, -1, 1, 2, 3, 6, 7, 64, 65, 2**31, 10**12, 0.5, True, False, None, "", " ", "null"]),
     st.sampled_from(["yes", "no", "1.36", "us-east-١", "ｕｓ-east-1", "\u200b", "a\nb", "../..", "$(id)", "'; --"]),
     st.sampled_from(["0.0.0.0/0", "10.0.0.0/8", "🚀", "inf2.xlarge", "m7i.large", "/..", "s3://b/../x", "x" * 300]),
+    st.sampled_from(["us-west-1", "eu-west-1", "ap-northeast-1", "us-east-1a", "eu-west-1b", "dr", "primary"]),
     st.text(max_size=12),
     st.lists(st.sampled_from(["a", "", "inf2.xlarge", "203.0.113.0/24", 1]), max_size=3),
     st.dictionaries(st.sampled_from(["a", "id", "replicas"]), st.integers(-2, 3), max_size=2),

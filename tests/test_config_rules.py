@@ -77,9 +77,14 @@ def test_public_access_rules():
 
 def test_the_stack_file_reads_like_the_pulumi_cli(tmp_path: Path):
     stack = tmp_path / "Pulumi.t.yaml"
-    stack.write_text("config:\n  aws:region: us-east-1\n  inferentia-chat:tags: {since: 2026-01-01, on: yes}\n")
-    # YAML 1.2 core, as the CLI's reader: `yes` and dates stay text.
-    assert read_stack_yaml(stack)["inferentia-chat:tags"] == {"since": "2026-01-01", "on": "yes"}
+    stack.write_text(
+        "config:\n  aws:region: us-east-1\n  inferentia-chat:tags: {since: 2026-01-01, on: yes, at: 1:30}\n"
+        "  inferentia-chat:model: {maxNumSeqs: 010, replicas: 0x2, maxModelLen: 1_000}\n"
+    )
+    # YAML 1.2 core, as the CLI's reader: `yes`, dates and `1:30` stay text; 010 is ten, 1_000 is text.
+    config = read_stack_yaml(stack)
+    assert config["inferentia-chat:tags"] == {"since": "2026-01-01", "on": "yes", "at": "1:30"}
+    assert config["inferentia-chat:model"] == {"maxNumSeqs": 10, "replicas": 2, "maxModelLen": "1_000"}
     stack.write_text("config:\n  inferentia-chat:model:\n    replicas: 1\n    replicas: 2\n")
     with pytest.raises(ConfigError) as info:
         read_stack_yaml(stack)

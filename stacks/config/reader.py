@@ -144,13 +144,27 @@ _StrictLoader.yaml_implicit_resolvers = {
     first: [
         (tag, regexp)
         for tag, regexp in resolvers
-        if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:timestamp")
+        if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:int")
     ]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 _StrictLoader.add_implicit_resolver(
     "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
 )
+# YAML 1.2 core integers: decimal, 0o octal, 0x hex (no YAML 1.1 `1:30` sexagesimal, `010` octal or `1_000`).
+_StrictLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:int", re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"), list("-+0123456789")
+)
+
+
+def _int(loader: _StrictLoader, node: yaml.ScalarNode) -> int:
+    text = loader.construct_scalar(node)
+    if text.startswith(("0x", "0o")):
+        return int(text[2:], 16 if text[1] == "x" else 8)
+    return int(text, 10)
+
+
+_StrictLoader.add_constructor("tag:yaml.org,2002:int", _int)
 
 
 def _mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
@@ -185,7 +199,13 @@ def _where(path: Path, error: yaml.YAMLError) -> str:
     mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
     problem = getattr(error, "problem", None) or str(error)
     if mark is None:
-        return f"{path.name}: {problem}"
+        position = getattr(error, "position", None)
+        reason = getattr(error, "reason", None) or problem
+        character = getattr(error, "character", None)
+        if isinstance(character, int):  # a code point (ReaderError)
+            reason = f"character U+{character:04X}: {reason}"
+        where = f" (character {position + 1})" if isinstance(position, int) else ""
+        return f"{path.name}: {' '.join(str(reason).split())}{where}"
     return f"{path.name}:{mark.line + 1}:{mark.column + 1}: {' '.join(str(problem).split())}"
 
 

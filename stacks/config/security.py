@@ -25,9 +25,9 @@ def _environment(raw: Mapping[str, Any], problems: _Problems) -> str:
 def _images(value: Any, problems: _Problems) -> image_pins.Images:
     """Per image role, a digest or a whole reference with a digest."""
     path = f"{CONFIG_NAMESPACE}:images"
-    if value is _MISSING or value is None:
+    if value is _MISSING:
         return image_pins.Images()
-    if not isinstance(value, dict):
+    if not isinstance(value, dict):  # null included: remove the key to take the defaults
         problems.add(path, value, f"must be a mapping of {', '.join(image_pins.DEFAULT_IMAGES)} to digests")
         return image_pins.Images()
     pins: dict[str, str] = {}
