@@ -9,9 +9,12 @@ from .inferentia_node_pool import InferentiaNodePool, InferentiaNodePoolArgs
 from .karpenter import Karpenter, KarpenterArgs
 from .load_balancer_controller import LoadBalancerController, LoadBalancerControllerArgs
 from .lustre_model_store import LinkedBucketArgs, LustreModelStore, LustreModelStoreArgs
+from .autoscaling import Autoscaling, AutoscalingArgs
 from .model_replica import ModelReplica, ModelReplicaArgs
+from .monitoring import Monitoring, MonitoringArgs
 from .network import Network, NetworkArgs
 from .open_webui import OpenWebUI, OpenWebUIArgs
+from .system_node_pool import SystemNodePool, SystemNodePoolArgs
 from .vllm_server import VllmNeuronServer, VllmNeuronServerArgs
 
 __version__ = "0.1.0"
@@ -26,11 +29,16 @@ COMPONENTS = (
     OpenWebUI,
     LoadBalancerController,
     ModelReplica,
+    SystemNodePool,
+    Monitoring,
+    Autoscaling,
 )
 """Every public component class (the ones the Pulumi plugin exposes to other languages)."""
 
 __all__ = [
     "COMPONENTS",
+    "Autoscaling",
+    "AutoscalingArgs",
     "EksCluster",
     "EksClusterArgs",
     "InferentiaNodePool",
@@ -44,10 +52,14 @@ __all__ = [
     "LustreModelStoreArgs",
     "ModelReplica",
     "ModelReplicaArgs",
+    "Monitoring",
+    "MonitoringArgs",
     "Network",
     "NetworkArgs",
     "OpenWebUI",
     "OpenWebUIArgs",
+    "SystemNodePool",
+    "SystemNodePoolArgs",
     "VllmNeuronServer",
     "VllmNeuronServerArgs",
     "__version__",

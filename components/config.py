@@ -23,6 +23,7 @@ from typing import Any
 import pulumi
 
 from . import versions
+from .system_capacity import system_fit, system_requests
 from .hardware import (
     COMPILE_MIN_HOST_MEMORY_GIB,
     INF2_TP_DEGREES,
@@ -178,6 +179,25 @@ class ModelStoreConfig:
 
 
 @dataclass(frozen=True)
+class ActiveSchedule:
+    """When a scale-to-zero model is kept running (KEDA cron trigger): cron start/end in a time zone."""
+
+    timezone: str
+    start: str
+    end: str
+
+
+@dataclass(frozen=True)
+class AutoscalingConfig:
+    """`model.autoscaling`: KEDA scales the model's Deployment on its request queue between these bounds."""
+
+    min_replicas: int
+    max_replicas: int
+    max_queue_wait_seconds: int
+    active_schedule: ActiveSchedule | None = None
+
+
+@dataclass(frozen=True)
 class ModelConfig:
     """The model and how vLLM serves it."""
 
@@ -190,6 +210,8 @@ class ModelConfig:
     max_num_seqs: int
     replicas: int
     compile_job: bool
+    # None: a fixed `replicas`; set: KEDA owns the count within its bounds (`replicas` is then minReplicas).
+    autoscaling: AutoscalingConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -219,6 +241,19 @@ class DrConfig:
 
 
 @dataclass(frozen=True)
+class MonitoringConfig:
+    """`inferentia-chat:monitoring`: Prometheus, Grafana, Alertmanager, neuron-monitor (and KEDA with it)."""
+
+    enabled: bool
+    retention: str
+    storage_gib: int
+    managed_prometheus: bool
+    alert_target: str
+    alert_email: str | None
+    ttft_p95_target_seconds: int
+
+
+@dataclass(frozen=True)
 class StackConfig:
     """The whole, validated configuration of one stack."""
 
@@ -234,6 +269,9 @@ class StackConfig:
     model: ModelConfig
     webui: WebUiConfig
     dr: DrConfig | None
+    monitoring: MonitoringConfig | None = None
+    # `inferentia-chat:alertWebhookUrl`: a secret like hfToken (None when unset); load_config reads it.
+    alert_webhook_url: Any = None
     # `inferentia-chat:hfToken`: a Pulumi secret, carried as a secret Output and never as a plain value
     # (None when unset). parse_config only records whether it is set; load_config reads the secret.
     hf_token: Any = None
@@ -684,9 +722,20 @@ def _model(s: _Section, pool: InferencePoolConfig, role: str) -> ModelConfig:
             f"must divide the model's {facts.attention_heads} attention heads",
         )
     replicas = s.integer("replicas", 0 if role == "dr" else 1, minimum=0, maximum=64)
+    autoscaling = _autoscaling(s.section("autoscaling")) if s.has("autoscaling") else None
+    s.used.add("autoscaling")
+    if autoscaling is not None:
+        if s.has("replicas"):
+            s.problems.add(
+                s.key("replicas"),
+                replicas,
+                "does not apply with autoscaling (the scaler owns the replica count): remove it and set "
+                "autoscaling.minReplicas and maxReplicas",
+            )
+        replicas = autoscaling.min_replicas
     compile_job = s.boolean("compileJob", True)
     if tp in INF2_TP_DEGREES and types_that_fit_tp(tp, pool.instance_types):
-        _check_fit(s, tp, replicas, pool, compile_job)
+        _check_fit(s, tp, replicas, pool, compile_job, autoscaling.max_replicas if autoscaling else None)
     max_len = s.integer("maxModelLen", 8192, minimum=128, maximum=131072, allowed="(tokens)")
     if facts and max_len > facts.max_context:
         s.problems.add(s.key("maxModelLen"), max_len, f"must be at most the model's context of {facts.max_context}")
@@ -716,10 +765,13 @@ def _model(s: _Section, pool: InferencePoolConfig, role: str) -> ModelConfig:
         max_num_seqs=max_seqs,
         replicas=replicas,
         compile_job=compile_job,
+        autoscaling=autoscaling,
     )
 
 
-def _check_fit(s: _Section, tp: int, replicas: int, pool: InferencePoolConfig, compile_job: bool) -> None:
+def _check_fit(
+    s: _Section, tp: int, replicas: int, pool: InferencePoolConfig, compile_job: bool, scale_max: int | None = None
+) -> None:
     """The serving pod at this TP must fit an allowed instance type (after kubelet reservations and
     DaemonSets), and the pool's device ceiling must let Karpenter launch nodes for every pod that can run
     at once."""
@@ -741,17 +793,141 @@ def _check_fit(s: _Section, tp: int, replicas: int, pool: InferencePoolConfig, c
     # update's extra pod already holds its node (it waits in an init container for the artifacts), and the
     # compile Job needs one more. A ceiling without room for all of them deadlocks: the Job never gets a
     # node, so the new pod never starts, so the old ones never go.
-    pods = replicas + 1 + (1 if compile_job else 0)  # the compile pod counted like a serving pod
+    # With autoscaling the most replicas at once is maxReplicas (a rollout can start at the peak).
+    most = scale_max if scale_max is not None else replicas
+    source = "model.autoscaling.maxReplicas" if scale_max is not None else "model.replicas"
+    pods = most + 1 + (1 if compile_job else 0)  # the compile pod counted like a serving pod
     needed = pool_devices_needed(requests, pods, pool.instance_types)
-    if replicas and needed > pool.max_neuron_devices:
+    if most and needed > pool.max_neuron_devices:
         extra = " and the compile Job" if compile_job else ""
         s.problems.add(
             f"{NAMESPACE}:inferencePool.maxNeuronDevices",
             pool.max_neuron_devices,
-            f"must be at least {needed}: {replicas} replica(s) of {wanted}, plus one more pod during rolling "
-            f"updates{extra}, need nodes with {needed} Neuron device(s) in all (model.replicas = {replicas}, "
-            f"model.compileJob = {str(compile_job).lower()}); raise it or lower model.replicas",
+            f"must be at least {needed}: {most} replica(s) of {wanted}, plus one more pod during rolling "
+            f"updates{extra}, need nodes with {needed} Neuron device(s) in all ({source} = {most}, "
+            f"model.compileJob = {str(compile_job).lower()}); raise it or lower {source}",
         )
+
+
+# A request may wait this long in a replica's queue before the service counts as overloaded (the scaler's
+# threshold and the queue alert follow from it and from the start-up budget: docs/operations-autoscaling.md).
+DEFAULT_MAX_QUEUE_WAIT_S = 300
+_CRON = re.compile(r"^[0-9*,/-]+( [0-9*,/-]+){4}$")
+_TIMEZONE = re.compile(r"^[A-Za-z]+(/[A-Za-z0-9_+-]+){0,2}$|^UTC$")
+
+
+def _autoscaling(s: _Section) -> AutoscalingConfig:
+    """`autoscaling` of ONE model entry (a function of the entry alone, so a list of models reuses it)."""
+    low = s.integer("minReplicas", 1, minimum=0, maximum=64, allowed="(serving pods kept when idle)")
+    if not s.has("maxReplicas"):
+        s.problems.missing(s.key("maxReplicas"), "the most serving pods the scaler may run, e.g. 2")
+    high = s.integer("maxReplicas", max(low, 1), minimum=1, maximum=64, allowed="(serving pods at peak load)")
+    if high < low:
+        s.problems.add(s.key("maxReplicas"), high, f"must be at least minReplicas ({low})")
+    wait = s.integer(
+        "maxQueueWaitSeconds",
+        DEFAULT_MAX_QUEUE_WAIT_S,
+        minimum=30,
+        maximum=3600,
+        allowed="(seconds a request may wait in the queue before the service counts as overloaded)",
+    )
+    schedule: ActiveSchedule | None = None
+    if low == 0:
+        # Scale-to-zero: with no pod there is no queue metric, so nothing could wake the model; KEDA's cron
+        # trigger keeps one replica during these hours (docs/operations-autoscaling.md).
+        if not s.has("activeSchedule"):
+            s.problems.missing(
+                s.key("activeSchedule"),
+                "minReplicas 0 needs the hours one replica runs: {timezone, start, end} with cron start/end",
+            )
+        sched = s.section("activeSchedule")
+        cron = "must be a 5-field cron expression such as '0 8 * * 1-5'"
+        tz = sched.string(
+            "timezone", "UTC", pattern=_TIMEZONE, allowed="must be an IANA time zone such as Europe/Berlin or UTC"
+        )
+        start = sched.string("start", None, pattern=_CRON, allowed=cron, required=s.has("activeSchedule"))
+        end = sched.string("end", None, pattern=_CRON, allowed=cron, required=s.has("activeSchedule"))
+        sched.finish()
+        if start and end:
+            schedule = ActiveSchedule(timezone=tz or "UTC", start=start, end=end)
+    elif s.has("activeSchedule"):
+        s.used.add("activeSchedule")
+        s.problems.add(s.key("activeSchedule"), s.raw["activeSchedule"], "only applies with minReplicas 0")
+    s.used.add("activeSchedule")
+    s.finish()
+    return AutoscalingConfig(
+        min_replicas=low, max_replicas=max(high, low, 1), max_queue_wait_seconds=wait, active_schedule=schedule
+    )
+
+
+ALERT_TARGETS = ("sns", "webhook", "none")
+_PROM_DURATION = re.compile(r"^[1-9][0-9]*(h|d|w|y)$")
+
+
+def _monitoring(s: _Section) -> MonitoringConfig:
+    """`inferentia-chat:monitoring`: on by default."""
+    enabled = s.boolean("enabled", True)
+    retention = s.string(
+        "retention", "15d", pattern=_PROM_DURATION, allowed="must be a Prometheus duration such as 15d, 36h or 2w"
+    )
+    storage = s.integer("storageGiB", 50, minimum=10, maximum=16384, allowed="(GiB of the Prometheus volume)")
+    managed = s.boolean("managedPrometheus", False)
+    target = s.string("alertTarget", "sns", choices=ALERT_TARGETS)
+    email = s.string("alertEmail", None, pattern=_EMAIL, allowed="must be an email address")
+    if email and target != "sns":
+        s.problems.add(s.key("alertEmail"), email, "only applies with alertTarget sns (it subscribes to the topic)")
+    ttft = s.integer(
+        "ttftP95TargetSeconds", 10, minimum=1, maximum=600, allowed="(the time-to-first-token p95 alert's target)"
+    )
+    if not enabled:
+        for key in ("retention", "storageGiB", "managedPrometheus", "alertTarget", "alertEmail", "ttftP95TargetSeconds"):
+            if s.has(key):
+                s.problems.add(s.key(key), s.raw[key], "does not apply with enabled false; remove it")
+    s.finish()
+    return MonitoringConfig(
+        enabled=enabled,
+        retention=retention or "15d",
+        storage_gib=storage,
+        managed_prometheus=managed,
+        alert_target=target or "sns",
+        alert_email=email,
+        ttft_p95_target_seconds=ttft,
+    )
+
+
+def _operations_fit(
+    raw: Mapping[str, Any], monitoring: MonitoringConfig, cluster: ClusterConfig, model: ModelConfig, problems: _Problems
+) -> list[str]:
+    """Autoscaling needs the metrics; a webhook needs its URL; the monitoring stack must fit the system
+    nodes at their largest (systemNodeMaxCount). Returns warnings."""
+    if model.autoscaling is not None and not monitoring.enabled:
+        problems.add(
+            f"{NAMESPACE}:model.autoscaling",
+            "set",
+            "needs monitoring.enabled true (KEDA reads the queue from Prometheus)",
+        )
+    if monitoring.enabled and monitoring.alert_target == "webhook" and "alertWebhookUrl" not in raw:
+        problems.missing(
+            f"{NAMESPACE}:alertWebhookUrl",
+            f"alertTarget webhook needs the URL as a secret: pulumi config set --secret {NAMESPACE}:alertWebhookUrl <url>",
+        )
+    if "alertWebhookUrl" in raw and not (monitoring.enabled and monitoring.alert_target == "webhook"):
+        problems.items.append(
+            f"{NAMESPACE}:alertWebhookUrl = [hidden]: only applies with monitoring.alertTarget webhook; remove it"
+        )
+    if not monitoring.enabled:
+        return []
+    need = system_requests(autoscaling=model.autoscaling is not None)
+    report = system_fit(cluster.system_node_type, cluster.system_node_max_count, need)
+    if report is None:
+        return [
+            f"{NAMESPACE}:cluster.systemNodeType: capacity of {cluster.system_node_type} unknown here; check that "
+            f"{cluster.system_node_max_count} node(s) hold the system workloads ({need.cpu_millis}m cpu, "
+            f"{need.memory_mib}Mi memory requested)"
+        ]
+    if report:
+        problems.add(f"{NAMESPACE}:cluster.systemNodeMaxCount", cluster.system_node_max_count, report)
+    return []
 
 
 def _admin_email_problem(value: str) -> bool:
@@ -886,7 +1062,7 @@ def _fleet_throughput(store: ModelStoreConfig, model: ModelConfig, problems: _Pr
 DR_SECTIONS: dict[str, tuple[str, ...]] = {
     "none": (),
     "storage": ("network", "modelStore"),
-    "serving": ("network", "cluster", "inferencePool", "modelStore", "model", "webui"),
+    "serving": ("network", "cluster", "inferencePool", "modelStore", "model", "webui", "monitoring"),
 }
 # Keys a `serving` standby must state, because a default could be wrong there without anything failing until
 # the day of the failover: how `pulumi up` reaches the DR cluster's API, inf2 sizes the DR region offers, and
@@ -980,10 +1156,12 @@ TOP_LEVEL_KEYS = (
     "webui",
     "dr",
     "hfToken",
+    "monitoring",
+    "alertWebhookUrl",
 )
 # Keys whose value must be a Pulumi secret (`pulumi config set --secret`); their values never appear in
 # a message.
-SECRET_KEYS = ("hfToken",)
+SECRET_KEYS = ("hfToken", "alertWebhookUrl")
 
 
 def parse_config(
@@ -1044,6 +1222,11 @@ def parse_config(
         problems.add(f"{NAMESPACE}:dr", raw["dr"], "only applies when role is dr (the DR stack's own config)")
     tags = _tags(raw.get("tags", _MISSING), problems)
     warnings = _fleet_throughput(store, model, problems)
+    monitoring = _monitoring(section("monitoring"))
+    if role == "primary" or (dr is not None and dr.standby == "serving"):
+        warnings += _operations_fit(raw, monitoring, cluster, model, problems)
+    elif "alertWebhookUrl" in raw:
+        problems.items.append(f"{NAMESPACE}:alertWebhookUrl = [hidden]: only applies where monitoring runs; remove it")
 
     if problems.items:
         raise ConfigError(problems.items)
@@ -1060,6 +1243,8 @@ def parse_config(
         model=model,
         webui=webui,
         dr=dr,
+        monitoring=monitoring,
+        alert_webhook_url="alertWebhookUrl" in raw or None,
         hf_token="hfToken" in raw or None,
         warnings=tuple(warnings),
     )
@@ -1096,6 +1281,8 @@ def load_config() -> StackConfig:
     )
     if cfg.hf_token:
         cfg = dataclasses.replace(cfg, hf_token=pulumi.Config(NAMESPACE).require_secret("hfToken"))
+    if cfg.alert_webhook_url:
+        cfg = dataclasses.replace(cfg, alert_webhook_url=pulumi.Config(NAMESPACE).require_secret("alertWebhookUrl"))
     for warning in cfg.warnings:
         pulumi.log.warn(warning)
     return cfg

@@ -173,7 +173,12 @@ class VllmNeuronServerArgs(TypedDict):
     """What the model's completion marker must record (`LustreModelStore.model_request`): pods start (so a new
     node launches and pulls the image) while the model still loads, and wait in an init container for it."""
     metrics_namespace: NotRequired[str]
-    """Namespace of a Prometheus that may scrape /metrics (default: none)."""
+    """Namespace of the Prometheus that may scrape /metrics (default: none may)."""
+    metrics_pod_labels: NotRequired[Mapping[str, str]]
+    """Labels of the Prometheus pods in `metrics_namespace`: only they reach the port (required with it)."""
+    autoscaled: NotRequired[bool]
+    """A scaler (KEDA's HPA) owns the replica count: the Deployment leaves `spec.replicas` unset, so a
+    `pulumi up` never resets what the scaler chose (default false)."""
 
 
 class VllmNeuronServer(pulumi.ComponentResource):
@@ -266,7 +271,7 @@ class VllmNeuronServer(pulumi.ComponentResource):
             f"{name}-deployment",
             metadata={"name": name, "namespace": ns, "labels": labels},
             spec={
-                "replicas": args["replicas"],
+                **({} if args.get("autoscaled") else {"replicas": args["replicas"]}),
                 "revisionHistoryLimit": 3,
                 "selector": {"matchLabels": selector},
                 # New pods come up before old ones go: serving never drops below `replicas`.
@@ -321,8 +326,14 @@ class VllmNeuronServer(pulumi.ComponentResource):
             }
         ]
         if args.get("metrics_namespace"):
+            # Exactly the Prometheus pods (a namespace selector alone would admit every pod there).
+            if not args.get("metrics_pod_labels"):
+                raise ValueError("metrics_namespace needs metrics_pod_labels (the Prometheus pods' labels)")
             allowed_from.append(
-                {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": args["metrics_namespace"]}}}
+                {
+                    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": args["metrics_namespace"]}},
+                    "podSelector": {"matchLabels": dict(args["metrics_pod_labels"])},
+                }
             )
         k8s.networking.v1.NetworkPolicy(
             f"{name}-netpol",
@@ -346,6 +357,9 @@ class VllmNeuronServer(pulumi.ComponentResource):
         self.api_key = pulumi.Output.secret(api_key.result)
         self.compiled_artifacts_dir = pulumi.Output.from_input(cache_dir)
         self.pod_labels = selector
+        # The serving pods only (the compile Job's pod shares `selector`): what a PodMonitor selects.
+        self.serving_pod_labels = {**selector, "app.kubernetes.io/component": labels["app.kubernetes.io/component"]}
+        self.deployment_name = name
         self.deployment = deployment
         self.register_outputs(
             {

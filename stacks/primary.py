@@ -27,6 +27,7 @@ from components.lustre_model_store import (
     volume_path,
 )
 from components.network import Network, NetworkArgs
+from stacks.operations import Operations, build_operations, metrics_access, system_capacity
 from components.open_webui import APP as WEBUI_APP
 from components.open_webui import SELECTOR as WEBUI_POD_LABELS
 from components.open_webui import OpenWebUI, OpenWebUIArgs
@@ -97,6 +98,7 @@ class Platform:
     store: LustreModelStore
     server: VllmNeuronServer
     webui: OpenWebUI
+    operations: Operations | None = None
 
 
 def object_prefixes(cfg: StackConfig) -> tuple[str, str]:
@@ -190,10 +192,12 @@ def build_platform(cfg: StackConfig, replica: ReplicaLink | None = None) -> Plat
         # NodePool and EC2NodeClass go before the controller on destroy (else their nodes are orphaned).
         opts=pulumi.ResourceOptions(providers=[cluster.provider], depends_on=[karpenter.release]),
     )
+    system_pool = system_capacity(cfg, cluster, karpenter)
     store = model_store(cfg, network, cluster, replica)
     server = serving(cfg, store, pool, zone, cluster, dr=replica is not None)
     webui = web_ui(cfg, network, cluster, server)
-    return Platform(network, cluster, karpenter, pool, zone, store, server, webui)
+    ops = build_operations(cfg, cluster, pool, server, system_pool, INFERENCE_NAMESPACE)
+    return Platform(network, cluster, karpenter, pool, zone, store, server, webui, ops)
 
 
 def platform_outputs(p: Platform) -> dict[str, Any]:
@@ -234,6 +238,7 @@ def platform_outputs(p: Platform) -> dict[str, Any]:
         "webuiNamespace": p.webui.namespace,
         "webuiAdminEmail": p.webui.admin_email,
         "webuiAdminPassword": p.webui.admin_password,
+        **(p.operations.outputs() if p.operations else {}),
     }
 
 
@@ -327,6 +332,8 @@ def serving(
             client_namespace=WEBUI_NAMESPACE,
             client_pod_labels=WEBUI_POD_LABELS,
             compile_job=m.compile_job and (m.replicas > 0 or not dr),
+            autoscaled=m.autoscaling is not None,
+            **metrics_access(cfg),
             # Pods wait for the model in the cluster (its completion marker, which also replicates to a DR
             # region), so node launch and image pull overlap the load.
             model_request=store.model_request,

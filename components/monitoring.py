@@ -1,0 +1,396 @@
+"""Monitoring: see the service and get told when it suffers.
+
+kube-prometheus-stack (Prometheus, Alertmanager, Grafana, kube-state-metrics, node-exporter; pinned chart)
+in a namespace of its own with the `restricted` Pod Security level, on the system nodes; neuron-monitor on
+the Inferentia2 nodes only; PodMonitors for each served model and for neuron-monitor, a ServiceMonitor for
+Karpenter's controller; the alerting rules (components/alerts.py) and the dashboards
+(components/dashboards.py). Alerts go to an SNS topic (encrypted with a customer key, published to by a Pod
+Identity role that may do nothing else) or to a webhook whose URL stays in a Secret. Optionally Prometheus
+also writes to an Amazon Managed Service for Prometheus workspace (Pod Identity role, SigV4).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, NotRequired, TypedDict
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from . import alerts, dashboards, metrics, versions
+from . import monitoring_iam as policies
+from . import monitoring_values as chart
+from .blocks import customer_key
+from .eks_cluster import STORAGE_CLASS, SYSTEM_NODE_SELECTOR
+from .hardware import Resources
+from .karpenter import NAMESPACE as KARPENTER_NAMESPACE
+from .karpenter import RELEASE_NAME as KARPENTER_RELEASE
+from .kube import pod_security_labels
+from .neuron_monitor import APP as NEURON_MONITOR, SELECTOR as NEURON_MONITOR_SELECTOR, daemon_set_spec
+from .options import outer_dependencies
+from .tags import component_tags
+
+TYPE = "inferentia-chat:index:Monitoring"
+NAMESPACE = "monitoring"
+NODE_NAMESPACE = "monitoring-node"  # node agents that need the host: node-exporter, neuron-monitor
+RELEASE = chart.FULLNAME
+# The Prometheus pods (operator-made labels): what the vLLM NetworkPolicy admits to /metrics.
+PROMETHEUS_POD_LABELS = {"app.kubernetes.io/name": "prometheus", "operator.prometheus.io/name": chart.PROMETHEUS_NAME}
+PROMETHEUS_URL = f"http://{chart.PROMETHEUS_NAME}.{NAMESPACE}.svc:{chart.PROMETHEUS_PORT}"
+LABELS = {"app.kubernetes.io/part-of": "inferentia-chat", "app.kubernetes.io/component": "monitoring"}
+
+
+def monitoring_requests() -> Resources:
+    """What the monitoring stack requests on the system nodes (the config's capacity check)."""
+    return chart.stack_requests()
+
+
+class ServedModelArgs(TypedDict):
+    """One served model: where its pods are and what its alerts compare with."""
+
+    namespace: str
+    """Namespace of the model's vLLM pods."""
+    deployment: str
+    """Name of its Deployment (also the PodMonitor's name, hence the `job` label `<namespace>/<name>`)."""
+    model_name: str
+    """Served model name (vLLM's `model_name` label)."""
+    pod_labels: Mapping[str, str]
+    """Labels that select the serving pods (and not the compile Job's)."""
+    queue_limit: int
+    """Waiting requests per replica that mean an unacceptable wait (queue alert)."""
+
+
+class MonitoringArgs(TypedDict):
+    """Inputs of `Monitoring`."""
+
+    cluster_name: pulumi.Input[str]
+    """EKS cluster (Pod Identity associations; the cluster ARN in the roles' trust)."""
+    served_models: Sequence[ServedModelArgs]
+    """The models to scrape and alert on."""
+    inference_namespace: str
+    """Namespace of the serving pods (capacity alert and dashboard)."""
+    inference_pool: pulumi.Input[str]
+    """Name of the Inferentia2 NodePool (capacity dashboard)."""
+    inference_node_selector: pulumi.Input[Mapping[str, str]]
+    """Node selector of the Inferentia2 nodes (neuron-monitor runs there only)."""
+    inference_tolerations: pulumi.Input[Sequence[Mapping[str, str]]]
+    """Tolerations of the pool's taint."""
+    startup_budget_seconds: float
+    """A new replica's time-to-ready on a new node (budget.json): how long "not ready" is normal."""
+    retention: NotRequired[str]
+    """Prometheus retention, e.g. 15d (default)."""
+    storage_gib: NotRequired[int]
+    """Prometheus volume size in GiB (default 50)."""
+    ttft_p95_target_seconds: NotRequired[int]
+    """Time-to-first-token p95 alert target (default 10)."""
+    alert_target: NotRequired[str]
+    """`sns` (default: a topic), `webhook` or `none`."""
+    alert_email: NotRequired[str]
+    """An email address subscribed to the alert topic (sns only; it must confirm the subscription)."""
+    alert_webhook_url: NotRequired[pulumi.Input[str]]
+    """The webhook URL (a secret), with `webhook`."""
+    managed_prometheus: NotRequired[bool]
+    """Also remote-write to an Amazon Managed Service for Prometheus workspace (default false)."""
+    tags: NotRequired[Mapping[str, str]]
+    """Common tags for every AWS resource."""
+
+
+class Monitoring(pulumi.ComponentResource):
+    """kube-prometheus-stack, neuron-monitor, monitors, alert rules, dashboards, alert routing and optionally
+    Amazon Managed Service for Prometheus."""
+
+    namespace: pulumi.Output[str]
+    """Namespace of Prometheus, Alertmanager and Grafana."""
+    prometheus_url: pulumi.Output[str]
+    """In-cluster URL of Prometheus (the autoscaler's data source)."""
+    grafana_port_forward_command: pulumi.Output[str]
+    """Makes Grafana reachable at http://localhost:3000."""
+    grafana_admin_password: pulumi.Output[str]
+    """Grafana's generated admin password (a secret; user `admin`)."""
+    alert_topic_arn: pulumi.Output[str]
+    """The SNS topic alerts go to (empty unless `alert_target` is sns)."""
+    remote_write_url: pulumi.Output[str]
+    """The managed Prometheus workspace's remote-write URL (empty unless `managed_prometheus`)."""
+
+    def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(TYPE, name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tags = component_tags(args.get("tags", {}), "Monitoring")
+        upstream = outer_dependencies(opts)
+        ns = k8s.core.v1.Namespace(
+            f"{name}-namespace",
+            metadata={"name": NAMESPACE, "labels": {**LABELS, **pod_security_labels("restricted")}},
+            opts=child,
+        )
+        node_ns = k8s.core.v1.Namespace(
+            f"{name}-node-namespace",
+            metadata={"name": NODE_NAMESPACE, "labels": {**LABELS, **pod_security_labels("privileged")}},
+            opts=child,
+        )
+        password = random.RandomPassword(f"{name}-grafana-admin", length=32, special=False, opts=child)
+        admin = k8s.core.v1.Secret(
+            f"{name}-grafana-admin",
+            metadata={"name": chart.GRAFANA_ADMIN_SECRET, "namespace": NAMESPACE, "labels": LABELS},
+            type="Opaque",
+            string_data={"admin-user": "admin", "admin-password": password.result},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[ns]),
+        )
+        aws_side = _AwsSide(self, name, args, tags)
+        target = args.get("alert_target", "sns")
+        waits: list[pulumi.Resource] = [ns, node_ns, admin, *aws_side.ready, *upstream]
+        if target == "webhook":
+            waits.append(
+                k8s.core.v1.Secret(
+                    f"{name}-alert-webhook",
+                    metadata={"name": chart.WEBHOOK_SECRET, "namespace": NAMESPACE, "labels": LABELS},
+                    type="Opaque",
+                    string_data={chart.WEBHOOK_URL_KEY: pulumi.Output.secret(args.get("alert_webhook_url", ""))},
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[ns]),
+                )
+            )
+        region = aws.get_region().region
+        values = pulumi.Output.all(aws_side.topic_arn, aws_side.remote_write_url).apply(
+            lambda a: chart.chart_values(
+                node_selector=SYSTEM_NODE_SELECTOR,
+                node_namespace=NODE_NAMESPACE,
+                dashboards_namespace=NAMESPACE,
+                retention=args.get("retention", "15d"),
+                storage_gib=args.get("storage_gib", 50),
+                storage_class=STORAGE_CLASS,
+                alertmanager=chart.alertmanager_config(target, region, a[0] or None),
+                webhook=target == "webhook",
+                remote_write_url=a[1] or None,
+                region=region,
+            )
+        )
+        release = k8s.helm.v3.Release(
+            f"{name}-stack",
+            name=RELEASE,
+            chart=versions.PROMETHEUS_STACK_CHART,
+            version=versions.PROMETHEUS_STACK_CHART_VERSION,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=versions.PROMETHEUS_STACK_REPO),
+            namespace=NAMESPACE,
+            atomic=True,
+            cleanup_on_fail=True,
+            timeout=900,
+            values=values,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=waits),
+        )
+        after = pulumi.ResourceOptions(parent=self, depends_on=[release])
+        self._scrape(name, args, node_ns, after)
+        self._rules_and_dashboards(name, args, after)
+
+        self.release = release
+        self.namespace = ns.metadata["name"]
+        self.prometheus_url = pulumi.Output.from_input(PROMETHEUS_URL)
+        self.grafana_port_forward_command = pulumi.Output.from_input(
+            f"kubectl -n {NAMESPACE} port-forward svc/{chart.GRAFANA_SERVICE} 3000:80"
+        )
+        self.grafana_admin_password = pulumi.Output.secret(password.result)
+        self.alert_topic_arn = aws_side.topic_arn
+        self.remote_write_url = aws_side.remote_write_url
+        self.register_outputs(
+            {
+                "namespace": self.namespace,
+                "prometheus_url": self.prometheus_url,
+                "grafana_port_forward_command": self.grafana_port_forward_command,
+                "grafana_admin_password": self.grafana_admin_password,
+                "alert_topic_arn": self.alert_topic_arn,
+                "remote_write_url": self.remote_write_url,
+            }
+        )
+
+    def _scrape(self, name: str, args: MonitoringArgs, node_ns: k8s.core.v1.Namespace, after: pulumi.ResourceOptions) -> None:
+        """neuron-monitor on the inf2 nodes; PodMonitors for vLLM and neuron-monitor; Karpenter's metrics."""
+        spec = pulumi.Output.all(args["inference_node_selector"], args["inference_tolerations"]).apply(
+            lambda a: daemon_set_spec(a[0], a[1])
+        )
+        k8s.apps.v1.DaemonSet(
+            f"{name}-neuron-monitor",
+            metadata={"name": NEURON_MONITOR, "namespace": NODE_NAMESPACE, "labels": {**LABELS, **NEURON_MONITOR_SELECTOR}},
+            spec=spec,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[node_ns]),
+        )
+        monitors: list[tuple[str, str, dict[str, Any]]] = [
+            (
+                f"{name}-neuron-monitor",
+                "PodMonitor",
+                {
+                    "metadata": {"name": NEURON_MONITOR, "namespace": NODE_NAMESPACE},
+                    "spec": {
+                        "selector": {"matchLabels": NEURON_MONITOR_SELECTOR},
+                        "podMetricsEndpoints": [{"port": "metrics", "path": "/", "interval": "30s"}],
+                    },
+                },
+            ),
+            (
+                f"{name}-karpenter",
+                "ServiceMonitor",
+                {
+                    "metadata": {"name": "karpenter", "namespace": NAMESPACE},
+                    "spec": {
+                        "namespaceSelector": {"matchNames": [KARPENTER_NAMESPACE]},
+                        "selector": {
+                            "matchLabels": {
+                                "app.kubernetes.io/name": "karpenter",
+                                "app.kubernetes.io/instance": KARPENTER_RELEASE,
+                            }
+                        },
+                        "endpoints": [{"port": metrics.KARPENTER_METRICS_PORT_NAME, "interval": "30s"}],
+                    },
+                },
+            ),
+        ]
+        for model in args["served_models"]:
+            monitors.append(
+                (
+                    f"{name}-{model['model_name']}",
+                    "PodMonitor",
+                    {
+                        "metadata": {"name": model["deployment"], "namespace": model["namespace"]},
+                        "spec": {
+                            "selector": {"matchLabels": dict(model["pod_labels"])},
+                            "podMetricsEndpoints": [{"port": "http", "path": "/metrics", "interval": "15s"}],
+                        },
+                    },
+                )
+            )
+        for resource_name, kind, body in monitors:
+            k8s.apiextensions.CustomResource(
+                resource_name,
+                api_version="monitoring.coreos.com/v1",
+                kind=kind,
+                metadata={**body["metadata"], "labels": LABELS},
+                spec=body["spec"],
+                opts=after,
+            )
+
+    def _rules_and_dashboards(self, name: str, args: MonitoringArgs, after: pulumi.ResourceOptions) -> None:
+        budget = args["startup_budget_seconds"]
+        groups = [
+            alerts.serving_rules(
+                alerts.ModelAlerts(
+                    namespace=m["namespace"],
+                    deployment=m["deployment"],
+                    model_name=m["model_name"],
+                    queue_limit=m["queue_limit"],
+                    ttft_p95_target_seconds=args.get("ttft_p95_target_seconds", 10),
+                    startup_budget_seconds=budget,
+                )
+            )
+            for m in args["served_models"]
+        ]
+        groups += [alerts.neuron_rules(), alerts.capacity_rules(args["inference_namespace"], budget)]
+        k8s.apiextensions.CustomResource(
+            f"{name}-rules",
+            api_version="monitoring.coreos.com/v1",
+            kind="PrometheusRule",
+            metadata={"name": "inferentia-chat", "namespace": NAMESPACE, "labels": LABELS},
+            spec={"groups": groups},
+            opts=after,
+        )
+        boards = pulumi.Output.from_input(args["inference_pool"]).apply(
+            lambda pool: {
+                "serving": dashboards.serving_dashboard(args["inference_namespace"]),
+                "neuron": dashboards.neuron_dashboard(),
+                "capacity": dashboards.capacity_dashboard(pool, args["inference_namespace"]),
+            }
+        )
+        for key in ("serving", "neuron", "capacity"):
+            k8s.core.v1.ConfigMap(
+                f"{name}-dashboard-{key}",
+                metadata={
+                    "name": f"dashboard-{key}",
+                    "namespace": NAMESPACE,
+                    "labels": {**LABELS, **dashboards.SIDECAR_LABEL},
+                },
+                data=boards.apply(lambda b, k=key: {f"{k}.json": json.dumps(b[k], sort_keys=True)}),
+                opts=after,
+            )
+
+
+class _AwsSide:
+    """The AWS resources: the alert topic and its publisher role; the managed Prometheus workspace and its
+    writer role. Each role is bound by Pod Identity to the chart's fixed service account."""
+
+    def __init__(self, owner: pulumi.Resource, name: str, args: MonitoringArgs, tags: Mapping[str, str]):
+        child = pulumi.ResourceOptions(parent=owner)
+        self.ready: list[pulumi.Resource] = []
+        self.topic_arn: pulumi.Output[str] = pulumi.Output.from_input("")
+        self.remote_write_url: pulumi.Output[str] = pulumi.Output.from_input("")
+        partition = aws.get_partition().partition
+        region = aws.get_region().region
+        account = aws.get_caller_identity().account_id
+        cluster = pulumi.Output.from_input(args["cluster_name"])
+        trust = cluster.apply(
+            lambda c: json.dumps(
+                policies.scoped_pod_identity_trust_policy(account, policies.cluster_arn(partition, region, account, c))
+            )
+        )
+
+        def role(role_name: str, description: str, service_account: str, policy: pulumi.Output[str]) -> None:
+            r = aws.iam.Role(f"{name}-{role_name}-role", description=description, assume_role_policy=trust, tags=dict(tags), opts=child)
+            self.ready.append(aws.iam.RolePolicy(f"{name}-{role_name}-policy", role=r.id, policy=policy, opts=child))
+            self.ready.append(
+                aws.eks.PodIdentityAssociation(
+                    f"{name}-{role_name}",
+                    cluster_name=cluster,
+                    namespace=NAMESPACE,
+                    service_account=service_account,
+                    role_arn=r.arn,
+                    tags=dict(tags),
+                    opts=child,
+                )
+            )
+            self.roles[role_name] = r
+
+        self.roles: dict[str, aws.iam.Role] = {}
+        if args.get("alert_target", "sns") == "sns":
+            key = customer_key(
+                f"{name}-alerts-key",
+                description="inferentia-chat alert topic",
+                alias=pulumi.Output.concat("alias/", cluster, "-alerts"),
+                tags=tags,
+                parent=owner,
+            )
+            topic = aws.sns.Topic(f"{name}-alerts", kms_master_key_id=key.arn, tags=dict(tags), opts=child)
+            role(
+                "alertmanager",
+                "Alertmanager publishes alerts to the alert topic (Pod Identity)",
+                chart.ALERTMANAGER_SERVICE_ACCOUNT,
+                pulumi.Output.all(topic.arn, key.arn).apply(lambda a: json.dumps(policies.alert_publish_policy(a[0], a[1]))),
+            )
+            aws.sns.TopicPolicy(
+                f"{name}-alerts-policy",
+                arn=topic.arn,
+                policy=pulumi.Output.all(topic.arn, self.roles["alertmanager"].arn).apply(
+                    lambda a: json.dumps(policies.alert_topic_policy(a[0], a[1]))
+                ),
+                opts=child,
+            )
+            if args.get("alert_email"):
+                aws.sns.TopicSubscription(
+                    f"{name}-alerts-email", topic=topic.arn, protocol="email", endpoint=args["alert_email"], opts=child
+                )
+            self.topic_arn = topic.arn
+        if args.get("managed_prometheus"):
+            key = customer_key(
+                f"{name}-amp-key",
+                description="inferentia-chat managed Prometheus workspace",
+                alias=pulumi.Output.concat("alias/", cluster, "-amp"),
+                tags=tags,
+                parent=owner,
+            )
+            workspace = aws.amp.Workspace(
+                f"{name}-amp", alias=cluster, kms_key_arn=key.arn, tags=dict(tags), opts=child
+            )
+            role(
+                "prometheus",
+                "Prometheus writes to the managed Prometheus workspace (Pod Identity)",
+                chart.PROMETHEUS_SERVICE_ACCOUNT,
+                workspace.arn.apply(lambda arn: json.dumps(policies.remote_write_policy(arn))),
+            )
+            self.remote_write_url = workspace.prometheus_endpoint.apply(lambda e: f"{e.rstrip('/')}/api/v1/remote_write")

@@ -1,0 +1,87 @@
+"""IAM documents of the monitoring stack, as small pure functions (unit-tested and linted with parliament).
+
+Both roles are assumed through EKS Pod Identity, and their trust is limited to this account and this
+cluster (`aws:SourceAccount`, `aws:SourceArn` = the cluster ARN, which Pod Identity sends), so no other
+cluster's Pod Identity can assume them (confused deputy).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+Policy = dict[str, Any]
+
+
+def cluster_arn(partition: str, region: str, account: str, cluster_name: str) -> str:
+    """The EKS cluster's ARN (what Pod Identity sends as aws:SourceArn)."""
+    return f"arn:{partition}:eks:{region}:{account}:cluster/{cluster_name}"
+
+
+def scoped_pod_identity_trust_policy(account: str, source_cluster_arn: str) -> Policy:
+    """Trust of a Pod Identity role that only this account's given cluster can use."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "EksPodIdentityOfThisCluster",
+                "Effect": "Allow",
+                "Principal": {"Service": "pods.eks.amazonaws.com"},
+                "Action": ["sts:AssumeRole", "sts:TagSession"],
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": account},
+                    "ArnEquals": {"aws:SourceArn": source_cluster_arn},
+                },
+            }
+        ],
+    }
+
+
+def alert_publish_policy(topic_arn: str, key_arn: str) -> Policy:
+    """Alertmanager: publish to the one alert topic, through its KMS key (SNS encrypts with a data key)."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "PublishAlerts", "Effect": "Allow", "Action": "sns:Publish", "Resource": topic_arn},
+            {
+                "Sid": "EncryptForTheTopic",
+                "Effect": "Allow",
+                "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+                "Resource": key_arn,
+                "Condition": {"StringEquals": {"kms:ViaService": f"sns.{topic_arn.split(':')[3]}.amazonaws.com"}},
+            },
+        ],
+    }
+
+
+def alert_topic_policy(topic_arn: str, publisher_role_arn: str) -> Policy:
+    """The alert topic: the Alertmanager role may publish; nothing over plain HTTP."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AlertmanagerPublishes",
+                "Effect": "Allow",
+                "Principal": {"AWS": publisher_role_arn},
+                "Action": "sns:Publish",
+                "Resource": topic_arn,
+            },
+            {
+                "Sid": "DenyInsecureTransport",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "sns:Publish",
+                "Resource": topic_arn,
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            },
+        ],
+    }
+
+
+def remote_write_policy(workspace_arn: str) -> Policy:
+    """Prometheus: write samples to the one Amazon Managed Service for Prometheus workspace."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "RemoteWrite", "Effect": "Allow", "Action": "aps:RemoteWrite", "Resource": workspace_arn}
+        ],
+    }
