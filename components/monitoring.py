@@ -9,7 +9,6 @@ Identity role that may do nothing else) or to a webhook whose URL stays in a Sec
 also writes to an Amazon Managed Service for Prometheus workspace (Pod Identity role, SigV4).
 """
 
-from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence

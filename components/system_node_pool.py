@@ -11,7 +11,6 @@ can never remove the node it runs on. Ceiling: `limits.nodes` = systemNodeMaxCou
 consistent, so a burst can overshoot by a node.
 """
 
-from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, NotRequired, TypedDict

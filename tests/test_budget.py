@@ -56,12 +56,12 @@ def test_dev_meets_the_warm_node_target_and_misses_the_new_node_target_on_the_im
 def test_the_image_cache_removes_the_pull_and_meets_the_new_node_target():
     cache = {"snapshotId": "snap-0123456789abcdef0", "bottlerocketVersion": "v1.46.0"}
     plan = plan_for(
-        **{POOL: {"instanceTypes": ["inf2.xlarge", "inf2.8xlarge"], "maxNeuronDevices": 3, "imageCache": cache}}
+        **{POOL: {"instanceTypes": ["inf2.xlarge", "inf2.8xlarge"], "maxNeuronDevices": 4, "imageCache": cache}}
     )
     new = budget.replica_budget(stack_config(plan.result))["newNode"]
     assert {p["phase"]: p["seconds"] for p in new["phases"]}["image pull"] == budget.IMAGE_CACHED.value
     assert new["meetsTarget"] is True
-    (node_class,) = plan.k8s("EC2NodeClass")
+    (node_class,) = plan.k8s("EC2NodeClass", "inferentia")
     assert node_class["spec"]["amiFamily"] == "Bottlerocket"
     assert node_class["spec"]["amiSelectorTerms"] == [{"alias": "bottlerocket@v1.46.0"}]
     data = [m for m in node_class["spec"]["blockDeviceMappings"] if m["deviceName"] == "/dev/xvdb"]

@@ -114,8 +114,9 @@ def test_serving_standby_builds_the_primary_composition_in_the_dr_region(dev_dr_
     plan = dev_dr_serving
     primary_types = {r.type for r in dev.resources}
     dr_types = {r.type for r in plan.resources}
-    # Everything the primary has, but the Jobs (load, preload, compile) and their script and service account.
-    assert primary_types - dr_types == {JOB, "kubernetes:core/v1:ConfigMap"}  # the load Job and its script
+    # Everything the primary has, but the Jobs (load, preload, compile), and the autoscaler: dev autoscales,
+    # the standby runs a fixed count (zero until the failover sets model.replicas).
+    assert primary_types - dr_types == {JOB, "inferentia-chat:index:Autoscaling", "kubernetes:keda.sh/v1alpha1:ScaledObject"}
     cluster = plan.one(EKS)
     assert cluster.outputs["kubeconfig"]["clusters"][0]["cluster"]["server"].endswith(f".{DR_REGION}.eks.amazonaws.com")
     assert plan.outputs["clusterName"] == "inferentia-chat-dev-dr"
