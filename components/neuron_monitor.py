@@ -46,6 +46,7 @@ def daemon_set_spec(node_selector: Mapping[str, str], tolerations: Sequence[Mapp
                 "automountServiceAccountToken": False,
                 "enableServiceLinks": False,
                 "priorityClassName": "system-node-critical",
+                "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
                 "containers": [
                     {
                         "name": APP,
@@ -63,7 +64,7 @@ def daemon_set_spec(node_selector: Mapping[str, str], tolerations: Sequence[Mapp
                             "timeoutSeconds": 5,
                             "failureThreshold": 4,
                         },
-                        "securityContext": {"privileged": True},
+                        "securityContext": {"privileged": True, "seccompProfile": {"type": "RuntimeDefault"}},
                     }
                 ],
             },
