@@ -11,16 +11,16 @@ from typing import Any
 
 import pulumi
 
-from components.autoscaling import Autoscaling, AutoscalingArgs, ScaledDeploymentArgs, scaling_policy
-from components.config import StackConfig
-from components.eks_cluster import EksCluster
-from components.inferentia_node_pool import InferentiaNodePool
-from components.karpenter import Karpenter
-from components.monitoring import NAMESPACE as MONITORING_NAMESPACE
-from components.monitoring import PROMETHEUS_POD_LABELS, Monitoring, MonitoringArgs, ServedModelArgs
-from components.system_node_pool import SystemNodePool, SystemNodePoolArgs
-from components.vllm_server import VllmNeuronServer
+from inferentia_chat.autoscaling import Autoscaling, AutoscalingArgs, ScaledDeploymentArgs, scaling_policy
+from inferentia_chat.eks_cluster import EksCluster
+from inferentia_chat.inferentia_node_pool import InferentiaNodePool
+from inferentia_chat.karpenter import Karpenter
+from inferentia_chat.monitoring import NAMESPACE as MONITORING_NAMESPACE
+from inferentia_chat.monitoring import PROMETHEUS_POD_LABELS, Monitoring, MonitoringArgs, ServedModelArgs
+from inferentia_chat.system_node_pool import SystemNodePool, SystemNodePoolArgs
+from inferentia_chat.vllm_server import VllmNeuronServer
 from offline.budget import replica_budget
+from stacks.config import StackConfig
 
 
 @dataclass(frozen=True)
@@ -95,9 +95,7 @@ def build_operations(
         return Operations(system_pool, None, None)
     m = cfg.model
     budget = new_node_seconds(cfg)
-    policy = scaling_policy(
-        budget, m.max_num_seqs, m.autoscaling.max_queue_wait_seconds if m.autoscaling else 300
-    )
+    policy = scaling_policy(budget, m.max_num_seqs, m.autoscaling.max_queue_wait_seconds if m.autoscaling else 300)
     args = MonitoringArgs(
         cluster_name=cluster.cluster_name,
         served_models=[

@@ -19,8 +19,8 @@ import pytest
 import yaml
 from conftest import Plan
 
-from components import alerts
-from components.autoscaling import queue_query
+from inferentia_chat import alerts
+from inferentia_chat.autoscaling import queue_query
 
 ROOT = Path(__file__).resolve().parent.parent
 NS, MODEL, JOB = "inference", "mistral-7b-instruct", "inference/vllm"
@@ -58,7 +58,10 @@ def series(name: str, labels: str, values: str) -> dict[str, str]:
 
 def histogram(labels: str, per_minute: dict[str, int]) -> list[dict[str, str]]:
     """TTFT buckets growing by the given counts per minute (cumulative, as Prometheus histograms are)."""
-    return [series("vllm:time_to_first_token_seconds_bucket", f'{labels},le="{le}"', f"0+{n}x30") for le, n in per_minute.items()]
+    return [
+        series("vllm:time_to_first_token_seconds_bucket", f'{labels},le="{le}"', f"0+{n}x30")
+        for le, n in per_minute.items()
+    ]
 
 
 def cases(rules: dict[str, dict[str, Any]]) -> dict[str, tuple[list, list, int, dict[str, str]]]:
@@ -75,9 +78,15 @@ def cases(rules: dict[str, dict[str, Any]]) -> dict[str, tuple[list, list, int, 
     below = {str(ttft / 4): 10, str(ttft * 2): 10, "+Inf": 10}
     return {
         "VllmNoReadyReplica": (
-            [series("kube_deployment_spec_replicas", dep, "1x40"), series("kube_deployment_status_replicas_available", dep, "0x40")],
+            [
+                series("kube_deployment_spec_replicas", dep, "1x40"),
+                series("kube_deployment_status_replicas_available", dep, "0x40"),
+            ],
             # A replica that is available, and a fleet scaled to zero, are both fine.
-            [series("kube_deployment_spec_replicas", dep, "1x40"), series("kube_deployment_status_replicas_available", dep, "1x40")],
+            [
+                series("kube_deployment_spec_replicas", dep, "1x40"),
+                series("kube_deployment_status_replicas_available", dep, "1x40"),
+            ],
             startup + 2,
             {"namespace": NS, "deployment": "vllm"},
         ),
@@ -88,8 +97,14 @@ def cases(rules: dict[str, dict[str, Any]]) -> dict[str, tuple[list, list, int, 
             {"job": JOB, "pod": "vllm-a"},
         ),
         "VllmQueueBacklog": (
-            [series("vllm:num_requests_waiting", f'{VLLM},pod="a"', f"{queue + 2}x20"), series("vllm:num_requests_waiting", f'{VLLM},pod="b"', f"{queue}x20")],
-            [series("vllm:num_requests_waiting", f'{VLLM},pod="a"', f"{queue}x20"), series("vllm:num_requests_waiting", f'{VLLM},pod="b"', f"{queue}x20")],
+            [
+                series("vllm:num_requests_waiting", f'{VLLM},pod="a"', f"{queue + 2}x20"),
+                series("vllm:num_requests_waiting", f'{VLLM},pod="b"', f"{queue}x20"),
+            ],
+            [
+                series("vllm:num_requests_waiting", f'{VLLM},pod="a"', f"{queue}x20"),
+                series("vllm:num_requests_waiting", f'{VLLM},pod="b"', f"{queue}x20"),
+            ],
             10,
             {},
         ),
@@ -101,21 +116,42 @@ def cases(rules: dict[str, dict[str, Any]]) -> dict[str, tuple[list, list, int, 
         ),
         "VllmTimeToFirstTokenHigh": (histogram(VLLM, above), histogram(VLLM, below), 20, {}),
         "VllmServerErrors": (
-            [series("http_requests_total", f'{http},status="5xx"', "0+6x30"), series("http_requests_total", f'{http},status="2xx"', "0+60x30")],
-            [series("http_requests_total", f'{http},status="5xx"', "0+1x30"), series("http_requests_total", f'{http},status="2xx"', "0+60x30")],
+            [
+                series("http_requests_total", f'{http},status="5xx"', "0+6x30"),
+                series("http_requests_total", f'{http},status="2xx"', "0+60x30"),
+            ],
+            [
+                series("http_requests_total", f'{http},status="5xx"', "0+1x30"),
+                series("http_requests_total", f'{http},status="2xx"', "0+60x30"),
+            ],
             20,
             {},
         ),
         "NeuronExecutionErrors": (
             [series("execution_errors_total", 'error_type="hardware",instance_id="i-0abc"', "0+1x20")],
             # Transient errors (corrected ECC) are recoverable and do not page.
-            [series("execution_errors_total", 'error_type="transient",instance_id="i-0abc"', "0+1x20"), series("execution_errors_total", 'error_type="hardware",instance_id="i-0abc"', "3x20")],
+            [
+                series("execution_errors_total", 'error_type="transient",instance_id="i-0abc"', "0+1x20"),
+                series("execution_errors_total", 'error_type="hardware",instance_id="i-0abc"', "3x20"),
+            ],
             10,
             {"instance_id": "i-0abc", "error_type": "hardware"},
         ),
         "NeuronUncorrectableEcc": (
-            [series("hardware_ecc_events_total", 'event_type="mem_ecc_uncorrected",instance_id="i-0abc",neuron_device_index="0"', "0+1x20")],
-            [series("hardware_ecc_events_total", 'event_type="mem_ecc_corrected",instance_id="i-0abc",neuron_device_index="0"', "0+1x20")],
+            [
+                series(
+                    "hardware_ecc_events_total",
+                    'event_type="mem_ecc_uncorrected",instance_id="i-0abc",neuron_device_index="0"',
+                    "0+1x20",
+                )
+            ],
+            [
+                series(
+                    "hardware_ecc_events_total",
+                    'event_type="mem_ecc_corrected",instance_id="i-0abc",neuron_device_index="0"',
+                    "0+1x20",
+                )
+            ],
             10,
             {"instance_id": "i-0abc"},
         ),
@@ -171,7 +207,9 @@ def test_each_alert_fires_above_its_threshold_and_stays_quiet_below(dev: Plan, t
     rules = rules_by_name(dev)
     assert set(cases(rules)) == set(rules), "every rendered alert has a firing and a quiet case"
     write_rules(dev, tmp_path)
-    (tmp_path / "tests.yaml").write_text(yaml.safe_dump({"rule_files": ["rules.yaml"], "evaluation_interval": "1m", "tests": unit_tests(rules)}))
+    (tmp_path / "tests.yaml").write_text(
+        yaml.safe_dump({"rule_files": ["rules.yaml"], "evaluation_interval": "1m", "tests": unit_tests(rules)})
+    )
     proc = run(["test", "rules", str(tmp_path / "tests.yaml")])
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
@@ -181,7 +219,17 @@ def test_a_wrong_expectation_is_caught_by_promtool(dev: Plan, tmp_path: Path):
     rules = rules_by_name(dev)
     _, quiet, at, labels = cases(rules)["VllmQueueBacklog"]
     write_rules(dev, tmp_path)
-    wrong = {"interval": "1m", "input_series": quiet, "alert_rule_test": [{"eval_time": f"{at}m", "alertname": "VllmQueueBacklog", "exp_alerts": [{"exp_labels": {**labels, **rules["VllmQueueBacklog"]["labels"]}}]}]}
+    wrong = {
+        "interval": "1m",
+        "input_series": quiet,
+        "alert_rule_test": [
+            {
+                "eval_time": f"{at}m",
+                "alertname": "VllmQueueBacklog",
+                "exp_alerts": [{"exp_labels": {**labels, **rules["VllmQueueBacklog"]["labels"]}}],
+            }
+        ],
+    }
     (tmp_path / "tests.yaml").write_text(yaml.safe_dump({"rule_files": ["rules.yaml"], "tests": [wrong]}))
     assert run(["test", "rules", str(tmp_path / "tests.yaml")]).returncode != 0
 
@@ -214,7 +262,13 @@ def test_the_scaler_query_sums_the_waiting_requests_of_its_model_only(dev: Plan,
 
 def test_every_alert_has_a_runbook_section_in_the_docs(dev: Plan):
     doc = (ROOT / alerts.RUNBOOK).read_text()
-    anchors = {re.sub(r"[^a-z0-9]", "", line.lstrip("#").strip().lower()) for line in doc.splitlines() if line.startswith("### ")}
+    anchors = {
+        re.sub(r"[^a-z0-9]", "", line.lstrip("#").strip().lower())
+        for line in doc.splitlines()
+        if line.startswith("### ")
+    }
     for name, rule in rules_by_name(dev).items():
         assert rule["annotations"]["runbook"] == f"{alerts.RUNBOOK}#{name.lower()}"
-        assert name.lower() in anchors, f"{name}: no '### {name}' section (meaning and first action) in {alerts.RUNBOOK}"
+        assert name.lower() in anchors, (
+            f"{name}: no '### {name}' section (meaning and first action) in {alerts.RUNBOOK}"
+        )

@@ -12,12 +12,12 @@ import crd_schema
 import pytest
 from conftest import Plan, plan_for
 
-from components import versions
-from components.autoscaling import HPA_SYNC_S, REQUEST_SECONDS, scaling_policy
-from components.config import ConfigError, parse_config
-from components.eks_cluster import SYSTEM_NODE_SELECTOR
+from inferentia_chat import versions
+from inferentia_chat.autoscaling import HPA_SYNC_S, REQUEST_SECONDS, scaling_policy
+from inferentia_chat.eks_cluster import SYSTEM_NODE_SELECTOR
 from offline import budget
 from offline.render import stack_config
+from stacks.config import ConfigError, parse_config
 
 MODEL = "inferentia-chat:model"
 POOL = "inferentia-chat:inferencePool"
@@ -74,7 +74,12 @@ def test_the_scaler_numbers_follow_from_budget_json(rendered: Path, dev: Plan):
     scale_down = spec["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]["scaleDown"]
     assert scale_down["stabilizationWindowSeconds"] == math.ceil(2 * t_new)
     # The queue alert's limit is the same derivation's.
-    (rule,) = [r for g in dev.k8s("PrometheusRule")[0]["spec"]["groups"] for r in g["rules"] if r["alert"] == "VllmQueueBacklog"]
+    (rule,) = [
+        r
+        for g in dev.k8s("PrometheusRule")[0]["spec"]["groups"]
+        for r in g["rules"]
+        if r["alert"] == "VllmQueueBacklog"
+    ]
     assert rule["expr"].endswith(f"> {math.floor(rate * wait)}")
 
 
@@ -87,9 +92,13 @@ def test_a_slower_start_moves_the_threshold_down_and_the_cooldown_up():
 
 def test_the_image_cache_shortens_the_budget_and_so_the_scaler(dev: Plan):
     cache = {"snapshotId": "snap-0123456789abcdef0", "bottlerocketVersion": "v1.46.0"}
-    cached = plan_for(**{POOL: {"instanceTypes": ["inf2.xlarge", "inf2.8xlarge"], "maxNeuronDevices": 4, "imageCache": cache}})
+    cached = plan_for(
+        **{POOL: {"instanceTypes": ["inf2.xlarge", "inf2.8xlarge"], "maxNeuronDevices": 4, "imageCache": cache}}
+    )
     assert scaled_object(cached)["spec"]["cooldownPeriod"] < scaled_object(dev)["spec"]["cooldownPeriod"]
-    assert int(prometheus_trigger(cached)["metadata"]["threshold"]) > int(prometheus_trigger(dev)["metadata"]["threshold"])
+    assert int(prometheus_trigger(cached)["metadata"]["threshold"]) > int(
+        prometheus_trigger(dev)["metadata"]["threshold"]
+    )
 
 
 def test_without_autoscaling_the_deployment_keeps_a_fixed_count_and_no_keda():
@@ -109,7 +118,9 @@ def problems(raw: dict) -> list[str]:
 
 
 def test_max_replicas_plus_surge_plus_compile_must_fit_the_device_ceiling():
-    (p,) = problems({"model": {"autoscaling": {"minReplicas": 1, "maxReplicas": 3}}, "inferencePool": {"maxNeuronDevices": 4}})
+    (p,) = problems(
+        {"model": {"autoscaling": {"minReplicas": 1, "maxReplicas": 3}}, "inferencePool": {"maxNeuronDevices": 4}}
+    )
     assert p.startswith("inferentia-chat:inferencePool.maxNeuronDevices = 4: must be at least 5")
     assert "model.autoscaling.maxReplicas = 3" in p
     ok = parse_config(
@@ -127,21 +138,41 @@ def test_max_replicas_plus_surge_plus_compile_must_fit_the_device_ceiling():
 
 
 BAD = [
-    ({"model": {"replicas": 2, "autoscaling": SCALED}}, "inferentia-chat:model.replicas = 2: does not apply with autoscaling"),
+    (
+        {"model": {"replicas": 2, "autoscaling": SCALED}},
+        "inferentia-chat:model.replicas = 2: does not apply with autoscaling",
+    ),
     ({"model": {"autoscaling": {"minReplicas": 1}}}, "inferentia-chat:model.autoscaling.maxReplicas is required"),
-    ({"model": {"autoscaling": {"minReplicas": 2, "maxReplicas": 1}}}, "maxReplicas = 1: must be at least minReplicas (2)"),
+    (
+        {"model": {"autoscaling": {"minReplicas": 2, "maxReplicas": 1}}},
+        "maxReplicas = 1: must be at least minReplicas (2)",
+    ),
     ({"model": {"autoscaling": {"minReplicas": 0, "maxReplicas": 1}}}, "model.autoscaling.activeSchedule is required"),
     (
         {"model": {"autoscaling": {**SCALED, "activeSchedule": {"start": "0 8 * * *", "end": "0 18 * * *"}}}},
         "activeSchedule",
     ),
     (
-        {"model": {"autoscaling": {"minReplicas": 0, "maxReplicas": 1, "activeSchedule": {"start": "8am", "end": "0 18 * * *"}}}},
+        {
+            "model": {
+                "autoscaling": {
+                    "minReplicas": 0,
+                    "maxReplicas": 1,
+                    "activeSchedule": {"start": "8am", "end": "0 18 * * *"},
+                }
+            }
+        },
         "activeSchedule.start = '8am': must be a 5-field cron",
     ),
-    ({"model": {"autoscaling": {**SCALED, "maxQueueWaitSeconds": 5}}}, "maxQueueWaitSeconds = 5: must be between 30 and 3600"),
+    (
+        {"model": {"autoscaling": {**SCALED, "maxQueueWaitSeconds": 5}}},
+        "maxQueueWaitSeconds = 5: must be between 30 and 3600",
+    ),
     ({"model": {"autoscaling": {**SCALED, "maxReplica": 3}}}, "did you mean 'maxReplicas'"),
-    ({"model": {"autoscaling": SCALED}, "monitoring": {"enabled": False}}, "model.autoscaling = 'set': needs monitoring.enabled true"),
+    (
+        {"model": {"autoscaling": SCALED}, "monitoring": {"enabled": False}},
+        "model.autoscaling = 'set': needs monitoring.enabled true",
+    ),
 ]
 
 
@@ -199,7 +230,10 @@ def test_system_nodes_grow_up_to_system_node_max_count(dev: Plan):
     assert types["values"] == [cfg.system_node_type]
     assert "taints" not in spec["template"]["spec"]
     # Removed before the Karpenter controller on destroy; the controller itself stays off Karpenter nodes.
-    assert dev.depends(dev.one("kubernetes:karpenter.sh/v1:NodePool", "system-node-pool"), dev.one("kubernetes:helm.sh/v3:Release", "karpenter-chart"))
+    assert dev.depends(
+        dev.one("kubernetes:karpenter.sh/v1:NodePool", "system-node-pool"),
+        dev.one("kubernetes:helm.sh/v3:Release", "karpenter-chart"),
+    )
     (system_class,) = dev.k8s("EC2NodeClass", "system")
     assert system_class["spec"]["metadataOptions"]["httpTokens"] == "required"
 
@@ -210,11 +244,22 @@ def test_no_system_pool_when_the_max_is_the_static_count():
 
 
 def _dev_cluster() -> dict:
-    return {"kubernetesVersion": "1.36", "systemNodeType": "m7i.large", "publicEndpoint": True, "publicAccessCidrs": ["203.0.113.0/24"]}
+    return {
+        "kubernetesVersion": "1.36",
+        "systemNodeType": "m7i.large",
+        "publicEndpoint": True,
+        "publicAccessCidrs": ["203.0.113.0/24"],
+    }
 
 
 def test_the_monitoring_stack_must_fit_the_system_capacity():
-    (p,) = problems({"cluster": {"systemNodeCount": 1, "systemNodeMaxCount": 1}, "model": {"autoscaling": SCALED}, "inferencePool": {"maxNeuronDevices": 4}})
+    (p,) = problems(
+        {
+            "cluster": {"systemNodeCount": 1, "systemNodeMaxCount": 1},
+            "model": {"autoscaling": SCALED},
+            "inferencePool": {"maxNeuronDevices": 4},
+        }
+    )
     assert p.startswith("inferentia-chat:cluster.systemNodeMaxCount = 1: 1 x m7i.large leave")
     assert "monitoring.enabled false" in p
     parse_config({"cluster": {"systemNodeCount": 1, "systemNodeMaxCount": 3}}, region="us-east-1", stack="dev")

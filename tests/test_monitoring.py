@@ -11,12 +11,12 @@ import pytest
 import yaml
 from conftest import Plan, plan_for
 
-from components import metrics, versions
-from components.config import ConfigError
-from components.eks_cluster import SYSTEM_NODE_SELECTOR
-from components.inferentia_node_pool import NEURON_TOLERATION
-from components.monitoring import PROMETHEUS_POD_LABELS
+from inferentia_chat import metrics, versions
+from inferentia_chat.eks_cluster import SYSTEM_NODE_SELECTOR
+from inferentia_chat.inferentia_node_pool import NEURON_TOLERATION
+from inferentia_chat.monitoring import PROMETHEUS_POD_LABELS
 from offline.render import run_stack
+from stacks.config import ConfigError
 
 MON = "inferentia-chat:monitoring"
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,7 +73,10 @@ def test_storage_and_retention_follow_the_config(dev: Plan):
     assert claim["resources"]["requests"]["storage"] == "20Gi" and claim["storageClassName"] == "gp3-encrypted"
     assert spec["retentionSize"] == "17GB"  # stops before the disk is full
     other = values(plan_for(**{MON: {"retention": "30d", "storageGiB": 200}}))["prometheus"]["prometheusSpec"]
-    assert other["retention"] == "30d" and other["storageSpec"]["volumeClaimTemplate"]["spec"]["resources"]["requests"]["storage"] == "200Gi"
+    assert (
+        other["retention"] == "30d"
+        and other["storageSpec"]["volumeClaimTemplate"]["spec"]["resources"]["requests"]["storage"] == "200Gi"
+    )
 
 
 def test_prometheus_selects_the_monitors_and_rules_of_every_namespace(dev: Plan):
@@ -117,7 +120,9 @@ def test_only_the_prometheus_pods_reach_the_vllm_metrics_port(dev: Plan):
     (policy,) = dev.k8s("NetworkPolicy", "vllm")
     (rule,) = policy["spec"]["ingress"]
     assert rule["ports"] == [{"protocol": "TCP", "port": 8000}]
-    scrapers = [s for s in rule["from"] if s["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] == "monitoring"]
+    scrapers = [
+        s for s in rule["from"] if s["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] == "monitoring"
+    ]
     assert scrapers == [
         {
             "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
@@ -134,7 +139,9 @@ def test_without_monitoring_nothing_reaches_the_metrics_and_nothing_is_deployed(
     assert not plan.k8s("PodMonitor") and not plan.k8s("ScaledObject")
     (policy,) = plan.k8s("NetworkPolicy", "vllm")
     (rule,) = policy["spec"]["ingress"]
-    assert [s["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] for s in rule["from"]] == ["open-webui"]
+    assert [s["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] for s in rule["from"]] == [
+        "open-webui"
+    ]
 
 
 def test_neuron_monitor_runs_on_the_inf2_nodes_only(dev: Plan):
@@ -177,7 +184,11 @@ KNOWN |= {f"{m}_bucket" for m in KNOWN} | {"kube_pod_status_scheduled"}
 
 
 def test_dashboards_are_sidecar_configmaps_querying_only_known_metrics(dev: Plan):
-    boards = {c["metadata"]["name"]: c for c in dev.k8s("ConfigMap") if c["metadata"].get("labels", {}).get("grafana_dashboard")}
+    boards = {
+        c["metadata"]["name"]: c
+        for c in dev.k8s("ConfigMap")
+        if c["metadata"].get("labels", {}).get("grafana_dashboard")
+    }
     assert set(boards) == {"dashboard-serving", "dashboard-neuron", "dashboard-capacity"}
     for cm in boards.values():
         assert cm["metadata"]["labels"]["grafana_dashboard"] == "1" and cm["metadata"]["namespace"] == "monitoring"
@@ -185,7 +196,9 @@ def test_dashboards_are_sidecar_configmaps_querying_only_known_metrics(dev: Plan
         assert board["panels"], board["title"]
         for panel in board["panels"]:
             for target in panel["targets"]:
-                names = set(re.findall(r"([a-z0-9_:]+)[{\[]", target["expr"])) | set(re.findall(r"(?<!by )\(([a-z_:]+)\)", target["expr"]))
+                names = set(re.findall(r"([a-z0-9_:]+)[{\[]", target["expr"])) | set(
+                    re.findall(r"(?<!by )\(([a-z_:]+)\)", target["expr"])
+                )
                 assert names and names <= KNOWN, (board["title"], panel["title"], names - KNOWN)
     serving = json.loads(boards["dashboard-serving"]["data"]["serving.json"])
     titles = {p["title"] for p in serving["panels"]}
@@ -217,7 +230,10 @@ def test_alerts_go_to_an_encrypted_topic_only_alertmanager_may_publish_to(dev: P
     assert sns["topic_arn"] == topic.outputs["arn"] and sns["sigv4"] == {"region": "us-east-1"}
     assert dev.outputs["alertTopicArn"] == topic.outputs["arn"]
     topic_policy = dev.policy(dev.one("aws:sns/topicPolicy:TopicPolicy", "monitoring-alerts-policy"))
-    assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in topic_policy["Statement"])
+    assert any(
+        s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        for s in topic_policy["Statement"]
+    )
 
 
 def test_an_alert_email_subscribes_to_the_topic():
@@ -240,9 +256,13 @@ def test_a_webhook_url_stays_in_a_secret(tmp_path):
     am = values(plan)["alertmanager"]
     assert am["alertmanagerSpec"]["secrets"] == ["alert-webhook"]
     receiver = {r["name"]: r for r in am["config"]["receivers"]}["oncall"]
-    assert receiver["webhook_configs"] == [{"url_file": "/etc/alertmanager/secrets/alert-webhook/url", "send_resolved": True}]
+    assert receiver["webhook_configs"] == [
+        {"url_file": "/etc/alertmanager/secrets/alert-webhook/url", "send_resolved": True}
+    ]
     assert "offline-placeholder-secret" not in json.dumps([r.inputs for r in plan.resources])
-    assert not plan.of_type("aws:sns/topic:Topic") or all("monitoring" not in r.name for r in plan.of_type("aws:sns/topic:Topic"))
+    assert not plan.of_type("aws:sns/topic:Topic") or all(
+        "monitoring" not in r.name for r in plan.of_type("aws:sns/topic:Topic")
+    )
     with pytest.raises(ConfigError, match="alertWebhookUrl is required"):
         run_stack("dev", overrides={MON: {"alertTarget": "webhook"}})
 

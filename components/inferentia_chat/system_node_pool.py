@@ -11,7 +11,6 @@ can never remove the node it runs on. Ceiling: `limits.nodes` = systemNodeMaxCou
 consistent, so a burst can overshoot by a node.
 """
 
-
 from collections.abc import Mapping
 from typing import Any, NotRequired, TypedDict
 
@@ -132,9 +131,7 @@ class SystemNodePool(pulumi.ComponentResource):
             api_version="karpenter.sh/v1",
             kind="NodePool",
             metadata={"name": name, "labels": labels},
-            spec=node_pool_spec(
-                name, args["instance_type"], args["max_nodes"], args.get("consolidate_after", "10m")
-            ),
+            spec=node_pool_spec(name, args["instance_type"], args["max_nodes"], args.get("consolidate_after", "10m")),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*waits, node_class]),
         )
         self.node_pool_name = pulumi.Output.from_input(name)

@@ -53,7 +53,12 @@ def daemon_set_spec(node_selector: Mapping[str, str], tolerations: Sequence[Mapp
                         "image": versions.NEURON_MONITOR_IMAGE,
                         "imagePullPolicy": "IfNotPresent",
                         "command": ["/opt/bin/entrypoint.sh"],
-                        "args": ["--port", str(port), "--neuron-monitor-config", "/opt/aws/neuron/bin/neuron-monitor.conf"],
+                        "args": [
+                            "--port",
+                            str(port),
+                            "--neuron-monitor-config",
+                            "/opt/aws/neuron/bin/neuron-monitor.conf",
+                        ],
                         "ports": [{"name": "metrics", "containerPort": port, "protocol": "TCP"}],
                         "env": [{"name": "GOMEMLIMIT", "value": "160MiB"}],
                         "resources": RESOURCES,

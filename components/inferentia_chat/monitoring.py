@@ -9,7 +9,6 @@ Identity role that may do nothing else) or to a webhook whose URL stays in a Sec
 also writes to an Amazon Managed Service for Prometheus workspace (Pod Identity role, SigV4).
 """
 
-
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any, NotRequired, TypedDict
@@ -28,7 +27,9 @@ from .hardware import Resources
 from .karpenter import NAMESPACE as KARPENTER_NAMESPACE
 from .karpenter import RELEASE_NAME as KARPENTER_RELEASE
 from .kube import pod_security_labels
-from .neuron_monitor import APP as NEURON_MONITOR, SELECTOR as NEURON_MONITOR_SELECTOR, daemon_set_spec
+from .neuron_monitor import APP as NEURON_MONITOR
+from .neuron_monitor import SELECTOR as NEURON_MONITOR_SELECTOR
+from .neuron_monitor import daemon_set_spec
 from .options import outer_dependencies
 from .tags import component_tags
 
@@ -202,14 +203,20 @@ class Monitoring(pulumi.ComponentResource):
             }
         )
 
-    def _scrape(self, name: str, args: MonitoringArgs, node_ns: k8s.core.v1.Namespace, after: pulumi.ResourceOptions) -> None:
+    def _scrape(
+        self, name: str, args: MonitoringArgs, node_ns: k8s.core.v1.Namespace, after: pulumi.ResourceOptions
+    ) -> None:
         """neuron-monitor on the inf2 nodes; PodMonitors for vLLM and neuron-monitor; Karpenter's metrics."""
         spec = pulumi.Output.all(args["inference_node_selector"], args["inference_tolerations"]).apply(
             lambda a: daemon_set_spec(a[0], a[1])
         )
         k8s.apps.v1.DaemonSet(
             f"{name}-neuron-monitor",
-            metadata={"name": NEURON_MONITOR, "namespace": NODE_NAMESPACE, "labels": {**LABELS, **NEURON_MONITOR_SELECTOR}},
+            metadata={
+                "name": NEURON_MONITOR,
+                "namespace": NODE_NAMESPACE,
+                "labels": {**LABELS, **NEURON_MONITOR_SELECTOR},
+            },
             spec=spec,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[node_ns]),
         )
@@ -331,7 +338,13 @@ class _AwsSide:
         )
 
         def role(role_name: str, description: str, service_account: str, policy: pulumi.Output[str]) -> None:
-            r = aws.iam.Role(f"{name}-{role_name}-role", description=description, assume_role_policy=trust, tags=dict(tags), opts=child)
+            r = aws.iam.Role(
+                f"{name}-{role_name}-role",
+                description=description,
+                assume_role_policy=trust,
+                tags=dict(tags),
+                opts=child,
+            )
             self.ready.append(aws.iam.RolePolicy(f"{name}-{role_name}-policy", role=r.id, policy=policy, opts=child))
             self.ready.append(
                 aws.eks.PodIdentityAssociation(
@@ -360,7 +373,9 @@ class _AwsSide:
                 "alertmanager",
                 "Alertmanager publishes alerts to the alert topic (Pod Identity)",
                 chart.ALERTMANAGER_SERVICE_ACCOUNT,
-                pulumi.Output.all(topic.arn, key.arn).apply(lambda a: json.dumps(policies.alert_publish_policy(a[0], a[1]))),
+                pulumi.Output.all(topic.arn, key.arn).apply(
+                    lambda a: json.dumps(policies.alert_publish_policy(a[0], a[1]))
+                ),
             )
             aws.sns.TopicPolicy(
                 f"{name}-alerts-policy",
@@ -392,4 +407,6 @@ class _AwsSide:
                 chart.PROMETHEUS_SERVICE_ACCOUNT,
                 workspace.arn.apply(lambda arn: json.dumps(policies.remote_write_policy(arn))),
             )
-            self.remote_write_url = workspace.prometheus_endpoint.apply(lambda e: f"{e.rstrip('/')}/api/v1/remote_write")
+            self.remote_write_url = workspace.prometheus_endpoint.apply(
+                lambda e: f"{e.rstrip('/')}/api/v1/remote_write"
+            )

@@ -66,7 +66,7 @@ def alertmanager_config(target: str, region: str, topic_arn: str | None) -> dict
             {
                 "topic_arn": topic_arn,
                 "sigv4": {"region": region},  # credentials from Pod Identity (the SDK's default chain)
-                "subject": '[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }}',
+                "subject": "[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }}",
                 "send_resolved": True,
             }
         ]
@@ -167,7 +167,12 @@ def chart_values(
             },
             "sidecar": {
                 "resources": RESOURCES["grafana-sidecar"],
-                "dashboards": {"enabled": True, "label": "grafana_dashboard", "labelValue": "1", "searchNamespace": dashboards_namespace},
+                "dashboards": {
+                    "enabled": True,
+                    "label": "grafana_dashboard",
+                    "labelValue": "1",
+                    "searchNamespace": dashboards_namespace,
+                },
             },
         },
         "kube-state-metrics": {

@@ -24,7 +24,6 @@ _GIB_PER_VCPU = {"c": 2, "m": 4, "r": 8}
 NODE_OVERHEAD = Resources(neuron_devices=0, cpu_millis=400, memory_mib=1400)
 
 
-
 def millis(quantity: str) -> int:
     """A Kubernetes cpu quantity ("500m", "1") in millicores."""
     return int(quantity[:-1]) if quantity.endswith("m") else int(float(quantity) * 1000)
@@ -66,7 +65,7 @@ def system_requests(*, autoscaling: bool) -> Resources:
 
 
 def system_fit(instance_type: str, max_count: int, need: Resources) -> str | None:
-    """"" when `max_count` nodes of the type hold `need`, the problem when they do not, None when the type's
+    """ "" when `max_count` nodes of the type hold `need`, the problem when they do not, None when the type's
     size is not estimated here."""
     capacity = node_capacity(instance_type)
     if capacity is None:

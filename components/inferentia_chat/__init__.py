@@ -1,16 +1,25 @@
 """inferentia-chat components: a private LLM chat service on AWS Inferentia2, as Pulumi components.
 
-Installed with pip, this package is `inferentia_chat`; inside the repository it is `components`.
+One package name in the repository (`components/` is its source root) and once installed with pip.
 The public API is what `__all__` lists; everything else may change without notice.
 """
 
+from .autoscaling import Autoscaling, AutoscalingArgs
 from .eks_cluster import EksCluster, EksClusterArgs
 from .inferentia_node_pool import InferentiaNodePool, InferentiaNodePoolArgs
 from .karpenter import Karpenter, KarpenterArgs
 from .load_balancer_controller import LoadBalancerController, LoadBalancerControllerArgs
-from .lustre_model_store import LinkedBucketArgs, LustreModelStore, LustreModelStoreArgs
-from .autoscaling import Autoscaling, AutoscalingArgs
 from .model_replica import ModelReplica, ModelReplicaArgs
+from .model_store import (
+    LinkedBucketArgs,
+    LustreModelStore,
+    LustreModelStoreArgs,
+    ModelLoader,
+    ModelLoaderArgs,
+    ModelSourceArgs,
+    ModelVolume,
+    ModelVolumeArgs,
+)
 from .monitoring import Monitoring, MonitoringArgs
 from .network import Network, NetworkArgs
 from .open_webui import OpenWebUI, OpenWebUIArgs
@@ -25,6 +34,8 @@ COMPONENTS = (
     Karpenter,
     InferentiaNodePool,
     LustreModelStore,
+    ModelVolume,
+    ModelLoader,
     VllmNeuronServer,
     OpenWebUI,
     LoadBalancerController,
@@ -50,8 +61,13 @@ __all__ = [
     "LoadBalancerControllerArgs",
     "LustreModelStore",
     "LustreModelStoreArgs",
+    "ModelLoader",
+    "ModelLoaderArgs",
     "ModelReplica",
     "ModelReplicaArgs",
+    "ModelSourceArgs",
+    "ModelVolume",
+    "ModelVolumeArgs",
     "Monitoring",
     "MonitoringArgs",
     "Network",

@@ -60,15 +60,15 @@ def serving_rules(m: ModelAlerts) -> dict[str, Any]:
     dep = f'namespace="{m.namespace}",deployment="{m.deployment}"'
     job = f'job="{m.namespace}/{m.deployment}"'  # the PodMonitor's job label: <namespace>/<name>
     ttft = f"histogram_quantile(0.95, sum by (le) (rate({metrics.VLLM_TTFT}_bucket{{{sel}}}[5m])))"
-    errors = (
-        f'sum(rate({metrics.HTTP_REQUESTS}{{{job},status="5xx"}}[5m])) / sum(rate({metrics.HTTP_REQUESTS}{{{job}}}[5m]))'
-    )
+    http = metrics.HTTP_REQUESTS
+    errors = f'sum(rate({http}{{{job},status="5xx"}}[5m])) / sum(rate({http}{{{job}}}[5m]))'
+    wanted, available = metrics.KSM_DEPLOYMENT_SPEC_REPLICAS, metrics.KSM_DEPLOYMENT_AVAILABLE
     return {
         "name": f"inferentia-chat.serving.{m.model_name}",
         "rules": [
             _alert(
                 "VllmNoReadyReplica",
-                f"{metrics.KSM_DEPLOYMENT_SPEC_REPLICAS}{{{dep}}} > 0 and {metrics.KSM_DEPLOYMENT_AVAILABLE}{{{dep}}} == 0",
+                f"{wanted}{{{dep}}} > 0 and {available}{{{dep}}} == 0",
                 _for(m.startup_budget_seconds),
                 "critical",
                 f"{m.model_name}: no ready vLLM replica",
@@ -124,12 +124,13 @@ def serving_rules(m: ModelAlerts) -> dict[str, Any]:
 def neuron_rules() -> dict[str, Any]:
     """Neuron device health, from neuron-monitor."""
     hard = 'event_type=~"mem_ecc_uncorrected|sram_ecc_uncorrected"'
+    errors = f'increase({metrics.NEURON_EXECUTION_ERRORS}{{error_type!="transient"}}[10m])'
     return {
         "name": "inferentia-chat.neuron",
         "rules": [
             _alert(
                 "NeuronExecutionErrors",
-                f'sum by (instance_id, error_type) (increase({metrics.NEURON_EXECUTION_ERRORS}{{error_type!="transient"}}[10m])) > 0',
+                f"sum by (instance_id, error_type) ({errors}) > 0",
                 "0m",
                 "warning",
                 "Neuron executions fail on {{ $labels.instance_id }}",
@@ -149,12 +150,13 @@ def neuron_rules() -> dict[str, Any]:
 
 def capacity_rules(namespace: str, startup_budget_seconds: float) -> dict[str, Any]:
     """Inference pods that no node was found for."""
+    unscheduled = f'kube_pod_status_scheduled{{namespace="{namespace}",condition="false"}}'
     return {
         "name": "inferentia-chat.capacity",
         "rules": [
             _alert(
                 "InferencePodUnschedulable",
-                f'max by (namespace, pod) (kube_pod_status_scheduled{{namespace="{namespace}",condition="false"}}) == 1',
+                f"max by (namespace, pod) ({unscheduled}) == 1",
                 _for(startup_budget_seconds),
                 "warning",
                 "{{ $labels.pod }} has no node for longer than the start-up budget",

@@ -20,7 +20,6 @@ scaled Deployment, whose Prometheus trigger reads `sum(vllm:num_requests_waiting
 hands it to the HPA as an AverageValue, so the HPA compares waiting requests PER REPLICA with `threshold`.
 """
 
-
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass

@@ -87,7 +87,9 @@ def serving_dashboard(namespace: str) -> dict[str, Any]:
             _series(
                 "Tokens per second",
                 "short",
-                _query(f"sum by ({by}) (rate({metrics.VLLM_GENERATION_TOKENS}{{{sel}}}[5m]))", "generated {{model_name}}"),
+                _query(
+                    f"sum by ({by}) (rate({metrics.VLLM_GENERATION_TOKENS}{{{sel}}}[5m]))", "generated {{model_name}}"
+                ),
                 _query(f"sum by ({by}) (rate({metrics.VLLM_PROMPT_TOKENS}{{{sel}}}[5m]))", "prompt {{model_name}}"),
             ),
             _series(
@@ -169,6 +171,7 @@ def neuron_dashboard() -> dict[str, Any]:
 def capacity_dashboard(inference_pool: str, inference_namespace: str) -> dict[str, Any]:
     """inf2 nodes by capacity type, pending inference pods, Karpenter launches and consolidations."""
     pool = f'label_karpenter_sh_nodepool="{inference_pool}"'
+    in_ns = f'namespace="{inference_namespace}"'
     return _board(
         "inferentia-chat-capacity",
         "inferentia-chat / Capacity",
@@ -221,11 +224,11 @@ def capacity_dashboard(inference_pool: str, inference_namespace: str) -> dict[st
                 "vLLM replicas: wanted and available",
                 "short",
                 _query(
-                    f'sum by (deployment) ({metrics.KSM_DEPLOYMENT_SPEC_REPLICAS}{{namespace="{inference_namespace}"}})',
+                    f"sum by (deployment) ({metrics.KSM_DEPLOYMENT_SPEC_REPLICAS}{{{in_ns}}})",
                     "wanted {{deployment}}",
                 ),
                 _query(
-                    f'sum by (deployment) ({metrics.KSM_DEPLOYMENT_AVAILABLE}{{namespace="{inference_namespace}"}})',
+                    f"sum by (deployment) ({metrics.KSM_DEPLOYMENT_AVAILABLE}{{{in_ns}}})",
                     "available {{deployment}}",
                 ),
             ),

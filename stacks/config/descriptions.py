@@ -1,0 +1,210 @@
+"""What each configuration key means and what changing it does to a running stack.
+
+The generated reference (docs/configuration.md) joins these to what the sections themselves declare (type,
+default, allowed values): a key a section reads without an entry here fails tests/test_config_docs.py.
+Keys are written without the `inferentia-chat:` namespace, except the providers' (`aws:region`).
+"""
+
+from __future__ import annotations
+
+# On change, in the words of a plan: "in place" updates the resources; "replaces X" creates a new X and
+# deletes the old (data on it included, unless said otherwise); "new nodes" lets Karpenter replace nodes
+# (drift) while the serving pods move with their disruption budget.
+KEY_DOCS: dict[str, tuple[str, str]] = {
+    "aws:region": ("The AWS region of the stack (required).", "replaces every regional resource: a new stack"),
+    "role": ("`primary`, or `dr` for the disaster-recovery stack of a primary.", "replaces the whole stack"),
+    "tags": (
+        "Extra tags on every AWS resource (`project`, `stack`, `component` are set by the program).",
+        "in place",
+    ),
+    "hfToken": (
+        "Hugging Face read token, secret only (`pulumi config set --secret inferentia-chat:hfToken hf_...`); "
+        "needed for gated models such as the default. A plain value is refused, and never printed.",
+        "in place (the load Job's Secret)",
+    ),
+    "network": ("A new VPC (cidr, zones, NAT) or an existing one (vpcId and subnet ids).", ""),
+    "network.vpcId": ("Adopt an existing VPC instead of creating one.", "replaces the cluster and the file system"),
+    "network.privateSubnetIds": (
+        "Private subnets of an adopted VPC, at least two zones; they get the discovery tags.",
+        "replaces the cluster and the file system",
+    ),
+    "network.publicSubnetIds": ("Public subnets of an adopted VPC (for internet-facing load balancers).", "in place"),
+    "network.cidr": ("IPv4 block of a new VPC, /16 to /20, outside the reserved ranges.", "replaces the VPC"),
+    "network.azCount": (
+        "Zones of a new VPC (the region's first zones); at most the zones the region offers.",
+        "replaces subnets",
+    ),
+    "network.availabilityZones": (
+        "The zones of a new VPC, instead of azCount; zones of this region.",
+        "replaces subnets",
+    ),
+    "network.natGateways": (
+        "`one-per-az`, or `single` (cheaper: one zone's NAT carries all egress).",
+        "replaces NAT gateways",
+    ),
+    "cluster": ("The EKS control plane and its small system node group.", ""),
+    "cluster.name": (
+        "EKS cluster name; the default `inferentia-chat-<stack>` must itself be a valid name.",
+        "replaces the cluster",
+    ),
+    "cluster.kubernetesVersion": (
+        "Kubernetes minor, one with pinned add-ons in components/inferentia_chat/versions.py.",
+        "in place (one minor at a time)",
+    ),
+    "cluster.systemNodeType": (
+        "General-purpose instance type of the system nodes (controllers, web UI); accelerated types refused.",
+        "replaces the system node group",
+    ),
+    "cluster.systemNodeCount": ("System nodes.", "in place"),
+    "cluster.systemNodeMaxCount": ("Upper bound of the system node group.", "in place"),
+    "cluster.publicEndpoint": ("A public Kubernetes API endpoint (private access is always on).", "in place"),
+    "cluster.publicAccessCidrs": (
+        "Public blocks allowed to reach the public endpoint: required with it, at most 40, not the whole internet.",
+        "in place",
+    ),
+    "cluster.adminRoleArns": ("IAM roles given cluster admin through access entries.", "in place"),
+    "cluster.logTypes": ("Control-plane log types sent to CloudWatch.", "in place"),
+    "cluster.logRetentionDays": ("Retention of the control-plane logs (a CloudWatch value).", "in place"),
+    "inferencePool": ("The Karpenter-managed Inferentia2 capacity.", ""),
+    "inferencePool.instanceTypes": (
+        "inf2 sizes Karpenter may launch; one must host the serving pod at model.tensorParallelSize.",
+        "new nodes",
+    ),
+    "inferencePool.capacityTypes": ("`on-demand` and/or `spot`.", "new nodes"),
+    "inferencePool.consolidateAfter": ("How long a node stays empty before Karpenter removes it.", "in place"),
+    "inferencePool.expireAfter": ("Node lifetime before replacement, or `Never`.", "in place"),
+    "inferencePool.terminationGracePeriod": (
+        "Longest a node drain may take before its pods are deleted (`Never` refused).",
+        "in place",
+    ),
+    "inferencePool.maxNeuronDevices": (
+        "Cost ceiling: Inferentia2 chips running at once; must cover the replicas plus a rollout pod and the "
+        "compile Job.",
+        "in place",
+    ),
+    "inferencePool.imageCache": ("Optional image cache: both keys together, or neither.", "see its keys"),
+    "inferencePool.imageCache.snapshotId": (
+        "EBS snapshot holding the serving image, restored as the Bottlerocket data volume.",
+        "new nodes",
+    ),
+    "inferencePool.imageCache.bottlerocketVersion": ("Bottlerocket release the snapshot was made with.", "new nodes"),
+    "modelStore": ("The S3 bucket and the FSx for Lustre file system linked to it.", ""),
+    "modelStore.deploymentType": (
+        "`PERSISTENT_2`, or `SCRATCH_2` (dev: FSx-managed key, import only).",
+        "replaces the file system",
+    ),
+    "modelStore.storageCapacityGiB": ("1200, 2400 or a multiple of 2400 GiB.", "in place (grow only)"),
+    "modelStore.throughputPerTiB": (
+        "MB/s per TiB of PERSISTENT_2; 500 at 1200 GiB feeds a replica within the start-up budget.",
+        "in place",
+    ),
+    "modelStore.fileSystemPath": (
+        "Where the bucket appears in the file system (data repository association).",
+        "replaces the data repository association",
+    ),
+    "modelStore.bucketPrefix": (
+        "Key prefix of the bucket linked to the file system, ending in `/` (empty: the whole bucket).",
+        "replaces the data repository association",
+    ),
+    "modelStore.noncurrentVersionDays": ("Lifecycle expiry of old object versions.", "in place"),
+    "modelStore.availabilityZone": (
+        "Zone of the file system, hence of the inference nodes; one of the network's zones (default: its first).",
+        "replaces the file system",
+    ),
+    "modelStore.throughputCheck": (
+        "`warn` or `error` when the file system cannot feed model.replicas pods within the start-up budget.",
+        "none (a check)",
+    ),
+    "model": ("The model and how vLLM serves it.", ""),
+    "model.id": ("Hugging Face id of the model.", "new load Job, compile Job and rolling update"),
+    "model.revision": ("Commit or tag of the model.", "new load Job, compile Job and rolling update"),
+    "model.source": (
+        "`huggingface`, or an `s3://bucket/prefix/` to copy the model from.",
+        "new load Job",
+    ),
+    "model.servedName": ("The model name clients use.", "rolling update"),
+    "model.tensorParallelSize": (
+        "NeuronCores per serving pod (1, 2, 4, 8, 24); must divide the heads and fit an allowed type.",
+        "compile Job and rolling update",
+    ),
+    "model.maxModelLen": (
+        "Context length; with maxNumSeqs, the KV cache must fit the devices' memory.",
+        "compile Job and rolling update",
+    ),
+    "model.maxNumSeqs": ("Concurrent sequences per replica.", "compile Job and rolling update"),
+    "model.replicas": ("Serving pods (0 by default on a DR stack).", "in place"),
+    "model.compileJob": (
+        "Compile the Neuron artifacts once in a Job (needs an inf2 size with >= 64 GiB host memory).",
+        "in place",
+    ),
+    "model.autoscaling": (
+        "KEDA scales the model on its request queue (off unless set; docs/operations-autoscaling.md). "
+        "`replicas` does not apply with it.",
+        "creates or deletes the ScaledObject (and KEDA); the Deployment's count passes to or from the HPA",
+    ),
+    "model.autoscaling.minReplicas": ("Replicas kept when idle; 0 scales to zero (needs activeSchedule).", "in place"),
+    "model.autoscaling.maxReplicas": (
+        "Replicas at peak load (required); with the rollout's extra pod and the compile Job it must fit "
+        "inferencePool.maxNeuronDevices.",
+        "in place",
+    ),
+    "model.autoscaling.maxQueueWaitSeconds": (
+        "Longest a request may wait in the queue; the scale-out threshold and the queue alert follow from it "
+        "and the start-up budget.",
+        "in place",
+    ),
+    "model.autoscaling.activeSchedule": ("With minReplicas 0: the hours one replica runs (KEDA cron).", "in place"),
+    "model.autoscaling.activeSchedule.timezone": ("IANA time zone of start and end.", "in place"),
+    "model.autoscaling.activeSchedule.start": ("Cron expression of the start, e.g. `0 8 * * 1-5`.", "in place"),
+    "model.autoscaling.activeSchedule.end": ("Cron expression of the end, e.g. `0 19 * * 1-5`.", "in place"),
+    "monitoring": (
+        "Prometheus, Grafana, alerts and neuron-monitor (docs/operations-monitoring.md); on by default.",
+        "",
+    ),
+    "monitoring.enabled": ("Deploy the monitoring stack (autoscaling needs it).", "creates or deletes it"),
+    "monitoring.retention": ("How long Prometheus keeps samples.", "in place (Prometheus restarts)"),
+    "monitoring.storageGiB": (
+        "Size of the Prometheus volume (also caps retention at 85 % of it).",
+        "new claims only: grow the existing claim by hand",
+    ),
+    "monitoring.managedPrometheus": (
+        "Also remote-write to an Amazon Managed Service for Prometheus workspace (created, KMS-encrypted).",
+        "creates or deletes the workspace",
+    ),
+    "monitoring.alertTarget": (
+        "`sns` (an encrypted topic), `webhook` (URL in alertWebhookUrl) or `none`.",
+        "in place (leaving sns deletes the topic)",
+    ),
+    "monitoring.alertEmail": ("Email subscribed to the alert topic (sns only).", "in place"),
+    "monitoring.ttftP95TargetSeconds": ("Time-to-first-token p95 above which an alert fires.", "in place"),
+    "alertWebhookUrl": (
+        "Alertmanager webhook URL, secret only (`pulumi config set --secret inferentia-chat:alertWebhookUrl ...`), "
+        "with monitoring.alertTarget webhook.",
+        "in place (the Secret Alertmanager reads)",
+    ),
+    "webui": ("Open WebUI and the way users reach it.", ""),
+    "webui.exposure": (
+        "`cluster` (port-forward), `internal-alb` or `public-alb` (HTTPS ALB).",
+        "creates or deletes the Ingress and load balancer",
+    ),
+    "webui.certificateArn": (
+        "ACM certificate of the HTTPS listener, in the stack's region; required for both ALB exposures.",
+        "in place",
+    ),
+    "webui.allowedCidrs": ("Source blocks allowed to reach the ALB; required for `public-alb`.", "in place"),
+    "webui.hostname": ("DNS name users open (the certificate's name); required for both ALB exposures.", "in place"),
+    "webui.replicas": ("Must be 1: users and chats live in SQLite on a ReadWriteOnce volume.", "none"),
+    "webui.storageGiB": ("Size of the encrypted data volume.", "in place (grow only)"),
+    "webui.adminEmail": ("Login of the first admin, created at first start.", "none after the first start"),
+    "dr": ("The DR stack's link to its primary (role: dr only).", ""),
+    "dr.primaryStack": (
+        "The primary's fully qualified stack name `<org>/inferentia-chat/<stack>`: this project, another stack.",
+        "replaces the replication",
+    ),
+    "dr.primaryRegion": ("The primary's region; must differ from this stack's.", "replaces the replication"),
+    "dr.standby": ("`none`, `storage` (plus a file system) or `serving` (the whole platform).", "creates or deletes"),
+    "dr.replicaStorageClass": ("Storage class of the replicated objects.", "in place (new objects)"),
+    "dr.replicateDeleteMarkers": ("Replicate deletes (delete markers) to the replica.", "in place"),
+    "dr.prefixes": ("Key prefixes to replicate, not overlapping (default: the whole bucket).", "in place"),
+    "dr.alarmEmail": ("Email subscribed to the replication alarms' encrypted SNS topic.", "in place"),
+}
