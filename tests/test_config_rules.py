@@ -85,9 +85,7 @@ def test_the_stack_file_reads_like_the_pulumi_cli(tmp_path: Path):
     stack.write_text("config:\n  inferentia-chat:model:\n    replicas: 1\n    replicas: 2\n")
     with pytest.raises(ConfigError) as info:
         read_stack_yaml(stack)
-    assert info.value.problems == [
-        "Pulumi.t.yaml:4:5: duplicate key replicas (first at line 3): list each key once"
-    ]
+    assert info.value.problems == ["Pulumi.t.yaml:4:5: duplicate key replicas (first at line 3): list each key once"]
 
 
 def test_provider_settings_pass_and_misspelt_namespaces_do_not():

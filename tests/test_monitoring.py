@@ -281,3 +281,16 @@ def test_managed_prometheus_gets_a_workspace_and_a_write_only_role():
     assert write["url"] == workspace.outputs["prometheusEndpoint"] + "api/v1/remote_write"
     assert write["sigv4"] == {"region": "us-east-1"}
     assert "remoteWrite" not in values(plan_for())["prometheus"]["prometheusSpec"]
+
+
+def test_replication_alarms_of_the_dr_stack_notify_the_same_topic(dev_dr: Plan, dev: Plan):
+    topic = dev.outputs["alertTopicArn"]
+    alarms = dev_dr.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+    assert alarms and all(a.inputs["alarmActions"] == [topic] for a in alarms)
+    # The topic takes CloudWatch alarms of this account and region, and its key lets them encrypt.
+    policy = dev.policy(dev.one("aws:sns/topicPolicy:TopicPolicy", "monitoring-alerts-policy"))
+    (cloudwatch,) = [s for s in policy["Statement"] if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}]
+    assert cloudwatch["Condition"]["StringEquals"] == {"aws:SourceAccount": "123456789012"}
+    assert cloudwatch["Condition"]["ArnLike"]["aws:SourceArn"].startswith("arn:aws:cloudwatch:us-east-1:")
+    key_policy = dev.policy(dev.one("aws:kms/key:Key", "monitoring-alerts-key"))
+    assert any(s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"} for s in key_policy["Statement"])

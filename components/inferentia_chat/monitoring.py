@@ -18,7 +18,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from . import alerts, dashboards, metrics, versions
+from . import alerts, dashboards, iam, metrics, versions
 from . import monitoring_iam as policies
 from . import monitoring_values as chart
 from .blocks import customer_key
@@ -361,10 +361,13 @@ class _AwsSide:
 
         self.roles: dict[str, aws.iam.Role] = {}
         if args.get("alert_target", "sns") == "sns":
+            # CloudWatch alarms (the replication alarms) publish here too: the key lets them (confused-deputy
+            # conditions in iam.kms_key_policy); not the AWS-managed SNS key, whose policy cannot.
             key = customer_key(
                 f"{name}-alerts-key",
                 description="inferentia-chat alert topic",
                 alias=pulumi.Output.concat("alias/", cluster, "-alerts"),
+                policy=json.dumps(iam.kms_key_policy(partition, account, cloudwatch_alarms_region=region)),
                 tags=tags,
                 parent=owner,
             )
@@ -381,7 +384,7 @@ class _AwsSide:
                 f"{name}-alerts-policy",
                 arn=topic.arn,
                 policy=pulumi.Output.all(topic.arn, self.roles["alertmanager"].arn).apply(
-                    lambda a: json.dumps(policies.alert_topic_policy(a[0], a[1]))
+                    lambda a: json.dumps(policies.alert_topic_policy(a[0], a[1], partition, account, region))
                 ),
                 opts=child,
             )

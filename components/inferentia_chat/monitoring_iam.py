@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import iam
+
 Policy = dict[str, Any]
 
 
@@ -53,28 +55,22 @@ def alert_publish_policy(topic_arn: str, key_arn: str) -> Policy:
     }
 
 
-def alert_topic_policy(topic_arn: str, publisher_role_arn: str) -> Policy:
-    """The alert topic: the Alertmanager role may publish; nothing over plain HTTP."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "AlertmanagerPublishes",
-                "Effect": "Allow",
-                "Principal": {"AWS": publisher_role_arn},
-                "Action": "sns:Publish",
-                "Resource": topic_arn,
-            },
-            {
-                "Sid": "DenyInsecureTransport",
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": "sns:Publish",
-                "Resource": topic_arn,
-                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-            },
-        ],
-    }
+def alert_topic_policy(topic_arn: str, publisher_role_arn: str, partition: str, account: str, region: str) -> Policy:
+    """The alert topic: the Alertmanager role may publish, and so may CloudWatch alarms of this account and
+    region (the DR stack's replication alarms, created in this region, notify the same topic); nothing over
+    plain HTTP."""
+    policy = iam.alarm_topic_policy(topic_arn, partition, account, region)
+    policy["Statement"].insert(
+        0,
+        {
+            "Sid": "AlertmanagerPublishes",
+            "Effect": "Allow",
+            "Principal": {"AWS": publisher_role_arn},
+            "Action": "sns:Publish",
+            "Resource": topic_arn,
+        },
+    )
+    return policy
 
 
 def remote_write_policy(workspace_arn: str) -> Policy:
