@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 from conftest import plan_for
-from inferentia_chat.hardware import KNOWN_MODELS, device_memory_gb, kv_cache_gb
 
+from inferentia_chat.hardware import KNOWN_MODELS, device_memory_gb, kv_cache_gb
 from offline import cloud
 from offline.render import kubernetes_objects
 from stacks.config import ConfigError, parse_config, read_stack_yaml
