@@ -17,8 +17,8 @@ from typing import Any, NotRequired, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
-from . import versions
 from .eks_cluster import SYSTEM_NODE_LABEL
+from .inferentia_node_pool import node_class_spec as inference_node_class_spec
 from .options import outer_dependencies
 from .tags import component_tags
 
@@ -38,7 +38,7 @@ class SystemNodePoolArgs(TypedDict):
     instance_type: str
     """The system node type (the same as the managed group's)."""
     max_nodes: int
-    """Most nodes Karpenter may add (systemNodeMaxCount - systemNodeCount); 0 creates nothing."""
+    """Most nodes Karpenter may add (systemNodeMaxCount - systemNodeCount), at least 1."""
     consolidate_after: NotRequired[str]
     """How long a node must be empty or underused before removal (default 10m)."""
     tags: NotRequired[Mapping[str, str]]
@@ -46,35 +46,13 @@ class SystemNodePoolArgs(TypedDict):
 
 
 def node_class_spec(role: str, cluster_name: str, security_group_id: str, tags: Mapping[str, str]) -> dict[str, Any]:
-    """EC2NodeClass spec (karpenter.k8s.aws/v1) of the system nodes."""
-    return {
-        "amiFamily": "AL2023",
-        "amiSelectorTerms": [{"alias": versions.INFERENCE_AMI_ALIAS}],
-        "role": role,
-        "subnetSelectorTerms": [{"tags": {"karpenter.sh/discovery": cluster_name}}],
-        "securityGroupSelectorTerms": [{"id": security_group_id}],
-        # Hop limit 2, as the managed system nodes: AWS add-on controllers that land here read their region
-        # and identity from IMDS. The node role carries no data permissions.
-        "metadataOptions": {
-            "httpEndpoint": "enabled",
-            "httpProtocolIPv6": "disabled",
-            "httpPutResponseHopLimit": 2,
-            "httpTokens": "required",
-        },
-        "blockDeviceMappings": [
-            {
-                "deviceName": "/dev/xvda",
-                "rootVolume": True,
-                "ebs": {
-                    "volumeSize": f"{ROOT_VOLUME_GIB}Gi",
-                    "volumeType": "gp3",
-                    "encrypted": True,
-                    "deleteOnTermination": True,
-                },
-            }
-        ],
-        "tags": dict(tags),
-    }
+    """EC2NodeClass spec (karpenter.k8s.aws/v1) of the system nodes: the inference node class's (dated AL2023
+    alias, subnets by discovery tag, the nodes' security group, IMDSv2, encrypted gp3 root), with a smaller
+    root volume and IMDS hop limit 2, as the managed system nodes: AWS add-on controllers that land here read
+    their region and identity from IMDS. The node role carries no data permissions."""
+    spec = inference_node_class_spec(role, cluster_name, security_group_id, tags, ROOT_VOLUME_GIB)
+    spec["metadataOptions"] = {**spec["metadataOptions"], "httpPutResponseHopLimit": 2}
+    return spec
 
 
 def node_pool_spec(node_class_name: str, instance_type: str, max_nodes: int, consolidate_after: str) -> dict[str, Any]:
