@@ -18,15 +18,14 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from . import alerts, dashboards, iam, metrics, versions
-from . import monitoring_iam as policies
+from . import alerts, dashboards, metrics, versions
 from . import monitoring_values as chart
-from .blocks import customer_key
 from .eks_cluster import STORAGE_CLASS, SYSTEM_NODE_SELECTOR
 from .hardware import Resources
 from .karpenter import NAMESPACE as KARPENTER_NAMESPACE
 from .karpenter import RELEASE_NAME as KARPENTER_RELEASE
 from .kube import pod_security_labels
+from .monitoring_aws import MonitoringAws
 from .neuron_monitor import APP as NEURON_MONITOR
 from .neuron_monitor import SELECTOR as NEURON_MONITOR_SELECTOR
 from .neuron_monitor import daemon_set_spec
@@ -117,40 +116,11 @@ class Monitoring(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(TYPE, name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         tags = component_tags(args.get("tags", {}), "Monitoring")
-        upstream = outer_dependencies(opts)
-        ns = k8s.core.v1.Namespace(
-            f"{name}-namespace",
-            metadata={"name": NAMESPACE, "labels": {**LABELS, **pod_security_labels("restricted")}},
-            opts=child,
-        )
-        node_ns = k8s.core.v1.Namespace(
-            f"{name}-node-namespace",
-            metadata={"name": NODE_NAMESPACE, "labels": {**LABELS, **pod_security_labels("privileged")}},
-            opts=child,
-        )
-        password = random.RandomPassword(f"{name}-grafana-admin", length=32, special=False, opts=child)
-        admin = k8s.core.v1.Secret(
-            f"{name}-grafana-admin",
-            metadata={"name": chart.GRAFANA_ADMIN_SECRET, "namespace": NAMESPACE, "labels": LABELS},
-            type="Opaque",
-            string_data={"admin-user": "admin", "admin-password": password.result},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[ns]),
-        )
-        aws_side = _AwsSide(self, name, args, tags)
+        ns, node_ns, password, secrets = self._namespaces_and_secrets(name, args)
+        aws_side = MonitoringAws(self, name, args, NAMESPACE, tags)
         target = args.get("alert_target", "sns")
-        waits: list[pulumi.Resource] = [ns, node_ns, admin, *aws_side.ready, *upstream]
-        if target == "webhook":
-            waits.append(
-                k8s.core.v1.Secret(
-                    f"{name}-alert-webhook",
-                    metadata={"name": chart.WEBHOOK_SECRET, "namespace": NAMESPACE, "labels": LABELS},
-                    type="Opaque",
-                    string_data={chart.WEBHOOK_URL_KEY: pulumi.Output.secret(args.get("alert_webhook_url", ""))},
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=[ns]),
-                )
-            )
+        waits: list[pulumi.Resource] = [ns, node_ns, *secrets, *aws_side.ready, *outer_dependencies(opts)]
         region = aws.get_region().region
         values = pulumi.Output.all(aws_side.topic_arn, aws_side.remote_write_url).apply(
             lambda a: chart.chart_values(
@@ -202,6 +172,45 @@ class Monitoring(pulumi.ComponentResource):
                 "remote_write_url": self.remote_write_url,
             }
         )
+
+    def _namespaces_and_secrets(
+        self, name: str, args: MonitoringArgs
+    ) -> tuple[k8s.core.v1.Namespace, k8s.core.v1.Namespace, random.RandomPassword, list[k8s.core.v1.Secret]]:
+        """The restricted namespace, the node agents' privileged one, Grafana's generated admin and the
+        webhook URL (with `webhook`) as Secrets the chart reads."""
+        child = pulumi.ResourceOptions(parent=self)
+        ns = k8s.core.v1.Namespace(
+            f"{name}-namespace",
+            metadata={"name": NAMESPACE, "labels": {**LABELS, **pod_security_labels("restricted")}},
+            opts=child,
+        )
+        node_ns = k8s.core.v1.Namespace(
+            f"{name}-node-namespace",
+            metadata={"name": NODE_NAMESPACE, "labels": {**LABELS, **pod_security_labels("privileged")}},
+            opts=child,
+        )
+        in_ns = pulumi.ResourceOptions(parent=self, depends_on=[ns])
+        password = random.RandomPassword(f"{name}-grafana-admin", length=32, special=False, opts=child)
+        secrets = [
+            k8s.core.v1.Secret(
+                f"{name}-grafana-admin",
+                metadata={"name": chart.GRAFANA_ADMIN_SECRET, "namespace": NAMESPACE, "labels": LABELS},
+                type="Opaque",
+                string_data={"admin-user": "admin", "admin-password": password.result},
+                opts=in_ns,
+            )
+        ]
+        if args.get("alert_target", "sns") == "webhook":
+            secrets.append(
+                k8s.core.v1.Secret(
+                    f"{name}-alert-webhook",
+                    metadata={"name": chart.WEBHOOK_SECRET, "namespace": NAMESPACE, "labels": LABELS},
+                    type="Opaque",
+                    string_data={chart.WEBHOOK_URL_KEY: pulumi.Output.secret(args.get("alert_webhook_url", ""))},
+                    opts=in_ns,
+                )
+            )
+        return ns, node_ns, password, secrets
 
     def _scrape(
         self, name: str, args: MonitoringArgs, node_ns: k8s.core.v1.Namespace, after: pulumi.ResourceOptions
@@ -315,101 +324,4 @@ class Monitoring(pulumi.ComponentResource):
                 },
                 data=boards.apply(lambda b, k=key: {f"{k}.json": json.dumps(b[k], sort_keys=True)}),
                 opts=after,
-            )
-
-
-class _AwsSide:
-    """The AWS resources: the alert topic and its publisher role; the managed Prometheus workspace and its
-    writer role. Each role is bound by Pod Identity to the chart's fixed service account."""
-
-    def __init__(self, owner: pulumi.Resource, name: str, args: MonitoringArgs, tags: Mapping[str, str]):
-        child = pulumi.ResourceOptions(parent=owner)
-        self.ready: list[pulumi.Resource] = []
-        self.topic_arn: pulumi.Output[str] = pulumi.Output.from_input("")
-        self.remote_write_url: pulumi.Output[str] = pulumi.Output.from_input("")
-        partition = aws.get_partition().partition
-        region = aws.get_region().region
-        account = aws.get_caller_identity().account_id
-        cluster = pulumi.Output.from_input(args["cluster_name"])
-        trust = cluster.apply(
-            lambda c: json.dumps(
-                policies.scoped_pod_identity_trust_policy(account, policies.cluster_arn(partition, region, account, c))
-            )
-        )
-
-        def role(role_name: str, description: str, service_account: str, policy: pulumi.Output[str]) -> None:
-            r = aws.iam.Role(
-                f"{name}-{role_name}-role",
-                description=description,
-                assume_role_policy=trust,
-                tags=dict(tags),
-                opts=child,
-            )
-            self.ready.append(aws.iam.RolePolicy(f"{name}-{role_name}-policy", role=r.id, policy=policy, opts=child))
-            self.ready.append(
-                aws.eks.PodIdentityAssociation(
-                    f"{name}-{role_name}",
-                    cluster_name=cluster,
-                    namespace=NAMESPACE,
-                    service_account=service_account,
-                    role_arn=r.arn,
-                    tags=dict(tags),
-                    opts=child,
-                )
-            )
-            self.roles[role_name] = r
-
-        self.roles: dict[str, aws.iam.Role] = {}
-        if args.get("alert_target", "sns") == "sns":
-            # CloudWatch alarms (the replication alarms) publish here too: the key lets them (confused-deputy
-            # conditions in iam.kms_key_policy); not the AWS-managed SNS key, whose policy cannot.
-            key = customer_key(
-                f"{name}-alerts-key",
-                description="inferentia-chat alert topic",
-                alias=pulumi.Output.concat("alias/", cluster, "-alerts"),
-                policy=json.dumps(iam.kms_key_policy(partition, account, cloudwatch_alarms_region=region)),
-                tags=tags,
-                parent=owner,
-            )
-            topic = aws.sns.Topic(f"{name}-alerts", kms_master_key_id=key.arn, tags=dict(tags), opts=child)
-            role(
-                "alertmanager",
-                "Alertmanager publishes alerts to the alert topic (Pod Identity)",
-                chart.ALERTMANAGER_SERVICE_ACCOUNT,
-                pulumi.Output.all(topic.arn, key.arn).apply(
-                    lambda a: json.dumps(policies.alert_publish_policy(a[0], a[1]))
-                ),
-            )
-            aws.sns.TopicPolicy(
-                f"{name}-alerts-policy",
-                arn=topic.arn,
-                policy=pulumi.Output.all(topic.arn, self.roles["alertmanager"].arn).apply(
-                    lambda a: json.dumps(policies.alert_topic_policy(a[0], a[1], partition, account, region))
-                ),
-                opts=child,
-            )
-            if args.get("alert_email"):
-                aws.sns.TopicSubscription(
-                    f"{name}-alerts-email", topic=topic.arn, protocol="email", endpoint=args["alert_email"], opts=child
-                )
-            self.topic_arn = topic.arn
-        if args.get("managed_prometheus"):
-            key = customer_key(
-                f"{name}-amp-key",
-                description="inferentia-chat managed Prometheus workspace",
-                alias=pulumi.Output.concat("alias/", cluster, "-amp"),
-                tags=tags,
-                parent=owner,
-            )
-            workspace = aws.amp.Workspace(
-                f"{name}-amp", alias=cluster, kms_key_arn=key.arn, tags=dict(tags), opts=child
-            )
-            role(
-                "prometheus",
-                "Prometheus writes to the managed Prometheus workspace (Pod Identity)",
-                chart.PROMETHEUS_SERVICE_ACCOUNT,
-                workspace.arn.apply(lambda arn: json.dumps(policies.remote_write_policy(arn))),
-            )
-            self.remote_write_url = workspace.prometheus_endpoint.apply(
-                lambda e: f"{e.rstrip('/')}/api/v1/remote_write"
             )
