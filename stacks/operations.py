@@ -87,6 +87,7 @@ def build_operations(
     server: VllmNeuronServer,
     system_pool: SystemNodePool | None,
     inference_namespace: str,
+    model_bucket: pulumi.Input[str],
 ) -> Operations:
     """Monitoring (with its monitors, rules, dashboards and alert routing) and, for a model with
     `autoscaling`, KEDA with its ScaledObject; thresholds from the start-up budget."""
@@ -117,6 +118,7 @@ def build_operations(
         ttft_p95_target_seconds=mon.ttft_p95_target_seconds,
         alert_target=mon.alert_target,
         managed_prometheus=mon.managed_prometheus,
+        replication_source_bucket=model_bucket,
         tags=cfg.common_tags,
     )
     if mon.alert_email:

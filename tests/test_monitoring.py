@@ -189,13 +189,13 @@ def test_dashboards_are_sidecar_configmaps_querying_only_known_metrics(dev: Plan
         for c in dev.k8s("ConfigMap")
         if c["metadata"].get("labels", {}).get("grafana_dashboard")
     }
-    assert set(boards) == {"dashboard-serving", "dashboard-neuron", "dashboard-capacity"}
+    assert set(boards) == {"dashboard-serving", "dashboard-neuron", "dashboard-capacity", "dashboard-replication"}
     for cm in boards.values():
         assert cm["metadata"]["labels"]["grafana_dashboard"] == "1" and cm["metadata"]["namespace"] == "monitoring"
         (board,) = [json.loads(v) for v in cm["data"].values()]
         assert board["panels"], board["title"]
         for panel in board["panels"]:
-            for target in panel["targets"]:
+            for target in [t for t in panel["targets"] if t["datasource"]["type"] == "prometheus"]:
                 names = set(re.findall(r"([a-z0-9_:]+)[{\[]", target["expr"])) | set(
                     re.findall(r"(?<!by )\(([a-z_:]+)\)", target["expr"])
                 )
@@ -294,3 +294,24 @@ def test_replication_alarms_of_the_dr_stack_notify_the_same_topic(dev_dr: Plan, 
     assert cloudwatch["Condition"]["ArnLike"]["aws:SourceArn"].startswith("arn:aws:cloudwatch:us-east-1:")
     key_policy = dev.policy(dev.one("aws:kms/key:Key", "monitoring-alerts-key"))
     assert any(s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"} for s in key_policy["Statement"])
+
+
+def test_the_replication_dashboard_reads_cloudwatch_with_a_read_only_role(dev: Plan):
+    (cm,) = dev.k8s("ConfigMap", "dashboard-replication")
+    board = json.loads(cm["data"]["replication.json"])
+    bucket = dev.outputs["modelBucketName"]
+    queries = [t for p in board["panels"] for t in p["targets"]]
+    assert {q["metricName"] for q in queries} == {
+        metrics.S3_REPLICATION_LATENCY,
+        metrics.S3_REPLICATION_PENDING_OPERATIONS,
+        metrics.S3_REPLICATION_PENDING_BYTES,
+        metrics.S3_REPLICATION_FAILED_OPERATIONS,
+    }
+    assert all(q["namespace"] == "AWS/S3" and q["dimensions"]["SourceBucket"] == bucket for q in queries)
+    (source,) = values(dev)["grafana"]["additionalDataSources"]
+    assert (source["type"], source["uid"], source["jsonData"]["authType"]) == ("cloudwatch", "cloudwatch", "default")
+    assert all(q["datasource"]["uid"] == source["uid"] for q in queries)
+    policy = dev.policy(dev.one(ROLE_POLICY, "monitoring-grafana-policy"))
+    assert [st["Action"] for st in policy["Statement"]] == [["cloudwatch:GetMetricData", "cloudwatch:ListMetrics"]]
+    assoc = dev.one("aws:eks/podIdentityAssociation:PodIdentityAssociation", "monitoring-grafana")
+    assert assoc.inputs["serviceAccount"] == values(dev)["grafana"]["serviceAccount"]["name"] == "kps-grafana"

@@ -10,15 +10,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from grafana_foundation_sdk.builders import dashboard, prometheus, stat, timeseries
+from grafana_foundation_sdk.builders import cloudwatch, dashboard, prometheus, stat, timeseries
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models.cloudwatch import MetricEditorMode, MetricQueryType
 from grafana_foundation_sdk.models.dashboard import DataSourceRef
 
 from . import metrics
+from .monitoring_values import CLOUDWATCH_DATASOURCE_UID
 
 # kube-prometheus-stack's Prometheus data source (values `grafana.sidecar.datasources.uid`, default).
 DATASOURCE = DataSourceRef(type_val="prometheus", uid="prometheus")
 SIDECAR_LABEL = {"grafana_dashboard": "1"}
+CLOUDWATCH = DataSourceRef(type_val="cloudwatch", uid=CLOUDWATCH_DATASOURCE_UID)
 
 
 def _query(expr: str, legend: str = "") -> prometheus.Dataquery:
@@ -231,6 +234,52 @@ def capacity_dashboard(inference_pool: str, inference_namespace: str) -> dict[st
                     f"sum by (deployment) ({metrics.KSM_DEPLOYMENT_AVAILABLE}{{{in_ns}}})",
                     "available {{deployment}}",
                 ),
+            ),
+        ],
+    )
+
+
+def _replication(title: str, unit: str, metric: str, statistic: str, bucket: str, region: str) -> timeseries.Panel:
+    query = (
+        cloudwatch.CloudWatchMetricsQuery()
+        .datasource(CLOUDWATCH)
+        .ref_id("A")
+        .region(region)
+        .namespace(metrics.S3_NAMESPACE)
+        .metric_name(metric)
+        .statistic(statistic)
+        # Every replication rule and replica of the bucket (the DR stacks name them).
+        .dimensions({"SourceBucket": bucket, "DestinationBucket": "*", "RuleId": "*"})
+        .match_exact(False)
+        .metric_query_type(MetricQueryType.SEARCH)
+        .metric_editor_mode(MetricEditorMode.BUILDER)
+        .period("300")
+        .label("${PROP('Dim.DestinationBucket')} ${PROP('Dim.RuleId')}")
+    )
+    return timeseries.Panel().title(title).unit(unit).datasource(CLOUDWATCH).height(8).span(12).with_target(query)
+
+
+def replication_dashboard(source_bucket: str, region: str) -> dict[str, Any]:
+    """S3 replication of the model bucket to the DR region(s), from CloudWatch: latency against the 15-minute
+    RTC threshold, operations and bytes pending, failed operations (empty until a DR stack replicates)."""
+    return _board(
+        "inferentia-chat-replication",
+        "inferentia-chat / DR replication",
+        [
+            _replication("Replication latency", "s", metrics.S3_REPLICATION_LATENCY, "Maximum", source_bucket, region),
+            _replication(
+                "Operations pending",
+                "short",
+                metrics.S3_REPLICATION_PENDING_OPERATIONS,
+                "Maximum",
+                source_bucket,
+                region,
+            ),
+            _replication(
+                "Bytes pending", "bytes", metrics.S3_REPLICATION_PENDING_BYTES, "Maximum", source_bucket, region
+            ),
+            _replication(
+                "Failed operations", "short", metrics.S3_REPLICATION_FAILED_OPERATIONS, "Sum", source_bucket, region
             ),
         ],
     )

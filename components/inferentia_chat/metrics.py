@@ -17,6 +17,8 @@ taken from the source of the pinned versions, never from a blog post:
   /opt/aws/neuron/bin/; Neuron SDK "Neuron Monitor User Guide"), the names the Neuron SDK's sample
   dashboard src/examples/neuron-monitor/neuron-monitor-grafana.json queries.
 - Karpenter 1.14.1: website/content/en/docs/reference/metrics.md at tag v1.14.1.
+- S3 replication (CloudWatch namespace `AWS/S3`, dimensions SourceBucket, DestinationBucket, RuleId): Amazon S3
+  user guide, "Monitoring progress with replication metrics"; the DR stack's alarms use the same metrics.
 - kube-state-metrics (subchart 8.4.0 of the pinned kube-prometheus-stack): `kube_deployment_*`,
   `kube_pod_status_phase`, `kube_node_labels` are its stable metrics.
 """
@@ -61,3 +63,10 @@ KSM_DEPLOYMENT_SPEC_REPLICAS = "kube_deployment_spec_replicas"
 KSM_DEPLOYMENT_AVAILABLE = "kube_deployment_status_replicas_available"
 KSM_POD_PHASE = "kube_pod_status_phase"  # labels namespace, pod, phase
 KSM_NODE_LABELS = "kube_node_labels"  # node labels as label_<name>, only those allowed (see monitoring.py)
+
+# --- S3 replication (CloudWatch, AWS/S3) -------------------------------------------------------------
+S3_NAMESPACE = "AWS/S3"
+S3_REPLICATION_LATENCY = "ReplicationLatency"  # seconds, Maximum
+S3_REPLICATION_PENDING_OPERATIONS = "OperationsPendingReplication"
+S3_REPLICATION_PENDING_BYTES = "BytesPendingReplication"
+S3_REPLICATION_FAILED_OPERATIONS = "OperationsFailedReplication"

@@ -91,6 +91,9 @@ class MonitoringArgs(TypedDict):
     """An email address subscribed to the alert topic (sns only; it must confirm the subscription)."""
     alert_webhook_url: NotRequired[pulumi.Input[str]]
     """The webhook URL (a secret), with `webhook`."""
+    replication_source_bucket: NotRequired[pulumi.Input[str]]
+    """The model bucket a DR stack replicates: with it, Grafana gets a CloudWatch data source (Pod Identity role
+    that may only read metrics) and the DR replication dashboard."""
     managed_prometheus: NotRequired[bool]
     """Also remote-write to an Amazon Managed Service for Prometheus workspace (default false)."""
     tags: NotRequired[Mapping[str, str]]
@@ -134,6 +137,7 @@ class Monitoring(pulumi.ComponentResource):
                 webhook=target == "webhook",
                 remote_write_url=a[1] or None,
                 region=region,
+                cloudwatch="replication_source_bucket" in args,
             )
         )
         release = k8s.helm.v3.Release(
@@ -314,7 +318,13 @@ class Monitoring(pulumi.ComponentResource):
                 "capacity": dashboards.capacity_dashboard(pool, args["inference_namespace"]),
             }
         )
-        for key in ("serving", "neuron", "capacity"):
+        if "replication_source_bucket" in args:
+            region = aws.get_region().region
+            replication = pulumi.Output.from_input(args["replication_source_bucket"]).apply(
+                lambda bucket: dashboards.replication_dashboard(bucket, region)
+            )
+            boards = pulumi.Output.all(boards, replication).apply(lambda a: {**a[0], "replication": a[1]})
+        for key in ("serving", "neuron", "capacity", *(["replication"] if "replication_source_bucket" in args else [])):
             k8s.core.v1.ConfigMap(
                 f"{name}-dashboard-{key}",
                 metadata={

@@ -92,6 +92,13 @@ class MonitoringAws:
                     f"{name}-alerts-email", topic=topic.arn, protocol="email", endpoint=args["alert_email"], opts=child
                 )
             self.topic_arn = topic.arn
+        if args.get("replication_source_bucket"):
+            role(
+                "grafana",
+                "Grafana reads CloudWatch metrics (S3 replication dashboard) (Pod Identity)",
+                chart.GRAFANA_SERVICE_ACCOUNT,
+                pulumi.Output.from_input(json.dumps(policies.metrics_read_policy())),
+            )
         if args.get("managed_prometheus"):
             key = customer_key(
                 f"{name}-amp-key",

@@ -81,3 +81,19 @@ def remote_write_policy(workspace_arn: str) -> Policy:
             {"Sid": "RemoteWrite", "Effect": "Allow", "Action": "aps:RemoteWrite", "Resource": workspace_arn}
         ],
     }
+
+
+def metrics_read_policy() -> Policy:
+    """Grafana's CloudWatch data source: read metrics. Neither action supports resource-level permissions
+    (Service Authorization Reference, Amazon CloudWatch), hence Resource "*"; nothing else is granted."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ReadMetrics",
+                "Effect": "Allow",
+                "Action": ["cloudwatch:GetMetricData", "cloudwatch:ListMetrics"],
+                "Resource": "*",
+            }
+        ],
+    }

@@ -29,7 +29,10 @@ PROMETHEUS_SERVICE_ACCOUNT = f"{FULLNAME}-prometheus"
 ALERTMANAGER_SERVICE_ACCOUNT = f"{FULLNAME}-alertmanager"
 PROMETHEUS_PORT = 9090
 GRAFANA_SERVICE = f"{FULLNAME}-grafana"  # the grafana subchart's fullname, <release>-grafana (release `kps`)
+GRAFANA_SERVICE_ACCOUNT = GRAFANA_SERVICE
 GRAFANA_ADMIN_SECRET = "grafana-admin"
+# Grafana's CloudWatch data source (the DR replication dashboard), credentials from Pod Identity.
+CLOUDWATCH_DATASOURCE_UID = "cloudwatch"
 WEBHOOK_SECRET = "alert-webhook"
 WEBHOOK_URL_KEY = "url"
 # Requests (and memory limits) of the stack's pods: one table, read by the values and the capacity check.
@@ -88,6 +91,17 @@ def alertmanager_config(target: str, region: str, topic_arn: str | None) -> dict
     }
 
 
+def _cloudwatch_datasource(region: str) -> dict[str, Any]:
+    """Grafana's CloudWatch data source with the AWS SDK's default credentials (Pod Identity)."""
+    return {
+        "name": "CloudWatch",
+        "type": "cloudwatch",
+        "uid": CLOUDWATCH_DATASOURCE_UID,
+        "access": "proxy",
+        "jsonData": {"authType": "default", "defaultRegion": region},
+    }
+
+
 def _volume(storage_class: str, gib: int) -> dict[str, Any]:
     return {
         "volumeClaimTemplate": {
@@ -112,6 +126,7 @@ def chart_values(
     webhook: bool,
     remote_write_url: str | None,
     region: str,
+    cloudwatch: bool = False,
 ) -> dict[str, Any]:
     """The chart's values (see the module docstring)."""
     system = dict(node_selector)
@@ -156,6 +171,8 @@ def chart_values(
             },
         },
         "grafana": {
+            "serviceAccount": {"create": True, "name": GRAFANA_SERVICE_ACCOUNT},
+            "additionalDataSources": [_cloudwatch_datasource(region)] if cloudwatch else [],
             "nodeSelector": system,
             "resources": RESOURCES["grafana"],
             "admin": {"existingSecret": GRAFANA_ADMIN_SECRET, "userKey": "admin-user", "passwordKey": "admin-password"},
