@@ -94,7 +94,7 @@ def _model(s: _Section, pool: InferencePoolConfig, role: str) -> ModelConfig:
         replicas = autoscaling.min_replicas
     compile_job = s.boolean("compileJob", True)
     if tp in INF2_TP_DEGREES and types_that_fit_tp(tp, pool.instance_types):
-        _check_fit(s, tp, replicas, pool, compile_job, autoscaling.max_replicas if autoscaling else None)
+        _check_fit(s, tp, replicas, pool, compile_job, model_id, autoscaling.max_replicas if autoscaling else None)
     max_len = s.integer("maxModelLen", 8192, minimum=128, maximum=131072, allowed="(tokens)")
     if facts and max_len > facts.max_context:
         s.problems.add(s.key("maxModelLen"), max_len, f"must be at most the model's context of {facts.max_context}")
@@ -146,12 +146,18 @@ def _check_kv_cache(s: _Section, facts: ModelFacts, tp: int, max_len: int, max_s
 
 
 def _check_fit(
-    s: _Section, tp: int, replicas: int, pool: InferencePoolConfig, compile_job: bool, scale_max: int | None = None
+    s: _Section,
+    tp: int,
+    replicas: int,
+    pool: InferencePoolConfig,
+    compile_job: bool,
+    model_id: str | None,
+    scale_max: int | None = None,
 ) -> None:
     """The serving pod at this TP must fit an allowed instance type (after kubelet reservations and
     DaemonSets), and the pool's device ceiling must let Karpenter launch nodes for every pod that can run
     at once."""
-    requests = serving_pod_requests(tp)
+    requests = serving_pod_requests(tp, model_id)
     report = fit_report(requests, pool.instance_types)
     wanted = (
         f"a serving pod at tensorParallelSize {tp} requests {requests.neuron_devices} Neuron device(s), "
