@@ -56,7 +56,11 @@ KEY_DOCS: dict[str, tuple[str, str]] = {
         "replaces the system node group",
     ),
     "cluster.systemNodeCount": ("System nodes.", "in place"),
-    "cluster.systemNodeMaxCount": ("Upper bound of the system node group.", "in place"),
+    "cluster.systemNodeMaxCount": (
+        "Most system nodes at once: the managed group keeps systemNodeCount, a Karpenter NodePool adds up to "
+        "systemNodeMaxCount - systemNodeCount on demand (none when equal); the monitoring stack must fit it.",
+        "in place (the NodePool's node limit)",
+    ),
     "cluster.publicEndpoint": ("A public Kubernetes API endpoint (private access is always on).", "in place"),
     "cluster.publicAccessCidrs": (
         "Public blocks allowed to reach the public endpoint: required with it, at most 40, not the whole internet.",
