@@ -56,6 +56,11 @@ def series(name: str, labels: str, values: str) -> dict[str, str]:
     return {"series": f"{name}{{{labels}}}", "values": values}
 
 
+def ready(pod: str, value: int) -> dict[str, str]:
+    """kube-state-metrics' readiness of a pod (condition true)."""
+    return series("kube_pod_status_ready", f'namespace="{NS}",pod="{pod}",condition="true"', f"{value}x20")
+
+
 def histogram(labels: str, per_minute: dict[str, int]) -> list[dict[str, str]]:
     """TTFT buckets growing by the given counts per minute (cumulative, as Prometheus histograms are)."""
     return [
@@ -91,10 +96,11 @@ def cases(rules: dict[str, dict[str, Any]]) -> dict[str, tuple[list, list, int, 
             {"namespace": NS, "deployment": "vllm"},
         ),
         "VllmMetricsDown": (
-            [series("up", f'job="{JOB}",pod="vllm-a"', "0x20")],
-            [series("up", f'job="{JOB}",pod="vllm-a"', "1x20")],
+            [series("up", f'job="{JOB}",namespace="{NS}",pod="vllm-a"', "0x20"), ready("vllm-a", 1)],
+            # A starting pod (not ready yet) has no metrics for minutes: no alert.
+            [series("up", f'job="{JOB}",namespace="{NS}",pod="vllm-a"', "0x20"), ready("vllm-a", 0)],
             10,
-            {"job": JOB, "pod": "vllm-a"},
+            {"job": JOB, "namespace": NS, "pod": "vllm-a"},
         ),
         "VllmQueueBacklog": (
             [

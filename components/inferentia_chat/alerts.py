@@ -77,12 +77,14 @@ def serving_rules(m: ModelAlerts) -> dict[str, Any]:
             ),
             _alert(
                 "VllmMetricsDown",
-                f"up{{{job}}} == 0",
+                # Ready pods only: a starting pod (init containers, loading) has no /metrics yet, for minutes.
+                f'up{{{job}}} == 0 and on (namespace, pod) kube_pod_status_ready{{namespace="{m.namespace}",'
+                'condition="true"} == 1',
                 "5m",
                 "warning",
                 f"{m.model_name}: a vLLM pod does not answer /metrics",
-                "Prometheus cannot scrape a vLLM pod: the server is hung or restarting, and the autoscaler is blind "
-                "to its queue.",
+                "Prometheus cannot scrape a vLLM pod that Kubernetes counts as ready: its metrics endpoint hangs, and "
+                "the autoscaler is blind to its queue.",
             ),
             _alert(
                 "VllmQueueBacklog",
