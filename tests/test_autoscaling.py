@@ -15,6 +15,7 @@ from conftest import Plan, plan_for
 from inferentia_chat import versions
 from inferentia_chat.autoscaling import HPA_SYNC_S, REQUEST_SECONDS, scaling_policy
 from inferentia_chat.eks_cluster import SYSTEM_NODE_SELECTOR
+from inferentia_chat.hardware import Resources
 from offline import budget
 from offline.render import stack_config
 from stacks.config import ConfigError, parse_config
@@ -265,3 +266,12 @@ def test_the_monitoring_stack_must_fit_the_system_capacity():
     parse_config({"cluster": {"systemNodeCount": 1, "systemNodeMaxCount": 3}}, region="us-east-1", stack="dev")
     unknown = parse_config({"cluster": {"systemNodeType": "t3.large"}}, region="us-east-1", stack="dev")
     assert any("capacity of t3.large unknown" in w for w in unknown.warnings)
+
+
+def test_system_node_sizes_follow_the_ec2_naming_scheme():
+    from inferentia_chat.system_capacity import node_capacity
+
+    assert node_capacity("m7i.large") == Resources(0, 2000, 8 * 1024)
+    assert node_capacity("c7g.2xlarge") == Resources(0, 8000, 16 * 1024)
+    assert node_capacity("r6i.4xlarge") == Resources(0, 16000, 128 * 1024)
+    assert node_capacity("t3.large") is None and node_capacity("m7i.metal-24xl") is None
