@@ -11,7 +11,13 @@ from typing import Any
 
 import pulumi
 
-from inferentia_chat.autoscaling import Autoscaling, AutoscalingArgs, ScaledDeploymentArgs, scaling_policy
+from inferentia_chat.autoscaling import (
+    Autoscaling,
+    AutoscalingArgs,
+    ScaledDeploymentArgs,
+    ScalingPolicy,
+    scaling_policy,
+)
 from inferentia_chat.eks_cluster import EksCluster
 from inferentia_chat.inferentia_node_pool import InferentiaNodePool
 from inferentia_chat.karpenter import Karpenter
@@ -21,6 +27,7 @@ from inferentia_chat.system_node_pool import SystemNodePool, SystemNodePoolArgs
 from inferentia_chat.vllm_server import VllmNeuronServer
 from offline.budget import replica_budget
 from stacks.config import StackConfig
+from stacks.config.operations import DEFAULT_MAX_QUEUE_WAIT_S
 
 
 @dataclass(frozen=True)
@@ -96,18 +103,18 @@ def build_operations(
         return Operations(system_pool, None, None)
     m = cfg.model
     budget = new_node_seconds(cfg)
-    policy = scaling_policy(budget, m.max_num_seqs, m.autoscaling.max_queue_wait_seconds if m.autoscaling else 300)
+    wait = m.autoscaling.max_queue_wait_seconds if m.autoscaling else DEFAULT_MAX_QUEUE_WAIT_S
+    policy = scaling_policy(budget, m.max_num_seqs, wait)
+    served = ServedModelArgs(
+        namespace=inference_namespace,
+        deployment=server.deployment_name,
+        model_name=m.served_name,
+        pod_labels=server.serving_pod_labels,
+        queue_limit=policy.queue_limit,
+    )
     args = MonitoringArgs(
         cluster_name=cluster.cluster_name,
-        served_models=[
-            ServedModelArgs(
-                namespace=inference_namespace,
-                deployment=server.deployment_name,
-                model_name=m.served_name,
-                pod_labels=server.serving_pod_labels,
-                queue_limit=policy.queue_limit,
-            )
-        ],
+        served_models=[served],
         inference_namespace=inference_namespace,
         inference_pool=pool.node_pool_name,
         inference_node_selector=pool.node_selector,
@@ -125,9 +132,9 @@ def build_operations(
         args["alert_email"] = mon.alert_email
     if mon.alert_target == "webhook":
         args["alert_webhook_url"] = cfg.alert_webhook_url
-    # On the system nodes (and the extra ones Karpenter adds), with the EBS driver for its volumes.
-    waits: list[pulumi.Resource] = [cluster.node_group, cluster.addons["aws-ebs-csi-driver"]]
-    waits += [cluster.addons["eks-pod-identity-agent"]]
+    # On the system nodes (and the extra ones Karpenter adds), with the EBS driver for its volumes and the Pod
+    # Identity agent for its roles.
+    waits = [cluster.node_group, cluster.addons["aws-ebs-csi-driver"], cluster.addons["eks-pod-identity-agent"]]
     monitoring = Monitoring(
         "monitoring",
         args,
@@ -135,27 +142,33 @@ def build_operations(
     )
     autoscaling = None
     if m.autoscaling is not None:
-        a = m.autoscaling
-        target = ScaledDeploymentArgs(
-            namespace=server.namespace,
-            deployment=server.deployment_name,
-            model_name=m.served_name,
-            min_replicas=a.min_replicas,
-            max_replicas=a.max_replicas,
-            threshold=policy.threshold,
-            polling_interval=policy.polling_interval,
-            cooldown_period=policy.cooldown_period,
-        )
-        if a.active_schedule is not None:
-            target["active_schedule"] = {
-                "timezone": a.active_schedule.timezone,
-                "start": a.active_schedule.start,
-                "end": a.active_schedule.end,
-            }
         autoscaling = Autoscaling(
             "autoscaling",
-            AutoscalingArgs(prometheus_url=monitoring.prometheus_url, targets=[target]),
+            AutoscalingArgs(prometheus_url=monitoring.prometheus_url, targets=[scaled_target(cfg, server, policy)]),
             # The scaler reads Prometheus; it scales the Deployment by name whenever that exists.
             opts=pulumi.ResourceOptions(providers=[cluster.provider], depends_on=[monitoring.release]),
         )
     return Operations(system_pool, monitoring, autoscaling)
+
+
+def scaled_target(cfg: StackConfig, server: VllmNeuronServer, policy: ScalingPolicy) -> ScaledDeploymentArgs:
+    """The model's Deployment as KEDA scales it: the configured bounds and the budget-derived numbers."""
+    a = cfg.model.autoscaling
+    assert a is not None  # only called for an autoscaled model
+    target = ScaledDeploymentArgs(
+        namespace=server.namespace,
+        deployment=server.deployment_name,
+        model_name=cfg.model.served_name,
+        min_replicas=a.min_replicas,
+        max_replicas=a.max_replicas,
+        threshold=policy.threshold,
+        polling_interval=policy.polling_interval,
+        cooldown_period=policy.cooldown_period,
+    )
+    if a.active_schedule is not None:
+        target["active_schedule"] = {
+            "timezone": a.active_schedule.timezone,
+            "start": a.active_schedule.start,
+            "end": a.active_schedule.end,
+        }
+    return target
