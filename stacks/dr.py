@@ -143,9 +143,9 @@ def build_dr(cfg: StackConfig) -> dict[str, Any]:
         "replicaArtifactsCheckCommand": head_object(
             cfg.region, replica.bucket_name, primary.get_output("compiledArtifactsObjectsPrefix"), COMPLETE_MARKER
         ),
+        # Every alarm notifies it; subscribe paging or chat to it (dr.alarmEmail adds an email subscription).
+        "alarmTopicArn": replica.alarm_topic_arn,
     }
-    if dr.alarm_email:
-        outputs["alarmTopicArn"] = replica.alarm_topic_arn
 
     link = ReplicaLink(
         bucket=LinkedBucketArgs(

@@ -16,6 +16,7 @@ from inferentia_chat import versions
 from inferentia_chat.eks_cluster import EksCluster, EksClusterArgs
 from inferentia_chat.inferentia_node_pool import InferentiaNodePool, InferentiaNodePoolArgs
 from inferentia_chat.karpenter import Karpenter, KarpenterArgs
+from inferentia_chat.kube import ENVIRONMENT_LABEL
 from inferentia_chat.load_balancer_controller import LoadBalancerController, LoadBalancerControllerArgs
 from inferentia_chat.model_layout import artifacts_objects_prefix, cache_root, model_objects_prefix, model_path
 from inferentia_chat.model_store import (
@@ -47,6 +48,11 @@ MODEL_STORE = "model-store"
 WEBUI_NAMESPACE = WEBUI_APP
 
 
+def namespace_labels(cfg: StackConfig) -> dict[str, str]:
+    """Labels of every namespace the stack creates beyond Pod Security: the environment (policy pack)."""
+    return {ENVIRONMENT_LABEL: cfg.environment}
+
+
 def network_args(cfg: StackConfig) -> NetworkArgs:
     """Network inputs from the validated config (new VPC or bring-your-own)."""
     net, tags = cfg.network, cfg.common_tags
@@ -56,6 +62,8 @@ def network_args(cfg: StackConfig) -> NetworkArgs:
             vpc_id=net.vpc_id or "",
             private_subnet_ids=list(net.private_subnet_ids),
             public_subnet_ids=list(net.public_subnet_ids),
+            flow_logs=net.flow_logs,
+            flow_log_retention_days=net.flow_log_retention_days,
             tags=tags,
         )
     return NetworkArgs(
@@ -64,6 +72,8 @@ def network_args(cfg: StackConfig) -> NetworkArgs:
         availability_zones=list(net.availability_zones),
         az_count=net.az_count,
         nat_gateways=net.nat_gateways,
+        flow_logs=net.flow_logs,
+        flow_log_retention_days=net.flow_log_retention_days,
         tags=tags,
     )
 
@@ -215,7 +225,7 @@ def build_platform(cfg: StackConfig, replica: ReplicaLink | None = None) -> Plat
     volume = model_volume(cfg, store, cluster)
     # The model arrives in a DR region by replication: no load there, and a preload only for serving pods.
     if replica is None or cfg.model.replicas > 0:
-        model_loader(cfg, volume, cluster, load=replica is None)
+        model_loader(cfg, volume, cluster, network, load=replica is None)
     server = serving(cfg, volume, pool, zone, cluster, dr=replica is not None)
     webui = web_ui(cfg, network, cluster, server)
     ops = build_operations(cfg, cluster, pool, server, system_pool, INFERENCE_NAMESPACE, store.bucket_name)
@@ -295,7 +305,6 @@ def model_store(
         depends_on = list(replica.ready)
     if cluster is not None:
         args["node_security_group_id"] = cluster.node_security_group_id
-        args["cluster_security_group_id"] = cluster.cluster_security_group_id
     return LustreModelStore(MODEL_STORE, args, opts=pulumi.ResourceOptions(depends_on=depends_on))
 
 
@@ -312,16 +321,26 @@ def model_volume(cfg: StackConfig, store: LustreModelStore, cluster: EksCluster)
             file_system_path=store.file_system_path,
             model_name=cfg.model.served_name,
             namespace=INFERENCE_NAMESPACE,
+            namespace_labels=namespace_labels(cfg),
         ),
         opts=pulumi.ResourceOptions(providers={"kubernetes": cluster.provider}),
     )
 
 
-def model_loader(cfg: StackConfig, volume: ModelVolume, cluster: EksCluster, *, load: bool) -> ModelLoader:
+def model_loader(
+    cfg: StackConfig, volume: ModelVolume, cluster: EksCluster, network: Network, *, load: bool
+) -> ModelLoader:
     """The Jobs that load the model (with `load`) and preload it onto the file system."""
     m = cfg.model
     args = ModelLoaderArgs(
-        namespace=volume.namespace, pvc_name=volume.pvc_name, model_path=volume.model_path, tags=cfg.common_tags
+        namespace=volume.namespace,
+        pvc_name=volume.pvc_name,
+        model_path=volume.model_path,
+        tags=cfg.common_tags,
+        # The loader reaches its source over the internet, never the VPC (nodes, pods, endpoints).
+        egress_excluded_cidrs=[network.vpc_cidr],
+        loader_image=cfg.images["modelLoader"],
+        lustre_client_image=cfg.images["lustreClient"],
     )
     if load:
         source = ModelSourceArgs(
@@ -383,6 +402,7 @@ def serving(
             # Pods wait for the model in the cluster (its completion marker, which also replicates to a DR
             # region), so node launch and image pull overlap the load.
             model_request=model_request(m.source, m.id, m.revision),
+            image=cfg.images["vllm"],
         ),
         # Serving waits for its NodePool (and, on destroy, goes before the nodes it runs on).
         opts=pulumi.ResourceOptions(providers=[cluster.provider], depends_on=[pool.node_pool]),
@@ -422,6 +442,8 @@ def web_ui(cfg: StackConfig, network: Network, cluster: EksCluster, server: Vllm
         exposure=w.exposure,
         admin_email=w.admin_email,
         storage_gib=w.storage_gib,
+        image=cfg.images["openWebui"],
+        namespace_labels=namespace_labels(cfg),
     )
     if w.exposure != "cluster":
         args["hostname"] = w.hostname or ""

@@ -26,7 +26,7 @@ import pulumi_random as random
 
 from . import versions
 from .eks_cluster import STORAGE_CLASS, SYSTEM_NODE_SELECTOR
-from .kube import DNS_EGRESS, network_policy_spec
+from .kube import DNS_EGRESS, RESTRICTED_NAMESPACE_LABELS, default_deny, network_policy_spec
 from .options import outer_dependencies
 
 TYPE = "inferentia-chat:index:OpenWebUI"
@@ -74,6 +74,10 @@ class OpenWebUIArgs(TypedDict):
     """The VPC block: where ALB traffic to the pods comes from (ALB exposures)."""
     admin_email: NotRequired[str]
     """Login of the first admin account (default `admin@localhost`)."""
+    image: NotRequired[str]
+    """Image of Open WebUI (default: the pinned official image; a digest-pinned reference in production)."""
+    namespace_labels: NotRequired[Mapping[str, str]]
+    """Further labels of the namespace (e.g. the environment label the policy pack reads)."""
     admin_name: NotRequired[str]
     """Display name of the first admin account (default `Admin`)."""
     storage_gib: NotRequired[int]
@@ -229,15 +233,15 @@ class OpenWebUI(pulumi.ComponentResource):
             f"{name}-namespace",
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name=ns_name,
-                labels={
-                    **labels("namespace"),
-                    "pod-security.kubernetes.io/enforce": "restricted",
-                    "pod-security.kubernetes.io/enforce-version": "latest",
-                    "pod-security.kubernetes.io/audit": "restricted",
-                    "pod-security.kubernetes.io/warn": "restricted",
-                },
+                labels={**labels("namespace"), **RESTRICTED_NAMESPACE_LABELS, **args.get("namespace_labels", {})},
             ),
             opts=child,
+        )
+        default_deny(
+            f"{name}-default-deny",
+            ns_name,
+            labels("network-policy"),
+            pulumi.ResourceOptions(parent=self, depends_on=[*waits, ns]),
         )
         in_ns = pulumi.ResourceOptions(parent=self, depends_on=[*waits, ns])
 
@@ -310,7 +314,7 @@ class OpenWebUI(pulumi.ComponentResource):
         probe = {"httpGet": {"path": "/health", "port": "http"}, "timeoutSeconds": 5}
         container = {
             "name": APP,
-            "image": versions.OPEN_WEBUI_IMAGE,
+            "image": args.get("image", versions.OPEN_WEBUI_IMAGE),
             "imagePullPolicy": "IfNotPresent",
             "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
             "env": env,
