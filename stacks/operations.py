@@ -95,6 +95,8 @@ def build_operations(
     system_pool: SystemNodePool | None,
     inference_namespace: str,
     model_bucket: pulumi.Input[str],
+    vpc_cidr: pulumi.Input[str],
+    namespace_labels: dict[str, str],
 ) -> Operations:
     """Monitoring (with its monitors, rules, dashboards and alert routing) and, for a model with
     `autoscaling`, KEDA with its ScaledObject; thresholds from the start-up budget."""
@@ -120,6 +122,9 @@ def build_operations(
         inference_node_selector=pool.node_selector,
         inference_tolerations=pool.tolerations,
         startup_budget_seconds=budget,
+        vpc_cidr=vpc_cidr,
+        namespace_labels=namespace_labels,
+        neuron_monitor_image=cfg.images["neuronMonitor"],
         retention=mon.retention,
         storage_gib=mon.storage_gib,
         ttft_p95_target_seconds=mon.ttft_p95_target_seconds,
@@ -144,7 +149,12 @@ def build_operations(
     if m.autoscaling is not None:
         autoscaling = Autoscaling(
             "autoscaling",
-            AutoscalingArgs(prometheus_url=monitoring.prometheus_url, targets=[scaled_target(cfg, server, policy)]),
+            AutoscalingArgs(
+                prometheus_url=monitoring.prometheus_url,
+                targets=[scaled_target(cfg, server, policy)],
+                vpc_cidr=vpc_cidr,
+                namespace_labels=namespace_labels,
+            ),
             # The scaler reads Prometheus; it scales the Deployment by name whenever that exists.
             opts=pulumi.ResourceOptions(providers=[cluster.provider], depends_on=[monitoring.release]),
         )

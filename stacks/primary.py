@@ -228,7 +228,17 @@ def build_platform(cfg: StackConfig, replica: ReplicaLink | None = None) -> Plat
         model_loader(cfg, volume, cluster, network, load=replica is None)
     server = serving(cfg, volume, pool, zone, cluster, dr=replica is not None)
     webui = web_ui(cfg, network, cluster, server)
-    ops = build_operations(cfg, cluster, pool, server, system_pool, INFERENCE_NAMESPACE, store.bucket_name)
+    ops = build_operations(
+        cfg,
+        cluster,
+        pool,
+        server,
+        system_pool,
+        INFERENCE_NAMESPACE,
+        store.bucket_name,
+        network.vpc_cidr,
+        namespace_labels(cfg),
+    )
     return Platform(network, cluster, karpenter, pool, zone, store, volume, server, webui, ops)
 
 

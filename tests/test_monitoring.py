@@ -48,9 +48,35 @@ def test_the_stack_is_the_pinned_chart_in_its_own_restricted_namespace(dev: Plan
     assert release["namespace"] == "monitoring"
     labels = namespace(dev, "monitoring")["metadata"]["labels"]
     assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
-    # node-exporter needs the host: it lives apart, and nothing else of the stack does.
-    assert values(dev)["prometheus-node-exporter"]["namespaceOverride"] == "monitoring-node"
-    assert namespace(dev, "monitoring-node")["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "privileged"
+    # node-exporter needs the host: it runs with the cluster's other node agents, in kube-system.
+    assert values(dev)["prometheus-node-exporter"]["namespaceOverride"] == "kube-system"
+
+
+def test_the_monitoring_namespace_denies_by_default_and_opens_what_the_stack_needs(dev: Plan):
+    by_name = {
+        p["metadata"]["name"]: p["spec"] for p in dev.k8s("NetworkPolicy") if p["metadata"]["namespace"] == "monitoring"
+    }
+    assert by_name["default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    vpc = dev.one("awsx:ec2:Vpc").inputs["cidrBlock"]
+    webhooks = by_name["api-server-webhooks"]["ingress"]
+    assert webhooks == [{"from": [{"ipBlock": {"cidr": vpc}}], "ports": [{"protocol": "TCP", "port": 10250}]}]
+    egress = by_name["platform-egress"]["egress"]
+    assert {
+        "to": [
+            {"ipBlock": {"cidr": vpc}},
+            {"ipBlock": {"cidr": "10.100.0.0/16"}},
+            {"ipBlock": {"cidr": "172.20.0.0/16"}},
+        ],
+        "ports": [{"protocol": "TCP", "port": 443}],
+    } in egress
+    prometheus = by_name["prometheus"]
+    assert prometheus["podSelector"]["matchLabels"] == PROMETHEUS_POD_LABELS
+    assert prometheus["egress"] == [{"to": [{"namespaceSelector": {}}, {"ipBlock": {"cidr": vpc}}]}]
+    (keda_in,) = prometheus["ingress"]
+    assert keda_in["from"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "keda"}}}]
+    keda = {p["metadata"]["name"]: p["spec"] for p in dev.k8s("NetworkPolicy") if p["metadata"]["namespace"] == "keda"}
+    assert {"default-deny", "same-namespace", "platform-egress", "api-server-webhooks", "to-prometheus"} == set(keda)
+    assert {p["port"] for p in keda["api-server-webhooks"]["ingress"][0]["ports"]} == {6443, 9443}
 
 
 def test_every_pod_of_the_stack_runs_on_the_system_nodes(dev: Plan):
@@ -157,7 +183,7 @@ def test_neuron_monitor_runs_on_the_inf2_nodes_only(dev: Plan):
     (container,) = pod["containers"]
     assert container["image"] == versions.NEURON_MONITOR_IMAGE
     assert container["ports"] == [{"name": "metrics", "containerPort": metrics.NEURON_MONITOR_PORT, "protocol": "TCP"}]
-    assert ds["metadata"]["namespace"] == "monitoring-node"
+    assert ds["metadata"]["namespace"] == "kube-system"
     (monitor,) = dev.k8s("PodMonitor", "neuron-monitor")
     assert monitor["spec"]["selector"]["matchLabels"].items() <= ds["spec"]["template"]["metadata"]["labels"].items()
 
@@ -220,8 +246,12 @@ def test_alerts_go_to_an_encrypted_topic_only_alertmanager_may_publish_to(dev: P
     role = dev.one("aws:iam/role:Role", "monitoring-alertmanager-role")
     trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]
     assert trust["Principal"] == {"Service": "pods.eks.amazonaws.com"}
-    assert trust["Condition"]["StringEquals"] == {"aws:SourceAccount": "123456789012"}
-    assert trust["Condition"]["ArnEquals"]["aws:SourceArn"].endswith(":cluster/inferentia-chat-dev")
+    assert trust["Condition"]["StringEquals"] == {
+        "aws:SourceAccount": "123456789012",
+        "aws:RequestTag/eks-cluster-arn": "arn:aws:eks:us-east-1:123456789012:cluster/inferentia-chat-dev",
+        "aws:RequestTag/kubernetes-namespace": "monitoring",
+        "aws:RequestTag/kubernetes-service-account": "kps-alertmanager",
+    }
     assoc = dev.one("aws:eks/podIdentityAssociation:PodIdentityAssociation", "monitoring-alertmanager")
     assert (assoc.inputs["namespace"], assoc.inputs["serviceAccount"]) == ("monitoring", "kps-alertmanager")
     assert values(dev)["alertmanager"]["serviceAccount"]["name"] == "kps-alertmanager"
@@ -286,7 +316,8 @@ def test_managed_prometheus_gets_a_workspace_and_a_write_only_role():
 def test_replication_alarms_of_the_dr_stack_notify_the_same_topic(dev_dr: Plan, dev: Plan):
     topic = dev.outputs["alertTopicArn"]
     alarms = dev_dr.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
-    assert alarms and all(a.inputs["alarmActions"] == [topic] for a in alarms)
+    own = dev_dr.outputs["alarmTopicArn"]  # the DR stack's own topic, and the primary's alert topic
+    assert alarms and all(a.inputs["alarmActions"] == [own, topic] for a in alarms)
     # The topic takes CloudWatch alarms of this account and region, and its key lets them encrypt.
     policy = dev.policy(dev.one("aws:sns/topicPolicy:TopicPolicy", "monitoring-alerts-policy"))
     (cloudwatch,) = [s for s in policy["Statement"] if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}]

@@ -31,11 +31,16 @@ import pulumi_kubernetes as k8s
 from . import metrics, versions
 from .eks_cluster import SYSTEM_NODE_SELECTOR
 from .hardware import Resources
-from .kube import pod_security_labels
+from .kube import RESTRICTED_NAMESPACE_LABELS
+from .namespace_network import namespace_network
 from .options import outer_dependencies
 
 TYPE = "inferentia-chat:index:Autoscaling"
 NAMESPACE = "keda"
+MONITORING_NAMESPACE = "monitoring"  # where the Prometheus it queries runs (components/monitoring.py)
+# The API server calls KEDA's metrics API server (chart service.portHttpsTarget 6443) and its admission
+# webhooks (webhooks.port, default 9443): kedacore/charts v2.20.2 keda/values.yaml and templates.
+API_SERVER_PORTS = (6443, 9443)
 
 # The HPA controller's default --horizontal-pod-autoscaler-sync-period (Kubernetes docs, "Horizontal Pod
 # Autoscaling"): KEDA hands the metric to the HPA, which acts on its next sync.
@@ -138,8 +143,12 @@ class AutoscalingArgs(TypedDict):
     """In-cluster Prometheus the scaler queries, e.g. http://kps-prometheus.monitoring.svc:9090."""
     targets: Sequence[ScaledDeploymentArgs]
     """The scaled Deployments."""
+    vpc_cidr: pulumi.Input[str]
+    """The VPC block: the Kubernetes API (egress) and the API server calling KEDA's metrics API and webhooks."""
     node_selector: NotRequired[Mapping[str, str]]
     """Where KEDA runs (default the system nodes)."""
+    namespace_labels: NotRequired[Mapping[str, str]]
+    """Further labels of the namespace (e.g. the environment label the policy pack reads)."""
 
 
 def scaled_object_spec(target: ScaledDeploymentArgs, deployment: str, namespace: str, prometheus: str) -> dict:
@@ -219,9 +228,27 @@ class Autoscaling(pulumi.ComponentResource):
             f"{name}-namespace",
             metadata={
                 "name": NAMESPACE,
-                "labels": {**labels, **pod_security_labels()},
+                "labels": {**labels, **RESTRICTED_NAMESPACE_LABELS, **args.get("namespace_labels", {})},
             },
             opts=pulumi.ResourceOptions(parent=self),
+        )
+        network = namespace_network(
+            self, name, NAMESPACE, labels, args["vpc_cidr"], webhook_ports=API_SERVER_PORTS, depends_on=[namespace]
+        )
+        # The operator reads the queue from Prometheus (whose own policy admits this namespace).
+        network.append(
+            k8s.networking.v1.NetworkPolicy(
+                f"{name}-to-prometheus",
+                metadata={"name": "to-prometheus", "namespace": NAMESPACE, "labels": labels},
+                spec={
+                    "podSelector": {},
+                    "policyTypes": ["Egress"],
+                    "egress": [
+                        {"to": [_namespace(MONITORING_NAMESPACE)], "ports": [{"protocol": "TCP", "port": 9090}]}
+                    ],
+                },
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace]),
+            )
         )
         selector = dict(args.get("node_selector", SYSTEM_NODE_SELECTOR))
         release = k8s.helm.v3.Release(
@@ -234,7 +261,7 @@ class Autoscaling(pulumi.ComponentResource):
             atomic=True,
             cleanup_on_fail=True,
             values={"nodeSelector": selector, "resources": KEDA_RESOURCES},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, *upstream]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, *network, *upstream]),
         )
         names = []
         for target in args["targets"]:
@@ -259,3 +286,7 @@ class Autoscaling(pulumi.ComponentResource):
         self.namespace = namespace.metadata["name"]
         self.scaled_objects = pulumi.Output.all(*names) if names else pulumi.Output.from_input([])
         self.register_outputs({"namespace": self.namespace, "scaled_objects": self.scaled_objects})
+
+
+def _namespace(name: str) -> dict[str, Any]:
+    return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": name}}}

@@ -82,8 +82,3 @@ def network_policy_spec(
         "ingress": ingress or [],
         "egress": egress,
     }
-
-
-def pod_security_labels(level: str = "restricted") -> dict[str, str]:
-    """Namespace labels that enforce, warn and audit at one Pod Security Standard level."""
-    return {f"pod-security.kubernetes.io/{mode}": level for mode in ("enforce", "warn", "audit")}

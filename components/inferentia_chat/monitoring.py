@@ -24,8 +24,9 @@ from .eks_cluster import STORAGE_CLASS, SYSTEM_NODE_SELECTOR
 from .hardware import Resources
 from .karpenter import NAMESPACE as KARPENTER_NAMESPACE
 from .karpenter import RELEASE_NAME as KARPENTER_RELEASE
-from .kube import pod_security_labels
+from .kube import RESTRICTED_NAMESPACE_LABELS
 from .monitoring_aws import MonitoringAws
+from .namespace_network import namespace_network
 from .neuron_monitor import APP as NEURON_MONITOR
 from .neuron_monitor import SELECTOR as NEURON_MONITOR_SELECTOR
 from .neuron_monitor import daemon_set_spec
@@ -34,12 +35,16 @@ from .tags import component_tags
 
 TYPE = "inferentia-chat:index:Monitoring"
 NAMESPACE = "monitoring"
-NODE_NAMESPACE = "monitoring-node"  # node agents that need the host: node-exporter, neuron-monitor
+# Node agents that need the host (node-exporter, neuron-monitor) run where the cluster's other node agents do:
+# kube-system, which EKS does not restrict; every namespace the stack creates stays `restricted`.
+NODE_NAMESPACE = "kube-system"
 RELEASE = chart.FULLNAME
 # The Prometheus pods (operator-made labels): what the vLLM NetworkPolicy admits to /metrics.
 PROMETHEUS_POD_LABELS = {"app.kubernetes.io/name": "prometheus", "operator.prometheus.io/name": chart.PROMETHEUS_NAME}
 PROMETHEUS_URL = f"http://{chart.PROMETHEUS_NAME}.{NAMESPACE}.svc:{chart.PROMETHEUS_PORT}"
 LABELS = {"app.kubernetes.io/part-of": "inferentia-chat", "app.kubernetes.io/component": "monitoring"}
+# The operator's admission webhook (chart values prometheusOperator.tls.internalPort), called by the API server.
+OPERATOR_WEBHOOK_PORT = 10250
 
 
 def monitoring_requests() -> Resources:
@@ -79,6 +84,13 @@ class MonitoringArgs(TypedDict):
     """Tolerations of the pool's taint."""
     startup_budget_seconds: float
     """A new replica's time-to-ready on a new node (budget.json): how long "not ready" is normal."""
+    vpc_cidr: pulumi.Input[str]
+    """The VPC block: the Kubernetes API's interfaces (egress) and the API server calling webhooks (ingress),
+    the host-network scrape targets (node-exporter, neuron-monitor, kubelets)."""
+    namespace_labels: NotRequired[Mapping[str, str]]
+    """Further labels of the namespace (e.g. the environment label the policy pack reads)."""
+    neuron_monitor_image: NotRequired[str]
+    """The neuron-monitor image (default: the pinned Neuron SDK image; digest-pinned in production)."""
     retention: NotRequired[str]
     """Prometheus retention, e.g. 15d (default)."""
     storage_gib: NotRequired[int]
@@ -120,10 +132,10 @@ class Monitoring(pulumi.ComponentResource):
     def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(TYPE, name, None, opts)
         tags = component_tags(args.get("tags", {}), "Monitoring")
-        ns, node_ns, password, secrets = self._namespaces_and_secrets(name, args)
+        ns, password, secrets = self._namespaces_and_secrets(name, args)
         aws_side = MonitoringAws(self, name, args, NAMESPACE, tags)
         target = args.get("alert_target", "sns")
-        waits: list[pulumi.Resource] = [ns, node_ns, *secrets, *aws_side.ready, *outer_dependencies(opts)]
+        waits: list[pulumi.Resource] = [ns, *secrets, *aws_side.ready, *outer_dependencies(opts)]
         region = aws.get_region().region
         values = pulumi.Output.all(aws_side.topic_arn, aws_side.remote_write_url).apply(
             lambda a: chart.chart_values(
@@ -154,7 +166,7 @@ class Monitoring(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=waits),
         )
         after = pulumi.ResourceOptions(parent=self, depends_on=[release])
-        self._scrape(name, args, node_ns, after)
+        self._scrape(name, args, after)
         self._rules_and_dashboards(name, args, after)
 
         self.release = release
@@ -179,30 +191,33 @@ class Monitoring(pulumi.ComponentResource):
 
     def _namespaces_and_secrets(
         self, name: str, args: MonitoringArgs
-    ) -> tuple[k8s.core.v1.Namespace, k8s.core.v1.Namespace, random.RandomPassword, list[k8s.core.v1.Secret]]:
-        """The restricted namespace, the node agents' privileged one, Grafana's generated admin and the
-        webhook URL (with `webhook`) as Secrets the chart reads."""
+    ) -> tuple[k8s.core.v1.Namespace, random.RandomPassword, list[pulumi.Resource]]:
+        """The restricted, default-deny namespace with its allows, Grafana's generated admin and the webhook URL
+        (with `webhook`) as Secrets the chart reads."""
         child = pulumi.ResourceOptions(parent=self)
         ns = k8s.core.v1.Namespace(
             f"{name}-namespace",
-            metadata={"name": NAMESPACE, "labels": {**LABELS, **pod_security_labels("restricted")}},
+            metadata={
+                "name": NAMESPACE,
+                "labels": {**LABELS, **RESTRICTED_NAMESPACE_LABELS, **args.get("namespace_labels", {})},
+            },
             opts=child,
         )
-        node_ns = k8s.core.v1.Namespace(
-            f"{name}-node-namespace",
-            metadata={"name": NODE_NAMESPACE, "labels": {**LABELS, **pod_security_labels("privileged")}},
-            opts=child,
+        network = namespace_network(
+            self, name, NAMESPACE, LABELS, args["vpc_cidr"], webhook_ports=[OPERATOR_WEBHOOK_PORT], depends_on=[ns]
         )
+        network.append(self._prometheus_policy(name, args, ns))
         in_ns = pulumi.ResourceOptions(parent=self, depends_on=[ns])
         password = random.RandomPassword(f"{name}-grafana-admin", length=32, special=False, opts=child)
-        secrets = [
+        secrets: list[pulumi.Resource] = [
+            *network,
             k8s.core.v1.Secret(
                 f"{name}-grafana-admin",
                 metadata={"name": chart.GRAFANA_ADMIN_SECRET, "namespace": NAMESPACE, "labels": LABELS},
                 type="Opaque",
                 string_data={"admin-user": "admin", "admin-password": password.result},
                 opts=in_ns,
-            )
+            ),
         ]
         if args.get("alert_target", "sns") == "webhook":
             secrets.append(
@@ -214,14 +229,40 @@ class Monitoring(pulumi.ComponentResource):
                     opts=in_ns,
                 )
             )
-        return ns, node_ns, password, secrets
+        return ns, password, secrets
 
-    def _scrape(
-        self, name: str, args: MonitoringArgs, node_ns: k8s.core.v1.Namespace, after: pulumi.ResourceOptions
-    ) -> None:
+    def _prometheus_policy(
+        self, name: str, args: MonitoringArgs, ns: k8s.core.v1.Namespace
+    ) -> k8s.networking.v1.NetworkPolicy:
+        """Prometheus scrapes pods of every namespace and the host-network targets in the VPC (node-exporter,
+        neuron-monitor, kubelets), and KEDA's operator queries it."""
+        from .autoscaling import NAMESPACE as KEDA_NAMESPACE
+
+        return k8s.networking.v1.NetworkPolicy(
+            f"{name}-prometheus",
+            metadata={"name": "prometheus", "namespace": NAMESPACE, "labels": LABELS},
+            spec=pulumi.Output.from_input(args["vpc_cidr"]).apply(
+                lambda cidr: {
+                    "podSelector": {"matchLabels": PROMETHEUS_POD_LABELS},
+                    "policyTypes": ["Ingress", "Egress"],
+                    "ingress": [
+                        {
+                            "from": [
+                                {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": KEDA_NAMESPACE}}}
+                            ],
+                            "ports": [{"protocol": "TCP", "port": chart.PROMETHEUS_PORT}],
+                        }
+                    ],
+                    "egress": [{"to": [{"namespaceSelector": {}}, {"ipBlock": {"cidr": cidr}}]}],
+                }
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[ns]),
+        )
+
+    def _scrape(self, name: str, args: MonitoringArgs, after: pulumi.ResourceOptions) -> None:
         """neuron-monitor on the inf2 nodes; PodMonitors for vLLM and neuron-monitor; Karpenter's metrics."""
         spec = pulumi.Output.all(args["inference_node_selector"], args["inference_tolerations"]).apply(
-            lambda a: daemon_set_spec(a[0], a[1])
+            lambda a: daemon_set_spec(a[0], a[1], args.get("neuron_monitor_image", versions.NEURON_MONITOR_IMAGE))
         )
         k8s.apps.v1.DaemonSet(
             f"{name}-neuron-monitor",
@@ -231,7 +272,7 @@ class Monitoring(pulumi.ComponentResource):
                 "labels": {**LABELS, **NEURON_MONITOR_SELECTOR},
             },
             spec=spec,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[node_ns]),
+            opts=pulumi.ResourceOptions(parent=self),
         )
         monitors: list[tuple[str, str, dict[str, Any]]] = [
             (

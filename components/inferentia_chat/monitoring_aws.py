@@ -13,6 +13,7 @@ from . import iam
 from . import monitoring_iam as policies
 from . import monitoring_values as chart
 from .blocks import customer_key
+from .common.pod_identity import pod_identity_access
 
 
 class MonitoringAws:
@@ -30,32 +31,23 @@ class MonitoringAws:
         region = aws.get_region().region
         account = aws.get_caller_identity().account_id
         cluster = pulumi.Output.from_input(args["cluster_name"])
-        trust = cluster.apply(
-            lambda c: json.dumps(
-                policies.scoped_pod_identity_trust_policy(account, policies.cluster_arn(partition, region, account, c))
-            )
-        )
 
-        def role(role_name: str, description: str, service_account: str, policy: pulumi.Output[str]) -> None:
-            r = aws.iam.Role(
-                f"{name}-{role_name}-role",
+        def role(role_name: str, description: str, service_account: str, policy: pulumi.Input[str]) -> None:
+            # Trusted by this one service account of this one cluster (session tags, aws:SourceAccount).
+            access = pod_identity_access(
+                role_name=f"{name}-{role_name}-role",
+                policy_name=f"{name}-{role_name}-policy",
+                association_name=f"{name}-{role_name}",
                 description=description,
-                assume_role_policy=trust,
-                tags=dict(tags),
+                policy=policy,
+                cluster_name=cluster,
+                namespace=namespace,
+                service_account=service_account,
+                tags=tags,
                 opts=child,
             )
-            self.ready.append(aws.iam.RolePolicy(f"{name}-{role_name}-policy", role=r.id, policy=policy, opts=child))
-            self.ready.append(
-                aws.eks.PodIdentityAssociation(
-                    f"{name}-{role_name}",
-                    cluster_name=cluster,
-                    namespace=namespace,
-                    service_account=service_account,
-                    role_arn=r.arn,
-                    tags=dict(tags),
-                    opts=child,
-                )
-            )
+            self.ready += [access.policy, access.association]
+            r = access.role
             self.roles[role_name] = r
 
         self.roles: dict[str, aws.iam.Role] = {}

@@ -1,8 +1,7 @@
 """IAM documents of the monitoring stack, as small pure functions (unit-tested and linted with parliament).
 
-Both roles are assumed through EKS Pod Identity, and their trust is limited to this account and this
-cluster (`aws:SourceAccount`, `aws:SourceArn` = the cluster ARN, which Pod Identity sends), so no other
-cluster's Pod Identity can assume them (confused deputy).
+The roles are assumed through EKS Pod Identity with the library's trust policy (iam.pod_identity_trust_policy:
+this account, this cluster, the one namespace and service account, by session tags).
 """
 
 from __future__ import annotations
@@ -12,30 +11,6 @@ from typing import Any
 from . import iam
 
 Policy = dict[str, Any]
-
-
-def cluster_arn(partition: str, region: str, account: str, cluster_name: str) -> str:
-    """The EKS cluster's ARN (what Pod Identity sends as aws:SourceArn)."""
-    return f"arn:{partition}:eks:{region}:{account}:cluster/{cluster_name}"
-
-
-def scoped_pod_identity_trust_policy(account: str, source_cluster_arn: str) -> Policy:
-    """Trust of a Pod Identity role that only this account's given cluster can use."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "EksPodIdentityOfThisCluster",
-                "Effect": "Allow",
-                "Principal": {"Service": "pods.eks.amazonaws.com"},
-                "Action": ["sts:AssumeRole", "sts:TagSession"],
-                "Condition": {
-                    "StringEquals": {"aws:SourceAccount": account},
-                    "ArnEquals": {"aws:SourceArn": source_cluster_arn},
-                },
-            }
-        ],
-    }
 
 
 def alert_publish_policy(topic_arn: str, key_arn: str) -> Policy:

@@ -3,8 +3,8 @@
 What they decide, against the chart's defaults:
 - names: `fullnameOverride: kps`, so the Prometheus is `kps-prometheus` (Service port 9090, pods labelled
   `operator.prometheus.io/name: kps-prometheus`) and the service accounts Pod Identity binds are fixed;
-- placement: every pod on the system nodes; node-exporter (host network and PID: not `restricted`) in a
-  namespace of its own with the `privileged` Pod Security level;
+- placement: every pod on the system nodes; node-exporter (host network and PID: not `restricted`) in
+  kube-system, with the cluster's other node agents;
 - selection: Prometheus picks up every ServiceMonitor, PodMonitor and PrometheusRule of the cluster (not only
   those labelled with the release), so the components' own monitors need no chart-specific label;
 - storage: a volume of `storage_gib` on the encrypted gp3 class, `retention` and a size cap at 85 % of the

@@ -7,8 +7,8 @@ Differences from the upstream manifest, and why:
   runs exactly where the Neuron devices are and follows the pool's configuration;
 - `hostNetwork`: neuron-monitor reads the instance identity (the `instance_id` label the alerts group by)
   from the instance metadata service, which the inference nodes' hop limit of 1 keeps from pod networks;
-- privileged, as upstream (it reads the Neuron driver's device files); its namespace therefore carries the
-  `privileged` Pod Security level, which no other workload shares;
+- privileged, as upstream (it reads the Neuron driver's device files); so it runs in kube-system with the
+  cluster's other node agents (the Neuron device plugin), never in a namespace the stack creates `restricted`;
 - no service-account token, a readiness probe, pinned image.
 """
 
@@ -30,8 +30,12 @@ SELECTOR = {"app.kubernetes.io/name": APP}
 RESOURCES = {"requests": {"cpu": "256m", "memory": "128Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}}
 
 
-def daemon_set_spec(node_selector: Mapping[str, str], tolerations: Sequence[Mapping[str, str]]) -> dict[str, Any]:
-    """The DaemonSet spec: the inference nodes only."""
+def daemon_set_spec(
+    node_selector: Mapping[str, str],
+    tolerations: Sequence[Mapping[str, str]],
+    image: str = versions.NEURON_MONITOR_IMAGE,
+) -> dict[str, Any]:
+    """The DaemonSet spec: the inference nodes only; `image` the pinned one (or it pinned by digest)."""
     port = metrics.NEURON_MONITOR_PORT
     return {
         "selector": {"matchLabels": SELECTOR},
@@ -50,7 +54,7 @@ def daemon_set_spec(node_selector: Mapping[str, str], tolerations: Sequence[Mapp
                 "containers": [
                     {
                         "name": APP,
-                        "image": versions.NEURON_MONITOR_IMAGE,
+                        "image": image,
                         "imagePullPolicy": "IfNotPresent",
                         "command": ["/opt/bin/entrypoint.sh"],
                         "args": [
