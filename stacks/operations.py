@@ -24,7 +24,7 @@ from inferentia_chat.karpenter import Karpenter
 from inferentia_chat.monitoring import NAMESPACE as MONITORING_NAMESPACE
 from inferentia_chat.monitoring import PROMETHEUS_POD_LABELS, Monitoring, MonitoringArgs, ServedModelArgs
 from inferentia_chat.system_node_pool import SystemNodePool, SystemNodePoolArgs
-from inferentia_chat.vllm_server import VllmNeuronServer
+from inferentia_chat.vllm import VllmNeuronServer
 from offline.budget import replica_budget
 from stacks.config import StackConfig
 from stacks.config.operations import DEFAULT_MAX_QUEUE_WAIT_S

@@ -24,7 +24,7 @@ from .monitoring import Monitoring, MonitoringArgs
 from .network import Network, NetworkArgs
 from .open_webui import OpenWebUI, OpenWebUIArgs
 from .system_node_pool import SystemNodePool, SystemNodePoolArgs
-from .vllm_server import VllmNeuronServer, VllmNeuronServerArgs
+from .vllm import VllmNeuronServer, VllmNeuronServerArgs
 
 __version__ = "0.1.0"
 
