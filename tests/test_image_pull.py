@@ -111,5 +111,5 @@ def test_budget_json_compares_the_new_node_under_every_pull_mechanism(dev):
 def test_every_node_class_variant_passes_the_karpenter_crd_schema_and_its_cel_rules(pool: dict):
     import crd_schema
 
-    (node_class,) = plan_for(**{POOL: {**BASE, **pool}}).k8s("EC2NodeClass")
+    (node_class,) = plan_for(**{POOL: {**BASE, **pool}}).k8s("EC2NodeClass", "inferentia")
     crd_schema.validate(node_class)
