@@ -4,7 +4,7 @@ section of docs/operations-monitoring.md (meaning and first action); tests check
 and prove with `promtool test rules` that each fires above its threshold and stays quiet below it.
 
 Thresholds come from the configuration and the start-up budget, not from habit:
-- the queue limit is what `scaling_policy` derives from `maxQueueWaitSeconds` (components/autoscaling.py);
+- the queue limit is what `scaling_policy` derives from `maxQueueWaitSeconds` (inferentia_chat/autoscaling.py);
 - "no ready replica" and "unscheduled inference pod" wait one new-node start-up budget before firing,
   since a replica that is still starting is expected to be unready for that long;
 - the time-to-first-token target is `monitoring.ttftP95TargetSeconds`.

@@ -13,7 +13,7 @@ not from rules of thumb (docs/operations-autoscaling.md has the derivation):
 
 The threshold assumes demand grows by one replica's capacity over one reaction time (a linear ramp): the
 queue then grows by rate x reaction / 2 before the new replica serves, which must still leave it under the
-limit. `limit` is also the queue alert's threshold (components/alerts.py).
+limit. `limit` is also the queue alert's threshold (inferentia_chat/alerts.py).
 
 The `Autoscaling` component installs KEDA (pinned chart) on the system nodes and one ScaledObject per
 scaled Deployment, whose Prometheus trigger reads `sum(vllm:num_requests_waiting{...})` for the model; KEDA
@@ -37,7 +37,7 @@ from .options import outer_dependencies
 
 TYPE = "inferentia-chat:index:Autoscaling"
 NAMESPACE = "keda"
-MONITORING_NAMESPACE = "monitoring"  # where the Prometheus it queries runs (components/monitoring.py)
+MONITORING_NAMESPACE = "monitoring"  # where the Prometheus it queries runs (inferentia_chat/monitoring.py)
 # The API server calls KEDA's metrics API server (chart service.portHttpsTarget 6443) and its admission
 # webhooks (webhooks.port, default 9443): kedacore/charts v2.20.2 keda/values.yaml and templates.
 API_SERVER_PORTS = (6443, 9443)

@@ -2,7 +2,7 @@
 that the Grafana sidecar of kube-prometheus-stack loads (label `grafana_dashboard: "1"`).
 
 Why a library and not JSON: the builders produce the dashboard schema Grafana itself defines, so a panel
-with a wrong field does not build; queries use the metric names of components/metrics.py.
+with a wrong field does not build; queries use the metric names of inferentia_chat/metrics.py.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Names differ between engine versions (vLLM's V0 and V1 engines, renames such as 
 `kv_cache_usage_perc` and `time_per_output_token_seconds` -> `inter_token_latency_seconds`), so they are
 taken from the source of the pinned versions, never from a blog post:
 
-- vLLM 0.16.0 (components/versions.py VLLM_VERSION): `vllm/v1/metrics/loggers.py` of the vllm 0.16.0 wheel,
+- vLLM 0.16.0 (inferentia_chat/versions.py VLLM_VERSION): `vllm/v1/metrics/loggers.py` of the vllm 0.16.0 wheel,
   class `PrometheusStatLogger`. Every vLLM metric carries the labels `model_name` (the served model name)
   and `engine`. prometheus_client exposes a Counter `x` as `x_total` and a Histogram as `x_bucket`,
   `x_sum`, `x_count`. The vllm-neuron plugin (release-0.5.x line, in the pinned image) runs vLLM's V1

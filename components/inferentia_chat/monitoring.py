@@ -3,8 +3,8 @@
 kube-prometheus-stack (Prometheus, Alertmanager, Grafana, kube-state-metrics, node-exporter; pinned chart)
 in a namespace of its own with the `restricted` Pod Security level, on the system nodes; neuron-monitor on
 the Inferentia2 nodes only; PodMonitors for each served model and for neuron-monitor, a ServiceMonitor for
-Karpenter's controller; the alerting rules (components/alerts.py) and the dashboards
-(components/dashboards.py). Alerts go to an SNS topic (encrypted with a customer key, published to by a Pod
+Karpenter's controller; the alerting rules (inferentia_chat/alerts.py) and the dashboards
+(inferentia_chat/dashboards.py). Alerts go to an SNS topic (encrypted with a customer key, published to by a Pod
 Identity role that may do nothing else) or to a webhook whose URL stays in a Secret. Optionally Prometheus
 also writes to an Amazon Managed Service for Prometheus workspace (Pod Identity role, SigV4).
 """

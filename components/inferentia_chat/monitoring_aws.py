@@ -1,6 +1,6 @@
 """The AWS side of `Monitoring`: the alert topic and its publisher role, the managed Prometheus workspace and
 its writer role. Each role is bound by Pod Identity to the chart's fixed service account and trusted only by
-this account's cluster (components/monitoring_iam.py)."""
+this account's cluster (inferentia_chat/monitoring_iam.py)."""
 
 import json
 from collections.abc import Mapping

@@ -1,4 +1,4 @@
-"""Values of the kube-prometheus-stack chart (pinned in components/versions.py), as one pure function.
+"""Values of the kube-prometheus-stack chart (pinned in inferentia_chat/versions.py), as one pure function.
 
 What they decide, against the chart's defaults:
 - names: `fullnameOverride: kps`, so the Prometheus is `kps-prometheus` (Service port 9090, pods labelled

@@ -1,7 +1,7 @@
 """Default-deny networking for a namespace of third-party controllers (the monitoring stack, KEDA), whose pods
 talk to the Kubernetes API, to AWS APIs and to each other, and take webhook calls from the API server.
 
-What is opened beside the `default-deny` policy (components/kube.py), for every pod of the namespace:
+What is opened beside the `default-deny` policy (inferentia_chat/kube.py), for every pod of the namespace:
 - `same-namespace`: traffic between the namespace's own pods (e.g. Grafana to Prometheus, KEDA's operator to
   its metrics server);
 - `platform-egress`: DNS, the Pod Identity agent, the Kubernetes API (HTTPS to the VPC block, where the

@@ -1,6 +1,6 @@
 """neuron-monitor as a DaemonSet on the Inferentia2 nodes only: the Neuron SDK's published image, run the
 way the SDK's own manifest runs it (aws-neuron-sdk src/k8/k8s-neuron-monitor-daemonset.yml), exporting
-Prometheus metrics (components/metrics.py) on port 8000.
+Prometheus metrics (inferentia_chat/metrics.py) on port 8000.
 
 Differences from the upstream manifest, and why:
 - placement by the pool's node selector and its taint's toleration (upstream lists instance types), so it

@@ -36,7 +36,7 @@ def mib(quantity: str) -> int:
 
 _KARPENTER = CONTROLLER_RESOURCES["requests"]
 # What else runs on the system nodes, requested (estimates where a chart sets none): two Karpenter
-# controllers (components/karpenter.py), CoreDNS x2 (100m/70Mi each, EKS add-on default), the EBS and FSx
+# controllers (inferentia_chat/karpenter.py), CoreDNS x2 (100m/70Mi each, EKS add-on default), the EBS and FSx
 # CSI controllers (about 100m/300Mi together) and Open WebUI (~500m/1Gi).
 BASELINE = Resources(
     neuron_devices=0,
