@@ -18,7 +18,7 @@ from inferentia_chat.inferentia_node_pool import InferentiaNodePool, InferentiaN
 from inferentia_chat.karpenter import Karpenter, KarpenterArgs
 from inferentia_chat.kube import ENVIRONMENT_LABEL
 from inferentia_chat.load_balancer_controller import LoadBalancerController, LoadBalancerControllerArgs
-from inferentia_chat.model_layout import artifacts_objects_prefix, cache_root, model_objects_prefix, model_path
+from inferentia_chat.model_layout import artifacts_objects_prefix, model_objects_prefix
 from inferentia_chat.model_store import (
     LinkedBucketArgs,
     LustreModelStore,
@@ -385,14 +385,14 @@ def serving(
     for nothing, and the primary's compiled artifacts replicate here anyway (same key, same path), so at
     failover the Job finds them complete and exits at once (or set `model.compileJob: false` to skip it).
     """
-    m, fs_path = cfg.model, cfg.model_store.file_system_path
+    m = cfg.model
     return VllmNeuronServer(
         "vllm",
         VllmNeuronServerArgs(
             namespace=volume.namespace,
             pvc_name=volume.pvc_name,
-            model_subpath=model_path(fs_path, m.served_name).lstrip("/"),
-            cache_subpath=cache_root(fs_path).lstrip("/"),
+            model_subpath=volume.model_subpath,
+            cache_subpath=volume.cache_subpath,
             model_id=m.id,
             model_revision=m.revision,
             served_model_name=m.served_name,
