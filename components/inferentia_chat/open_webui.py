@@ -44,7 +44,6 @@ SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 SECRET_KEY = "webui-secret-key"
 ADMIN_PASSWORD_KEY = "admin-password"
 INFERENCE_KEY = "api-key"
-MODEL_LIST_TIMEOUT_S = 5  # seconds the page waits for the model list (see settings)
 
 
 class OpenWebUIArgs(TypedDict):
@@ -148,10 +147,7 @@ def settings(
         "DEFAULT_MODELS": served_model_name,
         "ENABLE_OLLAMA_API": "False",
         "ENABLE_DIRECT_CONNECTIONS": "False",
-        # The model list blocks the page while a backend does not answer (a model scaled to zero, a replica
-        # starting): give up after a few seconds so the page loads. 0.12.4 reads this name first, then its
-        # older alias AIOHTTP_CLIENT_TIMEOUT_OPENAI_MODEL_LIST (open_webui/env.py).
-        "AIOHTTP_CLIENT_TIMEOUT_MODEL_LIST": str(MODEL_LIST_TIMEOUT_S),
+        "AIOHTTP_CLIENT_TIMEOUT_MODEL_LIST": "5",  # the page loads while no replica answers the model list
         # Nothing is downloaded or phoned home.
         "OFFLINE_MODE": "True",
         "HF_HUB_OFFLINE": "1",

@@ -49,6 +49,7 @@ from .pod_spec import (
 )
 
 TYPE = "inferentia-chat:index:VllmNeuronServer"
+SERVING_COMPONENT = "inference"  # the serving pods' component label (the compile Job's differs)
 
 API_KEY_SECRET_KEY = "api-key"
 # Loading ~15 GB of weights plus compiled artifacts from FSx takes minutes; compiling a 7B model on first
@@ -217,7 +218,7 @@ class VllmNeuronServer(pulumi.ComponentResource):
         labels = {
             "app.kubernetes.io/name": "vllm",
             "app.kubernetes.io/instance": name,
-            "app.kubernetes.io/component": "inference",
+            "app.kubernetes.io/component": SERVING_COMPONENT,
             "app.kubernetes.io/part-of": "inferentia-chat",
             "app.kubernetes.io/version": versions.VLLM_VERSION,
         }
@@ -281,11 +282,14 @@ class VllmNeuronServer(pulumi.ComponentResource):
         self.api_key = pulumi.Output.secret(api_key.result)
         self.compiled_artifacts_dir = cache_dir
         self.pod_labels = selector
-        # The serving pods only (the compile Job's pod shares `selector`): what a PodMonitor selects.
-        self.serving_pod_labels = {**selector, "app.kubernetes.io/component": labels["app.kubernetes.io/component"]}
         self.deployment_name = name
         self.deployment = deployment
         register_declared_outputs(self)
+
+    @property
+    def serving_pod_labels(self) -> dict[str, str]:
+        """The serving pods only (the compile Job's pod shares `pod_labels`): what a PodMonitor selects."""
+        return {**self.pod_labels, "app.kubernetes.io/component": SERVING_COMPONENT}
 
     def _disruption_and_network(
         self, name: str, args: VllmNeuronServerArgs, labels: dict[str, str], selector: dict[str, str]
