@@ -1,5 +1,7 @@
 # The two commands of the README: `make render` and `make test`. Both set up ./venv first; `make test`
-# also sets up ./venv-tools (checkov) and ./venv-webui (the real Open WebUI for tests/webui_app).
+# also sets up ./venv-tools (checkov) and ./venv-webui (the real Open WebUI for tests/webui_app), and needs
+# `promtool` and `amtool` on the PATH for the alerting tests (Debian/Ubuntu: apt-get install prometheus
+# prometheus-alertmanager; .ci/run does it).
 PYTHON ?= python3
 VENV := venv
 PY := $(VENV)/bin/python

@@ -276,6 +276,14 @@ def _sns_topic(ctx, name, inputs, region):
     return arn, {"name": topic, "arn": arn}
 
 
+def _amp_workspace(ctx, name, inputs, region):
+    workspace = f"ws-{fake_uuid('amp', name)}"
+    return workspace, {
+        "arn": ctx.arn("aps", f"workspace/{workspace}", region),
+        "prometheusEndpoint": f"https://aps-workspaces.{region}.amazonaws.com/workspaces/{workspace}/",
+    }
+
+
 def _alarm(ctx, name, inputs, region):
     alarm = _physical_name(name, inputs)
     return alarm, {"name": alarm, "arn": ctx.arn("cloudwatch", f"alarm:{alarm}", region)}
@@ -511,6 +519,7 @@ _HANDLERS: dict[str, Callable[[CloudContext, str, dict, str], tuple[str, dict[st
     "aws:cloudwatch/logGroup:LogGroup": _log_group,
     "aws:cloudwatch/metricAlarm:MetricAlarm": _alarm,
     "aws:sns/topic:Topic": _sns_topic,
+    "aws:amp/workspace:Workspace": _amp_workspace,
     "aws:sns/topicPolicy:TopicPolicy": _sns_topic_policy,
     "aws:sns/topicSubscription:TopicSubscription": _sns_subscription,
     "aws:fsx/lustreFileSystem:LustreFileSystem": _fsx_lustre,

@@ -167,6 +167,10 @@ def _cluster_lines(result: RunResult, cfg: StackConfig, prices: PriceTable, clus
         ),
         Line("Open WebUI volume (gp3)", "GB-months", gp3, cfg.webui.storage_gib, cfg.webui.storage_gib),
     ]
+    if cfg.monitoring is not None and cfg.monitoring.enabled:
+        # Prometheus's volume and Alertmanager's 2 GiB (components/monitoring_values.py).
+        gib = cfg.monitoring.storage_gib + 2
+        lines.append(Line("Prometheus and Alertmanager volumes (gp3)", "GB-months", gp3, gib, gib))
     if cfg.webui.exposure != "cluster":
         lines.append(Line("Application Load Balancer", "ALB-hours", prices.get("alb_hour"), h, h, "plus LCUs (usage)"))
     return lines

@@ -49,6 +49,7 @@ ALLOWED_IMAGE_REPOSITORIES: tuple[str, ...] = (
     "docker.io/library/python",
     "ghcr.io/open-webui/open-webui",
     "public.ecr.aws/fsx-csi-driver/aws-fsx-csi-driver",
+    "public.ecr.aws/neuron/neuron-monitor",
     "public.ecr.aws/neuron/pytorch-inference-vllm-neuronx",
 )
 # The label the program puts on every namespace it creates: `production` (the default environment) or

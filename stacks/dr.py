@@ -97,6 +97,9 @@ def build_dr(cfg: StackConfig) -> dict[str, Any]:
     )
     if dr.alarm_email:
         args["alarm_email"] = dr.alarm_email
+    # The alarms live in the primary's region, beside the primary's alert topic (monitoring.alertTarget sns):
+    # they notify it too, so replication problems land where every other alert does.
+    args["alarm_topic_arn"] = primary.get_output("alertTopicArn").apply(lambda arn: arn or "")
     replica = ModelReplica("model-replica", args)
 
     # Checked when the primary's outputs are known (at deploy time, and in the offline render); a mismatch

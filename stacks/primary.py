@@ -38,6 +38,7 @@ from inferentia_chat.vllm import PORT as VLLM_PORT
 from inferentia_chat.vllm import VllmNeuronServer, VllmNeuronServerArgs, compiled_artifacts_key
 from inferentia_chat.volume_snapshots import VolumeSnapshots, VolumeSnapshotsArgs
 from stacks.config import CONFIG_NAMESPACE, ConfigError, StackConfig
+from stacks.operations import Operations, build_operations, metrics_access, system_capacity
 
 # Namespace of the model claim, hence of every pod that mounts it (the serving pods).
 INFERENCE_NAMESPACE = "inference"
@@ -124,6 +125,7 @@ class Platform:
     volume: ModelVolume
     server: VllmNeuronServer
     webui: OpenWebUI
+    operations: Operations | None = None
 
 
 def object_prefixes(cfg: StackConfig) -> tuple[str, str]:
@@ -221,6 +223,7 @@ def build_platform(cfg: StackConfig, replica: ReplicaLink | None = None) -> Plat
         # NodePool and EC2NodeClass go before the controller on destroy (else their nodes are orphaned).
         opts=pulumi.ResourceOptions(providers=[cluster.provider], depends_on=[karpenter.release]),
     )
+    system_pool = system_capacity(cfg, cluster, karpenter)
     store = model_store(cfg, network, cluster, replica)
     volume = model_volume(cfg, store, cluster)
     # The model arrives in a DR region by replication: no load there, and a preload only for serving pods.
@@ -228,7 +231,18 @@ def build_platform(cfg: StackConfig, replica: ReplicaLink | None = None) -> Plat
         model_loader(cfg, volume, cluster, network, load=replica is None)
     server = serving(cfg, volume, pool, zone, cluster, dr=replica is not None)
     webui = web_ui(cfg, network, cluster, server)
-    return Platform(network, cluster, karpenter, pool, zone, store, volume, server, webui)
+    ops = build_operations(
+        cfg,
+        cluster,
+        pool,
+        server,
+        system_pool,
+        INFERENCE_NAMESPACE,
+        store.bucket_name,
+        network.vpc_cidr,
+        namespace_labels(cfg),
+    )
+    return Platform(network, cluster, karpenter, pool, zone, store, volume, server, webui, ops)
 
 
 def platform_outputs(p: Platform) -> dict[str, Any]:
@@ -269,6 +283,7 @@ def platform_outputs(p: Platform) -> dict[str, Any]:
         "webuiNamespace": p.webui.namespace,
         "webuiAdminEmail": p.webui.admin_email,
         "webuiAdminPassword": p.webui.admin_password,
+        **(p.operations.outputs() if p.operations else {}),
     }
 
 
@@ -397,6 +412,8 @@ def serving(
             client_namespace=WEBUI_NAMESPACE,
             client_pod_labels=WEBUI_POD_LABELS,
             compile_job=m.compile_job and (m.replicas > 0 or not dr),
+            autoscaled=m.autoscaling is not None,
+            **metrics_access(cfg),
             # Pods wait for the model in the cluster (its completion marker, which also replicates to a DR
             # region), so node launch and image pull overlap the load.
             model_request=model_request(m.source, m.id, m.revision),

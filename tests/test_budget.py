@@ -56,12 +56,12 @@ def test_dev_meets_the_warm_node_target_and_misses_the_new_node_target_on_the_im
 def test_the_image_cache_removes_the_pull_and_meets_the_new_node_target():
     cache = {"snapshotId": "snap-0123456789abcdef0", "bottlerocketVersion": "v1.46.0"}
     plan = plan_for(
-        **{POOL: {"instanceTypes": ["inf2.xlarge", "inf2.8xlarge"], "maxNeuronDevices": 3, "imageCache": cache}}
+        **{POOL: {"instanceTypes": ["inf2.xlarge", "inf2.8xlarge"], "maxNeuronDevices": 4, "imageCache": cache}}
     )
     new = budget.replica_budget(stack_config(plan.result))["newNode"]
     assert {p["phase"]: p["seconds"] for p in new["phases"]}["image pull"] == budget.IMAGE_CACHED.value
     assert new["meetsTarget"] is True
-    (node_class,) = plan.k8s("EC2NodeClass")
+    (node_class,) = plan.k8s("EC2NodeClass", "inferentia")
     assert node_class["spec"]["amiFamily"] == "Bottlerocket"
     assert node_class["spec"]["amiSelectorTerms"] == [{"alias": "bottlerocket@v1.46.0"}]
     data = [m for m in node_class["spec"]["blockDeviceMappings"] if m["deviceName"] == "/dev/xvdb"]
@@ -136,16 +136,16 @@ def test_soci_parallel_pull_is_the_pull_figure_and_removing_it_slows_the_new_nod
     assert budget.SOCI_PULL_MB_S.kind == "published" and budget.SOCI_PULL_MB_S.value == pytest.approx(180.2, abs=0.1)
     assert pull["seconds"] == pytest.approx(17.5e3 / 180.2, abs=0.1) and "SOCI" in pull["source"]
     plain = plan_for(
-        **{POOL: {"instanceTypes": ["inf2.xlarge", "inf2.8xlarge"], "maxNeuronDevices": 3, "imagePull": "containerd"}}
+        **{POOL: {"instanceTypes": ["inf2.xlarge", "inf2.8xlarge"], "maxNeuronDevices": 4, "imagePull": "containerd"}}
     )
     slow = budget.replica_budget(stack_config(plain.result))
     slow_pull = {p["phase"]: p for p in slow["newNode"]["phases"]}["image pull"]
     assert slow_pull["seconds"] == pytest.approx(17.5e3 / budget.CONTAINERD_PULL_MB_S.value, abs=0.1)
     assert slow["newNode"]["totalSeconds"] - soci["newNode"]["totalSeconds"] > 80
     # The mechanism is in the node class: FastImagePull on, or no userData at all.
-    (node_class,) = plan_for().k8s("EC2NodeClass")
+    (node_class,) = plan_for().k8s("EC2NodeClass", "inferentia")
     assert "FastImagePull: true" in node_class["spec"]["userData"]
-    (plain_class,) = plain.k8s("EC2NodeClass")
+    (plain_class,) = plain.k8s("EC2NodeClass", "inferentia")
     assert "userData" not in plain_class["spec"]
 
 

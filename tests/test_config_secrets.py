@@ -15,7 +15,9 @@ from stacks.config import CONFIG_NAMESPACE, SECRET_KEYS
 # What the offline render puts in place of a `secure:` value it cannot decrypt (offline/render.py).
 PLACEHOLDER = SECRET_PLACEHOLDER
 # Secrets a DR stack refuses (nothing downloads the model there): tests/config_corpus.yaml covers that.
-PRIMARY_ONLY = {"hfToken"}
+PRIMARY_ONLY = {"hfToken", "alertWebhookUrl"}
+# Secrets that another key turns on: set with them (the webhook URL with the webhook alert target).
+ENABLED_BY = {"alertWebhookUrl": ("monitoring", {"alertTarget": "webhook"})}
 
 
 def with_secrets(stack: str) -> tuple[str, list[str]]:
@@ -24,6 +26,10 @@ def with_secrets(stack: str) -> tuple[str, list[str]]:
     keys = [k for k in SECRET_KEYS if role == "primary" or k not in PRIMARY_ONLY]
     for key in keys:
         document["config"][f"{CONFIG_NAMESPACE}:{key}"] = {"secure": "v1:c2VjcmV0LWNpcGhlcnRleHQ="}
+        if key in ENABLED_BY:
+            section, values = ENABLED_BY[key]
+            merged = {**(document["config"].get(f"{CONFIG_NAMESPACE}:{section}") or {}), **values}
+            document["config"][f"{CONFIG_NAMESPACE}:{section}"] = merged
     return yaml.safe_dump(document, sort_keys=False), keys
 
 
@@ -41,6 +47,11 @@ def test_shipped_stack_renders_with_its_secrets_set(tmp_path: Path, rendered: Pa
         objects = list(yaml.safe_load_all((folder / "build" / f"{stack}-secrets" / "kubernetes.yaml").read_text()))
         secrets = [o for o in objects if o and o["kind"] == "Secret" and "HF_TOKEN" in (o.get("stringData") or {})]
         assert secrets and all(o["stringData"]["HF_TOKEN"] == "[secret]" for o in secrets), secrets
+    if "alertWebhookUrl" in keys:
+        # The URL reaches Alertmanager as a Kubernetes Secret, rendered without its value.
+        objects = list(yaml.safe_load_all((folder / "build" / f"{stack}-secrets" / "kubernetes.yaml").read_text()))
+        hooks = [o for o in objects if o and o["kind"] == "Secret" and o["metadata"]["name"] == "alert-webhook"]
+        assert hooks and hooks[0]["stringData"] == {"url": "[secret]"}, hooks
 
 
 def test_every_primary_stack_takes_the_hugging_face_token():

@@ -72,12 +72,15 @@ def test_services_that_name_their_source_are_held_to_it(dev: Plan, dev_dr_alarms
             by_service.setdefault(service, []).append((resource, stmt))
     # Pod Identity: the cluster (its ARN session tag), the namespace and the service account of each role.
     pods = by_service["pods.eks.amazonaws.com"]
-    assert len(pods) == 4  # vpc-cni, ebs, fsx, karpenter (the loader and LB controller in other variants)
+    # vpc-cni, ebs, fsx, karpenter; Alertmanager and Grafana (monitoring); the loader and LB controller in
+    # other variants.
+    assert len(pods) == 6
     for resource, stmt in pods:
         assert condition_value(stmt, "aws:RequestTag/eks-cluster-arn") == (
             "arn:aws:eks:us-east-1:123456789012:cluster/inferentia-chat-dev"
         ), resource
-        assert condition_value(stmt, "aws:RequestTag/kubernetes-namespace") == "kube-system", resource
+        namespace = "monitoring" if resource.startswith("monitoring-") else "kube-system"
+        assert condition_value(stmt, "aws:RequestTag/kubernetes-namespace") == namespace, resource
         assert condition_value(stmt, "aws:RequestTag/kubernetes-service-account"), resource
     # EventBridge: only the interruption rules of this stack.
     ((_, events),) = by_service["events.amazonaws.com"]
@@ -101,6 +104,8 @@ def test_each_service_role_names_only_its_own_service_account(dev: Plan):
         "cluster-aws-ebs-csi-driver-role": "ebs-csi-controller-sa",
         "cluster-aws-fsx-csi-driver-role": "fsx-csi-controller-sa",
         "karpenter-controller-role": "karpenter",
+        "monitoring-alertmanager-role": "kps-alertmanager",
+        "monitoring-grafana-role": "kps-grafana",
     }
     associations = {
         (a.inputs["roleArn"], a.inputs.get("serviceAccount"))

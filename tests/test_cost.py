@@ -47,16 +47,18 @@ def test_dev_prices_every_billable_part_from_its_config(bills: dict[str, dict]):
     lines = {x["item"]: x for x in bill["lines"]}
     assert lines["EKS control plane"]["idleUSD"] == 73.0  # 730 h x $0.10
     inf = lines["inference nodes (inf2.xlarge, on-demand)"]
-    # One replica on the cheapest type it fits (inf2.xlarge); busy = the 3-device ceiling = 3 nodes.
-    assert inf["quantityIdle"] == 730 and inf["quantityBusy"] == 3 * 730
+    # One replica on the cheapest type it fits (inf2.xlarge); busy = the 4-device ceiling = 4 nodes.
+    assert inf["quantityIdle"] == 730 and inf["quantityBusy"] == 4 * 730
     assert inf["unitPrice"] == hardware.INF2_TYPES["inf2.xlarge"].on_demand_usd_per_hour
     assert "spot" in inf["note"]  # dev allows spot: its price is not in the table, on-demand is the ceiling
     fsx = next(x for k, x in lines.items() if k.startswith("FSx for Lustre"))
     assert fsx["quantityIdle"] == 1200 and fsx["unitPrice"] == 0.34 and fsx["idleUSD"] == 408.0
     assert lines["NAT gateways"]["quantityIdle"] == 730  # natGateways: single
     assert lines["system nodes (m7i.large)"]["quantityIdle"] == 2 * 730
-    # cluster secrets, cluster volumes, model store, flow logs
-    assert lines["KMS customer keys (us-east-1)"]["quantityIdle"] == 4
+    # cluster secrets, cluster volumes, model store, flow logs, alert topic
+    assert lines["KMS customer keys (us-east-1)"]["quantityIdle"] == 5
+    volumes = lines["Prometheus and Alertmanager volumes (gp3)"]
+    assert volumes["quantityIdle"] == 20 + 2  # dev: monitoring.storageGiB 20, Alertmanager 2
     # The SOCI root volumes' extra throughput is billed per node.
     tput = next(x for k, x in lines.items() if k.startswith("inference node volume throughput"))
     assert tput["quantityIdle"] == 600 - 125 and tput["unitPrice"] == 0.04

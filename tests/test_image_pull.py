@@ -8,7 +8,7 @@ from offline.render import stack_config
 from stacks.config import ConfigError, parse_config
 
 POOL = "inferentia-chat:inferencePool"
-BASE = {"instanceTypes": ["inf2.xlarge", "inf2.8xlarge"], "maxNeuronDevices": 3}
+BASE = {"instanceTypes": ["inf2.xlarge", "inf2.8xlarge"], "maxNeuronDevices": 4}
 
 
 def new_node(plan) -> dict:
@@ -21,7 +21,7 @@ def pull_of(part: dict) -> dict:
 
 def test_bottlerocket_nodes_pull_with_soci_settings_and_meet_the_new_node_target():
     plan = plan_for(**{POOL: {**BASE, "bottlerocketVersion": "v1.61.0"}})
-    (node_class,) = plan.k8s("EC2NodeClass")
+    (node_class,) = plan.k8s("EC2NodeClass", "inferentia")
     spec = node_class["spec"]
     assert spec["amiFamily"] == "Bottlerocket" and spec["amiSelectorTerms"] == [{"alias": "bottlerocket@v1.61.0"}]
     settings = spec["userData"]
@@ -35,14 +35,14 @@ def test_bottlerocket_nodes_pull_with_soci_settings_and_meet_the_new_node_target
     assert new["meetsTarget"] is True
     # The same nodes without SOCI: the budget misses again.
     plain = plan_for(**{POOL: {**BASE, "bottlerocketVersion": "v1.61.0", "imagePull": "containerd"}})
-    (plain_class,) = plain.k8s("EC2NodeClass")
+    (plain_class,) = plain.k8s("EC2NodeClass", "inferentia")
     assert "soci" not in plain_class["spec"]["userData"]
     assert new_node(plain)["meetsTarget"] is False
 
 
 def test_the_image_cache_keeps_the_overlayfs_images_of_its_snapshot():
     cache = {"snapshotId": "snap-0123456789abcdef0", "bottlerocketVersion": "v1.61.0"}
-    (node_class,) = plan_for(**{POOL: {**BASE, "imageCache": cache}}).k8s("EC2NodeClass")
+    (node_class,) = plan_for(**{POOL: {**BASE, "imageCache": cache}}).k8s("EC2NodeClass", "inferentia")
     settings = node_class["spec"]["userData"]
     # Changing the snapshotter would make Bottlerocket remove the cached images at boot.
     assert "soci" not in settings and "device-ownership-from-security-context = true" in settings
@@ -111,5 +111,5 @@ def test_budget_json_compares_the_new_node_under_every_pull_mechanism(dev):
 def test_every_node_class_variant_passes_the_karpenter_crd_schema_and_its_cel_rules(pool: dict):
     import crd_schema
 
-    (node_class,) = plan_for(**{POOL: {**BASE, **pool}}).k8s("EC2NodeClass")
+    (node_class,) = plan_for(**{POOL: {**BASE, **pool}}).k8s("EC2NodeClass", "inferentia")
     crd_schema.validate(node_class)

@@ -19,12 +19,12 @@ POOL = "inferentia-chat:inferencePool"
 
 
 def node_class(plan: Plan) -> dict:
-    (obj,) = plan.k8s("EC2NodeClass")
+    (obj,) = plan.k8s("EC2NodeClass", "inferentia")
     return obj
 
 
 def node_pool(plan: Plan) -> dict:
-    (obj,) = plan.k8s("NodePool")
+    (obj,) = plan.k8s("NodePool", "inferentia")
     return obj
 
 
@@ -125,7 +125,7 @@ def test_node_pool_taints_its_nodes_for_neuron_pods_only(dev: Plan):
 
 def test_node_pool_limits_are_the_cost_ceiling(dev: Plan):
     limits = node_pool(dev)["spec"]["limits"]
-    assert limits == {"cpu": "96", "memory": "384Gi", NEURON_RESOURCE: "3"}  # dev: maxNeuronDevices 3
+    assert limits == {"cpu": "128", "memory": "512Gi", NEURON_RESOURCE: "4"}  # dev: maxNeuronDevices 4
 
 
 def test_node_pool_disruption_consolidates_empty_nodes_within_explicit_budgets(dev: Plan):
@@ -149,7 +149,7 @@ def test_pool_timings_follow_the_config():
                     "expireAfter": "168h",
                     "terminationGracePeriod": "2h",
                     "instanceTypes": ["inf2.8xlarge"],
-                    "maxNeuronDevices": 3,
+                    "maxNeuronDevices": 4,
                 }
             }
         )
@@ -158,7 +158,7 @@ def test_pool_timings_follow_the_config():
     assert pool["spec"]["template"]["spec"]["expireAfter"] == "168h"
     assert pool["spec"]["template"]["spec"]["terminationGracePeriod"] == "2h"
     assert requirement(pool, "node.kubernetes.io/instance-type")["values"] == ["inf2.8xlarge"]
-    assert pool["spec"]["limits"] == {"cpu": "96", "memory": "384Gi", NEURON_RESOURCE: "3"}
+    assert pool["spec"]["limits"] == {"cpu": "128", "memory": "512Gi", NEURON_RESOURCE: "4"}
 
 
 # --- Neuron device plugin ----------------------------------------------------------------------
@@ -246,7 +246,7 @@ def test_teardown_order_is_expressed_as_dependencies(dev: Plan):
     """`pulumi destroy` deletes dependents first: workloads on the pool, then the NodePool, the
     EC2NodeClass, Karpenter, its queue and roles, then the cluster."""
     plugin = dev.one(RELEASE, "inferentia-neuron")  # a workload on the pool's nodes
-    pool, cls = dev.one(NODE_POOL), dev.one(NODE_CLASS)
+    pool, cls = dev.one(NODE_POOL, "inferentia-node-pool"), dev.one(NODE_CLASS, "inferentia-node-class")
     karpenter = dev.one(RELEASE, "karpenter-chart")
     chain = [
         (plugin, pool),

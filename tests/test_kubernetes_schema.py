@@ -49,8 +49,8 @@ def test_the_check_rejects_an_unknown_field(dev: Plan):
 # --- Karpenter custom resources: their CRD schema and CEL rules --------------------------------
 
 
-def karpenter_object(plan: Plan, kind: str) -> dict:
-    (obj,) = [o for o in kubernetes_objects(plan.result) if o["kind"] == kind]
+def karpenter_object(plan: Plan, kind: str, name: str = "inferentia") -> dict:
+    (obj,) = [o for o in kubernetes_objects(plan.result) if o["kind"] == kind and o["metadata"]["name"] == name]
     return copy.deepcopy(obj)
 
 

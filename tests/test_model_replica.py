@@ -233,12 +233,13 @@ def test_alarms_watch_latency_pending_and_failed_operations_in_the_source_region
     assert pending["threshold"] == 0 and pending["period"] * pending["evaluationPeriods"] == 1800
     failed = alarms["OperationsFailedReplication"]
     assert failed["threshold"] == 0 and failed["statistic"] == "Sum" and failed["evaluationPeriods"] == 1
-    # No email configured: the alarms still notify the stack's encrypted topic (subscribe anything to it);
-    # there is just no email subscription.
+    # No email configured: the alarms still notify the stack's encrypted topic (subscribe anything to it),
+    # and the primary's alert topic (docs/operations-monitoring.md); there is just no email subscription.
     topic = dev_dr.one("aws:sns/topic:Topic")
     assert topic.inputs["kmsMasterKeyId"] == dev_dr.one(KEY, "model-replica-alarms-key").outputs["arn"]
     for alarm in dev_dr.of_type(ALARM):
-        assert alarm.inputs["alarmActions"] == alarm.inputs["okActions"] == [topic.outputs["arn"]]
+        expected = [topic.outputs["arn"], dev.outputs["alertTopicArn"]]
+        assert alarm.inputs["alarmActions"] == alarm.inputs["okActions"] == expected
     assert not dev_dr.of_type("aws:sns/topicSubscription:TopicSubscription")
     assert dev_dr.outputs["alarmTopicArn"] == topic.outputs["arn"]
     assert sorted(dev_dr.outputs["replicationAlarms"]) == sorted(a.outputs["name"] for a in dev_dr.of_type(ALARM))
@@ -265,8 +266,9 @@ def test_an_alarm_email_gets_an_encrypted_topic_that_cloudwatch_may_publish_to(r
     assert policy["DenyInsecureTransport"]["Effect"] == "Deny"
     sub = plan.one("aws:sns/topicSubscription:TopicSubscription").inputs
     assert (sub["protocol"], sub["endpoint"], sub["topic"]) == ("email", "oncall@example.com", topic.outputs["arn"])
-    for alarm in plan.of_type(ALARM):
-        assert alarm.inputs["alarmActions"] == alarm.inputs["okActions"] == [topic.outputs["arn"]]
+    primary_topic = json.loads((rendered / "dev" / "outputs.json").read_text())["alertTopicArn"]
+    for alarm in plan.of_type(ALARM):  # its own topic, and the primary's alert topic
+        assert alarm.inputs["alarmActions"] == alarm.inputs["okActions"] == [topic.outputs["arn"], primary_topic]
     assert plan.outputs["alarmTopicArn"] == topic.outputs["arn"]
 
 

@@ -8,7 +8,8 @@ import ipaddress
 import pytest
 from conftest import STACK_VARIANTS, Plan
 
-from inferentia_chat.kube import CLUSTER_INTERNAL_CIDRS
+from inferentia_chat.kube import CLUSTER_INTERNAL_CIDRS, DEFAULT_DENY_NAME
+from inferentia_chat.monitoring import PROMETHEUS_POD_LABELS
 from inferentia_chat.open_webui import SELECTOR as WEBUI_POD_LABELS
 
 
@@ -21,7 +22,13 @@ def test_every_namespace_created_has_a_default_deny_policy(stack_fixture: str, r
     plan: Plan = request.getfixturevalue(stack_fixture)
     for ns in plan.k8s("Namespace"):
         name = ns["metadata"]["name"]
-        deny = [p for p in policies_in(plan, name) if p["spec"]["podSelector"] == {}]
+        # By name: a namespace of third-party controllers also has namespace-wide allows (podSelector {}),
+        # components/inferentia_chat/namespace_network.py.
+        deny = [
+            p
+            for p in policies_in(plan, name)
+            if p["metadata"]["name"] == DEFAULT_DENY_NAME and p["spec"]["podSelector"] == {}
+        ]
         assert len(deny) == 1, f"namespace {name} has no default-deny NetworkPolicy"
         spec = deny[0]["spec"]
         assert spec["policyTypes"] == ["Ingress", "Egress"]
@@ -40,7 +47,7 @@ def test_every_namespace_created_enforces_the_restricted_pod_security_standard(
 
 
 def test_the_namespaces_of_dev(dev: Plan):
-    assert {ns["metadata"]["name"] for ns in dev.k8s("Namespace")} == {"inference", "open-webui"}
+    assert {ns["metadata"]["name"] for ns in dev.k8s("Namespace")} == {"inference", "open-webui", "monitoring", "keda"}
 
 
 def test_every_workload_has_its_own_allows_beside_the_default_deny(dev: Plan):
@@ -83,5 +90,10 @@ def test_the_api_admits_open_webui_only(dev: Plan):
         {
             "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "open-webui"}},
             "podSelector": {"matchLabels": dict(WEBUI_POD_LABELS)},
-        }
+        },
+        # and Prometheus, for /metrics on the same port (tests/test_monitoring.py)
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+            "podSelector": {"matchLabels": PROMETHEUS_POD_LABELS},
+        },
     ]

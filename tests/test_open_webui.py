@@ -171,6 +171,7 @@ def test_every_literal_setting(dev: Plan):
         "DEFAULT_MODELS": "mistral-7b-instruct",
         "ENABLE_OLLAMA_API": "False",
         "ENABLE_DIRECT_CONNECTIONS": "False",
+        "AIOHTTP_CLIENT_TIMEOUT_MODEL_LIST": "5",
         "OFFLINE_MODE": "True",
         "HF_HUB_OFFLINE": "1",
         "RAG_EMBEDDING_MODEL": "",

@@ -279,13 +279,14 @@ def test_a_production_stack_needs_digests():
     unpinned = plan_for("dev", **PRODUCTION)
     found = digest_violations(unpinned)
     # Every container of every workload is reported.
-    expected = sum(len(containers(w)) for kind in ("Deployment", "Job") for w in unpinned.k8s(kind))
+    expected = sum(len(containers(w)) for kind in ("Deployment", "Job", "DaemonSet") for w in unpinned.k8s(kind))
     assert len(found) == expected >= 8, found
     assert all("not pinned by digest in a production stack" in m for m in found)
     pinned = plan_for("dev", **PRODUCTION, **{"inferentia-chat:images": DIGESTS})
     assert digest_violations(pinned) == []
     assert run_all(pinned.resources) == []
-    images = {c["image"] for kind in ("Deployment", "Job") for w in pinned.k8s(kind) for c in containers(w)}
+    kinds = ("Deployment", "Job", "DaemonSet")
+    images = {c["image"] for kind in kinds for w in pinned.k8s(kind) for c in containers(w)}
     assert images == {f"{DEFAULT_IMAGES[role]}@{DIGESTS[role]}" for role in DEFAULT_IMAGES}
 
 

@@ -29,7 +29,7 @@ def test_a_digest_pins_the_version_tag_and_a_whole_reference_replaces_it():
     cfg = parse(images={"openWebui": DIGEST, "vllm": mirror})
     assert cfg.images["openWebui"] == f"{DEFAULT_IMAGES['openWebui']}@{DIGEST}"
     assert cfg.images["vllm"] == mirror
-    assert set(cfg.images.unpinned) == {"modelLoader", "lustreClient"}
+    assert set(cfg.images.unpinned) == {"modelLoader", "lustreClient", "neuronMonitor"}
     assert resolve("modelLoader", None) == DEFAULT_IMAGES["modelLoader"]
     assert Images({"modelLoader": DIGEST})["modelLoader"].endswith(DIGEST)
 

@@ -19,7 +19,7 @@ def deleted_before(plan: Plan, first, then) -> None:
 def test_the_destroy_chain_from_workloads_to_the_vpc(dev: Plan):
     serving = dev.one("kubernetes:apps/v1:Deployment", "vllm-deployment")
     compile_job = dev.one("kubernetes:batch/v1:Job", "vllm-compile")
-    pool, node_class = dev.one(NODE_POOL), dev.one(NODE_CLASS)
+    pool, node_class = dev.one(NODE_POOL, "inferentia-node-pool"), dev.one(NODE_CLASS, "inferentia-node-class")
     karpenter = dev.one(RELEASE, "karpenter-chart")
     queue = dev.one("aws:sqs/queue:Queue")
     controller_role = dev.one("aws:iam/role:Role", "karpenter-controller-role")

@@ -125,7 +125,7 @@ def test_probes_check_health_with_a_startup_budget_that_covers_loading(dev: Plan
 
 def test_termination_is_graceful_and_rollouts_never_drop_below_the_replicas(dev: Plan):
     spec = deployment(dev)["spec"]
-    assert spec["replicas"] == 1
+    assert "replicas" not in spec  # dev autoscales: the HPA owns the count (tests/test_autoscaling.py)
     assert spec["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
     pod = spec["template"]["spec"]
     assert pod["terminationGracePeriodSeconds"] >= 120
@@ -240,8 +240,8 @@ def test_the_compile_job_runs_once_on_a_large_inf2_before_serving(dev: Plan):
     serving = dev.one(DEPLOY, "vllm-deployment")
     assert not dev.depends(serving, records["vllm-compile"])
     assert not dev.depends(records["vllm-compile"], records["model-store-load"])
-    assert dev.depends(serving, dev.one("kubernetes:karpenter.sh/v1:NodePool"))
-    assert dev.depends(records["vllm-compile"], dev.one("kubernetes:karpenter.sh/v1:NodePool"))
+    assert dev.depends(serving, dev.one("kubernetes:karpenter.sh/v1:NodePool", "inferentia-node-pool"))
+    assert dev.depends(records["vllm-compile"], dev.one("kubernetes:karpenter.sh/v1:NodePool", "inferentia-node-pool"))
 
 
 def test_the_waited_for_request_is_what_the_load_job_records():
@@ -292,7 +292,8 @@ def test_only_the_web_ui_may_call_the_api_and_the_pods_only_resolve_names(dev: P
     assert spec["policyTypes"] == ["Ingress", "Egress"]
     (rule,) = spec["ingress"]
     assert rule["ports"] == [{"protocol": "TCP", "port": 8000}]
-    (source,) = rule["from"]
+    source, scraper = rule["from"]  # the web UI, and Prometheus (tests/test_monitoring.py)
+    assert scraper["namespaceSelector"] == {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}
     assert source["namespaceSelector"] == {"matchLabels": {"kubernetes.io/metadata.name": "open-webui"}}
     (webui,) = [d for d in dev.k8s("Deployment") if d["metadata"]["name"] == "open-webui"]
     assert source["podSelector"]["matchLabels"] == webui["spec"]["selector"]["matchLabels"]  # exactly its pods

@@ -4,6 +4,7 @@ One package name in the repository (`components/` is its source root) and once i
 The public API is what `__all__` lists; everything else may change without notice.
 """
 
+from .autoscaling import Autoscaling, AutoscalingArgs
 from .eks_cluster import EksCluster, EksClusterArgs
 from .inferentia_node_pool import InferentiaNodePool, InferentiaNodePoolArgs
 from .karpenter import Karpenter, KarpenterArgs
@@ -19,8 +20,10 @@ from .model_store import (
     ModelVolume,
     ModelVolumeArgs,
 )
+from .monitoring import Monitoring, MonitoringArgs
 from .network import Network, NetworkArgs
 from .open_webui import OpenWebUI, OpenWebUIArgs
+from .system_node_pool import SystemNodePool, SystemNodePoolArgs
 from .vllm import VllmNeuronServer, VllmNeuronServerArgs
 from .volume_snapshots import VolumeSnapshots, VolumeSnapshotsArgs
 
@@ -39,11 +42,16 @@ COMPONENTS = (
     LoadBalancerController,
     ModelReplica,
     VolumeSnapshots,
+    SystemNodePool,
+    Monitoring,
+    Autoscaling,
 )
 """Every public component class (the ones the Pulumi plugin exposes to other languages)."""
 
 __all__ = [
     "COMPONENTS",
+    "Autoscaling",
+    "AutoscalingArgs",
     "EksCluster",
     "EksClusterArgs",
     "InferentiaNodePool",
@@ -62,10 +70,14 @@ __all__ = [
     "ModelSourceArgs",
     "ModelVolume",
     "ModelVolumeArgs",
+    "Monitoring",
+    "MonitoringArgs",
     "Network",
     "NetworkArgs",
     "OpenWebUI",
     "OpenWebUIArgs",
+    "SystemNodePool",
+    "SystemNodePoolArgs",
     "VllmNeuronServer",
     "VllmNeuronServerArgs",
     "VolumeSnapshots",

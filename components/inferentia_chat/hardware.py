@@ -172,6 +172,8 @@ DAEMONSET_OVERHEAD: tuple[tuple[str, int, int], ...] = (
     ("ebs-csi-node", 30, 120),
     ("fsx-csi-node", 30, 120),
     ("neuron-device-plugin", 10, 64),
+    ("neuron-monitor (monitoring)", 256, 128),  # inferentia_chat/neuron_monitor.py RESOURCES
+    ("node-exporter (monitoring)", 20, 32),  # the chart sets no requests: an allowance
 )
 
 

@@ -20,6 +20,7 @@ DEFAULT_IMAGES: dict[str, str] = {
     "modelLoader": versions.MODEL_LOADER_IMAGE,
     "lustreClient": versions.LUSTRE_CLIENT_IMAGE,
     "openWebui": versions.OPEN_WEBUI_IMAGE,
+    "neuronMonitor": versions.NEURON_MONITOR_IMAGE,
 }
 
 # Where images may come from: the upstream repositories of the pinned images, nothing else (the policy

@@ -73,6 +73,9 @@ class ModelReplicaArgs(TypedDict):
     alarm_email: NotRequired[str]
     """Email address subscribed to the alarms' SNS topic (always created, encrypted); default: no subscription
     (subscribe a pager or chat integration to the topic yourself)."""
+    alarm_topic_arn: NotRequired[pulumi.Input[str]]
+    """An existing SNS topic in the source region the alarms notify too, e.g. the primary's alert topic (its
+    stack output `alertTopicArn`, which lets CloudWatch alarms publish); empty: none."""
     noncurrent_version_days: NotRequired[int]
     """Days before an overwritten replica version expires (default 30)."""
     tags: NotRequired[Mapping[str, str]]
@@ -213,6 +216,7 @@ class ModelReplica(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*replica.protections, role_policy]),
         )
 
+        self._extra_topic = args.get("alarm_topic_arn", "")
         alarm_topic = replication_alarm_topic(self, name, args, source_region, partition, account, tags)
         alarms = self._alarms(source_name, replica.bucket.bucket, rules, alarm_topic, source_region, replication, tags)
         batch_role, reports = self._batch_replication(source_arn, prefixes, source_region, account, tags)
@@ -316,7 +320,8 @@ class ModelReplica(pulumi.ComponentResource):
     ) -> list[aws.cloudwatch.MetricAlarm]:
         """Per rule: replication latency over the RTC threshold, operations stuck pending, failures."""
         name = self._name
-        actions = [topic.arn]
+        given = pulumi.Output.from_input(self._extra_topic)
+        actions = pulumi.Output.all(topic.arn, given).apply(lambda a: [arn for arn in a if arn])
         opts = pulumi.ResourceOptions(parent=self, depends_on=[replication])
         alarms: list[aws.cloudwatch.MetricAlarm] = []
         for rid, prefix, _ in rules:

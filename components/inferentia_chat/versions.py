@@ -135,3 +135,28 @@ LOAD_BALANCER_CONTROLLER_REPO = "https://aws.github.io/eks-charts"
 # https://pypi.org/project/huggingface-hub/2.4.0/, https://pypi.org/project/hf-xet/1.8.0/,
 # https://pypi.org/project/boto3/1.44.8/.
 LOADER_PACKAGES = {"huggingface-hub": "2.4.0", "hf-xet": "1.8.0", "boto3": "1.44.8"}
+
+# --- Operations: metrics, dashboards, alerts and autoscaling (issue 18) --------------------------------
+# kube-prometheus-stack 88.5.3 (prometheus-community/helm-charts, tag kube-prometheus-stack-88.5.3,
+# charts/kube-prometheus-stack/Chart.yaml): Prometheus Operator v0.93.1 (its appVersion), with the
+# kube-state-metrics 8.4.0, prometheus-node-exporter 4.56.1 and grafana 12.11.1 subcharts. Its crds/ holds
+# the operator's CRDs; tests/schemas/monitoring.coreos.com_*.yaml are those files at the same tag.
+# Helm installs crds/ only on the first install: on a chart upgrade that bumps the operator, apply the new
+# CRDs first (docs/operations-monitoring.md, "Upgrading").
+PROMETHEUS_STACK_CHART = "kube-prometheus-stack"
+PROMETHEUS_STACK_CHART_VERSION = "88.5.3"
+PROMETHEUS_STACK_REPO = "https://prometheus-community.github.io/helm-charts"
+PROMETHEUS_OPERATOR_VERSION = "0.93.1"
+
+# KEDA 2.20.2 (kedacore/charts, tag v2.20.2, keda/Chart.yaml: version and appVersion 2.20.2). The
+# ScaledObject schema in tests/schemas/keda.sh_scaledobjects.yaml is kedacore/keda
+# config/crd/bases/keda.sh_scaledobjects.yaml at tag v2.20.2.
+KEDA_CHART = "keda"
+KEDA_CHART_VERSION = "2.20.2"
+KEDA_REPO = "https://kedacore.github.io/charts"
+
+# neuron-monitor with its Prometheus exporter (neuron-monitor-prometheus.py), the image the Neuron SDK
+# publishes for Kubernetes: aws-neuron/aws-neuron-sdk src/k8/k8s-neuron-monitor-daemonset.yml (commit
+# 81ce03ae, 2026-08) runs public.ecr.aws/neuron/neuron-monitor:1.3.0 on port 8000, privileged. The Neuron
+# Helm chart does not include it. Resolve and pin the digest before production (`crane digest`).
+NEURON_MONITOR_IMAGE = "public.ecr.aws/neuron/neuron-monitor:1.3.0"

@@ -72,7 +72,11 @@ KEY_DOCS: dict[str, tuple[str, str]] = {
         "replaces the system node group",
     ),
     "cluster.systemNodeCount": ("System nodes.", "in place"),
-    "cluster.systemNodeMaxCount": ("Upper bound of the system node group.", "in place"),
+    "cluster.systemNodeMaxCount": (
+        "Most system nodes at once: the managed group keeps systemNodeCount, a Karpenter NodePool adds up to "
+        "systemNodeMaxCount - systemNodeCount on demand (none when equal); the monitoring stack must fit it.",
+        "in place (the NodePool's node limit)",
+    ),
     "cluster.publicEndpoint": ("A public Kubernetes API endpoint (private access is always on).", "in place"),
     "cluster.publicAccessCidrs": (
         "Public blocks allowed to reach the public endpoint: required with it, at most 40, not the whole internet.",
@@ -162,6 +166,51 @@ KEY_DOCS: dict[str, tuple[str, str]] = {
     "model.compileJob": (
         "Compile the Neuron artifacts once in a Job (needs an inf2 size with >= 64 GiB host memory).",
         "in place",
+    ),
+    "model.autoscaling": (
+        "KEDA scales the model on its request queue (off unless set; docs/operations-autoscaling.md). "
+        "`replicas` does not apply with it.",
+        "creates or deletes the ScaledObject (and KEDA); the Deployment's count passes to or from the HPA",
+    ),
+    "model.autoscaling.minReplicas": ("Replicas kept when idle; 0 scales to zero (needs activeSchedule).", "in place"),
+    "model.autoscaling.maxReplicas": (
+        "Replicas at peak load (required); with the rollout's extra pod and the compile Job it must fit "
+        "inferencePool.maxNeuronDevices.",
+        "in place",
+    ),
+    "model.autoscaling.maxQueueWaitSeconds": (
+        "Longest a request may wait in the queue; the scale-out threshold and the queue alert follow from it "
+        "and the start-up budget.",
+        "in place",
+    ),
+    "model.autoscaling.activeSchedule": ("With minReplicas 0: the hours one replica runs (KEDA cron).", "in place"),
+    "model.autoscaling.activeSchedule.timezone": ("IANA time zone of start and end.", "in place"),
+    "model.autoscaling.activeSchedule.start": ("Cron expression of the start, e.g. `0 8 * * 1-5`.", "in place"),
+    "model.autoscaling.activeSchedule.end": ("Cron expression of the end, e.g. `0 19 * * 1-5`.", "in place"),
+    "monitoring": (
+        "Prometheus, Grafana, alerts and neuron-monitor (docs/operations-monitoring.md); on by default.",
+        "",
+    ),
+    "monitoring.enabled": ("Deploy the monitoring stack (autoscaling needs it).", "creates or deletes it"),
+    "monitoring.retention": ("How long Prometheus keeps samples.", "in place (Prometheus restarts)"),
+    "monitoring.storageGiB": (
+        "Size of the Prometheus volume (also caps retention at 85 % of it).",
+        "new claims only: grow the existing claim by hand",
+    ),
+    "monitoring.managedPrometheus": (
+        "Also remote-write to an Amazon Managed Service for Prometheus workspace (created, KMS-encrypted).",
+        "creates or deletes the workspace",
+    ),
+    "monitoring.alertTarget": (
+        "`sns` (an encrypted topic), `webhook` (URL in alertWebhookUrl) or `none`.",
+        "in place (leaving sns deletes the topic)",
+    ),
+    "monitoring.alertEmail": ("Email subscribed to the alert topic (sns only).", "in place"),
+    "monitoring.ttftP95TargetSeconds": ("Time-to-first-token p95 above which an alert fires.", "in place"),
+    "alertWebhookUrl": (
+        "Alertmanager webhook URL, secret only (`pulumi config set --secret inferentia-chat:alertWebhookUrl ...`), "
+        "with monitoring.alertTarget webhook.",
+        "in place (the Secret Alertmanager reads)",
     ),
     "webui": ("Open WebUI and the way users reach it.", ""),
     "webui.exposure": (

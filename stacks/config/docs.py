@@ -27,6 +27,7 @@ TOP_LEVEL: tuple[tuple[str, str, str], ...] = (
     ("hfToken", "secret string", "unset"),
     ("dataOnDestroy", "string", "`retain`"),
     ("protectData", "boolean", "`true` in production"),
+    ("alertWebhookUrl", "secret string", "unset"),
     ("environment", "string", "`production`"),
     ("images", "object", "unset"),
 )
@@ -98,7 +99,9 @@ SOURCES = """
 def key_specs() -> list[KeySpec]:
     """Every key the sections read, in reading order (a primary stack, then a DR stack's own keys)."""
     with recording() as found:
-        for raw in ({}, {"role": "dr", "dr": {"standby": "serving"}}):
+        # The primary's defaults, a model with autoscaling (scale to zero: every key of the section), a DR stack.
+        scaled = {"model": {"autoscaling": {"minReplicas": 0, "activeSchedule": {}}}}
+        for raw in ({}, scaled, {"role": "dr", "dr": {"standby": "serving"}}):
             # Recording only: a DR section without its primary is incomplete on purpose.
             with contextlib.suppress(ConfigError):
                 parse_config(raw, region=_DOC_REGION, stack="<stack>")

@@ -28,6 +28,7 @@ from inferentia_chat.hardware import (
 )
 
 from .fields import _Problems, _Section
+from .operations import _autoscaling
 from .rules import MODEL_ID, REVISION, S3_URI, SERVED_NAME, has_dot_segment, matches
 from .schema import CONFIG_NAMESPACE, InferencePoolConfig, ModelConfig, ModelStoreConfig
 
@@ -81,9 +82,19 @@ def _model(s: _Section, pool: InferencePoolConfig, role: str) -> ModelConfig:
             f"must divide the model's {facts.attention_heads} attention heads",
         )
     replicas = s.integer("replicas", 0 if role == "dr" else 1, minimum=0, maximum=64)
+    autoscaling = _autoscaling(s.section("autoscaling")) if s.has("autoscaling") else None
+    if autoscaling is not None:
+        if s.has("replicas"):
+            s.problems.add(
+                s.key("replicas"),
+                replicas,
+                "does not apply with autoscaling (the scaler owns the replica count): remove it and set "
+                "autoscaling.minReplicas and maxReplicas",
+            )
+        replicas = autoscaling.min_replicas
     compile_job = s.boolean("compileJob", True)
     if tp in INF2_TP_DEGREES and types_that_fit_tp(tp, pool.instance_types):
-        _check_fit(s, tp, replicas, pool, compile_job, model_id)
+        _check_fit(s, tp, replicas, pool, compile_job, model_id, autoscaling.max_replicas if autoscaling else None)
     max_len = s.integer("maxModelLen", 8192, minimum=128, maximum=131072, allowed="(tokens)")
     if facts and max_len > facts.max_context:
         s.problems.add(s.key("maxModelLen"), max_len, f"must be at most the model's context of {facts.max_context}")
@@ -115,6 +126,7 @@ def _model(s: _Section, pool: InferencePoolConfig, role: str) -> ModelConfig:
         max_num_seqs=max_seqs,
         replicas=replicas,
         compile_job=compile_job,
+        autoscaling=autoscaling,
     )
 
 
@@ -134,7 +146,13 @@ def _check_kv_cache(s: _Section, facts: ModelFacts, tp: int, max_len: int, max_s
 
 
 def _check_fit(
-    s: _Section, tp: int, replicas: int, pool: InferencePoolConfig, compile_job: bool, model_id: str | None
+    s: _Section,
+    tp: int,
+    replicas: int,
+    pool: InferencePoolConfig,
+    compile_job: bool,
+    model_id: str | None,
+    scale_max: int | None = None,
 ) -> None:
     """The serving pod at this TP must fit an allowed instance type (after kubelet reservations and
     DaemonSets), and the pool's device ceiling must let Karpenter launch nodes for every pod that can run
@@ -157,16 +175,19 @@ def _check_fit(
     # update's extra pod already holds its node (it waits in an init container for the artifacts), and the
     # compile Job needs one more. A ceiling without room for all of them deadlocks: the Job never gets a
     # node, so the new pod never starts, so the old ones never go.
-    pods = replicas + 1 + (1 if compile_job else 0)  # the compile pod counted like a serving pod
+    # With autoscaling the most replicas at once is maxReplicas (a rollout can start at the peak).
+    most = scale_max if scale_max is not None else replicas
+    source = "model.autoscaling.maxReplicas" if scale_max is not None else "model.replicas"
+    pods = most + 1 + (1 if compile_job else 0)  # the compile pod counted like a serving pod
     needed = pool_devices_needed(requests, pods, pool.instance_types)
-    if replicas and needed > pool.max_neuron_devices:
+    if most and needed > pool.max_neuron_devices:
         extra = " and the compile Job" if compile_job else ""
         s.problems.add(
             f"{CONFIG_NAMESPACE}:inferencePool.maxNeuronDevices",
             pool.max_neuron_devices,
-            f"must be at least {needed}: {replicas} replica(s) of {wanted}, plus one more pod during rolling "
-            f"updates{extra}, need nodes with {needed} Neuron device(s) in all (model.replicas = {replicas}, "
-            f"model.compileJob = {str(compile_job).lower()}); raise it or lower model.replicas",
+            f"must be at least {needed}: {most} replica(s) of {wanted}, plus one more pod during rolling "
+            f"updates{extra}, need nodes with {needed} Neuron device(s) in all ({source} = {most}, "
+            f"model.compileJob = {str(compile_job).lower()}); raise it or lower {source}",
         )
 
 

@@ -122,6 +122,10 @@ def load_config() -> StackConfig:
         raise ConfigError(problems)
     if cfg.hf_token:
         cfg = dataclasses.replace(cfg, hf_token=pulumi.Config(CONFIG_NAMESPACE).require_secret("hfToken"))
+    if cfg.alert_webhook_url:
+        cfg = dataclasses.replace(
+            cfg, alert_webhook_url=pulumi.Config(CONFIG_NAMESPACE).require_secret("alertWebhookUrl")
+        )
     for warning in cfg.warnings:
         pulumi.log.warn(warning)
     unpinned = unpinned_warning(cfg.environment, cfg.images)

@@ -125,6 +125,38 @@ class ModelStoreConfig:
 
 
 @dataclass(frozen=True)
+class ActiveSchedule:
+    """When a scale-to-zero model keeps one replica (KEDA cron trigger): cron start/end in a time zone."""
+
+    timezone: str
+    start: str
+    end: str
+
+
+@dataclass(frozen=True)
+class AutoscalingConfig:
+    """`model.autoscaling`: KEDA scales the model's Deployment on its request queue between these bounds."""
+
+    min_replicas: int
+    max_replicas: int
+    max_queue_wait_seconds: int
+    active_schedule: ActiveSchedule | None = None
+
+
+@dataclass(frozen=True)
+class MonitoringConfig:
+    """`monitoring`: Prometheus, Grafana, Alertmanager and neuron-monitor (and KEDA with it)."""
+
+    enabled: bool
+    retention: str
+    storage_gib: int
+    managed_prometheus: bool
+    alert_target: str
+    alert_email: str | None
+    ttft_p95_target_seconds: int
+
+
+@dataclass(frozen=True)
 class ModelConfig:
     """The model and how vLLM serves it."""
 
@@ -137,6 +169,8 @@ class ModelConfig:
     max_num_seqs: int
     replicas: int
     compile_job: bool
+    # None: a fixed `replicas`; set: KEDA owns the count within its bounds (`replicas` is then minReplicas).
+    autoscaling: AutoscalingConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -201,6 +235,9 @@ class StackConfig:
     model: ModelConfig
     webui: WebUiConfig
     dr: DrConfig | None
+    monitoring: MonitoringConfig | None = None
+    # `inferentia-chat:alertWebhookUrl`: a secret like hfToken (None when unset); load_config reads it.
+    alert_webhook_url: Any = None
     # `inferentia-chat:hfToken`: a Pulumi secret, carried as a secret Output and never as a plain value
     # (None when unset). parse_config only records whether it is set; load_config reads the secret.
     hf_token: Any = None

@@ -20,6 +20,7 @@ from inferentia_chat.network import max_zones
 from .data_protection import _data_protection
 from .fields import _MISSING, ConfigError, _Problems, _Section
 from .model import _fleet_throughput, _model
+from .operations import _monitoring, _operations_fit
 from .pool import _inference_pool
 from .rules import (
     ACCELERATED_FAMILY,
@@ -362,12 +363,14 @@ TOP_LEVEL_KEYS = (
     "dataOnDestroy",
     "protectData",
     "chatSnapshots",
+    "monitoring",
+    "alertWebhookUrl",
     "environment",
     "images",
 )
 # Keys whose value must be a Pulumi secret (`pulumi config set --secret`); their values never appear in
 # a message.
-SECRET_KEYS = ("hfToken",)
+SECRET_KEYS = ("hfToken", "alertWebhookUrl")
 
 
 def parse_config(
@@ -394,7 +397,7 @@ def parse_config(
                 f"`pulumi config set --secret {CONFIG_NAMESPACE}:{key} <value>`"
             )
         elif not isinstance(raw[key], str) or not raw[key].strip():
-            problems.items.append(f"{CONFIG_NAMESPACE}:{key} = [secret]: must be a non-empty string (a read token)")
+            problems.items.append(f"{CONFIG_NAMESPACE}:{key} = [secret]: must be a non-empty string")
     if region is None:
         problems.missing("aws:region", "the AWS region of this stack, e.g. us-east-1")
         region = "us-east-1"
@@ -431,6 +434,9 @@ def parse_config(
         problems.add(f"{CONFIG_NAMESPACE}:dr", raw["dr"], "only applies when role is dr (the DR stack's own config)")
     tags = _tags(raw.get("tags", _MISSING), problems)
     warnings = _fleet_throughput(store, model, problems)
+    monitoring = _monitoring(section("monitoring"))
+    platform_here = role == "primary" or (dr is not None and dr.standby == "serving")
+    warnings += _operations_fit(raw, monitoring, cluster, model, problems, runs_here=platform_here)
     environment = _environment(raw, problems)
     images = _images(raw.get("images", _MISSING), problems)
     data = _data_protection(raw, problems, dr, environment)
@@ -450,6 +456,8 @@ def parse_config(
         model=model,
         webui=webui,
         dr=dr,
+        monitoring=monitoring,
+        alert_webhook_url="alertWebhookUrl" in raw or None,
         hf_token="hfToken" in raw or None,
         environment=environment,
         images=images,

@@ -73,7 +73,7 @@ def _dr(s: _Section, region: str, project: str, stack: str) -> DrConfig:
 DR_SECTIONS: dict[str, tuple[str, ...]] = {
     "none": (),
     "storage": ("network", "modelStore"),
-    "serving": ("network", "cluster", "inferencePool", "modelStore", "model", "webui"),
+    "serving": ("network", "cluster", "inferencePool", "modelStore", "model", "webui", "monitoring"),
 }
 # Keys a `serving` standby must state, because a default could be wrong there without anything failing until
 # the day of the failover: how `pulumi up` reaches the DR cluster's API, inf2 sizes the DR region offers, and

@@ -49,6 +49,7 @@ from .pod_spec import (
 )
 
 TYPE = "inferentia-chat:index:VllmNeuronServer"
+SERVING_COMPONENT = "inference"  # the serving pods' component label (the compile Job's differs)
 
 API_KEY_SECRET_KEY = "api-key"
 # Loading ~15 GB of weights plus compiled artifacts from FSx takes minutes; compiling a 7B model on first
@@ -106,7 +107,12 @@ class VllmNeuronServerArgs(TypedDict):
     """What the model's completion marker must record (`LustreModelStore.model_request`): pods start (so a new
     node launches and pulls the image) while the model still loads, and wait in an init container for it."""
     metrics_namespace: NotRequired[str]
-    """Namespace of a Prometheus that may scrape /metrics (default: none)."""
+    """Namespace of the Prometheus that may scrape /metrics (default: none may)."""
+    metrics_pod_labels: NotRequired[Mapping[str, str]]
+    """Labels of the Prometheus pods in `metrics_namespace`: only they reach the port (required with it)."""
+    autoscaled: NotRequired[bool]
+    """A scaler (KEDA's HPA) owns the replica count: the Deployment leaves `spec.replicas` unset, so a
+    `pulumi up` never resets what the scaler chose (default false)."""
     image: NotRequired[str]
     """The vLLM Neuron image (default: the pinned Deep Learning Container; digest-pinned in production)."""
 
@@ -155,7 +161,7 @@ def deployment_spec(
 ) -> dict[str, Any]:
     """Rolling updates that never drop below `replicas`, pods scraped for metrics, waiting in the cluster."""
     return {
-        "replicas": args["replicas"],
+        **({} if args.get("autoscaled") else {"replicas": args["replicas"]}),
         "revisionHistoryLimit": 3,
         "selector": {"matchLabels": selector},
         # New pods come up before old ones go: serving never drops below `replicas`.
@@ -212,7 +218,7 @@ class VllmNeuronServer(pulumi.ComponentResource):
         labels = {
             "app.kubernetes.io/name": "vllm",
             "app.kubernetes.io/instance": name,
-            "app.kubernetes.io/component": "inference",
+            "app.kubernetes.io/component": SERVING_COMPONENT,
             "app.kubernetes.io/part-of": "inferentia-chat",
             "app.kubernetes.io/version": versions.VLLM_VERSION,
         }
@@ -276,8 +282,14 @@ class VllmNeuronServer(pulumi.ComponentResource):
         self.api_key = pulumi.Output.secret(api_key.result)
         self.compiled_artifacts_dir = cache_dir
         self.pod_labels = selector
+        self.deployment_name = name
         self.deployment = deployment
         register_declared_outputs(self)
+
+    @property
+    def serving_pod_labels(self) -> dict[str, str]:
+        """The serving pods only (the compile Job's pod shares `pod_labels`): what a PodMonitor selects."""
+        return {**self.pod_labels, "app.kubernetes.io/component": SERVING_COMPONENT}
 
     def _disruption_and_network(
         self, name: str, args: VllmNeuronServerArgs, labels: dict[str, str], selector: dict[str, str]
@@ -299,8 +311,14 @@ class VllmNeuronServer(pulumi.ComponentResource):
             }
         ]
         if args.get("metrics_namespace"):
+            # Exactly the Prometheus pods (a namespace selector alone would admit every pod there).
+            if not args.get("metrics_pod_labels"):
+                raise ValueError("metrics_namespace needs metrics_pod_labels (the Prometheus pods' labels)")
             allowed_from.append(
-                {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": args["metrics_namespace"]}}}
+                {
+                    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": args["metrics_namespace"]}},
+                    "podSelector": {"matchLabels": dict(args["metrics_pod_labels"])},
+                }
             )
         k8s.networking.v1.NetworkPolicy(
             f"{name}-netpol",
