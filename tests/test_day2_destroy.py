@@ -119,6 +119,11 @@ def test_teardown_order_still_holds_with_the_crd_release(dev: Plan):
     the controller, then the CRDs (deleting a CRD deletes its objects)."""
     crds = dev.one("kubernetes:helm.sh/v3:Release", "karpenter-crd")
     controller = dev.one("kubernetes:helm.sh/v3:Release", "karpenter-chart")
-    deleted_before(dev, dev.one("kubernetes:karpenter.sh/v1:NodePool"), controller)
+    pools = dev.of_type("kubernetes:karpenter.sh/v1:NodePool") + dev.of_type(
+        "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
+    )
+    assert {p.name for p in pools} >= {"inferentia-node-pool", "system-node-pool"}
+    for pool in pools:  # the inference pool and the system pool, and their node classes
+        deleted_before(dev, pool, controller)
     deleted_before(dev, controller, crds)
     deleted_before(dev, crds, dev.one("eks:index:Cluster"))

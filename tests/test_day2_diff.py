@@ -58,7 +58,13 @@ def diff(rendered: Path):
 
 def test_storage_increase_is_an_fsx_update_and_nothing_else(diff):
     d = diff("modelStore.storageCapacityGiB=2400")
-    assert d.acting() == {"model-store-fs": "update"}
+    # Twice the capacity is twice the throughput: the weights load faster, so the scaler's numbers and the
+    # alert thresholds derived from the start-up budget follow (in place); nothing else changes.
+    assert d.acting() == {
+        "model-store-fs": "update",
+        "autoscaling-mistral-7b-instruct": "update",
+        "monitoring-rules": "update",
+    }
     assert d.of(FS)["changed"] == ["storageCapacity"] and not d.refused
     # The static pair declares a constant size: nothing for the API server to refuse.
     assert d.of(PV)["action"] == d.of(PVC, "model-store-pvc")["action"] == "same"
@@ -118,9 +124,12 @@ IN_PLACE: list[tuple[str, dict[str, str]]] = [
     ("cluster.logRetentionDays=90", {"cluster-control-plane-logs": "update"}),
     ("cluster.publicAccessCidrs=[198.51.100.0/24]", {"cluster-eks": "update"}),
     ("inferencePool.consolidateAfter=10m", {"inferentia-node-pool": "update"}),
-    ("inferencePool.maxNeuronDevices=4", {"inferentia-node-pool": "update"}),
+    ("inferencePool.maxNeuronDevices=5", {"inferentia-node-pool": "update"}),
     ("modelStore.noncurrentVersionDays=60", {"model-store-bucket-lifecycle": "update"}),
-    ("model.replicas=2,inferencePool.maxNeuronDevices=4", {"vllm-deployment": "update"}),
+    (
+        "model.autoscaling.maxReplicas=3,inferencePool.maxNeuronDevices=5",
+        {"autoscaling-mistral-7b-instruct": "update", "inferentia-node-pool": "update"},
+    ),
     ("webui.adminEmail=ops@example.com", {"webui-deployment": "update"}),
     ("webui.storageGiB=20", {"webui-data": "update"}),
     ("chatSnapshots.retainDays=30", {"chat-snapshots-policy": "update"}),
