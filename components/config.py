@@ -16,6 +16,7 @@ import difflib
 import ipaddress
 import json
 import re
+import urllib.parse
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -96,6 +97,12 @@ _BOTTLEROCKET_VERSION = re.compile(r"^v\d+\.\d+\.\d+$")
 _STACK_NAME = re.compile(r"^[\w.-]+/[\w.-]+/[\w.-]+$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _TAG_KEY = re.compile(r"^[\w .:/=+@-]{1,128}$")
+_CLIENT_ID = re.compile(r"^[\w.@:/+-]{1,255}$", re.ASCII)
+_CLAIM = re.compile(r"^[\w:/-]+(\.[\w:/-]+)*$", re.ASCII)
+_ROLE = re.compile(r"^[\w .:/@-]{1,128}$", re.ASCII)
+_COGNITO_PREFIX = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+AUTH_MODES = ("local", "oidc", "cognito")
+MAX_MODELS = 8
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
 
@@ -193,6 +200,26 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
+class OidcConfig:
+    """Sign-in through an OpenID Connect provider (`webui.oidc`, or the stack's own Cognito user pool)."""
+
+    issuer_url: str
+    client_id: str
+    allowed_domains: tuple[str, ...]
+    roles_claim: str
+    admin_roles: tuple[str, ...]
+    provider_name: str
+
+
+@dataclass(frozen=True)
+class CognitoConfig:
+    """The stack's own Amazon Cognito user pool (`webui.cognito`), for a team without an identity provider."""
+
+    domain_prefix: str | None
+    admin_group: str
+
+
+@dataclass(frozen=True)
 class WebUiConfig:
     """Open WebUI and the way users reach it."""
 
@@ -203,6 +230,10 @@ class WebUiConfig:
     replicas: int
     storage_gib: int
     admin_email: str
+    # `local` (accounts in Open WebUI), `oidc` (the organisation's provider) or `cognito` (the stack's pool).
+    auth: str = "local"
+    oidc: OidcConfig | None = None
+    cognito: CognitoConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -231,7 +262,8 @@ class StackConfig:
     cluster: ClusterConfig
     inference_pool: InferencePoolConfig
     model_store: ModelStoreConfig
-    model: ModelConfig
+    # `inferentia-chat:models` (or the one-model shorthand `inferentia-chat:model`): at least one entry.
+    models: tuple[ModelConfig, ...]
     webui: WebUiConfig
     dr: DrConfig | None
     # `inferentia-chat:hfToken`: a Pulumi secret, carried as a secret Output and never as a plain value
@@ -240,6 +272,14 @@ class StackConfig:
     # Findings that do not stop a deployment (e.g. the file system is slow for the fleet); load_config
     # logs them, the render prints them.
     warnings: tuple[str, ...] = ()
+
+    # `inferentia-chat:oidcClientSecret` (webui.auth oidc): a secret Output like hf_token, None when unset.
+    oidc_client_secret: Any = None
+
+    @property
+    def model(self) -> ModelConfig:
+        """The first model: the one the one-model settings and outputs describe."""
+        return self.models[0]
 
     @property
     def common_tags(self) -> dict[str, str]:
@@ -719,38 +759,174 @@ def _model(s: _Section, pool: InferencePoolConfig, role: str) -> ModelConfig:
     )
 
 
+def _models(
+    raw: Mapping[str, Any], pool: InferencePoolConfig, role: str, problems: _Problems
+) -> list[tuple[str, ModelConfig]]:
+    """`inferentia-chat:models` (a list of model entries) or the one-model shorthand `inferentia-chat:model`;
+    each entry is parsed by `_model`. Returns (config key, model) pairs, the first model first."""
+    if "model" in raw and "models" in raw:
+        problems.add(
+            f"{NAMESPACE}:models",
+            raw["models"],
+            f"set either {NAMESPACE}:model (one model) or {NAMESPACE}:models (a list), not both",
+        )
+    if "models" not in raw:
+        key = f"{NAMESPACE}:model"
+        return [(key, _model(_Section(key, raw.get("model", _MISSING), problems), pool, role))]
+    entries = raw["models"]
+    if not isinstance(entries, list) or not entries or len(entries) > MAX_MODELS:
+        problems.add(
+            f"{NAMESPACE}:models",
+            entries,
+            f"must be a list of 1 to {MAX_MODELS} model entries (each with the keys of {NAMESPACE}:model)",
+        )
+        entries = [{}]
+    models: list[tuple[str, ModelConfig]] = []
+    for i, entry in enumerate(entries):
+        key = f"{NAMESPACE}:models[{i}]"
+        models.append((key, _model(_Section(key, entry, problems), pool, role)))
+    first: dict[str, str] = {}
+    for key, m in models:
+        if m.served_name in first:
+            problems.add(
+                f"{key}.servedName",
+                m.served_name,
+                f"must be unique: {first[m.served_name]} serves this name already (clients pick a model by it)",
+            )
+        else:
+            first[m.served_name] = key
+    return models
+
+
+def _webui_auth(s: _Section, exposure: str | None, hostname: str | None) -> dict[str, Any]:
+    """`webui.auth` and its `webui.oidc` / `webui.cognito` sections (keyword arguments of WebUiConfig)."""
+    auth = s.string("auth", "local", choices=AUTH_MODES) or "local"
+    oidc_section, cognito_section = s.section("oidc"), s.section("cognito")
+    for mode, section in (("oidc", oidc_section), ("cognito", cognito_section)):
+        if auth != mode and s.has(mode):
+            s.problems.add(section.path, s.raw[mode], f"only applies when {s.key('auth')} is {mode}")
+            section.used.update(section.raw)  # one problem for the section, not one per key
+    if auth != "local" and exposure not in ("internal-alb", "public-alb"):
+        s.problems.add(
+            s.key("auth"),
+            auth,
+            f"needs the HTTPS exposure ({s.key('exposure')} internal-alb or public-alb with certificateArn and "
+            "hostname): the identity provider sends browsers back to https://<hostname>/oauth/oidc/callback, "
+            "and session cookies must be secure",
+        )
+    result: dict[str, Any] = {"auth": auth}
+    if auth == "oidc":
+        result["oidc"] = _oidc(oidc_section)
+    elif auth == "cognito":
+        o = cognito_section
+        prefix = o.string(
+            "domainPrefix",
+            None,
+            pattern=_COGNITO_PREFIX,
+            allowed="must be 1-63 lowercase letters, digits or '-' (the hosted sign-in page's name)",
+        )
+        if prefix and any(word in prefix for word in ("aws", "amazon", "cognito")):
+            o.problems.add(o.key("domainPrefix"), prefix, "must not contain aws, amazon or cognito (Cognito refuses)")
+        group = o.string("adminGroup", "admins", pattern=_ROLE, allowed="must be a Cognito group name")
+        result["cognito"] = CognitoConfig(domain_prefix=prefix, admin_group=group or "admins")
+    oidc_section.finish()
+    cognito_section.finish()
+    return result
+
+
+def _oidc(o: _Section) -> OidcConfig:
+    """`webui.oidc`: the organisation's OpenID Connect provider."""
+    issuer = o.string("issuerUrl", None, allowed="the provider's issuer URL, https://...", required=True)
+    if issuer is not None:
+        parsed = urllib.parse.urlsplit(issuer)
+        if parsed.scheme != "https" or not parsed.hostname or parsed.query or parsed.fragment:
+            o.problems.add(
+                o.key("issuerUrl"),
+                issuer,
+                "must be the provider's https:// issuer URL (its discovery document is "
+                "<issuer>/.well-known/openid-configuration); http would let the network forge sign-ins",
+            )
+            issuer = None
+    client_id = o.string(
+        "clientId", None, pattern=_CLIENT_ID, allowed="the application's client id at the provider", required=True
+    )
+
+    def domain(value: str) -> str | None:
+        return None if _HOSTNAME.fullmatch(value) else "must be an e-mail domain such as example.com"
+
+    domains = o.strings("allowedDomains", (), item=domain, min_items=1)
+    if not domains and not o.has("allowedDomains"):
+        o.problems.missing(o.key("allowedDomains"), "the e-mail domains whose users may sign in, e.g. [example.com]")
+    claim = o.string("rolesClaim", "roles", pattern=_CLAIM, allowed="must be a claim name such as roles or groups")
+    admins = o.strings(
+        "adminRoles",
+        ("admin",),
+        item=_match(_ROLE, "must be a role or group name"),
+        min_items=1,
+    )
+    name = o.string("providerName", "Single sign-on", pattern=_ROLE, allowed="the sign-in button's label")
+    return OidcConfig(
+        issuer_url=(issuer or "").rstrip("/"),
+        client_id=client_id or "",
+        allowed_domains=domains,
+        roles_claim=claim or "roles",
+        admin_roles=admins,
+        provider_name=name or "Single sign-on",
+    )
+
+
 def _check_fit(s: _Section, tp: int, replicas: int, pool: InferencePoolConfig, compile_job: bool) -> None:
     """The serving pod at this TP must fit an allowed instance type (after kubelet reservations and
-    DaemonSets), and the pool's device ceiling must let Karpenter launch nodes for every pod that can run
-    at once."""
+    DaemonSets). The pool's device ceiling, shared by every model, is `_device_budget`'s."""
     requests = serving_pod_requests(tp)
     report = fit_report(requests, pool.instance_types)
-    wanted = (
-        f"a serving pod at tensorParallelSize {tp} requests {requests.neuron_devices} Neuron device(s), "
-        f"{requests.cpu_millis}m cpu and {requests.memory_mib}Mi memory"
-    )
     if not any(f.pods for f in report):
         why = "; ".join(f"{f.instance_type}: {f.reason}" for f in report)
         s.problems.add(
             s.key("tensorParallelSize"),
             tp,
-            f"{wanted}, which no allowed instance type can host ({why}); change it or inferencePool.instanceTypes",
+            f"{_pod_wanted(tp)}, which no allowed instance type can host ({why}); change it or "
+            "inferencePool.instanceTypes",
         )
-        return
-    # At once, during a change that needs new compiled artifacts: the old replicas keep serving, the rolling
-    # update's extra pod already holds its node (it waits in an init container for the artifacts), and the
-    # compile Job needs one more. A ceiling without room for all of them deadlocks: the Job never gets a
-    # node, so the new pod never starts, so the old ones never go.
-    pods = replicas + 1 + (1 if compile_job else 0)  # the compile pod counted like a serving pod
-    needed = pool_devices_needed(requests, pods, pool.instance_types)
-    if replicas and needed > pool.max_neuron_devices:
-        extra = " and the compile Job" if compile_job else ""
-        s.problems.add(
+
+
+def _pod_wanted(tp: int) -> str:
+    requests = serving_pod_requests(tp)
+    return (
+        f"a serving pod at tensorParallelSize {tp} requests {requests.neuron_devices} Neuron device(s), "
+        f"{requests.cpu_millis}m cpu and {requests.memory_mib}Mi memory"
+    )
+
+
+def _device_budget(models: list[tuple[str, ModelConfig]], pool: InferencePoolConfig, problems: _Problems) -> None:
+    """The pool's device ceiling must let Karpenter launch nodes for every pod of every model that can run
+    at once. `models` pairs each model with its config key (model, or models[i])."""
+    needed, parts = 0, []
+    for key, m in models:
+        tp = m.tensor_parallel_size
+        if not m.replicas or tp not in INF2_TP_DEGREES or not types_that_fit_tp(tp, pool.instance_types):
+            continue
+        requests = serving_pod_requests(tp)
+        if not any(f.pods for f in fit_report(requests, pool.instance_types)):
+            continue  # refused by the fit check already
+        # At once, during a change that needs new compiled artifacts: the old replicas keep serving, the
+        # rolling update's extra pod already holds its node (it waits in an init container for the
+        # artifacts), and the compile Job needs one more. A ceiling without room for all of them deadlocks:
+        # the Job never gets a node, so the new pod never starts, so the old ones never go. Several models
+        # may roll out in the same `pulumi up`, so their needs add up.
+        pods = m.replicas + 1 + (1 if m.compile_job else 0)  # the compile pod counted like a serving pod
+        needed += pool_devices_needed(requests, pods, pool.instance_types)
+        extra = " and the compile Job" if m.compile_job else ""
+        parts.append(
+            f"{m.replicas} replica(s) of {_pod_wanted(tp)}, plus one more pod during rolling updates{extra} "
+            f"({key}.replicas = {m.replicas}, {key}.compileJob = {str(m.compile_job).lower()})"
+        )
+    if needed > pool.max_neuron_devices:
+        problems.add(
             f"{NAMESPACE}:inferencePool.maxNeuronDevices",
             pool.max_neuron_devices,
-            f"must be at least {needed}: {replicas} replica(s) of {wanted}, plus one more pod during rolling "
-            f"updates{extra}, need nodes with {needed} Neuron device(s) in all (model.replicas = {replicas}, "
-            f"model.compileJob = {str(compile_job).lower()}); raise it or lower model.replicas",
+            f"must be at least {needed}: {'; '.join(parts)}, need nodes with {needed} Neuron device(s) in all; "
+            f"raise it or lower {' or '.join(f'{k}.replicas' for k, _ in models)}",
         )
 
 
@@ -801,6 +977,7 @@ def _webui(s: _Section) -> WebUiConfig:
         for key in ("certificateArn", "allowedCidrs", "hostname"):
             if s.has(key):
                 s.problems.add(s.key(key), s.raw[key], "only applies to internal-alb or public-alb exposure")
+    auth = _webui_auth(s, exposure, hostname)
     s.finish()
     return WebUiConfig(
         exposure=exposure or "cluster",
@@ -810,6 +987,7 @@ def _webui(s: _Section) -> WebUiConfig:
         replicas=replicas,
         storage_gib=storage,
         admin_email=admin_email or "admin@localhost",
+        **auth,
     )
 
 
@@ -857,22 +1035,24 @@ def _dr(s: _Section, region: str) -> DrConfig:
     )
 
 
-def _fleet_throughput(store: ModelStoreConfig, model: ModelConfig, problems: _Problems) -> list[str]:
-    """Can the file system feed `replicas` pods loading the weights together within the start-up budget?
-    A warning by default; an error with modelStore.throughputCheck: error."""
-    facts = KNOWN_MODELS.get(model.id)
-    pods = max(model.replicas, 1)
-    if facts is None:
+def _fleet_throughput(store: ModelStoreConfig, models: list[ModelConfig], problems: _Problems) -> list[str]:
+    """Can the file system feed every serving pod (of every model) loading its weights at once within the
+    start-up budget? A warning by default; an error with modelStore.throughputCheck: error."""
+    known = [(m, KNOWN_MODELS[m.id]) for m in models if m.id in KNOWN_MODELS]
+    if not known:
         return []
+    pods = sum(max(m.replicas, 1) for m in models)
+    # All pods share the file system's throughput: the last one is done when all of the weights are read.
+    total_gb = sum(facts.weights_gb * max(m.replicas, 1) for m, facts in known)
     mb_s = fsx_throughput_mb_s(store.deployment_type, store.storage_capacity_gib, store.throughput_per_tib)
-    seconds = weight_read_seconds(facts.weights_gb, mb_s, pods)
+    seconds = weight_read_seconds(total_gb, mb_s, 1)
     if seconds <= WEIGHT_READ_BUDGET_S:
         return []
     message = (
-        f"{pods} serving pod(s) reading {facts.weights_gb} GB of weights at once share {mb_s:.0f} MB/s "
+        f"{pods} serving pod(s) reading {total_gb:g} GB of weights at once share {mb_s:.0f} MB/s "
         f"({store.storage_capacity_gib} GiB x {store.throughput_per_tib or SCRATCH_2_MB_S_PER_TIB} MB/s/TiB): "
-        f"{seconds:.0f} s each, over the {WEIGHT_READ_BUDGET_S} s start-up budget for the weights; raise "
-        "modelStore.throughputPerTiB or storageCapacityGiB, or lower model.replicas"
+        f"{seconds:.0f} s, over the {WEIGHT_READ_BUDGET_S} s start-up budget for the weights; raise "
+        "modelStore.throughputPerTiB or storageCapacityGiB, or lower the models' replicas"
     )
     if store.throughput_check == "error":
         key = f"{NAMESPACE}:modelStore.throughputPerTiB"
@@ -881,12 +1061,27 @@ def _fleet_throughput(store: ModelStoreConfig, model: ModelConfig, problems: _Pr
     return [f"{NAMESPACE}:modelStore.throughputPerTiB: {message}"]
 
 
+def _oidc_secret(raw: Mapping[str, Any], webui: WebUiConfig, problems: _Problems) -> None:
+    """`inferentia-chat:oidcClientSecret` is required with webui.auth oidc and means nothing otherwise."""
+    if webui.auth == "oidc" and "oidcClientSecret" not in raw:
+        problems.missing(
+            f"{NAMESPACE}:oidcClientSecret",
+            "webui.auth oidc needs the application's client secret at the provider: "
+            f"`pulumi config set --secret {NAMESPACE}:oidcClientSecret <value>`",
+        )
+    elif webui.auth != "oidc" and "oidcClientSecret" in raw:
+        problems.items.append(
+            f"{NAMESPACE}:oidcClientSecret = [hidden]: only applies when webui.auth is oidc (cognito makes its "
+            f"own client secret); remove it with `pulumi config rm {NAMESPACE}:oidcClientSecret`"
+        )
+
+
 # What a DR stack builds besides the replica, by `dr.standby`, and so which sections it may set: the rest of
 # the configuration is the primary's business, and a section nothing reads must not pass silently.
 DR_SECTIONS: dict[str, tuple[str, ...]] = {
     "none": (),
     "storage": ("network", "modelStore"),
-    "serving": ("network", "cluster", "inferencePool", "modelStore", "model", "webui"),
+    "serving": ("network", "cluster", "inferencePool", "modelStore", "model", "models", "webui"),
 }
 # Keys a `serving` standby must state, because a default could be wrong there without anything failing until
 # the day of the failover: how `pulumi up` reaches the DR cluster's API, inf2 sizes the DR region offers, and
@@ -929,10 +1124,15 @@ def _dr_sections(raw: Mapping[str, Any], dr: DrConfig, store: ModelStoreConfig, 
         )
     if dr.standby == "serving":
         for section, (keys, why) in SERVING_REQUIRED.items():
-            given = raw.get(section)
-            for key in keys:
-                if not isinstance(given, dict) or key not in given:
-                    problems.missing(f"{NAMESPACE}:{section}.{key}", why)
+            # Every entry of a models list states the model keys, as the shorthand does.
+            if section == "model" and isinstance(raw.get("models"), list):
+                given_list = [(f"models[{i}]", e) for i, e in enumerate(raw["models"])]
+            else:
+                given_list = [(section, raw.get(section))]
+            for path, given in given_list:
+                for key in keys:
+                    if not isinstance(given, dict) or key not in given:
+                        problems.missing(f"{NAMESPACE}:{path}.{key}", why)
     if dr.standby != "none" and dr.prefixes:
         for directory in (f"{store.bucket_prefix}models/", f"{store.bucket_prefix}neuron-cache/"):
             if not any(directory.startswith(p) for p in dr.prefixes):
@@ -977,13 +1177,15 @@ TOP_LEVEL_KEYS = (
     "inferencePool",
     "modelStore",
     "model",
+    "models",
     "webui",
     "dr",
     "hfToken",
+    "oidcClientSecret",
 )
 # Keys whose value must be a Pulumi secret (`pulumi config set --secret`); their values never appear in
 # a message.
-SECRET_KEYS = ("hfToken",)
+SECRET_KEYS = ("hfToken", "oidcClientSecret")
 
 
 def parse_config(
@@ -1010,7 +1212,7 @@ def parse_config(
                 f"`pulumi config set --secret {NAMESPACE}:{key} <value>`"
             )
         elif not isinstance(raw[key], str) or not raw[key].strip():
-            problems.items.append(f"{NAMESPACE}:{key} = [secret]: must be a non-empty string (a read token)")
+            problems.items.append(f"{NAMESPACE}:{key} = [secret]: must be a non-empty string")
     if region is None:
         problems.missing("aws:region", "the AWS region of this stack, e.g. us-east-1")
         region = "us-east-1"
@@ -1034,8 +1236,10 @@ def parse_config(
     cluster = _cluster(section("cluster"), stack)
     pool = _inference_pool(section("inferencePool"))
     store = _model_store(section("modelStore"), network)
-    model = _model(section("model"), pool, role)
+    models = _models(raw, pool, role, problems)
+    _device_budget(models, pool, problems)
     webui = _webui(section("webui"))
+    _oidc_secret(raw, webui, problems)
     dr: DrConfig | None = None
     if role == "dr":
         dr = _dr(section("dr"), region)
@@ -1043,7 +1247,7 @@ def parse_config(
     elif "dr" in raw:
         problems.add(f"{NAMESPACE}:dr", raw["dr"], "only applies when role is dr (the DR stack's own config)")
     tags = _tags(raw.get("tags", _MISSING), problems)
-    warnings = _fleet_throughput(store, model, problems)
+    warnings = _fleet_throughput(store, [m for _, m in models], problems)
 
     if problems.items:
         raise ConfigError(problems.items)
@@ -1057,10 +1261,11 @@ def parse_config(
         cluster=cluster,
         inference_pool=pool,
         model_store=store,
-        model=model,
+        models=tuple(m for _, m in models),
         webui=webui,
         dr=dr,
         hf_token="hfToken" in raw or None,
+        oidc_client_secret="oidcClientSecret" in raw or None,
         warnings=tuple(warnings),
     )
 
@@ -1096,6 +1301,9 @@ def load_config() -> StackConfig:
     )
     if cfg.hf_token:
         cfg = dataclasses.replace(cfg, hf_token=pulumi.Config(NAMESPACE).require_secret("hfToken"))
+    if cfg.oidc_client_secret:
+        secret = pulumi.Config(NAMESPACE).require_secret("oidcClientSecret")
+        cfg = dataclasses.replace(cfg, oidc_client_secret=secret)
     for warning in cfg.warnings:
         pulumi.log.warn(warning)
     return cfg
