@@ -4,6 +4,7 @@ Installed with pip, this package is `inferentia_chat`; inside the repository it 
 The public API is what `__all__` lists; everything else may change without notice.
 """
 
+from .cognito_user_pool import CognitoUserPool, CognitoUserPoolArgs
 from .eks_cluster import EksCluster, EksClusterArgs
 from .inferentia_node_pool import InferentiaNodePool, InferentiaNodePoolArgs
 from .karpenter import Karpenter, KarpenterArgs
@@ -24,6 +25,7 @@ COMPONENTS = (
     LustreModelStore,
     VllmNeuronServer,
     OpenWebUI,
+    CognitoUserPool,
     LoadBalancerController,
     ModelReplica,
 )
@@ -31,6 +33,8 @@ COMPONENTS = (
 
 __all__ = [
     "COMPONENTS",
+    "CognitoUserPool",
+    "CognitoUserPoolArgs",
     "EksCluster",
     "EksClusterArgs",
     "InferentiaNodePool",

@@ -25,6 +25,7 @@ from .blocks import pod_identity_role
 from .bucket import protected_bucket
 from .eks_cluster import SYSTEM_NODE_SELECTOR
 from .kube import DNS_EGRESS, HTTPS_EGRESS, POD_IDENTITY_EGRESS, network_policy_spec
+from .model_names import model_suffix
 from .options import outer_dependencies
 from .tags import component_tags
 
@@ -67,6 +68,19 @@ class LinkedBucketArgs(TypedDict):
     component takes over its key policy (the KMS default plus the FSx S3-access role of this file system)."""
 
 
+class ModelSourceArgs(TypedDict):
+    """A further model for `LustreModelStore` to load (the first one is given by the `model_*` fields)."""
+
+    model_id: str
+    """Hugging Face model id."""
+    model_revision: str
+    """Hugging Face revision (a commit SHA pins the weights)."""
+    model_source: NotRequired[str]
+    """`huggingface` (default) or an `s3://bucket/prefix/` URI to copy the model from."""
+    model_name: str
+    """Directory of the model under `models/` (the served model name); unique in the store."""
+
+
 class LustreModelStoreArgs(TypedDict):
     """Inputs of `LustreModelStore`."""
 
@@ -100,6 +114,8 @@ class LustreModelStoreArgs(TypedDict):
     """`huggingface` (default) or an `s3://bucket/prefix/` URI to copy the model from."""
     model_name: str
     """Directory of the model under `models/` (the served model name)."""
+    additional_models: NotRequired[Sequence[ModelSourceArgs]]
+    """Further models kept in the same store, each loaded once by a Job of its own (`model-load-<suffix>`)."""
     hf_token: NotRequired[pulumi.Input[str]]
     """Hugging Face read token (a secret), for gated or private models."""
     cluster_name: NotRequired[pulumi.Input[str]]
@@ -140,6 +156,20 @@ def volume_path(file_system_path: str, *parts: str) -> str:
 def directory_keys(bucket_prefix: str) -> tuple[str, str]:
     """S3 keys of the `models/` and `neuron-cache/` directory objects."""
     return f"{bucket_prefix}{MODELS_DIR}/", f"{bucket_prefix}{CACHE_DIR}/"
+
+
+def store_models(args: LustreModelStoreArgs) -> list[ModelSourceArgs]:
+    """Every model of the store, the first (the `model_*` fields) first; model names must be unique."""
+    first = ModelSourceArgs(
+        model_id=args["model_id"], model_revision=args["model_revision"], model_name=args["model_name"]
+    )
+    if "model_source" in args:
+        first["model_source"] = args["model_source"]
+    models = [first, *args.get("additional_models", [])]
+    names = [m["model_name"] for m in models]
+    if len(set(names)) != len(names):
+        raise ValueError(f"LustreModelStore: model names must be unique, got {names}")
+    return models
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
@@ -193,6 +223,8 @@ class LustreModelStore(pulumi.ComponentResource):
     model_request: pulumi.Output[str]
     """JSON of what the load Job fetches, as its completion marker records it: a pod that must wait for the
     model compares the marker in the model directory with this."""
+    model_requests: dict[str, pulumi.Output[str]]
+    """`model_request` of every model (the first and `additional_models`), by model name (Python only)."""
 
     def __init__(
         self,
@@ -322,9 +354,7 @@ class LustreModelStore(pulumi.ComponentResource):
         self.pvc_name = pulumi.Output.from_input("")
         if with_kubernetes:
             ns, pvc = self._volume(args, fs, namespace, linked)
-            self._jobs(
-                args, ns, pvc, model_path, [*linked, *job_dependencies, *outer_dependencies(opts)], partition, tags
-            )
+            self._jobs(args, ns, pvc, [*linked, *job_dependencies, *outer_dependencies(opts)], partition, tags)
             self.namespace = ns.metadata.name
             self.pvc_name = pvc.metadata.name
 
@@ -338,14 +368,18 @@ class LustreModelStore(pulumi.ComponentResource):
         self.availability_zone = pulumi.Output.from_input(args["availability_zone"])
         self.model_path = pulumi.Output.from_input(model_path)
         self.compiled_cache_root = pulumi.Output.from_input(cache_root)
-        self.model_request = pulumi.Output.from_input(
-            json.dumps(
-                model_fetch.expected_request(
-                    args.get("model_source", "huggingface"), args["model_id"], args["model_revision"]
-                ),
-                sort_keys=True,
+        self.model_requests = {
+            m["model_name"]: pulumi.Output.from_input(
+                json.dumps(
+                    model_fetch.expected_request(
+                        m.get("model_source", "huggingface"), m["model_id"], m["model_revision"]
+                    ),
+                    sort_keys=True,
+                )
             )
-        )
+            for m in store_models(args)
+        }
+        self.model_request = self.model_requests[args["model_name"]]
         self.register_outputs(
             {
                 "bucket_name": self.bucket_name,
@@ -561,11 +595,12 @@ class LustreModelStore(pulumi.ComponentResource):
         args: LustreModelStoreArgs,
         ns: k8s.core.v1.Namespace,
         pvc: k8s.core.v1.PersistentVolumeClaim,
-        model_path: str,
         linked: list[pulumi.Resource],
         partition: str,
         tags: Mapping[str, str],
     ) -> None:
+        """A load Job and a preload Job per model; the script, service account, token and network policies
+        are shared. The first model's objects keep their one-model names."""
         name = self._name
         load_wanted, preload_wanted = args.get("load_job", True), args.get("preload_job", True)
         if not (load_wanted or preload_wanted):
@@ -586,32 +621,31 @@ class LustreModelStore(pulumi.ComponentResource):
             opts=child,
         )
         common: list[pulumi.Resource] = [pvc, script_cm, account, *linked]
-        deps = list(common)
         env: list[dict[str, Any]] = [
             {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},
             {"name": "PYTHONUNBUFFERED", "value": "1"},
             {"name": "HOME", "value": "/tmp"},
         ]
-        source = args.get("model_source", "huggingface")
-        dest = posixpath.join(MOUNT_PATH, model_path.lstrip("/"))
-        command = ["python", f"{SCRIPT_PATH}/{SCRIPT_FILE}", "fetch", "--source", source, "--dest", dest]
-        # Only the load Job fetches: the token and the source access exist only with it.
-        if load_wanted and source == "huggingface":
-            command += ["--model-id", args["model_id"], "--revision", args["model_revision"]]
-            token = args.get("hf_token")
-            if token is not None:
-                secret = k8s.core.v1.Secret(
-                    f"{name}-hf-token",
-                    metadata={"name": "hf-token", "namespace": namespace, "labels": labels("model-loader")},
-                    type="Opaque",
-                    string_data={"HF_TOKEN": pulumi.Output.secret(token)},
-                    opts=child,
-                )
-                deps.append(secret)
-                env.append({"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "hf-token", "key": "HF_TOKEN"}}})
-        elif load_wanted:
-            deps.append(self._source_access(args, source, namespace, partition, tags))
-            command += ["--region", aws.get_region().region]
+        models = store_models(args)
+        sources = [m.get("model_source", "huggingface") for m in models]
+        # Only the load Jobs fetch: the token and the source access exist only with them, each given only to
+        # the Jobs of its kind of source.
+        hf_deps, hf_env = list(common), list(env)
+        token = args.get("hf_token")
+        if load_wanted and token is not None and "huggingface" in sources:
+            secret = k8s.core.v1.Secret(
+                f"{name}-hf-token",
+                metadata={"name": "hf-token", "namespace": namespace, "labels": labels("model-loader")},
+                type="Opaque",
+                string_data={"HF_TOKEN": pulumi.Output.secret(token)},
+                opts=child,
+            )
+            hf_deps.append(secret)
+            hf_env.append({"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "hf-token", "key": "HF_TOKEN"}}})
+        s3_deps = list(common)
+        s3_sources = [(i, m) for i, m in enumerate(models) if sources[i] != "huggingface"]
+        if load_wanted and s3_sources:
+            s3_deps.append(self._source_access(args, s3_sources, namespace, partition, tags))
 
         volumes = [
             {"name": "models", "persistentVolumeClaim": {"claimName": pvc.metadata.name}},
@@ -626,17 +660,38 @@ class LustreModelStore(pulumi.ComponentResource):
         # The script's hash in the pod template: a new script replaces the Job, whose re-run is a no-op
         # when the model is complete.
         template_annotations = {"inferentia-chat.io/script-sha256": hashlib.sha256(script.encode()).hexdigest()}
+        fs_path = args.get("file_system_path", "/")
+        for i, model in enumerate(models):
+            source = sources[i]
+            dest = posixpath.join(MOUNT_PATH, volume_path(fs_path, MODELS_DIR, model["model_name"]).lstrip("/"))
+            command = ["python", f"{SCRIPT_PATH}/{SCRIPT_FILE}", "fetch", "--source", source, "--dest", dest]
+            if source == "huggingface":
+                command += ["--model-id", model["model_id"], "--revision", model["model_revision"]]
+                load_env, load_deps = hf_env, hf_deps
+            else:
+                command += ["--region", aws.get_region().region]
+                load_env, load_deps = env, s3_deps
+            suffix = "" if i == 0 else f"-{model_suffix(model['model_name'])}"
+            preload_after = common
+            if load_wanted:
+                job = self._load_job(
+                    name, suffix, namespace, template_annotations, command, load_env, mounts, volumes, load_deps
+                )
+                preload_after = [job]
+            if preload_wanted:
+                self._preload_job(
+                    name, suffix, namespace, template_annotations, dest, env, mounts, volumes, preload_after
+                )
         network_policies: list[tuple[str, list[dict[str, Any]]]] = []
         if load_wanted:
             # Default deny: nobody calls it; it reaches its source over HTTPS (and, for an s3:// source, the
             # Pod Identity agent for credentials).
-            egress = [DNS_EGRESS, HTTPS_EGRESS] + ([POD_IDENTITY_EGRESS] if source != "huggingface" else [])
-            network_policies.append(("model-loader", egress))
-            common = [self._load_job(name, namespace, template_annotations, command, env, mounts, volumes, deps)]
+            network_policies.append(
+                ("model-loader", [DNS_EGRESS, HTTPS_EGRESS] + ([POD_IDENTITY_EGRESS] if s3_sources else []))
+            )
         if preload_wanted:
             # The preload only reads the volume, which the node's Lustre client serves outside the pod network.
             network_policies.append(("model-preload", [DNS_EGRESS]))
-            self._preload_job(name, namespace, template_annotations, dest, env, mounts, volumes, common)
         for component, egress in network_policies:
             k8s.networking.v1.NetworkPolicy(
                 f"{name}-{component}-netpol",
@@ -648,6 +703,7 @@ class LustreModelStore(pulumi.ComponentResource):
     def _load_job(
         self,
         name: str,
+        suffix: str,
         namespace: pulumi.Input[str],
         template_annotations: Mapping[str, str],
         command: list[str],
@@ -657,8 +713,8 @@ class LustreModelStore(pulumi.ComponentResource):
         deps: list[pulumi.Resource],
     ) -> k8s.batch.v1.Job:
         return k8s.batch.v1.Job(
-            f"{name}-load",
-            metadata=self._job_metadata("model-load", namespace, LOAD_DEADLINE_SECONDS),
+            f"{name}-load{suffix}",
+            metadata=self._job_metadata(f"model-load{suffix}", namespace, LOAD_DEADLINE_SECONDS, "model-load"),
             spec=self._job_spec(
                 "model-loader",
                 LOAD_DEADLINE_SECONDS,
@@ -674,6 +730,7 @@ class LustreModelStore(pulumi.ComponentResource):
     def _preload_job(
         self,
         name: str,
+        suffix: str,
         namespace: pulumi.Input[str],
         template_annotations: Mapping[str, str],
         dest: str,
@@ -687,8 +744,8 @@ class LustreModelStore(pulumi.ComponentResource):
         work = {"name": "work", "mountPath": "/work"}
         script_cmd = ["python", f"{SCRIPT_PATH}/{SCRIPT_FILE}"]
         return k8s.batch.v1.Job(
-            f"{name}-preload",
-            metadata=self._job_metadata("model-preload", namespace, PRELOAD_DEADLINE_SECONDS),
+            f"{name}-preload{suffix}",
+            metadata=self._job_metadata(f"model-preload{suffix}", namespace, PRELOAD_DEADLINE_SECONDS, "model-preload"),
             spec=self._job_spec(
                 "model-preload",
                 PRELOAD_DEADLINE_SECONDS,
@@ -728,28 +785,35 @@ class LustreModelStore(pulumi.ComponentResource):
     def _source_access(
         self,
         args: LustreModelStoreArgs,
-        source: str,
+        sources: list[tuple[int, ModelSourceArgs]],
         namespace: pulumi.Input[str],
         partition: str,
         tags: Mapping[str, str],
     ) -> pulumi.Resource:
-        """Read access to an `s3://` model source for the loader's service account, through Pod Identity."""
+        """Read access to the `s3://` model sources for the loader's service account, through Pod Identity:
+        one role (a service account has one association), one read policy per source, named by its model
+        (the first model's keeps its one-model name)."""
         if "cluster_name" not in args:
             raise ValueError("LustreModelStore: cluster_name is required for an s3:// model_source")
         child = pulumi.ResourceOptions(parent=self)
-        source_bucket, source_prefix = split_s3_uri(source)
         role = pod_identity_role(
             f"{self._name}-loader-role",
             description="inferentia-chat model-load Job: read the model source through Pod Identity",
             tags=tags,
             parent=self,
         )
-        policy = aws.iam.RolePolicy(
-            f"{self._name}-loader-read-source",
-            role=role.id,
-            policy=json.dumps(iam.model_source_read_policy(partition, source_bucket, source_prefix)),
-            opts=child,
-        )
+        policies = []
+        for i, model in sources:
+            source_bucket, source_prefix = split_s3_uri(model["model_source"])
+            suffix = "" if i == 0 else f"-{model_suffix(model['model_name'])}"
+            policies.append(
+                aws.iam.RolePolicy(
+                    f"{self._name}-loader-read-source{suffix}",
+                    role=role.id,
+                    policy=json.dumps(iam.model_source_read_policy(partition, source_bucket, source_prefix)),
+                    opts=child,
+                )
+            )
         return aws.eks.PodIdentityAssociation(
             f"{self._name}-loader-pod-identity",
             cluster_name=args["cluster_name"],
@@ -757,15 +821,15 @@ class LustreModelStore(pulumi.ComponentResource):
             service_account="model-loader",
             role_arn=role.arn,
             tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=policies),
         )
 
     @staticmethod
-    def _job_metadata(job: str, namespace: pulumi.Input[str], deadline: int) -> dict[str, Any]:
+    def _job_metadata(job: str, namespace: pulumi.Input[str], deadline: int, component: str) -> dict[str, Any]:
         return {
             "name": job,
             "namespace": namespace,
-            "labels": labels(job),
+            "labels": labels(component),
             # `pulumi up` waits for the Job to complete: give it the Job's own deadline plus scheduling time.
             "annotations": {"pulumi.com/timeoutSeconds": str(deadline + 900)},
         }

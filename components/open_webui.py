@@ -26,7 +26,8 @@ import pulumi_random as random
 
 from . import versions
 from .eks_cluster import STORAGE_CLASS, SYSTEM_NODE_SELECTOR
-from .kube import DNS_EGRESS, network_policy_spec
+from .kube import DNS_EGRESS, HTTPS_EGRESS, network_policy_spec
+from .model_names import model_suffix
 from .options import outer_dependencies
 
 TYPE = "inferentia-chat:index:OpenWebUI"
@@ -41,6 +42,44 @@ SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 SECRET_KEY = "webui-secret-key"
 ADMIN_PASSWORD_KEY = "admin-password"
 INFERENCE_KEY = "api-key"
+OIDC_SECRET_KEY = "client-secret"
+AUTH_MODES = ("local", "oidc")
+# The application's own readiness route (open_webui/main.py `/ready`: 200 once start-up work is done and the
+# database answers); `/health` only says the process serves HTTP.
+READY_PATH = "/ready"
+OIDC_CALLBACK_PATH = "/oauth/oidc/callback"
+
+
+class InferenceEndpointArgs(TypedDict):
+    """A further OpenAI-compatible endpoint (one more served model), what `VllmNeuronServer` provides."""
+
+    openai_base_url: pulumi.Input[str]
+    """In-cluster OpenAI base URL without a trailing slash."""
+    served_model_name: str
+    """Model name the endpoint serves (names the Secret holding its key copy)."""
+    api_key: pulumi.Input[str]
+    """The endpoint's API key (a secret); copied into a Secret of the web UI's namespace."""
+    pod_labels: Mapping[str, str]
+    """Labels of the endpoint's pods (in `inference_namespace`; NetworkPolicy egress)."""
+
+
+class OidcArgs(TypedDict):
+    """Sign-in through an OpenID Connect provider (the organisation's, or a Cognito user pool)."""
+
+    issuer_url: pulumi.Input[str]
+    """The provider's https issuer URL (its discovery document is `<issuer>/.well-known/openid-configuration`)."""
+    client_id: pulumi.Input[str]
+    """The application's client id at the provider."""
+    client_secret: pulumi.Input[str]
+    """The application's client secret (a secret; kept in a Kubernetes Secret, never rendered)."""
+    allowed_domains: Sequence[str]
+    """E-mail domains whose users may sign in (`*` for any, e.g. a user pool whose accounts an admin made)."""
+    roles_claim: NotRequired[str]
+    """Claim holding the user's roles or groups (default `roles`)."""
+    admin_roles: NotRequired[Sequence[str]]
+    """Values of that claim that make a user an Open WebUI admin (default `admin`)."""
+    provider_name: NotRequired[str]
+    """Label of the sign-in button (default `Single sign-on`)."""
 
 
 class OpenWebUIArgs(TypedDict):
@@ -81,6 +120,13 @@ class OpenWebUIArgs(TypedDict):
     """StorageClass of the data volume (default the cluster's encrypted gp3 class)."""
     node_selector: NotRequired[Mapping[str, str]]
     """Where the pod runs (default the system nodes)."""
+    additional_endpoints: NotRequired[Sequence[InferenceEndpointArgs]]
+    """Further models: one more OpenAI connection each, with its own key (all in `inference_namespace`)."""
+    auth: NotRequired[str]
+    """`local` (default: accounts in Open WebUI, password sign-in) or `oidc` (sign-in through `oidc` only;
+    needs an ALB exposure: the provider redirects to https://<hostname>/oauth/oidc/callback)."""
+    oidc: NotRequired[OidcArgs]
+    """The OpenID Connect provider (with `auth` oidc)."""
 
 
 def check_base_url(url: str) -> str:
@@ -118,7 +164,8 @@ def settings(
     url: str,
     https: bool,
 ) -> dict[str, str]:
-    """The literal (non-secret) environment of the container, setting by setting."""
+    """The literal (non-secret) environment of the container, setting by setting. `base_url` lists every
+    connection, `;`-separated (OPENAI_API_KEYS gives their keys in the same order)."""
     env = {
         # Where things are written: the data volume and the emptyDir at /tmp; nothing else is writable.
         "DATA_DIR": DATA_DIR,
@@ -134,10 +181,14 @@ def settings(
         "WEBUI_ADMIN_NAME": admin_name,
         # The environment is authoritative: settings saved in the database do not override it.
         "ENABLE_PERSISTENT_CONFIG": "False",
-        # The one inference connection (key from the Secret); no Ollama, no user-added connections.
+        # The inference connections, one per served model (keys from the Secrets); no Ollama (nothing probes
+        # for it), no user-added connections. Every served model is for every signed-in user: without this a
+        # user (not admin) sees no model until an admin grants access in the panel, which with persistent
+        # config off would not last a restart.
         "ENABLE_OPENAI_API": "True",
         "OPENAI_API_BASE_URLS": base_url,
         "DEFAULT_MODELS": served_model_name,
+        "BYPASS_MODEL_ACCESS_CONTROL": "True",
         "ENABLE_OLLAMA_API": "False",
         "ENABLE_DIRECT_CONNECTIONS": "False",
         # Nothing is downloaded or phoned home.
@@ -161,9 +212,63 @@ def settings(
     return env
 
 
+def inference_keys_env(secret_names: Sequence[str]) -> list[dict[str, Any]]:
+    """OPENAI_API_KEYS from the key Secrets, in connection order. One key: read straight from its Secret.
+    Several: each into a variable of its own, joined with `;` by the kubelet's `$(VAR)` expansion (a value
+    may refer to variables defined before it), so no Secret ever holds more than one endpoint's key."""
+    if len(secret_names) == 1:
+        return [
+            {"name": "OPENAI_API_KEYS", "valueFrom": {"secretKeyRef": {"name": secret_names[0], "key": INFERENCE_KEY}}}
+        ]
+    parts = [
+        {"name": f"INFERENCE_API_KEY_{i}", "valueFrom": {"secretKeyRef": {"name": n, "key": INFERENCE_KEY}}}
+        for i, n in enumerate(secret_names)
+    ]
+    joined = ";".join(f"$(INFERENCE_API_KEY_{i})" for i in range(len(secret_names)))
+    return [*parts, {"name": "OPENAI_API_KEYS", "value": joined}]
+
+
+def oidc_settings(
+    *,
+    issuer_url: str,
+    client_id: str,
+    allowed_domains: Sequence[str],
+    roles_claim: str,
+    admin_roles: Sequence[str],
+    provider_name: str,
+    url: str,
+) -> dict[str, str]:
+    """What `auth: oidc` changes in the environment (Open WebUI 0.12.4 open_webui/config.py names): the
+    provider is the only way in (no login form, no password sign-in), an account is made at a user's first
+    sign-in if the e-mail domain is allowed, as a `user`; the roles claim makes admins (and takes it away)."""
+    if not issuer_url.startswith("https://"):
+        raise ValueError(f"oidc issuer_url {issuer_url!r} must be an https URL")
+    return {
+        "ENABLE_LOGIN_FORM": "False",
+        "ENABLE_PASSWORD_AUTH": "False",
+        "ENABLE_SIGNUP": "False",
+        "ENABLE_OAUTH_SIGNUP": "True",
+        "OAUTH_MERGE_ACCOUNTS_BY_EMAIL": "False",
+        "DEFAULT_USER_ROLE": "user",
+        "ENABLE_OAUTH_PERSISTENT_CONFIG": "False",
+        "OAUTH_CLIENT_ID": client_id,
+        "OPENID_PROVIDER_URL": f"{issuer_url.rstrip('/')}/.well-known/openid-configuration",
+        "OPENID_REDIRECT_URI": f"{url}{OIDC_CALLBACK_PATH}",
+        "OAUTH_SCOPES": "openid email profile",
+        "OAUTH_PROVIDER_NAME": provider_name,
+        "OAUTH_ALLOWED_DOMAINS": ",".join(allowed_domains),
+        "ENABLE_OAUTH_ROLE_MANAGEMENT": "True",
+        "OAUTH_ROLES_CLAIM": roles_claim,
+        # Any role the provider sends admits the user (the domain decides who); these make admins.
+        "OAUTH_ALLOWED_ROLES": "*",
+        "OAUTH_ADMIN_ROLES": ",".join(admin_roles),
+    }
+
+
 def ingress_annotations(exposure: str, certificate_arn: str, inbound_cidrs: Sequence[str]) -> dict[str, str]:
     """AWS Load Balancer Controller annotations: HTTPS only (HTTP answers with a redirect), TLS 1.2+,
-    the source allowlist on the ALB's security group, pod IPs as targets, health checked on /health.
+    the source allowlist on the ALB's security group, pod IPs as targets, health checked on the app's
+    readiness route.
     (The controller tags the ALB with the stack's tags: its `defaultTags`.)"""
     return {
         "alb.ingress.kubernetes.io/scheme": "internet-facing" if exposure == "public-alb" else "internal",
@@ -174,7 +279,7 @@ def ingress_annotations(exposure: str, certificate_arn: str, inbound_cidrs: Sequ
         "alb.ingress.kubernetes.io/ssl-policy": SSL_POLICY,
         "alb.ingress.kubernetes.io/inbound-cidrs": ",".join(inbound_cidrs),
         "alb.ingress.kubernetes.io/backend-protocol": "HTTP",
-        "alb.ingress.kubernetes.io/healthcheck-path": "/health",
+        "alb.ingress.kubernetes.io/healthcheck-path": READY_PATH,
         # Long streamed answers and websockets stay open; malformed headers never reach the app.
         "alb.ingress.kubernetes.io/load-balancer-attributes": (
             "idle_timeout.timeout_seconds=300,routing.http.drop_invalid_header_fields.enabled=true"
@@ -197,8 +302,11 @@ class OpenWebUI(pulumi.ComponentResource):
     """Where users open the UI: https://<hostname> for ALB exposures, http://localhost:8080 otherwise."""
     admin_email: pulumi.Output[str]
     """Login of the first admin account."""
+    auth: pulumi.Output[str]
+    """How users sign in: `local` or `oidc`."""
     admin_password: pulumi.Output[str]
-    """Password of the first admin account (a secret; change it after the first login)."""
+    """Password the first admin account was created with (a secret). It only seeds that account on an empty
+    database: changing it later changes nothing in the app (docs/team.md, "The admin password")."""
 
     def __init__(self, name: str, args: OpenWebUIArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(TYPE, name, None, opts)
@@ -211,6 +319,13 @@ class OpenWebUI(pulumi.ComponentResource):
             raise ValueError(f"exposure {exposure!r} needs hostname, certificate_arn and vpc_cidr")
         if exposure == "public-alb" and not args.get("allowed_cidrs"):
             raise ValueError("exposure 'public-alb' needs allowed_cidrs (the source allowlist)")
+        auth = args.get("auth", "local")
+        if auth not in AUTH_MODES:
+            raise ValueError(f"auth {auth!r} must be one of {', '.join(AUTH_MODES)}")
+        oidc = args.get("oidc") if auth == "oidc" else None
+        if auth == "oidc" and (oidc is None or not alb):
+            raise ValueError("auth 'oidc' needs oidc (the provider) and an ALB exposure (HTTPS at the hostname)")
+        extra = list(args.get("additional_endpoints", []))
 
         # Explicit dependencies of the component (cluster nodes, storage driver, ingress controller) hold
         # for every child.
@@ -256,6 +371,33 @@ class OpenWebUI(pulumi.ComponentResource):
             string_data={INFERENCE_KEY: pulumi.Output.secret(args["api_key"])},
             opts=in_ns,
         )
+        # One copy per further endpoint, named by its model; the first keeps its one-model name.
+        key_secrets = [(f"{APP}-inference-key", inference_secret)]
+        for endpoint in extra:
+            secret_name = f"{APP}-inference-key-{model_suffix(endpoint['served_model_name'])}"
+            key_secrets.append(
+                (
+                    secret_name,
+                    k8s.core.v1.Secret(
+                        f"{name}-inference-key-{model_suffix(endpoint['served_model_name'])}",
+                        metadata=meta(secret_name, "secrets"),
+                        type="Opaque",
+                        string_data={INFERENCE_KEY: pulumi.Output.secret(endpoint["api_key"])},
+                        opts=in_ns,
+                    ),
+                )
+            )
+        sign_in: list[k8s.core.v1.Secret] = []
+        if oidc is not None:
+            sign_in.append(
+                k8s.core.v1.Secret(
+                    f"{name}-oidc",
+                    metadata=meta(f"{APP}-oidc", "secrets"),
+                    type="Opaque",
+                    string_data={OIDC_SECRET_KEY: pulumi.Output.secret(oidc["client_secret"])},
+                    opts=in_ns,
+                )
+            )
 
         # --- storage, identity ----------------------------------------------------------------------
         pvc = k8s.core.v1.PersistentVolumeClaim(
@@ -279,8 +421,10 @@ class OpenWebUI(pulumi.ComponentResource):
         )
 
         # --- the workload ---------------------------------------------------------------------------
-        base_url = pulumi.Output.from_input(args["openai_base_url"]).apply(check_base_url)
-        literal = pulumi.Output.all(base_url, args["served_model_name"]).apply(
+        base_urls = pulumi.Output.all(args["openai_base_url"], *(e["openai_base_url"] for e in extra)).apply(
+            lambda urls: ";".join(check_base_url(u) for u in urls)
+        )
+        literal = pulumi.Output.all(base_urls, args["served_model_name"]).apply(
             lambda a: settings(
                 base_url=a[0],
                 served_model_name=a[1],
@@ -290,19 +434,36 @@ class OpenWebUI(pulumi.ComponentResource):
                 https=alb,
             )
         )
+        if oidc is not None:
+            literal = pulumi.Output.all(literal, oidc["issuer_url"], oidc["client_id"]).apply(
+                lambda a: {
+                    **a[0],
+                    **oidc_settings(
+                        issuer_url=a[1],
+                        client_id=a[2],
+                        allowed_domains=oidc["allowed_domains"],
+                        roles_claim=oidc.get("roles_claim", "roles"),
+                        admin_roles=oidc.get("admin_roles", ["admin"]),
+                        provider_name=oidc.get("provider_name", "Single sign-on"),
+                        url=url,
+                    ),
+                }
+            )
 
         def from_secret(env_name: str, secret_name: str, key: str) -> dict[str, Any]:
             return {"name": env_name, "valueFrom": {"secretKeyRef": {"name": secret_name, "key": key}}}
 
-        env = literal.apply(
-            lambda values: [
-                *({"name": k, "value": v} for k, v in values.items()),
-                from_secret("WEBUI_SECRET_KEY", APP, SECRET_KEY),
-                from_secret("WEBUI_ADMIN_PASSWORD", APP, ADMIN_PASSWORD_KEY),
-                from_secret("OPENAI_API_KEYS", f"{APP}-inference-key", INFERENCE_KEY),
-            ]
-        )
+        keys = inference_keys_env([secret_name for secret_name, _ in key_secrets])
+        secret_env = [
+            from_secret("WEBUI_SECRET_KEY", APP, SECRET_KEY),
+            from_secret("WEBUI_ADMIN_PASSWORD", APP, ADMIN_PASSWORD_KEY),
+            *keys,
+        ]
+        if oidc is not None:
+            secret_env.append(from_secret("OAUTH_CLIENT_SECRET", f"{APP}-oidc", OIDC_SECRET_KEY))
+        env = literal.apply(lambda values: [*({"name": k, "value": v} for k, v in values.items()), *secret_env])
         probe = {"httpGet": {"path": "/health", "port": "http"}, "timeoutSeconds": 5}
+        ready = {"httpGet": {"path": READY_PATH, "port": "http"}, "timeoutSeconds": 5}
         container = {
             "name": APP,
             "image": versions.OPEN_WEBUI_IMAGE,
@@ -315,7 +476,9 @@ class OpenWebUI(pulumi.ComponentResource):
             },
             # First start migrates the database: up to 5 minutes before liveness applies.
             "startupProbe": {**probe, "periodSeconds": 10, "failureThreshold": 30},
-            "readinessProbe": {**probe, "periodSeconds": 10, "failureThreshold": 3},
+            # Traffic only once start-up work is done and the database answers; restarts only when the
+            # process stops answering at all.
+            "readinessProbe": {**ready, "periodSeconds": 10, "failureThreshold": 3},
             "livenessProbe": {**probe, "periodSeconds": 20, "failureThreshold": 3},
             "securityContext": {
                 "runAsNonRoot": True,
@@ -365,7 +528,9 @@ class OpenWebUI(pulumi.ComponentResource):
                     },
                 },
             },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[*waits, ns, secret, inference_secret, pvc, account]),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[*waits, ns, secret, *(k for _, k in key_secrets), *sign_in, pvc, account]
+            ),
         )
         service = k8s.core.v1.Service(
             f"{name}-service",
@@ -412,11 +577,14 @@ class OpenWebUI(pulumi.ComponentResource):
                                 "namespaceSelector": {
                                     "matchLabels": {"kubernetes.io/metadata.name": args["inference_namespace"]}
                                 },
-                                "podSelector": {"matchLabels": dict(args["inference_pod_labels"])},
+                                "podSelector": {"matchLabels": dict(pod_labels)},
                             }
+                            for pod_labels in [args["inference_pod_labels"], *(e["pod_labels"] for e in extra)]
                         ],
                         "ports": [{"protocol": "TCP", "port": args.get("inference_port", 8000)}],
                     },
+                    # The provider's discovery, token and key endpoints (called by the server, not the browser).
+                    *([HTTPS_EGRESS] if oidc is not None else []),
                 ],
             ),
             opts=in_ns,
@@ -460,6 +628,7 @@ class OpenWebUI(pulumi.ComponentResource):
         self.url = pulumi.Output.from_input(url)
         self.admin_email = pulumi.Output.from_input(admin_email)
         self.admin_password = pulumi.Output.secret(admin_password.result)
+        self.auth = pulumi.Output.from_input(auth)
         self.register_outputs(
             {
                 "namespace": self.namespace,
@@ -468,5 +637,6 @@ class OpenWebUI(pulumi.ComponentResource):
                 "url": self.url,
                 "admin_email": self.admin_email,
                 "admin_password": self.admin_password,
+                "auth": self.auth,
             }
         )

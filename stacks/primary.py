@@ -13,7 +13,9 @@ from typing import Any
 import pulumi
 
 from components import versions
-from components.config import StackConfig
+from components.cognito_user_pool import GROUPS_CLAIM as COGNITO_GROUPS_CLAIM
+from components.cognito_user_pool import CognitoUserPool, CognitoUserPoolArgs
+from components.config import ModelConfig, StackConfig
 from components.eks_cluster import EksCluster, EksClusterArgs
 from components.inferentia_node_pool import InferentiaNodePool, InferentiaNodePoolArgs
 from components.karpenter import Karpenter, KarpenterArgs
@@ -24,12 +26,14 @@ from components.lustre_model_store import (
     LinkedBucketArgs,
     LustreModelStore,
     LustreModelStoreArgs,
+    ModelSourceArgs,
     volume_path,
 )
+from components.model_names import model_resource_name
 from components.network import Network, NetworkArgs
 from components.open_webui import APP as WEBUI_APP
 from components.open_webui import SELECTOR as WEBUI_POD_LABELS
-from components.open_webui import OpenWebUI, OpenWebUIArgs
+from components.open_webui import InferenceEndpointArgs, OidcArgs, OpenWebUI, OpenWebUIArgs
 from components.vllm_server import PORT as VLLM_PORT
 from components.vllm_server import VllmNeuronServer, VllmNeuronServerArgs, compiled_artifacts_key
 
@@ -95,14 +99,20 @@ class Platform:
     pool: InferentiaNodePool
     zone: pulumi.Output[str]
     store: LustreModelStore
-    server: VllmNeuronServer
+    servers: list[VllmNeuronServer]  # one per model, the first model's first
     webui: OpenWebUI
+    user_pool: CognitoUserPool | None = None  # webui.auth cognito
+
+    @property
+    def server(self) -> VllmNeuronServer:
+        """The first model's server (the one-model outputs describe it)."""
+        return self.servers[0]
 
 
-def object_prefixes(cfg: StackConfig) -> tuple[str, str]:
-    """S3 key prefixes of the model's files and of its compiled artifacts in the model bucket (and so in the
-    replica): what a DR stack must find where the primary put it."""
-    m, prefix = cfg.model, cfg.model_store.bucket_prefix
+def object_prefixes(cfg: StackConfig, model: ModelConfig | None = None) -> tuple[str, str]:
+    """S3 key prefixes of a model's files and of its compiled artifacts in the model bucket (and so in the
+    replica): what a DR stack must find where the primary put it. Default: the first model."""
+    m, prefix = model or cfg.model, cfg.model_store.bucket_prefix
     key = compiled_artifacts_key(
         m.id, m.revision, versions.NEURON_SDK_VERSION, m.tensor_parallel_size, m.max_model_len, m.max_num_seqs
     )
@@ -120,6 +130,11 @@ def build_primary(cfg: StackConfig) -> dict[str, Any]:
         # Where the files are in the bucket: a DR stack checks its own configuration against them.
         "modelObjectsPrefix": model_objects,
         "compiledArtifactsObjectsPrefix": artifact_objects,
+        # The same for every model, by served name (the replica holds all of them).
+        "modelObjects": {
+            m.served_name: dict(zip(("model", "compiledArtifacts"), object_prefixes(cfg, m), strict=True))
+            for m in cfg.models
+        },
     }
 
 
@@ -191,9 +206,10 @@ def build_platform(cfg: StackConfig, replica: ReplicaLink | None = None) -> Plat
         opts=pulumi.ResourceOptions(providers=[cluster.provider], depends_on=[karpenter.release]),
     )
     store = model_store(cfg, network, cluster, replica)
-    server = serving(cfg, store, pool, zone, cluster, dr=replica is not None)
-    webui = web_ui(cfg, network, cluster, server)
-    return Platform(network, cluster, karpenter, pool, zone, store, server, webui)
+    servers = serving(cfg, store, pool, zone, cluster, dr=replica is not None)
+    user_pool = cognito_user_pool(cfg)
+    webui = web_ui(cfg, network, cluster, servers, user_pool)
+    return Platform(network, cluster, karpenter, pool, zone, store, servers, webui, user_pool)
 
 
 def platform_outputs(p: Platform) -> dict[str, Any]:
@@ -229,11 +245,32 @@ def platform_outputs(p: Platform) -> dict[str, Any]:
         "apiPortForwardCommand": pulumi.Output.concat(
             "kubectl -n ", server.namespace, " port-forward svc/vllm 8000:8000"
         ),
+        # Every model: its name in the OpenAI API, its in-cluster endpoint and the Secret with its key.
+        "models": [
+            {
+                "servedModelName": s.served_model_name,
+                "openaiBaseUrl": s.base_url,
+                "apiKeySecret": pulumi.Output.concat(s.namespace, "/", s.api_key_secret_name),
+            }
+            for s in p.servers
+        ],
         "webuiUrl": p.webui.url,
         "webuiPortForwardCommand": p.webui.port_forward_command,
         "webuiNamespace": p.webui.namespace,
         "webuiAdminEmail": p.webui.admin_email,
         "webuiAdminPassword": p.webui.admin_password,
+        # It created the first admin on an empty database; changing the Secret later changes nothing.
+        "webuiAdminPasswordNote": "seeds the first admin account only (docs/team.md: The admin password)",
+        "webuiAuth": p.webui.auth,
+        **(
+            {
+                "cognitoUserPoolId": p.user_pool.user_pool_id,
+                "cognitoSignInDomain": p.user_pool.sign_in_domain,
+                "cognitoAdminGroup": p.user_pool.admin_group,
+            }
+            if p.user_pool is not None
+            else {}
+        ),
     }
 
 
@@ -264,6 +301,11 @@ def model_store(
         namespace=INFERENCE_NAMESPACE,
         tags=cfg.common_tags,
     )
+    if len(cfg.models) > 1:
+        args["additional_models"] = [
+            ModelSourceArgs(model_id=m.id, model_revision=m.revision, model_source=m.source, model_name=m.served_name)
+            for m in cfg.models[1:]
+        ]
     if ms.throughput_per_tib is not None:
         args["throughput_per_tib"] = ms.throughput_per_tib
     if cfg.hf_token is not None:
@@ -298,46 +340,60 @@ def serving(
     cluster: EksCluster,
     *,
     dr: bool = False,
-) -> VllmNeuronServer:
-    """vLLM on the inference pool, reading the model (and the compiled-artifact cache) from the store.
+) -> list[VllmNeuronServer]:
+    """vLLM on the inference pool, one server per model, reading the model (and the compiled-artifact cache)
+    from the store. The first model's server is `vllm` (its one-model name); every further one
+    `vllm-<suffix>` (components/model_names.py).
 
     In a DR region (`dr`) the compile Job runs only with serving pods: with none it would launch an inf2 node
     for nothing, and the primary's compiled artifacts replicate here anyway (same key, same path), so at
     failover the Job finds them complete and exits at once (or set `model.compileJob: false` to skip it).
     """
-    m, fs_path = cfg.model, cfg.model_store.file_system_path
-    return VllmNeuronServer(
-        "vllm",
-        VllmNeuronServerArgs(
-            namespace=store.namespace,
-            pvc_name=store.pvc_name,
-            model_subpath=volume_path(fs_path, MODELS_DIR, m.served_name).lstrip("/"),
-            cache_subpath=volume_path(fs_path, CACHE_DIR).lstrip("/"),
-            model_id=m.id,
-            model_revision=m.revision,
-            served_model_name=m.served_name,
-            tensor_parallel_size=m.tensor_parallel_size,
-            max_model_len=m.max_model_len,
-            max_num_seqs=m.max_num_seqs,
-            replicas=m.replicas,
-            instance_types=list(cfg.inference_pool.instance_types),
-            node_selector=pool.node_selector,
-            tolerations=pool.tolerations,
-            availability_zone=zone,
-            client_namespace=WEBUI_NAMESPACE,
-            client_pod_labels=WEBUI_POD_LABELS,
-            compile_job=m.compile_job and (m.replicas > 0 or not dr),
-            # Pods wait for the model in the cluster (its completion marker, which also replicates to a DR
-            # region), so node launch and image pull overlap the load.
-            model_request=store.model_request,
-        ),
-        # Serving waits for its NodePool (and, on destroy, goes before the nodes it runs on).
-        opts=pulumi.ResourceOptions(providers=[cluster.provider], depends_on=[pool.node_pool]),
-    )
+    fs_path = cfg.model_store.file_system_path
+    servers = []
+    for i, m in enumerate(cfg.models):
+        servers.append(
+            VllmNeuronServer(
+                model_resource_name("vllm", m.served_name, i),
+                VllmNeuronServerArgs(
+                    namespace=store.namespace,
+                    pvc_name=store.pvc_name,
+                    model_subpath=volume_path(fs_path, MODELS_DIR, m.served_name).lstrip("/"),
+                    cache_subpath=volume_path(fs_path, CACHE_DIR).lstrip("/"),
+                    model_id=m.id,
+                    model_revision=m.revision,
+                    served_model_name=m.served_name,
+                    tensor_parallel_size=m.tensor_parallel_size,
+                    max_model_len=m.max_model_len,
+                    max_num_seqs=m.max_num_seqs,
+                    replicas=m.replicas,
+                    instance_types=list(cfg.inference_pool.instance_types),
+                    node_selector=pool.node_selector,
+                    tolerations=pool.tolerations,
+                    availability_zone=zone,
+                    client_namespace=WEBUI_NAMESPACE,
+                    client_pod_labels=WEBUI_POD_LABELS,
+                    compile_job=m.compile_job and (m.replicas > 0 or not dr),
+                    # Pods wait for the model in the cluster (its completion marker, which also replicates to a
+                    # DR region), so node launch and image pull overlap the load.
+                    model_request=store.model_requests[m.served_name],
+                ),
+                # Serving waits for its NodePool (and, on destroy, goes before the nodes it runs on).
+                opts=pulumi.ResourceOptions(providers=[cluster.provider], depends_on=[pool.node_pool]),
+            )
+        )
+    return servers
 
 
-def web_ui(cfg: StackConfig, network: Network, cluster: EksCluster, server: VllmNeuronServer) -> OpenWebUI:
-    """The chat front end, and for the ALB exposures the load balancer controller it needs."""
+def web_ui(
+    cfg: StackConfig,
+    network: Network,
+    cluster: EksCluster,
+    servers: list[VllmNeuronServer],
+    user_pool: CognitoUserPool | None = None,
+) -> OpenWebUI:
+    """The chat front end with one connection per model, its sign-in (for `cognito`, the stack's user pool),
+    and for the ALB exposures the load balancer controller it needs."""
     w = cfg.webui
     # Its pod runs on the system nodes and its volume needs the EBS CSI driver.
     waits: list[pulumi.Resource] = [cluster.node_group, cluster.addons["aws-ebs-csi-driver"]]
@@ -357,6 +413,7 @@ def web_ui(cfg: StackConfig, network: Network, cluster: EksCluster, server: Vllm
                 ),
             )
         )
+    server = servers[0]
     args = OpenWebUIArgs(
         openai_base_url=server.base_url,
         served_model_name=server.served_model_name,
@@ -370,11 +427,65 @@ def web_ui(cfg: StackConfig, network: Network, cluster: EksCluster, server: Vllm
         admin_email=w.admin_email,
         storage_gib=w.storage_gib,
     )
+    if len(servers) > 1:
+        args["additional_endpoints"] = [
+            InferenceEndpointArgs(
+                openai_base_url=s.base_url,
+                served_model_name=m.served_name,
+                api_key=s.api_key,
+                pod_labels=s.pod_labels,
+            )
+            for s, m in zip(servers[1:], cfg.models[1:], strict=True)
+        ]
     if w.exposure != "cluster":
         args["hostname"] = w.hostname or ""
         args["certificate_arn"] = w.certificate_arn or ""
         args["allowed_cidrs"] = list(w.allowed_cidrs)
         args["vpc_cidr"] = network.vpc_cidr
+    oidc = sign_in(cfg, user_pool)
+    if oidc is not None:
+        args["auth"] = "oidc"
+        args["oidc"] = oidc
     return OpenWebUI(
         "webui", args, opts=pulumi.ResourceOptions(providers={"kubernetes": cluster.provider}, depends_on=waits)
     )
+
+
+def cognito_user_pool(cfg: StackConfig) -> CognitoUserPool | None:
+    """The stack's own user pool (`webui.auth: cognito`), or None."""
+    w = cfg.webui
+    if w.auth != "cognito" or w.cognito is None:
+        return None
+    args = CognitoUserPoolArgs(hostname=w.hostname or "", admin_group=w.cognito.admin_group, tags=cfg.common_tags)
+    if w.cognito.domain_prefix:
+        args["domain_prefix"] = w.cognito.domain_prefix
+    return CognitoUserPool("sign-in", args)
+
+
+def sign_in(cfg: StackConfig, user_pool: CognitoUserPool | None) -> OidcArgs | None:
+    """The web UI's OpenID Connect provider: the organisation's (`webui.auth: oidc`), the stack's own Cognito
+    user pool (`cognito`), or none (`local`)."""
+    w = cfg.webui
+    if w.auth == "oidc" and w.oidc is not None:
+        o = w.oidc
+        return OidcArgs(
+            issuer_url=o.issuer_url,
+            client_id=o.client_id,
+            client_secret=cfg.oidc_client_secret,
+            allowed_domains=list(o.allowed_domains),
+            roles_claim=o.roles_claim,
+            admin_roles=list(o.admin_roles),
+            provider_name=o.provider_name,
+        )
+    if user_pool is not None and w.cognito is not None:
+        return OidcArgs(
+            issuer_url=user_pool.issuer_url,
+            client_id=user_pool.client_id,
+            client_secret=user_pool.client_secret,
+            # Only an administrator makes accounts in the pool: any address it was given may sign in.
+            allowed_domains=["*"],
+            roles_claim=COGNITO_GROUPS_CLAIM,
+            admin_roles=[w.cognito.admin_group],
+            provider_name="Sign in",
+        )
+    return None
