@@ -77,10 +77,13 @@ def run_stack(
     first when that file does not exist.
     """
     sf = read_stack_file(stack, root)
-    config = dict(sf.config)
+    config, secret_keys = dict(sf.config), list(sf.secret_keys)
     for key, value in (overrides or {}).items():
         if value is None:
             config.pop(key, None)
+        elif isinstance(value, dict) and set(value) == {"secure"}:  # as `pulumi config set --secret` stores it
+            config[key] = str(value["secure"])
+            secret_keys.append(key)
         else:
             config[key] = json.dumps(value) if isinstance(value, dict | list) else str(value)
     out = out or root / "build"
@@ -102,7 +105,7 @@ def run_stack(
         project=sf.project,
         stack=stack,
         config=config,
-        secret_keys=sf.secret_keys,
+        secret_keys=secret_keys,
         stack_outputs=stack_outputs,
     )
     result.config = config
@@ -111,11 +114,12 @@ def run_stack(
 
 def stack_config(result: RunResult):
     """The validated configuration a run used (as the program itself parsed it)."""
-    from components.config import NAMESPACE, decode_value, parse_config
+    from components.config import NAMESPACE, SECRET_KEYS, decode_value, parse_config
 
     prefix = f"{NAMESPACE}:"
     raw = {k[len(prefix) :]: decode_value(v) for k, v in result.config.items() if k.startswith(prefix)}
-    return parse_config(raw, region=result.config.get("aws:region"), stack=result.stack)
+    # The run got this far, so every secret key it holds was a secret.
+    return parse_config(raw, region=result.config.get("aws:region"), stack=result.stack, secret_keys=SECRET_KEYS)
 
 
 def primary_of(stack: str, root: Path = ROOT) -> str | None:
