@@ -8,6 +8,7 @@ the ID token) become Open WebUI admins. The pool holds the accounts and their MF
 protection is on.
 """
 
+import urllib.parse
 from collections.abc import Mapping
 from typing import NotRequired, TypedDict
 
@@ -58,6 +59,9 @@ class CognitoUserPool(pulumi.ComponentResource):
     """The hosted sign-in domain, https://<prefix>.auth.<region>.amazoncognito.com."""
     admin_group: pulumi.Output[str]
     """Name of the group whose members are admins."""
+    sign_out_url: pulumi.Output[str]
+    """Cognito's logout endpoint for the web UI's client, back to the web UI's sign-in page afterwards (the
+    pool's discovery document names no end-session endpoint, so the web UI is told this one)."""
 
     def __init__(self, name: str, args: CognitoUserPoolArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(TYPE, name, None, opts)
@@ -138,6 +142,10 @@ class CognitoUserPool(pulumi.ComponentResource):
         self.user_pool_id = pool.id
         self.sign_in_domain = pulumi.Output.concat("https://", domain.domain, ".auth.", region, ".amazoncognito.com")
         self.admin_group = pulumi.Output.from_input(group_name)
+        back = urllib.parse.quote(f"https://{hostname}/auth", safe="")
+        self.sign_out_url = pulumi.Output.concat(
+            self.sign_in_domain, "/logout?client_id=", client.id, "&logout_uri=", back
+        )
         self.register_outputs(
             {
                 "issuer_url": self.issuer_url,
@@ -146,5 +154,6 @@ class CognitoUserPool(pulumi.ComponentResource):
                 "user_pool_id": self.user_pool_id,
                 "sign_in_domain": self.sign_in_domain,
                 "admin_group": self.admin_group,
+                "sign_out_url": self.sign_out_url,
             }
         )

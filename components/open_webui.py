@@ -80,6 +80,9 @@ class OidcArgs(TypedDict):
     """Values of that claim that make a user an Open WebUI admin (default `admin`)."""
     provider_name: NotRequired[str]
     """Label of the sign-in button (default `Single sign-on`)."""
+    end_session_url: NotRequired[pulumi.Input[str]]
+    """Where sign-out sends the browser, for a provider whose discovery document names no end-session
+    endpoint (Cognito); default: the discovery document's."""
 
 
 class OpenWebUIArgs(TypedDict):
@@ -435,9 +438,12 @@ class OpenWebUI(pulumi.ComponentResource):
             )
         )
         if oidc is not None:
-            literal = pulumi.Output.all(literal, oidc["issuer_url"], oidc["client_id"]).apply(
+            literal = pulumi.Output.all(
+                literal, oidc["issuer_url"], oidc["client_id"], oidc.get("end_session_url", "")
+            ).apply(
                 lambda a: {
                     **a[0],
+                    **({"OPENID_END_SESSION_ENDPOINT": a[3]} if a[3] else {}),
                     **oidc_settings(
                         issuer_url=a[1],
                         client_id=a[2],

@@ -487,5 +487,6 @@ def sign_in(cfg: StackConfig, user_pool: CognitoUserPool | None) -> OidcArgs | N
             roles_claim=COGNITO_GROUPS_CLAIM,
             admin_roles=[w.cognito.admin_group],
             provider_name="Sign in",
+            end_session_url=user_pool.sign_out_url,
         )
     return None

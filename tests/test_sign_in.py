@@ -207,7 +207,14 @@ def test_cognito_feeds_open_webui_through_a_secret(cognito: Plan):
     assert secret_ref(cognito, "OAUTH_CLIENT_SECRET") == {"name": "open-webui-oidc", "key": "client-secret"}
     secret = cognito.one("kubernetes:core/v1:Secret", "webui-oidc")
     assert cognito.depends(secret, cognito.one(CLIENT)) and cognito.depends(secret, pool)
-    assert cognito.outputs["cognitoSignInDomain"].endswith(".auth.us-east-1.amazoncognito.com")
+    domain = cognito.outputs["cognitoSignInDomain"]
+    assert domain.endswith(".auth.us-east-1.amazoncognito.com")
+    # Sign-out ends the Cognito session too and comes back to the sign-in page.
+    assert env["OAUTH_CLIENT_ID"]  # the app client's id, as Cognito made it
+    assert env["OPENID_END_SESSION_ENDPOINT"] == (
+        f"{domain}/logout?client_id={env['OAUTH_CLIENT_ID']}&logout_uri=https%3A%2F%2Fchat.example.com%2Fauth"
+    )
+    assert "OPENID_END_SESSION_ENDPOINT" not in literal_env(plan_for("dev", **OIDC_STACK))
 
 
 def test_cognito_is_refused_without_the_https_exposure():
