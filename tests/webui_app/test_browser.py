@@ -236,6 +236,7 @@ def test_a_user_of_another_domain_is_refused(oidc_app: TeamApp, steps: Steps, br
     page = steps.page
     sign_in_with_provider(page, oidc_app, steps, "eve")
     page.get_by_role("button", name=SSO_BUTTON).wait_for()
+    page.get_by_text("Sign-in with your identity provider failed").first.wait_for()
     steps.shot("refused")
     assert "/auth?error=" in page.url
     assert not session_cookie(page)

@@ -42,6 +42,7 @@ class App:
     first_start_signup: tuple[int, object]
     panel_change: tuple[int, object]
     signup_while_panel_open: tuple[int, object]
+    changed_secret_password: str  # what the admin-password Secret held at the second start
 
 
 def dev_served_model() -> str:
@@ -77,16 +78,20 @@ def app() -> Iterator[App]:
         panel = pod.request("POST", "/api/v1/auths/admin/config", {**config, "ENABLE_SIGNUP": True}, token=token)
         while_open = pod.request("POST", "/api/v1/auths/signup", LATECOMER)
         pod.stop()
+        # Someone changes the admin-password Secret (a new generated value after `pulumi up`)...
+        first_password = env["WEBUI_ADMIN_PASSWORD"]
+        env["WEBUI_ADMIN_PASSWORD"] = secrets.token_urlsafe(24)
         pod.start()  # ...and every later start: the account exists, the environment alone decides
         yield App(
             pod,
             backend,
             served_model,
             env["WEBUI_ADMIN_EMAIL"],
-            env["WEBUI_ADMIN_PASSWORD"],
+            first_password,
             first_signup,
             panel,
             while_open,
+            env["WEBUI_ADMIN_PASSWORD"],
         )
     finally:
         pod.stop()
@@ -104,6 +109,43 @@ def sign_in(app: App) -> str:
 
 def test_health_answers(app: App):
     assert app.pod.request("GET", "/health") == (200, {"status": True})
+
+
+def test_the_readiness_route_the_probe_uses_answers(app: App):
+    # components/open_webui.py READY_PATH: 200 only once start-up work is done and the database answers.
+    assert app.pod.request("GET", "/ready") == (200, {"status": True})
+
+
+def test_the_admin_password_secret_only_seeds_the_first_admin(app: App):
+    # What docs/team.md and the webuiAdminPasswordNote output say: the account keeps the password it was
+    # created with; a changed Secret is not a new password.
+    changed = {"email": app.admin_email, "password": app.changed_secret_password}
+    assert app.pod.request("POST", "/api/v1/auths/signin", changed)[0] in (400, 401, 403)
+    assert sign_in(app)
+
+
+def test_the_documented_password_rotation_works(app: App):
+    # docs/team.md: the admin changes the password in the app (Settings > Account, the same API call).
+    new = f"R0tated-{secrets.token_urlsafe(12)}"
+    token = sign_in(app)
+    status, body = app.pod.request(
+        "POST", "/api/v1/auths/update/password", {"password": app.admin_password, "new_password": new}, token=token
+    )
+    assert (status, body) == (200, True)
+    try:
+        old = {"email": app.admin_email, "password": app.admin_password}
+        assert app.pod.request("POST", "/api/v1/auths/signin", old)[0] in (400, 401, 403)
+        status, body = app.pod.request("POST", "/api/v1/auths/signin", {"email": app.admin_email, "password": new})
+        assert status == 200 and body["role"] == "admin"
+    finally:  # the other proofs sign in with the first password
+        app.pod.request(
+            "POST",
+            "/api/v1/auths/update/password",
+            {"password": new, "new_password": app.admin_password},
+            token=app.pod.request("POST", "/api/v1/auths/signin", {"email": app.admin_email, "password": new})[1][
+                "token"
+            ],
+        )
 
 
 def test_nobody_can_sign_up_at_first_start_or_after(app: App):
