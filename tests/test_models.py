@@ -242,3 +242,8 @@ def test_a_serving_standby_states_each_entrys_model_keys():
     problems = problems_of(raw)
     assert any(p.startswith("inferentia-chat:models[1].servedName is required") for p in problems)
     assert not any(p.startswith("inferentia-chat:models[0]") for p in problems)
+
+
+def test_a_one_entry_list_is_the_shorthand(dev: Plan):
+    one = plan_for("dev", **{"inferentia-chat:model": None, MODELS: [MISTRAL]})
+    assert {r.urn: r.inputs for r in one.resources} == {r.urn: r.inputs for r in dev.resources}
