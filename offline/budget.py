@@ -18,8 +18,8 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from components import hardware, versions
-from components.config import StackConfig
+from inferentia_chat import hardware, versions
+from stacks.config import StackConfig
 
 from .engine import Record, RunResult
 

@@ -559,6 +559,32 @@ _HANDLERS: dict[str, Callable[[CloudContext, str, dict, str], tuple[str, dict[st
 # --------------------------------------------------------------------------------------------
 
 
+# The zones a region offers an account, as `describe-availability-zones` lists them (state available, no
+# opt-in), so the offline render refuses what AWS would: an azCount above the region's zone count, a zone
+# the region lacks. Counts are the AZ IDs per Region listed in the AWS documentation, "AWS Availability Zones"
+# (docs.aws.amazon.com/global-infrastructure/latest/regions/aws-availability-zones.html); the letters are
+# the zone names EC2 gives where they are not a, b, c... (ap-northeast-1 has no b, ca-central-1 no c). Every
+# Region has at least three zones (same page): any other Region gets a, b, c.
+REGION_ZONE_LETTERS: dict[str, str] = {
+    "us-east-1": "abcdef",
+    "us-east-2": "abc",
+    "us-west-1": "ac",  # usw1-az1 and usw1-az3: accounts see two zones
+    "us-west-2": "abcd",
+    "ca-central-1": "abd",
+    "ap-northeast-1": "acd",
+    "ap-northeast-2": "abcd",
+    "ap-south-1": "abc",
+    "eu-west-1": "abc",
+    "eu-central-1": "abc",
+    "sa-east-1": "abc",
+}
+
+
+def zones_of(region: str) -> list[str]:
+    """The fake's answer for a region's available zones."""
+    return [f"{region}{letter}" for letter in REGION_ZONE_LETTERS.get(region, "abc")]
+
+
 def call_outputs(ctx: CloudContext, token: str, args: dict[str, Any]) -> dict[str, Any]:
     """What a provider function returns; unknown tokens fail loudly so a missing answer is seen."""
     region = args.get("region") or ctx.region
@@ -574,17 +600,18 @@ def call_outputs(ctx: CloudContext, token: str, args: dict[str, Any]) -> dict[st
     if token == "aws:index/getRegion:getRegion":
         return {"name": region, "region": region, "id": region, "endpoint": f"ec2.{region}.amazonaws.com"}
     if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
-        names = [f"{region}{s}" for s in "abcd"]
+        names = zones_of(region)
         prefix = "".join(p[:3] if i == 0 else p[0] for i, p in enumerate(region.split("-")[:2])) + region[-1]
         return {
             "names": names,
-            "zoneIds": [f"{prefix}-az{i + 1}" for i in range(4)],
+            "zoneIds": [f"{prefix}-az{i + 1}" for i in range(len(names))],
             "id": region,
             "state": "available",
         }
     if token == "aws:ec2/getSubnet:getSubnet":
         subnet = args.get("id", "subnet-unknown")
-        az = f"{region}{'abc'[int(digest('az', subnet, length=2), 16) % 3]}"
+        zones = zones_of(region)
+        az = zones[int(digest("az", subnet, length=2), 16) % len(zones)]
         return {
             "id": subnet,
             "availabilityZone": az,
@@ -600,7 +627,7 @@ def call_outputs(ctx: CloudContext, token: str, args: dict[str, Any]) -> dict[st
         for f in args.get("filters") or []:
             if f.get("name") == "instance-type":
                 wanted = list(f.get("values") or [])
-        azs = [f"{region}{s}" for s in "abcd"]
+        azs = zones_of(region)
         pairs = [(t, az) for t in wanted for az in azs]
         return {
             "instanceTypes": [t for t, _ in pairs],

@@ -3,7 +3,7 @@
 Both the test suite and the render command use it. `install()` calls `pulumi.runtime.set_mocks` once per
 process (with `preview=False`, so every apply callback really runs); `run()` then executes a program for
 one stack configuration and returns every registered resource in the form of the render contract
-(../shared/DESIGN.md): type, name, urn, parent, custom, provider, inputs, dependencies.
+(docs/render-contract.md): type, name, urn, parent, custom, provider, inputs, dependencies.
 """
 
 from __future__ import annotations
@@ -76,6 +76,8 @@ class RunResult:
     outputs: dict[str, Any]
     secret_outputs: set[str] = field(default_factory=set)
     config: dict[str, str] = field(default_factory=dict)  # the Pulumi config the run used
+    secret_keys: list[str] = field(default_factory=list)  # which of those keys are secrets
+    project: str = ""
 
     def outputs_for_file(self) -> dict[str, Any]:
         """Outputs with secret values replaced by the marker, ready to be written."""
@@ -262,6 +264,7 @@ class OfflineEngine:
         try:
             _sync_await(run_pulumi_func(body))
         except Exception:
+            _abandon_pending_work()
             if output_errors:
                 raise output_errors[0] from None
             raise
@@ -279,6 +282,17 @@ class OfflineEngine:
             deps = [self.owner_of.get(d, d) for d in rec.dependencies]
             rec.dependencies = sorted(set(d for d in deps if d != rec.urn))
         return list(self.records)
+
+
+def _abandon_pending_work() -> None:
+    """Cancel what a failed run left in flight (registrations waiting on outputs, applies): on the process's
+    one event loop it would otherwise resume during the next run and record into that run's resources."""
+    loop = asyncio.get_event_loop()
+    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in pending:
+        task.cancel()
+    if pending and not loop.is_running():
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
 
 
 def _jsonable(value: Any) -> Any:

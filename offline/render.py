@@ -3,8 +3,9 @@
     python -m offline render --stack dev [--stack dev-dr] [--out build]
 
 writes, per stack, build/<stack>/resources.json, kubernetes.yaml and outputs.json (the render contract in
-../shared/DESIGN.md) and prints a summary. Secret values never reach a file: they are written as [secret].
-Exits 2 with the validation message when the stack configuration is invalid.
+docs/render-contract.md) and prints a summary. Secret values never reach a file: they are written as [secret].
+A stack whose configuration (or stack file) is invalid prints its problems, one line each, and stops only
+its own render; the others still render, and the command exits 2 naming the stacks that failed.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from stacks.config import CONFIG_NAMESPACE, ConfigError, decode_value, parse_config, read_stack_yaml
 
 from . import budget, cloud
 from .engine import SECRET, RunResult, install
@@ -39,22 +42,25 @@ class StackFile:
 
 
 def read_stack_file(stack: str, root: Path = ROOT) -> StackFile:
-    """Read Pulumi.yaml and Pulumi.<stack>.yaml. Objects become JSON text and scalars strings, as the
-    CLI passes them; `secure:` values become a placeholder marked secret (they cannot be decrypted here).
+    """Read Pulumi.yaml and Pulumi.<stack>.yaml (strictly: duplicate keys and syntax errors are ConfigErrors
+    naming file:line:column). Objects become JSON text and scalars strings, as the CLI passes them;
+    `secure:` values become a placeholder marked secret (they cannot be decrypted here).
     """
     project = yaml.safe_load((root / "Pulumi.yaml").read_text())["name"]
     path = root / f"Pulumi.{stack}.yaml"
-    if not path.exists():
-        raise FileNotFoundError(f"no stack file {path.name} (stacks here: {', '.join(list_stacks(root))})")
-    raw = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
+    if not path.is_file():
+        raise ConfigError([f"{path.name}: no such stack file (stacks here: {', '.join(list_stacks(root))})"])
+    raw = read_stack_yaml(path)
     config: dict[str, str] = {}
     secret_keys: list[str] = []
     for key, value in raw.items():
         if isinstance(value, dict) and set(value) == {"secure"}:
             config[key] = "offline-placeholder-secret"
             secret_keys.append(key)
+        elif value is None:
+            config[key] = "null"
         elif isinstance(value, dict | list):
-            config[key] = json.dumps(value)
+            config[key] = json.dumps(value, default=str)
         elif isinstance(value, bool):
             config[key] = "true" if value else "false"
         else:
@@ -109,27 +115,36 @@ def run_stack(
         stack_outputs=stack_outputs,
     )
     result.config = config
+    result.secret_keys = secret_keys
+    result.project = sf.project
     return result
 
 
 def stack_config(result: RunResult):
-    """The validated configuration a run used (as the program itself parsed it)."""
-    from components.config import NAMESPACE, SECRET_KEYS, decode_value, parse_config
-
-    prefix = f"{NAMESPACE}:"
+    """The validated configuration a run used (as the program itself parsed it, secrets included)."""
+    prefix = f"{CONFIG_NAMESPACE}:"
     raw = {k[len(prefix) :]: decode_value(v) for k, v in result.config.items() if k.startswith(prefix)}
-    # The run got this far, so every secret key it holds was a secret.
-    return parse_config(raw, region=result.config.get("aws:region"), stack=result.stack, secret_keys=SECRET_KEYS)
+    return parse_config(
+        raw,
+        region=result.config.get("aws:region"),
+        stack=result.stack,
+        project=result.project or CONFIG_NAMESPACE,
+        secret_keys=[k[len(prefix) :] for k in result.secret_keys if k.startswith(prefix)],
+    )
 
 
 def primary_of(stack: str, root: Path = ROOT) -> str | None:
-    """The primary stack a DR stack file points to, if it is one."""
-    raw = read_stack_file(stack, root).raw
-    if str(raw.get("inferentia-chat:role")) != "dr":
+    """The primary stack a DR stack file points to, if it is one (None for a file that does not read: its
+    own render reports why)."""
+    try:
+        raw = read_stack_file(stack, root).raw
+    except ConfigError:
         return None
-    dr = raw.get("inferentia-chat:dr") or {}
+    if str(raw.get(f"{CONFIG_NAMESPACE}:role")) != "dr":
+        return None
+    dr = raw.get(f"{CONFIG_NAMESPACE}:dr") or {}
     name = dr.get("primaryStack") if isinstance(dr, dict) else None
-    return str(name).rsplit("/", 1)[-1] if name else None
+    return str(name).rsplit("/", 1)[-1] if isinstance(name, str) and name else None
 
 
 def kubernetes_objects(result: RunResult) -> list[dict[str, Any]]:
@@ -193,23 +208,49 @@ def summary(result: RunResult, folder: Path) -> str:
     return "\n".join(lines)
 
 
-def render(stacks: list[str], out: Path, root: Path = ROOT) -> int:
-    """Render each stack (a DR stack's primary first when needed); returns the exit code."""
-    from components.config import ConfigError
+def _primary_problem(stack: str, primary: str | None, failed: list[str], root: Path) -> str | None:
+    """Why a DR stack cannot render before its program runs: its primary has no stack file or did not render."""
+    if primary is None or primary == stack:
+        return None  # not a DR stack, or one naming itself: its configuration check says so
+    key = f"{CONFIG_NAMESPACE}:dr.primaryStack"
+    if not (root / f"Pulumi.{primary}.yaml").is_file():
+        return f"{key} = {primary!r}: no stack file Pulumi.{primary}.yaml here (stacks: {', '.join(list_stacks(root))})"
+    if primary in failed:
+        return f"{key} = {primary!r}: the primary stack failed to render; fix it first"
+    return None
 
+
+def render(stacks: list[str], out: Path, root: Path = ROOT) -> int:
+    """Render each stack (a DR stack's primary first when needed); returns the exit code.
+
+    A stack with invalid configuration prints its problems and stops only its own render; the exit code is
+    2 when any stack failed, and the last line names them.
+    """
     order: list[str] = []
     for stack in stacks:
         primary = primary_of(stack, root)
-        if primary and primary not in order and primary not in stacks and not (out / primary / "outputs.json").exists():
+        if (
+            primary
+            and primary != stack
+            and primary not in order
+            and primary not in stacks
+            and (root / f"Pulumi.{primary}.yaml").is_file()
+            and not (out / primary / "outputs.json").exists()
+        ):
             order.append(primary)
         if stack not in order:
             order.append(stack)
+    failed: list[str] = []
     for stack in order:
         try:
+            problem = _primary_problem(stack, primary_of(stack, root), failed, root)
+            if problem:
+                raise ConfigError([problem])
             result = run_stack(stack, root=root, out=out)
         except ConfigError as e:
             print(f"{stack}: {e}", file=sys.stderr)
-            return 2
+            failed.append(stack)
+            continue
         folder = write_render(result, out)
         cfg = stack_config(result)
         report = budget.budget(result, cfg)
@@ -218,6 +259,9 @@ def render(stacks: list[str], out: Path, root: Path = ROOT) -> int:
         for warning in cfg.warnings:
             print(f"warning: {warning}")
         print(budget.summary(report))
+    if failed:
+        print(f"render failed for {len(failed)} stack(s): {', '.join(failed)}", file=sys.stderr)
+        return 2
     return 0
 
 

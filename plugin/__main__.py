@@ -3,14 +3,14 @@
 import sys
 from pathlib import Path
 
-# The plugin lives in the repository beside the library it hosts.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# The plugin lives in the repository beside the library it hosts: components/ is the library's source root.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "components"))
 
 from pulumi.provider.experimental import component_provider_host
 
-import components
+import inferentia_chat
 
 if __name__ == "__main__":
     component_provider_host(
-        name="inferentia-chat", components=list(components.COMPONENTS), version=components.__version__
+        name="inferentia-chat", components=list(inferentia_chat.COMPONENTS), version=inferentia_chat.__version__
     )

@@ -11,6 +11,7 @@ python3 -m venv "$work/venv"
 "$work/venv/bin/python" -m pip install --quiet --disable-pip-version-check "$work/src"
 cd "$work"  # away from the source tree, so only the installed package can be imported
 "$work/venv/bin/python" - <<'PY'
+import importlib.util
 import inspect
 
 import pulumi
@@ -21,5 +22,7 @@ components = [c for c in public if inspect.isclass(c) and issubclass(c, pulumi.C
 assert components and set(components) == set(inferentia_chat.COMPONENTS), components
 for c in components:
     assert c.__doc__, f"{c.__name__} has no docstring"
+# The program's own modules (stacks/, with its config/) stay out of the library wheel.
+assert not any(importlib.util.find_spec(name) for name in ("components", "config", "stacks")), "program code shipped"
 print(f"inferentia_chat {inferentia_chat.__version__}: " + ", ".join(c.__name__ for c in components))
 PY

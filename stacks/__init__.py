@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Any
 
-from components.config import StackConfig
+# components/ is the library's source root (the `inferentia_chat` package), as for the program (__main__.py),
+# so `python -m stacks.config.docs` runs from a checkout too.
+LIBRARY_ROOT = str(Path(__file__).resolve().parent.parent / "components")
+if LIBRARY_ROOT not in sys.path:
+    sys.path.insert(0, LIBRARY_ROOT)
+
+from stacks.config import StackConfig  # noqa: E402 - after the library root is on the path
 
 
 def build(cfg: StackConfig) -> dict[str, Any]:

@@ -20,12 +20,13 @@ from typing import Any
 
 import pulumi
 
-from components.config import NAMESPACE, ConfigError, StackConfig
-from components.lustre_model_store import LinkedBucketArgs
-from components.model_fetch import MARKER
-from components.model_replica import ModelReplica, ModelReplicaArgs
-from components.network import Network
-from components.vllm_server import COMPLETE_MARKER
+from inferentia_chat.model_layout import models_prefix
+from inferentia_chat.model_replica import ModelReplica, ModelReplicaArgs
+from inferentia_chat.model_store import LinkedBucketArgs
+from inferentia_chat.model_store.model_fetch import MARKER
+from inferentia_chat.network import Network
+from inferentia_chat.vllm_server import COMPLETE_MARKER
+from stacks.config import CONFIG_NAMESPACE, ConfigError, StackConfig
 
 from .primary import ReplicaLink, build_platform, model_store, network_args, object_prefixes, platform_outputs
 
@@ -58,30 +59,30 @@ def primary_mismatches(cfg: StackConfig, primary: dict[str, Any]) -> list[str]:
     problems = []
     if primary.get("region") and primary["region"] != cfg.dr.primary_region:
         problems.append(
-            f"{NAMESPACE}:dr.primaryRegion = {cfg.dr.primary_region!r}: the primary stack "
+            f"{CONFIG_NAMESPACE}:dr.primaryRegion = {cfg.dr.primary_region!r}: the primary stack "
             f"{cfg.dr.primary_stack} is in {primary['region']}"
         )
     if cfg.dr.standby == "none":
         return problems
     model_objects, artifact_objects = object_prefixes(cfg)
     theirs = primary.get("modelObjectsPrefix")
-    ours = f"{cfg.model_store.bucket_prefix}models/"
+    ours = models_prefix(cfg.model_store.bucket_prefix)
     if theirs and not theirs.startswith(ours):
         problems.append(
-            f"{NAMESPACE}:modelStore.bucketPrefix = {cfg.model_store.bucket_prefix!r}: the primary keeps the model "
-            f"under {theirs!r}; use the primary's modelStore.bucketPrefix"
+            f"{CONFIG_NAMESPACE}:modelStore.bucketPrefix = {cfg.model_store.bucket_prefix!r}: the primary keeps "
+            f"the model under {theirs!r}; use the primary's modelStore.bucketPrefix"
         )
     if cfg.dr.standby == "serving":
         if theirs and theirs != model_objects:
             problems.append(
-                f"{NAMESPACE}:model.servedName = {cfg.model.served_name!r}: the primary's model is under {theirs!r}, "
-                f"this stack would read {model_objects!r}"
+                f"{CONFIG_NAMESPACE}:model.servedName = {cfg.model.served_name!r}: the primary's model is "
+                f"under {theirs!r}, this stack would read {model_objects!r}"
             )
         compiled = primary.get("compiledArtifactsObjectsPrefix")
         if compiled and compiled != artifact_objects:
             problems.append(
-                f"{NAMESPACE}:model = (id, revision, tensorParallelSize, maxModelLen, maxNumSeqs): the primary's "
-                f"compiled artifacts are {compiled!r}, this stack would use {artifact_objects!r}; set the "
+                f"{CONFIG_NAMESPACE}:model = (id, revision, tensorParallelSize, maxModelLen, maxNumSeqs): the "
+                f"primary's compiled artifacts are {compiled!r}, this stack would use {artifact_objects!r}; set the "
                 "primary's values (or this region compiles its own at failover)"
             )
     return problems

@@ -12,33 +12,40 @@ from typing import Any
 
 import pulumi
 
-from components import versions
-from components.cognito_user_pool import GROUPS_CLAIM as COGNITO_GROUPS_CLAIM
-from components.cognito_user_pool import CognitoUserPool, CognitoUserPoolArgs
-from components.config import ModelConfig, StackConfig
-from components.eks_cluster import EksCluster, EksClusterArgs
-from components.inferentia_node_pool import InferentiaNodePool, InferentiaNodePoolArgs
-from components.karpenter import Karpenter, KarpenterArgs
-from components.load_balancer_controller import LoadBalancerController, LoadBalancerControllerArgs
-from components.lustre_model_store import (
-    CACHE_DIR,
-    MODELS_DIR,
+from inferentia_chat import versions
+from inferentia_chat.cognito_user_pool import GROUPS_CLAIM as COGNITO_GROUPS_CLAIM
+from inferentia_chat.cognito_user_pool import CognitoUserPool, CognitoUserPoolArgs
+from inferentia_chat.eks_cluster import EksCluster, EksClusterArgs
+from inferentia_chat.inferentia_node_pool import InferentiaNodePool, InferentiaNodePoolArgs
+from inferentia_chat.karpenter import Karpenter, KarpenterArgs
+from inferentia_chat.load_balancer_controller import LoadBalancerController, LoadBalancerControllerArgs
+from inferentia_chat.model_layout import artifacts_objects_prefix, cache_root, model_objects_prefix, model_path
+from inferentia_chat.model_names import model_resource_name, model_suffix
+from inferentia_chat.model_store import (
     LinkedBucketArgs,
     LustreModelStore,
     LustreModelStoreArgs,
+    ModelLoader,
+    ModelLoaderArgs,
     ModelSourceArgs,
-    volume_path,
+    ModelVolume,
+    ModelVolumeArgs,
+    model_request,
 )
-from components.model_names import model_resource_name
-from components.network import Network, NetworkArgs
-from components.open_webui import APP as WEBUI_APP
-from components.open_webui import SELECTOR as WEBUI_POD_LABELS
-from components.open_webui import InferenceEndpointArgs, OidcArgs, OpenWebUI, OpenWebUIArgs
-from components.vllm_server import PORT as VLLM_PORT
-from components.vllm_server import VllmNeuronServer, VllmNeuronServerArgs, compiled_artifacts_key
+from inferentia_chat.network import Network, NetworkArgs
+from inferentia_chat.open_webui import APP as WEBUI_APP
+from inferentia_chat.open_webui import SELECTOR as WEBUI_POD_LABELS
+from inferentia_chat.open_webui import InferenceEndpointArgs, OidcArgs, OpenWebUI, OpenWebUIArgs
+from inferentia_chat.vllm_server import PORT as VLLM_PORT
+from inferentia_chat.vllm_server import VllmNeuronServer, VllmNeuronServerArgs, compiled_artifacts_key
+from stacks.config import CONFIG_NAMESPACE, ConfigError, StackConfig
+from stacks.config.schema import ModelConfig
 
 # Namespace of the model claim, hence of every pod that mounts it (the serving pods).
 INFERENCE_NAMESPACE = "inference"
+# The store, its volume and its loader share one name: their resources keep the names (and URNs, through
+# aliases) they had when one component made them all.
+MODEL_STORE = "model-store"
 # The chat front end (the only client the serving API admits: NetworkPolicy) lives in its own namespace.
 WEBUI_NAMESPACE = WEBUI_APP
 
@@ -68,13 +75,21 @@ def serving_zone(cfg: StackConfig, network: Network) -> tuple[pulumi.Output[str]
     """The one zone (and its private subnet) of the FSx file system, hence of the inference nodes.
 
     FSx for Lustre is single-AZ: serving pods must run where it is. `modelStore.availabilityZone` picks
-    the zone; otherwise the network's first.
+    the zone (never replaced by another: config validation checks it against the network's zones, and a
+    zone that is still missing here stops the deployment); otherwise the network's first.
     """
     wanted = cfg.model_store.availability_zone
 
     def pick(args: list[list[str]]) -> tuple[str, str]:
         zones, subnets = args
-        zone = wanted if wanted in zones else zones[0]
+        if wanted and wanted not in zones:
+            raise ConfigError(
+                [
+                    f"{CONFIG_NAMESPACE}:modelStore.availabilityZone = {wanted!r}: must be one of the network's "
+                    f"zones: {', '.join(zones)}"
+                ]
+            )
+        zone = wanted or zones[0]
         return zone, subnets[zones.index(zone)]
 
     pair = pulumi.Output.all(network.availability_zones, network.private_subnet_ids).apply(pick)
@@ -99,6 +114,7 @@ class Platform:
     pool: InferentiaNodePool
     zone: pulumi.Output[str]
     store: LustreModelStore
+    volume: ModelVolume
     servers: list[VllmNeuronServer]  # one per model, the first model's first
     webui: OpenWebUI
     user_pool: CognitoUserPool | None = None  # webui.auth cognito
@@ -116,7 +132,7 @@ def object_prefixes(cfg: StackConfig, model: ModelConfig | None = None) -> tuple
     key = compiled_artifacts_key(
         m.id, m.revision, versions.NEURON_SDK_VERSION, m.tensor_parallel_size, m.max_model_len, m.max_num_seqs
     )
-    return f"{prefix}{MODELS_DIR}/{m.served_name}/", f"{prefix}{CACHE_DIR}/{key}/"
+    return model_objects_prefix(prefix, m.served_name), artifacts_objects_prefix(prefix, key)
 
 
 def build_primary(cfg: StackConfig) -> dict[str, Any]:
@@ -206,15 +222,20 @@ def build_platform(cfg: StackConfig, replica: ReplicaLink | None = None) -> Plat
         opts=pulumi.ResourceOptions(providers=[cluster.provider], depends_on=[karpenter.release]),
     )
     store = model_store(cfg, network, cluster, replica)
-    servers = serving(cfg, store, pool, zone, cluster, dr=replica is not None)
+    volume = model_volume(cfg, store, cluster)
+    # Each model arrives in a DR region by replication: no load there, and a preload only for serving pods.
+    for i, m in enumerate(cfg.models):
+        if replica is None or m.replicas > 0:
+            model_loader(cfg, volume, cluster, load=replica is None, model=m, index=i)
+    servers = serving(cfg, volume, pool, zone, cluster, dr=replica is not None)
     user_pool = cognito_user_pool(cfg)
     webui = web_ui(cfg, network, cluster, servers, user_pool)
-    return Platform(network, cluster, karpenter, pool, zone, store, servers, webui, user_pool)
+    return Platform(network, cluster, karpenter, pool, zone, store, volume, servers, webui, user_pool)
 
 
 def platform_outputs(p: Platform) -> dict[str, Any]:
     """The outputs of a platform (the primary's, and a serving DR standby's)."""
-    network, cluster, store, server = p.network, p.cluster, p.store, p.server
+    network, cluster, store, volume, server = p.network, p.cluster, p.store, p.volume, p.server
     return {
         "vpcId": network.vpc_id,
         "privateSubnetIds": network.private_subnet_ids,
@@ -234,10 +255,10 @@ def platform_outputs(p: Platform) -> dict[str, Any]:
         "fileSystemMountName": store.mount_name,
         "modelStoreSubnetId": store.subnet_id,
         "servingAvailabilityZone": store.availability_zone,
-        "modelNamespace": store.namespace,
-        "modelPvcName": store.pvc_name,
-        "modelPath": store.model_path,
-        "compiledCacheRoot": store.compiled_cache_root,
+        "modelNamespace": volume.namespace,
+        "modelPvcName": volume.pvc_name,
+        "modelPath": volume.model_path,
+        "compiledCacheRoot": volume.compiled_cache_root,
         "openaiBaseUrl": server.base_url,
         "servedModelName": server.served_model_name,
         "apiKeySecret": pulumi.Output.concat(server.namespace, "/", server.api_key_secret_name),
@@ -277,14 +298,14 @@ def platform_outputs(p: Platform) -> dict[str, Any]:
 def model_store(
     cfg: StackConfig, network: Network, cluster: EksCluster | None, replica: ReplicaLink | None = None
 ) -> LustreModelStore:
-    """The S3 bucket + FSx for Lustre model store in the serving zone, with its claim and load Jobs.
+    """The S3 bucket + FSx for Lustre model store in the serving zone.
 
-    With `replica`: linked to the replica bucket, import only, no load Job, and a preload Job only when
-    serving pods are wanted. Without `cluster` (a DR storage standby): the file system alone, no Kubernetes
-    objects; the same names as with a cluster, so a later serving standby keeps this file system.
+    With `replica`: linked to the replica bucket, import only. Without `cluster` (a DR storage standby): the
+    file system alone, reachable by nobody yet; the same names as with a cluster, so a later serving standby
+    keeps this file system.
     """
     zone, subnet = serving_zone(cfg, network)
-    ms, model = cfg.model_store, cfg.model
+    ms = cfg.model_store
     args = LustreModelStoreArgs(
         vpc_id=network.vpc_id,
         subnet_id=subnet,
@@ -294,47 +315,74 @@ def model_store(
         file_system_path=ms.file_system_path,
         bucket_prefix=ms.bucket_prefix,
         noncurrent_version_days=ms.noncurrent_version_days,
-        model_id=model.id,
-        model_revision=model.revision,
-        model_source=model.source,
-        model_name=model.served_name,
-        namespace=INFERENCE_NAMESPACE,
         tags=cfg.common_tags,
     )
-    if len(cfg.models) > 1:
-        args["additional_models"] = [
-            ModelSourceArgs(model_id=m.id, model_revision=m.revision, model_source=m.source, model_name=m.served_name)
-            for m in cfg.models[1:]
-        ]
     if ms.throughput_per_tib is not None:
         args["throughput_per_tib"] = ms.throughput_per_tib
-    if cfg.hf_token is not None:
-        args["hf_token"] = cfg.hf_token
     depends_on: list[pulumi.Resource] = []
     if replica is not None:
         args["linked_bucket"] = replica.bucket
         args["auto_export"] = False  # the DR file system never writes into the replica
-        args["load_job"] = False
-        args["preload_job"] = model.replicas > 0
         depends_on = list(replica.ready)
-    if cluster is None:
-        args["kubernetes"] = False
-        return LustreModelStore("model-store", args, opts=pulumi.ResourceOptions(depends_on=depends_on))
-    args["node_security_group_id"] = cluster.node_security_group_id
-    args["cluster_security_group_id"] = cluster.cluster_security_group_id
-    args["cluster_name"] = cluster.cluster_name
-    return LustreModelStore(
-        "model-store",
+    if cluster is not None:
+        args["node_security_group_id"] = cluster.node_security_group_id
+        args["cluster_security_group_id"] = cluster.cluster_security_group_id
+    return LustreModelStore(MODEL_STORE, args, opts=pulumi.ResourceOptions(depends_on=depends_on))
+
+
+def model_volume(cfg: StackConfig, store: LustreModelStore, cluster: EksCluster) -> ModelVolume:
+    """The store's file system as the claim serving pods mount, in their namespace."""
+    return ModelVolume(
+        MODEL_STORE,
+        ModelVolumeArgs(
+            file_system_id=store.file_system_id,
+            dns_name=store.dns_name,
+            mount_name=store.mount_name,
+            availability_zone=store.availability_zone,
+            storage_capacity_gib=store.storage_capacity_gib,
+            file_system_path=store.file_system_path,
+            model_name=cfg.model.served_name,
+            namespace=INFERENCE_NAMESPACE,
+        ),
+        opts=pulumi.ResourceOptions(providers={"kubernetes": cluster.provider}),
+    )
+
+
+def model_loader(
+    cfg: StackConfig, volume: ModelVolume, cluster: EksCluster, *, load: bool, model: ModelConfig, index: int = 0
+) -> ModelLoader:
+    """The Jobs that load a model (with `load`) and preload it onto the file system. The first model's loader
+    keeps the one-model names; every further one gets its model's suffix (components/model_names.py)."""
+    m = model
+    args = ModelLoaderArgs(
+        namespace=volume.namespace,
+        pvc_name=volume.pvc_name,
+        model_path=volume.model_path if index == 0 else model_path(cfg.model_store.file_system_path, m.served_name),
+        tags=cfg.common_tags,
+    )
+    if index:
+        args["instance"] = model_suffix(m.served_name)
+    if load:
+        source = ModelSourceArgs(
+            model_id=m.id, model_revision=m.revision, uri=m.source, cluster_name=cluster.cluster_name
+        )
+        if cfg.hf_token is not None:
+            source["hf_token"] = cfg.hf_token
+        args["source"] = source
+    return ModelLoader(
+        model_resource_name(MODEL_STORE, m.served_name, index),
         args,
-        opts=pulumi.ResourceOptions(providers={"kubernetes": cluster.provider}, depends_on=depends_on),
         # The Jobs need a node to run on and the FSx CSI driver to mount the volume.
-        job_dependencies=[cluster.node_group, cluster.addons["aws-fsx-csi-driver"]],
+        opts=pulumi.ResourceOptions(
+            providers={"kubernetes": cluster.provider},
+            depends_on=[cluster.node_group, cluster.addons["aws-fsx-csi-driver"]],
+        ),
     )
 
 
 def serving(
     cfg: StackConfig,
-    store: LustreModelStore,
+    volume: ModelVolume,
     pool: InferentiaNodePool,
     zone: pulumi.Output[str],
     cluster: EksCluster,
@@ -350,39 +398,37 @@ def serving(
     failover the Job finds them complete and exits at once (or set `model.compileJob: false` to skip it).
     """
     fs_path = cfg.model_store.file_system_path
-    servers = []
-    for i, m in enumerate(cfg.models):
-        servers.append(
-            VllmNeuronServer(
-                model_resource_name("vllm", m.served_name, i),
-                VllmNeuronServerArgs(
-                    namespace=store.namespace,
-                    pvc_name=store.pvc_name,
-                    model_subpath=volume_path(fs_path, MODELS_DIR, m.served_name).lstrip("/"),
-                    cache_subpath=volume_path(fs_path, CACHE_DIR).lstrip("/"),
-                    model_id=m.id,
-                    model_revision=m.revision,
-                    served_model_name=m.served_name,
-                    tensor_parallel_size=m.tensor_parallel_size,
-                    max_model_len=m.max_model_len,
-                    max_num_seqs=m.max_num_seqs,
-                    replicas=m.replicas,
-                    instance_types=list(cfg.inference_pool.instance_types),
-                    node_selector=pool.node_selector,
-                    tolerations=pool.tolerations,
-                    availability_zone=zone,
-                    client_namespace=WEBUI_NAMESPACE,
-                    client_pod_labels=WEBUI_POD_LABELS,
-                    compile_job=m.compile_job and (m.replicas > 0 or not dr),
-                    # Pods wait for the model in the cluster (its completion marker, which also replicates to a
-                    # DR region), so node launch and image pull overlap the load.
-                    model_request=store.model_requests[m.served_name],
-                ),
-                # Serving waits for its NodePool (and, on destroy, goes before the nodes it runs on).
-                opts=pulumi.ResourceOptions(providers=[cluster.provider], depends_on=[pool.node_pool]),
-            )
+    return [
+        VllmNeuronServer(
+            model_resource_name("vllm", m.served_name, i),
+            VllmNeuronServerArgs(
+                namespace=volume.namespace,
+                pvc_name=volume.pvc_name,
+                model_subpath=model_path(fs_path, m.served_name).lstrip("/"),
+                cache_subpath=cache_root(fs_path).lstrip("/"),
+                model_id=m.id,
+                model_revision=m.revision,
+                served_model_name=m.served_name,
+                tensor_parallel_size=m.tensor_parallel_size,
+                max_model_len=m.max_model_len,
+                max_num_seqs=m.max_num_seqs,
+                replicas=m.replicas,
+                instance_types=list(cfg.inference_pool.instance_types),
+                node_selector=pool.node_selector,
+                tolerations=pool.tolerations,
+                availability_zone=zone,
+                client_namespace=WEBUI_NAMESPACE,
+                client_pod_labels=WEBUI_POD_LABELS,
+                compile_job=m.compile_job and (m.replicas > 0 or not dr),
+                # Pods wait for the model in the cluster (its completion marker, which also replicates to a DR
+                # region), so node launch and image pull overlap the load.
+                model_request=model_request(m.source, m.id, m.revision),
+            ),
+            # Serving waits for its NodePool (and, on destroy, goes before the nodes it runs on).
+            opts=pulumi.ResourceOptions(providers=[cluster.provider], depends_on=[pool.node_pool]),
         )
-    return servers
+        for i, m in enumerate(cfg.models)
+    ]
 
 
 def web_ui(

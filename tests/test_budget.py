@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from conftest import Plan, plan_for
 
-from components.config import ConfigError, parse_config
 from offline import budget
 from offline.render import main as render_main
 from offline.render import run_stack, stack_config
+from stacks.config import ConfigError, parse_config
 
 STORE = "inferentia-chat:modelStore"
 POOL = "inferentia-chat:inferencePool"

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pulumi
 import pytest
 from conftest import DR_SECTION, SERVING_STANDBY, STORAGE_STANDBY, Plan, dr_plan
 
-from components import iam
-from components.config import ConfigError
-from components.lustre_model_store import AUTO_EVENTS
+from inferentia_chat import iam
+from inferentia_chat.model_store.lustre_model_store import AUTO_EVENTS
+from offline import engine
+from offline.render import run_stack
+from stacks.config import ConfigError
 
 FS = "aws:fsx/lustreFileSystem:LustreFileSystem"
 DRA = "aws:fsx/dataRepositoryAssociation:DataRepositoryAssociation"
@@ -114,8 +117,9 @@ def test_serving_standby_builds_the_primary_composition_in_the_dr_region(dev_dr_
     plan = dev_dr_serving
     primary_types = {r.type for r in dev.resources}
     dr_types = {r.type for r in plan.resources}
-    # Everything the primary has, but the Jobs (load, preload, compile) and their script and service account.
-    assert primary_types - dr_types == {JOB, "kubernetes:core/v1:ConfigMap"}  # the load Job and its script
+    # Everything the primary has, but the model loader (its Jobs and their script) and the compile Job: the
+    # standby leaves the loader out.
+    assert primary_types - dr_types == {JOB, "kubernetes:core/v1:ConfigMap", "inferentia-chat:index:ModelLoader"}
     cluster = plan.one(EKS)
     assert cluster.outputs["kubeconfig"]["clusters"][0]["cluster"]["server"].endswith(f".{DR_REGION}.eks.amazonaws.com")
     assert plan.outputs["clusterName"] == "inferentia-chat-dev-dr"
@@ -185,3 +189,17 @@ def test_a_serving_standby_for_another_model_is_refused(rendered: Path):
 def test_a_standby_reading_another_bucket_prefix_is_refused(rendered: Path):
     with pytest.raises(ConfigError, match=r"modelStore\.bucketPrefix = 'llm/'"):
         dr_plan(rendered, **STORAGE_STANDBY, **{"inferentia-chat:modelStore": {"bucketPrefix": "llm/"}})
+
+
+def test_a_refused_run_leaves_nothing_behind_for_the_next_run(rendered: Path):
+    """The refusal fails the run while registrations are still in flight; none of them may land in a later run
+    (one event loop per process serves every run)."""
+    model = {**SERVING_STANDBY["inferentia-chat:model"], "servedName": "other"}
+    with pytest.raises(ConfigError):
+        run_stack("dev-dr", overrides={**SERVING_STANDBY, "inferentia-chat:model": model}, out=rendered)
+
+    def program():
+        pulumi.ComponentResource("test:index:Alone", "alone")
+
+    result = engine.install().run(program, project="inferentia-chat", stack="alone", config={})
+    assert [r.urn for r in result.resources if ":alone::" not in r.urn] == []

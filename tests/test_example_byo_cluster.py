@@ -1,14 +1,10 @@
 """The example consumer (examples/byo-cluster) runs under the offline engine and creates what it says."""
 
-import importlib
-import pkgutil
-import sys
 from pathlib import Path
 
 import pytest
 from conftest import Plan
 
-import components
 from offline.render import run_stack
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "byo-cluster"
@@ -16,11 +12,8 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "byo-cluster"
 
 @pytest.fixture(scope="module")
 def byo() -> Plan:
-    # The installed package `inferentia_chat` IS the components folder (pyproject package-dir); give the
-    # example that name here, as `pip install` would (scripts/check-package.sh proves the install itself).
-    sys.modules.setdefault("inferentia_chat", components)
-    for module in pkgutil.iter_modules(components.__path__):
-        sys.modules.setdefault(f"inferentia_chat.{module.name}", importlib.import_module(f"components.{module.name}"))
+    # The example imports `inferentia_chat`, the same package the tests import from components/ (the
+    # library's source root; scripts/check-package.sh proves the pip install itself).
     return Plan(run_stack("dev", root=EXAMPLE, out=EXAMPLE / "build"))
 
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.config import parse_config
-from components.hardware import (
+from inferentia_chat.hardware import (
     DAEMONSET_OVERHEAD,
     INF2_TYPES,
     NEURON_RESOURCE,
@@ -21,6 +20,7 @@ from components.hardware import (
     pool_limits,
     serving_pod_requests,
 )
+from stacks.config import parse_config
 
 
 @pytest.mark.parametrize(

@@ -8,9 +8,9 @@ import re
 import pytest
 from conftest import Plan, plan_for
 
-from components import versions
-from components.hardware import NEURON_RESOURCE, allocatable
-from components.inferentia_node_pool import ROOT_VOLUME_GIB
+from inferentia_chat import versions
+from inferentia_chat.hardware import NEURON_RESOURCE, allocatable
+from inferentia_chat.inferentia_node_pool import ROOT_VOLUME_GIB
 
 NODE_POOL = "kubernetes:karpenter.sh/v1:NodePool"
 NODE_CLASS = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
@@ -171,7 +171,7 @@ def test_neuron_device_plugin_is_pinned_and_tolerates_the_pool_taint(dev: Plan):
     values = plugin.inputs["values"]
     (taint,) = node_pool(dev)["spec"]["template"]["spec"]["taints"]
     assert any(tolerates(t, taint) for t in values["devicePlugin"]["tolerations"])
-    assert values["scheduler"]["enabled"] is False  # decided in components/inferentia_node_pool.py
+    assert values["scheduler"]["enabled"] is False  # decided in components/inferentia_chat/inferentia_node_pool.py
     assert values["npd"]["enabled"] is False  # as the Neuron docs install it
 
 
@@ -188,7 +188,7 @@ def pool_component():
     """A pool built on its own (no Karpenter), to read its Python outputs."""
     import pulumi
 
-    from components.inferentia_node_pool import InferentiaNodePool, InferentiaNodePoolArgs
+    from inferentia_chat.inferentia_node_pool import InferentiaNodePool, InferentiaNodePoolArgs
     from offline import engine
 
     built = {}
@@ -229,7 +229,7 @@ def test_component_outputs_are_what_the_pool_enforces(pool_component):
 
 
 def test_unknown_instance_type_is_refused_by_the_component():
-    from components.inferentia_node_pool import InferentiaNodePool
+    from inferentia_chat.inferentia_node_pool import InferentiaNodePool
     from offline import engine
 
     def program() -> None:

@@ -12,9 +12,9 @@ import pytest
 import yaml
 from conftest import Plan
 
-from components import iam, versions
-from components.eks_cluster import SYSTEM_NODE_SELECTOR
-from components.karpenter import INTERRUPTION_RULES, NODE_ROLE_POLICIES
+from inferentia_chat import iam, versions
+from inferentia_chat.eks_cluster import SYSTEM_NODE_SELECTOR
+from inferentia_chat.karpenter import INTERRUPTION_RULES, NODE_ROLE_POLICIES
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 ROLE = "aws:iam/role:Role"

@@ -10,7 +10,7 @@ import kubernetes_validate
 import pytest
 from conftest import STACK_VARIANTS, Plan
 
-from components import versions
+from inferentia_chat import versions
 from offline.render import kubernetes_objects
 
 

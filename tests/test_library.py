@@ -12,28 +12,28 @@ import pulumi
 import yaml
 from pulumi.provider.experimental.component import ComponentProvider
 
-import components
+import inferentia_chat
 
 
 def public_components() -> list[type[pulumi.ComponentResource]]:
-    return list(components.COMPONENTS)
+    return list(inferentia_chat.COMPONENTS)
 
 
 def test_every_component_class_in_the_library_is_public():
     found = set()
-    for module in pkgutil.iter_modules(components.__path__):
-        mod = importlib.import_module(f"components.{module.name}")
+    for module in pkgutil.walk_packages(inferentia_chat.__path__, "inferentia_chat."):
+        mod = importlib.import_module(module.name)
         for _, cls in inspect.getmembers(mod, inspect.isclass):
             if issubclass(cls, pulumi.ComponentResource) and cls.__module__ == mod.__name__:
                 found.add(cls)
     assert found == set(public_components())
     for cls in found:
-        assert cls.__name__ in components.__all__ and f"{cls.__name__}Args" in components.__all__
+        assert cls.__name__ in inferentia_chat.__all__ and f"{cls.__name__}Args" in inferentia_chat.__all__
 
 
 def test_schema_exposes_every_component_input_and_output():
     schema = json.loads(
-        ComponentProvider(public_components(), "inferentia-chat", version=components.__version__).schema
+        ComponentProvider(public_components(), "inferentia-chat", version=inferentia_chat.__version__).schema
     )
     assert schema["name"] == "inferentia-chat"
     for cls in public_components():
@@ -61,10 +61,10 @@ def test_required_inputs_are_the_non_optional_args():
 
 
 def test_the_plugin_hosts_the_public_components():
-    plugin = Path(components.__path__[0]).parent / "plugin"
+    plugin = Path(inferentia_chat.__path__[0]).parent.parent / "plugin"
     assert yaml.safe_load((plugin / "PulumiPlugin.yaml").read_text()) == {"runtime": "python"}
     source = (plugin / "__main__.py").read_text()
-    assert "components=list(components.COMPONENTS)" in source and 'name="inferentia-chat"' in source
+    assert "components=list(inferentia_chat.COMPONENTS)" in source and 'name="inferentia-chat"' in source
 
 
 def pulumi_name(python_name: str) -> str:

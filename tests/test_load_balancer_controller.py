@@ -6,8 +6,8 @@ import json
 
 from conftest import Plan
 
-from components import iam, versions
-from components.eks_cluster import SYSTEM_NODE_SELECTOR
+from inferentia_chat import iam, versions
+from inferentia_chat.eks_cluster import SYSTEM_NODE_SELECTOR
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 ROLE = "aws:iam/role:Role"

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from conftest import Plan, plan_for
 
-from components import iam, versions
-from components.eks_cluster import SYSTEM_NODE_SELECTOR
-from components.lustre_model_store import SCRIPT_SOURCE, WORKLOAD_UID
+from inferentia_chat import iam, versions
+from inferentia_chat.eks_cluster import SYSTEM_NODE_SELECTOR
+from inferentia_chat.model_layout import WORKLOAD_UID
+from inferentia_chat.model_store.model_loader import SCRIPT_SOURCE
 from offline.engine import SECRET
 from offline.render import run_stack
 
@@ -18,6 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 MS = "inferentia-chat:modelStore"
 MODEL = "inferentia-chat:model"
 COMPONENT = "inferentia-chat:index:LustreModelStore"
+# The store's Kubernetes side: the volume and the loader built on its outputs.
+PARTS = (COMPONENT, "inferentia-chat:index:ModelVolume", "inferentia-chat:index:ModelLoader")
 FS = "aws:fsx/lustreFileSystem:LustreFileSystem"
 DRA = "aws:fsx/dataRepositoryAssociation:DataRepositoryAssociation"
 KEY = "aws:kms/key:Key"
@@ -30,8 +33,8 @@ LUSTRE_PORTS = {(988, 988), (1018, 1023)}
 
 
 def store_resources(plan: Plan):
-    (component,) = plan.of_type(COMPONENT)
-    return [r for r in plan.resources if component in plan.ancestors(r)]
+    parts = [c for t in PARTS for c in plan.of_type(t)]
+    return [r for r in plan.resources if any(c in parts for c in plan.ancestors(r))]
 
 
 def job(plan: Plan, name: str) -> dict:
@@ -463,29 +466,6 @@ def test_a_hugging_face_token_reaches_the_job_only_as_a_secret(tmp_path: Path):
 
 
 # --- options for a DR region -------------------------------------------------------------------------------
-
-
-def test_a_store_with_kubernetes_objects_needs_the_cluster_security_groups():
-    from components.lustre_model_store import LustreModelStore, LustreModelStoreArgs
-    from offline import engine
-
-    def program():
-        LustreModelStore(
-            "lonely",
-            LustreModelStoreArgs(
-                vpc_id="vpc-0123456789abcdef0",
-                subnet_id="subnet-0123456789abcdef0",
-                availability_zone="us-east-1a",
-                deployment_type="PERSISTENT_2",
-                storage_capacity_gib=1200,
-                model_id="mistralai/Mistral-7B-Instruct-v0.3",
-                model_revision="c170c708c41dac9275d15a8fff4eca08d52bab71",
-                model_name="mistral-7b-instruct",
-            ),
-        )
-
-    with pytest.raises(ValueError, match="unless kubernetes is false"):
-        engine.install().run(program, project="inferentia-chat", stack="lonely", config={"aws:region": "us-east-1"})
 
 
 def test_the_primary_store_keeps_creating_its_bucket_exporting_and_loading(dev: Plan):

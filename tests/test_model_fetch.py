@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
-from components import model_fetch as mf
+from inferentia_chat.model_store import model_fetch as mf
 
 TOKEN = "hf_test_token_never_logged"
 MODEL = "acme/tiny-chat"

@@ -13,8 +13,8 @@ from botocore.session import get_session
 from botocore.validate import ParamValidator
 from conftest import DR_SECTION, Plan, dr_plan
 
-from components import iam
-from components.model_replica import (
+from inferentia_chat import iam
+from inferentia_chat.model_replica import (
     MANIFEST_PREFIX,
     REPORT_PREFIX,
     batch_replication_command,
@@ -389,7 +389,7 @@ def test_the_render_shows_both_regions(dev_dr: Plan):
 
 def test_a_replica_in_the_source_region_is_refused():
     def program():
-        from components.model_replica import ModelReplica, ModelReplicaArgs
+        from inferentia_chat.model_replica import ModelReplica, ModelReplicaArgs
 
         ModelReplica(
             "same",

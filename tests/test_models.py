@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from conftest import Plan, plan_for
 
-from components import versions
-from components.config import ConfigError, parse_config
-from components.model_names import model_resource_name, model_suffix
-from components.vllm_server import compiled_artifacts_key
+from inferentia_chat import versions
+from inferentia_chat.model_names import model_resource_name, model_suffix
+from inferentia_chat.vllm_server import compiled_artifacts_key
 from offline.render import run_stack
+from stacks.config import ConfigError, parse_config
 from stacks.dr import model_check_commands
 
 MODELS = "inferentia-chat:models"
@@ -115,10 +115,19 @@ def test_the_load_job_fetches_each_model_once(two: Plan):
     assert second[second.index("--dest") + 1] == "/fsx/models/qwen2.5-7b-instruct"
     preloads = {j["metadata"]["name"] for j in two.k8s("Job") if j["metadata"]["name"].startswith("model-preload")}
     assert preloads == {"model-preload", f"model-preload-{QWEN_SUFFIX}"}
-    # The s3:// source is readable by the loader through one Pod Identity role, one policy per source.
-    policy = two.one("aws:iam/rolePolicy:RolePolicy", f"loader-read-source-{QWEN_SUFFIX}")
+    # Each loader is its own: the s3:// source is readable by the second model's loader only, through its
+    # own service account's Pod Identity association.
+    policy = two.one("aws:iam/rolePolicy:RolePolicy", f"model-store-{QWEN_SUFFIX}-loader-read-source")
     assert "arn:aws:s3:::corp-models" in policy.inputs["policy"]
-    assert len(two.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")) >= 1
+    (association,) = [
+        a
+        for a in two.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
+        if a.inputs["serviceAccount"].startswith("model-loader")
+    ]
+    assert association.inputs["serviceAccount"] == f"model-loader-{QWEN_SUFFIX}"
+    second_load = loads[f"model-load-{QWEN_SUFFIX}"]["spec"]["template"]["spec"]
+    assert second_load["serviceAccountName"] == f"model-loader-{QWEN_SUFFIX}"
+    assert loads["model-load"]["spec"]["template"]["spec"]["serviceAccountName"] == "model-loader"
 
 
 def test_each_server_waits_for_its_own_model(two: Plan):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from conftest import Plan, plan_for
 
-from components.network import subnet_masks
+from inferentia_chat.network import subnet_masks
 
 VPC = "awsx:ec2:Vpc"
 NET = "inferentia-chat:network"

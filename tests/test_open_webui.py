@@ -10,9 +10,9 @@ import pytest
 import yaml
 from conftest import ALB_WEBUI, Plan, plan_for
 
-from components import versions
-from components.eks_cluster import SYSTEM_NODE_SELECTOR
-from components.open_webui import check_base_url
+from inferentia_chat import versions
+from inferentia_chat.eks_cluster import SYSTEM_NODE_SELECTOR
+from inferentia_chat.open_webui import check_base_url
 from offline.engine import SECRET
 from offline.render import write_render
 

@@ -32,7 +32,11 @@ def test_render_command_writes_every_shipped_stack(tmp_path: Path, capsys: pytes
             assert r["parent"] is None or r["parent"] in urns
             assert set(r["dependencies"]) <= urns, r["name"]
         json.loads((folder / "outputs.json").read_text())
-        assert (folder / "kubernetes.yaml").exists()
+        objects = [o for o in yaml.safe_load_all((folder / "kubernetes.yaml").read_text()) if o]
+        assert all({"apiVersion", "kind", "metadata"} <= o.keys() for o in objects)
+        kube = [r for r in resources if r["type"].startswith("kubernetes:") and "helm.sh" not in r["type"]]
+        assert len(objects) == len(kube)  # every Kubernetes object but Helm releases (charts unexpanded)
+        assert objects or stack == "dev-dr"  # the shipped DR stack is a storage-only standby
         assert f"stack {stack}:" in summary
     assert "placeholders:" in summary and "123456789012" in summary
     # The DR render shows both regions: the replica here, replication and its alarms on the primary's side.

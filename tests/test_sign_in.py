@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from conftest import ALB_WEBUI, Plan, plan_for
 
-from components.config import ConfigError, parse_config
-from components.open_webui import oidc_settings
+from inferentia_chat.open_webui import oidc_settings
 from offline.render import write_render
+from stacks.config import ConfigError, parse_config
 
 WEBUI = "inferentia-chat:webui"
 SECRET_KEY = "inferentia-chat:oidcClientSecret"

@@ -5,9 +5,8 @@ import json
 import pytest
 from conftest import Plan, plan_for
 
-from components import hardware, versions
-from components.config import ConfigError
-from components.vllm_server import (
+from inferentia_chat import hardware, versions
+from inferentia_chat.vllm_server import (
     BLOCK_SIZE,
     STARTUP_BUDGET_COMPILE_S,
     STARTUP_BUDGET_LOAD_S,
@@ -16,6 +15,7 @@ from components.vllm_server import (
     num_gpu_blocks,
 )
 from offline.render import run_stack
+from stacks.config import ConfigError
 
 MODEL = "inferentia-chat:model"
 POOL = "inferentia-chat:inferencePool"
@@ -153,7 +153,7 @@ def test_restricted_security_context_with_documented_exceptions(dev: Plan):
     sc = container(dev)["securityContext"]
     assert sc["allowPrivilegeEscalation"] is False and sc["capabilities"] == {"drop": ["ALL"]}
     assert sc["seccompProfile"] == {"type": "RuntimeDefault"}
-    assert sc["readOnlyRootFilesystem"] is False  # the one exception (see components/vllm_server.py)
+    assert sc["readOnlyRootFilesystem"] is False  # the one exception (see components/inferentia_chat/vllm_server.py)
 
 
 # --- volumes and the compile-once cache ---------------------------------------------------------------
@@ -233,7 +233,7 @@ def test_the_compile_job_runs_once_on_a_large_inf2_before_serving(dev: Plan):
 
 
 def test_the_waited_for_request_is_what_the_load_job_records():
-    from components.model_fetch import HuggingFaceSource, S3Source, expected_request
+    from inferentia_chat.model_store.model_fetch import HuggingFaceSource, S3Source, expected_request
 
     assert HuggingFaceSource("a/b", "abc").request == expected_request("huggingface", "a/b", "abc")
     assert S3Source("s3://bucket/m/x", "us-east-1").request == expected_request("s3://bucket/m/x", "", "")

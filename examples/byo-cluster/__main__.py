@@ -8,14 +8,21 @@ model store, vLLM on Neuron and Open WebUI in front of it.
 
 import pulumi
 import pulumi_kubernetes as k8s
+
 from inferentia_chat import (
     LustreModelStore,
     LustreModelStoreArgs,
+    ModelLoader,
+    ModelLoaderArgs,
+    ModelSourceArgs,
+    ModelVolume,
+    ModelVolumeArgs,
     OpenWebUI,
     OpenWebUIArgs,
     VllmNeuronServer,
     VllmNeuronServerArgs,
 )
+from inferentia_chat.model_store import model_request
 from inferentia_chat.open_webui import APP as WEBUI_NAMESPACE
 from inferentia_chat.open_webui import SELECTOR as WEBUI_POD_LABELS
 
@@ -24,6 +31,10 @@ zone = config.require("availabilityZone")
 provider = k8s.Provider("cluster", kubeconfig=config.require_secret("kubeconfig"))
 on_cluster = pulumi.ResourceOptions(providers={"kubernetes": provider})
 
+MODEL_ID = "mistralai/Mistral-7B-Instruct-v0.3"
+MODEL_REVISION = "c170c708c41dac9275d15a8fff4eca08d52bab71"
+
+# S3 + FSx for Lustre (AWS only), the volume pods mount (Kubernetes), the Jobs that load the model onto it.
 store = LustreModelStore(
     "models",
     LustreModelStoreArgs(
@@ -32,27 +43,45 @@ store = LustreModelStore(
         availability_zone=zone,
         node_security_group_id=config.require("nodeSecurityGroupId"),
         cluster_security_group_id=config.require("clusterSecurityGroupId"),
-        cluster_name=config.require("clusterName"),
         deployment_type="PERSISTENT_2",
         storage_capacity_gib=1200,
         throughput_per_tib=250,
-        model_id="mistralai/Mistral-7B-Instruct-v0.3",
-        model_revision="c170c708c41dac9275d15a8fff4eca08d52bab71",
+        tags={"project": "byo-cluster", "stack": pulumi.get_stack()},
+    ),
+)
+volume = ModelVolume(
+    "models",
+    ModelVolumeArgs(
+        file_system_id=store.file_system_id,
+        dns_name=store.dns_name,
+        mount_name=store.mount_name,
+        availability_zone=store.availability_zone,
+        storage_capacity_gib=store.storage_capacity_gib,
+        file_system_path=store.file_system_path,
         model_name="mistral-7b-instruct",
         namespace="llm",
-        tags={"project": "byo-cluster", "stack": pulumi.get_stack()},
+    ),
+    opts=on_cluster,
+)
+ModelLoader(
+    "models",
+    ModelLoaderArgs(
+        namespace=volume.namespace,
+        pvc_name=volume.pvc_name,
+        model_path=volume.model_path,
+        source=ModelSourceArgs(model_id=MODEL_ID, model_revision=MODEL_REVISION),
     ),
     opts=on_cluster,
 )
 server = VllmNeuronServer(
     "vllm",
     VllmNeuronServerArgs(
-        namespace=store.namespace,
-        pvc_name=store.pvc_name,
+        namespace=volume.namespace,
+        pvc_name=volume.pvc_name,
         model_subpath="models/mistral-7b-instruct",
         cache_subpath="neuron-cache",
-        model_id="mistralai/Mistral-7B-Instruct-v0.3",
-        model_revision="c170c708c41dac9275d15a8fff4eca08d52bab71",
+        model_id=MODEL_ID,
+        model_revision=MODEL_REVISION,
         served_model_name="mistral-7b-instruct",
         tensor_parallel_size=2,
         max_model_len=8192,
@@ -64,7 +93,8 @@ server = VllmNeuronServer(
         availability_zone=zone,
         client_namespace=WEBUI_NAMESPACE,  # only the chat UI may call the API
         client_pod_labels=WEBUI_POD_LABELS,
-        model_request=store.model_request,  # pods wait in the cluster until the model is loaded
+        # Pods wait in the cluster until the model is loaded (the loader's completion marker).
+        model_request=model_request("huggingface", MODEL_ID, MODEL_REVISION),
     ),
     opts=on_cluster,
 )

@@ -29,7 +29,7 @@ from conftest import plan_for
 from fake_openai import FakeOpenAI
 from harness import APP_NAMESPACE, Pod, free_port, resolve_env, secret_values, the_container, to_loopback
 
-from components.model_names import model_resource_name
+from inferentia_chat.model_names import model_resource_name
 from offline.render import ROOT, kubernetes_objects, stack_config
 
 

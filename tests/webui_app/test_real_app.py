@@ -21,8 +21,8 @@ from conftest import plan_for
 from fake_openai import REPLY, FakeOpenAI
 from harness import APP_NAMESPACE, VENV, Pod, resolve_env, secret_values, the_container, to_loopback
 
-from components.config import parse_config
 from offline.render import ROOT, kubernetes_objects, read_stack_file
+from stacks.config import parse_config
 
 pytestmark = pytest.mark.webui_app
 

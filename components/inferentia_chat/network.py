@@ -80,7 +80,11 @@ class Network(pulumi.ComponentResource):
                     state="available",
                     filters=[{"name": "opt-in-status", "values": ["opt-in-not-required"]}],
                 )
-                azs = list(available.names)[: args.get("az_count", 3)]
+                wanted = args.get("az_count", 3)
+                if wanted > len(available.names):
+                    # Never fewer zones than asked for: the caller's zone spread is a resilience promise.
+                    raise ValueError(f"az_count {wanted}: the region offers only {len(available.names)} zones")
+                azs = list(available.names)[:wanted]
             cidr = args.get("cidr", "10.0.0.0/16")
             private_mask, public_mask = subnet_masks(cidr)
             strategy = (

@@ -80,16 +80,19 @@ class ModelFacts:
     kv_heads: int
     max_context: int
     weights_gb: float  # one set of bf16 weights, as downloaded
+    hidden_layers: int = 0  # num_hidden_layers; with head_dim, sizes the KV cache (0: unknown)
+    head_dim: int = 0  # hidden_size / num_attention_heads
 
 
 KNOWN_MODELS: dict[str, ModelFacts] = {
-    # config.json: num_attention_heads 32, num_key_value_heads 8, max_position_embeddings 32768;
+    # config.json: num_attention_heads 32, num_key_value_heads 8, max_position_embeddings 32768,
+    # num_hidden_layers 32, hidden_size 4096 (head_dim 128), torch_dtype bfloat16;
     # model-0000{1,2,3}-of-00003.safetensors total about 14.5 GB.
     "mistralai/Mistral-7B-Instruct-v0.3": ModelFacts(
-        attention_heads=32, kv_heads=8, max_context=32768, weights_gb=14.5
+        attention_heads=32, kv_heads=8, max_context=32768, weights_gb=14.5, hidden_layers=32, head_dim=128
     ),
     "mistralai/Mistral-7B-Instruct-v0.2": ModelFacts(
-        attention_heads=32, kv_heads=8, max_context=32768, weights_gb=14.5
+        attention_heads=32, kv_heads=8, max_context=32768, weights_gb=14.5, hidden_layers=32, head_dim=128
     ),
 }
 
@@ -97,6 +100,27 @@ KNOWN_MODELS: dict[str, ModelFacts] = {
 def neuron_devices_for(tensor_parallel_size: int) -> int:
     """Neuron devices (chips) a pod must request to get `tensor_parallel_size` NeuronCores."""
     return -(-tensor_parallel_size // NEURON_CORES_PER_DEVICE)
+
+
+# bf16 weights and KV cache: two bytes per value.
+BYTES_PER_VALUE = 2
+# Share of the devices' memory left for the Neuron runtime, the compiled graphs and activations: an
+# ESTIMATE (no published figure), so a shape that needs more than 90 % of the HBM is refused.
+DEVICE_MEMORY_RESERVE = 0.10
+
+
+def kv_cache_gb(facts: ModelFacts, tensor_parallel_size: int, max_model_len: int, max_num_seqs: int) -> float:
+    """KV cache (GB) of one serving pod: vLLM on Neuron reserves max_model_len x max_num_seqs token slots
+    (block size = max-model-len with prefix caching off). K and V per layer per KV head; with more NeuronCores
+    than KV heads each core keeps a replica of a head, so the heads held are ceil(kv/tp) per core."""
+    heads = -(-facts.kv_heads // tensor_parallel_size) * tensor_parallel_size
+    per_token = 2 * facts.hidden_layers * heads * facts.head_dim * BYTES_PER_VALUE
+    return per_token * max_model_len * max_num_seqs / 1e9
+
+
+def device_memory_gb(tensor_parallel_size: int) -> float:
+    """HBM (GB) of the Neuron devices one serving pod holds at this TP (whole chips of 32 GiB)."""
+    return neuron_devices_for(tensor_parallel_size) * INF2_TYPES["inf2.xlarge"].device_memory_gib * 2**30 / 1e9
 
 
 def types_that_fit_tp(tensor_parallel_size: int, instance_types: list[str] | tuple[str, ...]) -> list[str]:
@@ -317,6 +341,11 @@ ARTIFACT_LOAD_S = 45  # estimate: compiled NEFFs and pre-sharded weights onto th
 WARM_UP_S = 30  # estimate: vLLM Neuron warm-up before /health is ready
 WEIGHT_READ_BUDGET_S = TARGET_WARM_NODE_S - POD_START_S - ARTIFACT_LOAD_S - WARM_UP_S
 SCRATCH_2_MB_S_PER_TIB = 200  # FSx for Lustre docs: SCRATCH_2 baseline throughput
+# FSx for Lustre docs ("Amazon FSx for Lustre performance"): the PERSISTENT_2 tiers, MB/s per TiB of storage.
+FSX_PERSISTENT_2_THROUGHPUTS = (125, 250, 500, 1000)
+# The default tier (library and stack config): at 1200 GiB, 500 MB/s per TiB feeds one replica's ~15 GB of
+# weights in ~25 s, inside WEIGHT_READ_BUDGET_S; 250 takes about 50 s.
+DEFAULT_THROUGHPUT_PER_TIB = 500
 
 
 def fsx_throughput_mb_s(deployment_type: str, capacity_gib: int, per_tib: int | None) -> float:

@@ -29,7 +29,7 @@ class EksClusterArgs(TypedDict):
     cluster_name: str
     """EKS cluster name (also the Karpenter discovery tag value)."""
     kubernetes_version: str
-    """Kubernetes minor, one of the versions with pinned add-ons (components/versions.py)."""
+    """Kubernetes minor, one of the versions with pinned add-ons (versions.py)."""
     vpc_id: pulumi.Input[str]
     """VPC of the cluster."""
     private_subnet_ids: pulumi.Input[Sequence[str]]

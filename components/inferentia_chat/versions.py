@@ -78,7 +78,7 @@ VLLM_NEURON_IMAGE = f"{_VLLM_NEURON_REPO}:{VLLM_VERSION}-neuronx-py312-sdk{NEURO
 # Images of the model-load and preload Jobs (LustreModelStore). Tags are pinned; their digests could not
 # be read on the offline development machines: resolve and pin them by digest before production
 # (`crane digest <image>` or `docker buildx imagetools inspect <image>`).
-#  - The official Python image, Debian 13 slim: runs components/model_fetch.py, which needs only the
+#  - The official Python image, Debian 13 slim: runs model_fetch.py, which needs only the
 #    standard library (Python >= 3.11), so no pip install at run time and no third-party code.
 MODEL_LOADER_IMAGE = "docker.io/library/python:3.13.9-slim-trixie"
 #  - `lfs` (Lustre client tools) for `lfs hsm_restore`: the FSx for Lustre CSI driver's own public image,
@@ -99,7 +99,7 @@ OPEN_WEBUI_IMAGE = f"ghcr.io/open-webui/open-webui:v{OPEN_WEBUI_VERSION}"
 # AWS Load Balancer Controller (only installed for the ALB exposures of the web UI): eks-charts chart
 # 3.5.0 = appVersion v3.5.0 (helm/aws-load-balancer-controller/Chart.yaml at the v3.5.0 tag of
 # kubernetes-sigs/aws-load-balancer-controller; 3.6.0 also exists). Its IAM policy is the upstream
-# docs/install/iam_policy.json at the same tag (components/iam.py: move both together).
+# docs/install/iam_policy.json at the same tag (iam.py: move both together).
 LOAD_BALANCER_CONTROLLER_CHART = "aws-load-balancer-controller"
 LOAD_BALANCER_CONTROLLER_CHART_VERSION = "3.5.0"
 LOAD_BALANCER_CONTROLLER_REPO = "https://aws.github.io/eks-charts"

@@ -8,7 +8,7 @@ shapes: tensor parallelism 1-2 uses one device (inf2.xlarge/8xlarge have exactly
 multi-device shape is accepted only where the pod takes every device of its node (TP 24 on
 inf2.48xlarge), which is the whole ring. Other multi-device shapes (TP 4/8 on inf2.24xlarge/48xlarge)
 would need the extension, which on EKS means a second scheduler and `schedulerName` on the serving
-pods; config validation refuses them (components/hardware.py `fit`).
+pods; config validation refuses them (hardware.py `fit`).
 """
 
 from collections.abc import Mapping, Sequence
@@ -48,7 +48,7 @@ class InferentiaNodePoolArgs(TypedDict):
     availability_zone: pulumi.Input[str]
     """The only zone nodes may launch in: the FSx for Lustre file system's (it is single-AZ)."""
     instance_types: Sequence[str]
-    """Allowed inf2 sizes (keys of components/hardware.py INF2_TYPES)."""
+    """Allowed inf2 sizes (keys of hardware.py INF2_TYPES)."""
     capacity_types: Sequence[str]
     """`on-demand` and/or `spot`."""
     max_neuron_devices: int
@@ -127,7 +127,7 @@ def _bottlerocket_with_cached_images(snapshot_id: str, version: str, data_volume
     snapshot made after pulling the serving image (aws-samples/bottlerocket-images-cache) puts the image on
     the node at boot. Karpenter's Bottlerocket family resolves the standard aws-k8s variant for Neuron
     instances (it carries the Neuron driver). Trade-off: a manual step per image version (a new image in
-    components/versions.py needs a new snapshot), and EBS restores snapshot blocks lazily, so the first read
+    versions.py needs a new snapshot), and EBS restores snapshot blocks lazily, so the first read
     of the image is slower than a warm disk (Fast Snapshot Restore removes that, at a cost per AZ-hour).
     Check that the release has the Lustre client the FSx CSI driver needs before switching.
     """

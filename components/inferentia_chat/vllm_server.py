@@ -1,6 +1,6 @@
 """VllmNeuronServer: vLLM on AWS Neuron serving the model from FSx, compiled once, reachable only in-cluster.
 
-What the pinned image expects (components/versions.py VLLM_NEURON_IMAGE: vLLM 0.16.0 with the vllm-neuron
+What the pinned image expects (versions.py VLLM_NEURON_IMAGE: vLLM 0.16.0 with the vllm-neuron
 plugin, branch release-0.5.3, on NxD Inference; the Neuron platform is picked up by vLLM's plugin system,
 so there is no `--device` flag and no `VLLM_NEURON_FRAMEWORK`):
 
@@ -30,9 +30,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from . import model_fetch, versions
+from . import versions
 from .hardware import COMPILE_MIN_HOST_MEMORY_GIB, INF2_TYPES, NEURON_RESOURCE, serving_pod_requests
 from .kube import DNS_EGRESS, network_policy_spec
+from .model_store import model_fetch
 from .options import outer_dependencies
 
 TYPE = "inferentia-chat:index:VllmNeuronServer"

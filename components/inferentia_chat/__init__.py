@@ -1,6 +1,6 @@
 """inferentia-chat components: a private LLM chat service on AWS Inferentia2, as Pulumi components.
 
-Installed with pip, this package is `inferentia_chat`; inside the repository it is `components`.
+One package name in the repository (`components/` is its source root) and once installed with pip.
 The public API is what `__all__` lists; everything else may change without notice.
 """
 
@@ -9,8 +9,17 @@ from .eks_cluster import EksCluster, EksClusterArgs
 from .inferentia_node_pool import InferentiaNodePool, InferentiaNodePoolArgs
 from .karpenter import Karpenter, KarpenterArgs
 from .load_balancer_controller import LoadBalancerController, LoadBalancerControllerArgs
-from .lustre_model_store import LinkedBucketArgs, LustreModelStore, LustreModelStoreArgs
 from .model_replica import ModelReplica, ModelReplicaArgs
+from .model_store import (
+    LinkedBucketArgs,
+    LustreModelStore,
+    LustreModelStoreArgs,
+    ModelLoader,
+    ModelLoaderArgs,
+    ModelSourceArgs,
+    ModelVolume,
+    ModelVolumeArgs,
+)
 from .network import Network, NetworkArgs
 from .open_webui import OpenWebUI, OpenWebUIArgs
 from .vllm_server import VllmNeuronServer, VllmNeuronServerArgs
@@ -23,6 +32,8 @@ COMPONENTS = (
     Karpenter,
     InferentiaNodePool,
     LustreModelStore,
+    ModelVolume,
+    ModelLoader,
     VllmNeuronServer,
     OpenWebUI,
     CognitoUserPool,
@@ -46,8 +57,13 @@ __all__ = [
     "LoadBalancerControllerArgs",
     "LustreModelStore",
     "LustreModelStoreArgs",
+    "ModelLoader",
+    "ModelLoaderArgs",
     "ModelReplica",
     "ModelReplicaArgs",
+    "ModelSourceArgs",
+    "ModelVolume",
+    "ModelVolumeArgs",
     "Network",
     "NetworkArgs",
     "OpenWebUI",

@@ -1,7 +1,7 @@
 """ModelReplica: the model bucket replicated to another region, monitored, ready to fail over.
 
 Replica bucket (in this provider's region, the DR region) with the same protections as the model bucket
-(`components/bucket.py`) <== S3 Replication with Replication Time Control (15 minutes, metrics on), SSE-KMS
+(`bucket.py`) <== S3 Replication with Replication Time Control (15 minutes, metrics on), SSE-KMS
 objects re-encrypted with the replica's own key == source bucket (in `source_region`). The replication
 configuration, its alarms and the Batch Replication report bucket are created in the SOURCE region (pulumi-aws
 v7 per-resource `region`) but owned by the component, hence by the DR stack: the primary stack never needs to

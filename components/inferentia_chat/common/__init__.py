@@ -1,0 +1,1 @@
+"""Building blocks every component shares, each decided once: outputs, tags, pod security, Pod Identity."""
