@@ -16,12 +16,16 @@ from stacks.config import CONFIG_NAMESPACE, SECRET_KEYS
 PLACEHOLDER = "offline-placeholder-secret"
 # Secrets a DR stack refuses (nothing downloads the model there): tests/config_corpus.yaml covers that.
 PRIMARY_ONLY = {"hfToken"}
+# Secrets only a sign-in mode takes (`webui.auth: oidc`); other stacks refuse them (tests/test_sign_in.py).
+OIDC_ONLY = {"oidcClientSecret"}
 
 
 def with_secrets(stack: str) -> tuple[str, list[str]]:
     document = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
     role = document["config"].get(f"{CONFIG_NAMESPACE}:role", "primary")
-    keys = [k for k in SECRET_KEYS if role == "primary" or k not in PRIMARY_ONLY]
+    webui = document["config"].get(f"{CONFIG_NAMESPACE}:webui") or {}
+    oidc = isinstance(webui, dict) and webui.get("auth") == "oidc"
+    keys = [k for k in SECRET_KEYS if (role == "primary" or k not in PRIMARY_ONLY) and (oidc or k not in OIDC_ONLY)]
     for key in keys:
         document["config"][f"{CONFIG_NAMESPACE}:{key}"] = {"secure": "v1:c2VjcmV0LWNpcGhlcnRleHQ="}
     return yaml.safe_dump(document, sort_keys=False), keys
