@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from conftest import ALB_WEBUI, Plan, plan_for
 
-from inferentia_chat.open_webui import oidc_settings
+from inferentia_chat.open_webui_sign_in import oidc_settings
 from offline.render import write_render
 from stacks.config import ConfigError, parse_config
 

@@ -16,12 +16,12 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from .open_webui_sign_in import OIDC_CALLBACK_PATH
 from .tags import component_tags
 
 TYPE = "inferentia-chat:index:CognitoUserPool"
 GROUPS_CLAIM = "cognito:groups"  # where Cognito puts a user's groups in the ID token
 SCOPES = ["openid", "email", "profile"]
-CALLBACK_PATH = "/oauth/oidc/callback"  # Open WebUI's OIDC redirect route
 PASSWORD_MIN_LENGTH = 14
 
 
@@ -41,7 +41,7 @@ class CognitoUserPoolArgs(TypedDict):
 
 def callback_url(hostname: str) -> str:
     """Where Cognito sends the browser back with the authorization code."""
-    return f"https://{hostname}{CALLBACK_PATH}"
+    return f"https://{hostname}{OIDC_CALLBACK_PATH}"
 
 
 class CognitoUserPool(pulumi.ComponentResource):

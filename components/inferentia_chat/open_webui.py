@@ -28,6 +28,7 @@ from . import versions
 from .eks_cluster import STORAGE_CLASS, SYSTEM_NODE_SELECTOR
 from .kube import DNS_EGRESS, HTTPS_EGRESS, network_policy_spec
 from .model_names import model_suffix
+from .open_webui_sign_in import OIDC_SECRET_KEY, OidcArgs, oidc_secret, with_oidc
 from .options import outer_dependencies
 
 TYPE = "inferentia-chat:index:OpenWebUI"
@@ -42,12 +43,11 @@ SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 SECRET_KEY = "webui-secret-key"
 ADMIN_PASSWORD_KEY = "admin-password"
 INFERENCE_KEY = "api-key"
-OIDC_SECRET_KEY = "client-secret"
+OIDC_SECRET = f"{APP}-oidc"  # the Secret holding the OIDC client secret
 AUTH_MODES = ("local", "oidc")
 # The application's own readiness route (open_webui/main.py `/ready`: 200 once start-up work is done and the
 # database answers); `/health` only says the process serves HTTP.
 READY_PATH = "/ready"
-OIDC_CALLBACK_PATH = "/oauth/oidc/callback"
 
 
 class InferenceEndpointArgs(TypedDict):
@@ -61,28 +61,6 @@ class InferenceEndpointArgs(TypedDict):
     """The endpoint's API key (a secret); copied into a Secret of the web UI's namespace."""
     pod_labels: Mapping[str, str]
     """Labels of the endpoint's pods (in `inference_namespace`; NetworkPolicy egress)."""
-
-
-class OidcArgs(TypedDict):
-    """Sign-in through an OpenID Connect provider (the organisation's, or a Cognito user pool)."""
-
-    issuer_url: pulumi.Input[str]
-    """The provider's https issuer URL (its discovery document is `<issuer>/.well-known/openid-configuration`)."""
-    client_id: pulumi.Input[str]
-    """The application's client id at the provider."""
-    client_secret: pulumi.Input[str]
-    """The application's client secret (a secret; kept in a Kubernetes Secret, never rendered)."""
-    allowed_domains: Sequence[str]
-    """E-mail domains whose users may sign in (`*` for any, e.g. a user pool whose accounts an admin made)."""
-    roles_claim: NotRequired[str]
-    """Claim holding the user's roles or groups (default `roles`)."""
-    admin_roles: NotRequired[Sequence[str]]
-    """Values of that claim that make a user an Open WebUI admin (default `admin`)."""
-    provider_name: NotRequired[str]
-    """Label of the sign-in button (default `Single sign-on`)."""
-    end_session_url: NotRequired[pulumi.Input[str]]
-    """Where sign-out sends the browser, for a provider whose discovery document names no end-session
-    endpoint (Cognito); default: the discovery document's."""
 
 
 class OpenWebUIArgs(TypedDict):
@@ -231,43 +209,6 @@ def inference_keys_env(secret_names: Sequence[str]) -> list[dict[str, Any]]:
     return [*parts, {"name": "OPENAI_API_KEYS", "value": joined}]
 
 
-def oidc_settings(
-    *,
-    issuer_url: str,
-    client_id: str,
-    allowed_domains: Sequence[str],
-    roles_claim: str,
-    admin_roles: Sequence[str],
-    provider_name: str,
-    url: str,
-) -> dict[str, str]:
-    """What `auth: oidc` changes in the environment (Open WebUI 0.12.4 open_webui/config.py names): the
-    provider is the only way in (no login form, no password sign-in), an account is made at a user's first
-    sign-in if the e-mail domain is allowed, as a `user`; the roles claim makes admins (and takes it away)."""
-    if not issuer_url.startswith("https://"):
-        raise ValueError(f"oidc issuer_url {issuer_url!r} must be an https URL")
-    return {
-        "ENABLE_LOGIN_FORM": "False",
-        "ENABLE_PASSWORD_AUTH": "False",
-        "ENABLE_SIGNUP": "False",
-        "ENABLE_OAUTH_SIGNUP": "True",
-        "OAUTH_MERGE_ACCOUNTS_BY_EMAIL": "False",
-        "DEFAULT_USER_ROLE": "user",
-        "ENABLE_OAUTH_PERSISTENT_CONFIG": "False",
-        "OAUTH_CLIENT_ID": client_id,
-        "OPENID_PROVIDER_URL": f"{issuer_url.rstrip('/')}/.well-known/openid-configuration",
-        "OPENID_REDIRECT_URI": f"{url}{OIDC_CALLBACK_PATH}",
-        "OAUTH_SCOPES": "openid email profile",
-        "OAUTH_PROVIDER_NAME": provider_name,
-        "OAUTH_ALLOWED_DOMAINS": ",".join(allowed_domains),
-        "ENABLE_OAUTH_ROLE_MANAGEMENT": "True",
-        "OAUTH_ROLES_CLAIM": roles_claim,
-        # Any role the provider sends admits the user (the domain decides who); these make admins.
-        "OAUTH_ALLOWED_ROLES": "*",
-        "OAUTH_ADMIN_ROLES": ",".join(admin_roles),
-    }
-
-
 def ingress_annotations(exposure: str, certificate_arn: str, inbound_cidrs: Sequence[str]) -> dict[str, str]:
     """AWS Load Balancer Controller annotations: HTTPS only (HTTP answers with a redirect), TLS 1.2+,
     the source allowlist on the ALB's security group, pod IPs as targets, health checked on the app's
@@ -377,30 +318,16 @@ class OpenWebUI(pulumi.ComponentResource):
         # One copy per further endpoint, named by its model; the first keeps its one-model name.
         key_secrets = [(f"{APP}-inference-key", inference_secret)]
         for endpoint in extra:
-            secret_name = f"{APP}-inference-key-{model_suffix(endpoint['served_model_name'])}"
-            key_secrets.append(
-                (
-                    secret_name,
-                    k8s.core.v1.Secret(
-                        f"{name}-inference-key-{model_suffix(endpoint['served_model_name'])}",
-                        metadata=meta(secret_name, "secrets"),
-                        type="Opaque",
-                        string_data={INFERENCE_KEY: pulumi.Output.secret(endpoint["api_key"])},
-                        opts=in_ns,
-                    ),
-                )
+            suffix = model_suffix(endpoint["served_model_name"])
+            copy = k8s.core.v1.Secret(
+                f"{name}-inference-key-{suffix}",
+                metadata=meta(f"{APP}-inference-key-{suffix}", "secrets"),
+                type="Opaque",
+                string_data={INFERENCE_KEY: pulumi.Output.secret(endpoint["api_key"])},
+                opts=in_ns,
             )
-        sign_in: list[k8s.core.v1.Secret] = []
-        if oidc is not None:
-            sign_in.append(
-                k8s.core.v1.Secret(
-                    f"{name}-oidc",
-                    metadata=meta(f"{APP}-oidc", "secrets"),
-                    type="Opaque",
-                    string_data={OIDC_SECRET_KEY: pulumi.Output.secret(oidc["client_secret"])},
-                    opts=in_ns,
-                )
-            )
+            key_secrets.append((f"{APP}-inference-key-{suffix}", copy))
+        sign_in = [oidc_secret(f"{name}-oidc", meta(OIDC_SECRET, "secrets"), oidc, in_ns)] if oidc else []
 
         # --- storage, identity ----------------------------------------------------------------------
         pvc = k8s.core.v1.PersistentVolumeClaim(
@@ -438,23 +365,7 @@ class OpenWebUI(pulumi.ComponentResource):
             )
         )
         if oidc is not None:
-            literal = pulumi.Output.all(
-                literal, oidc["issuer_url"], oidc["client_id"], oidc.get("end_session_url", "")
-            ).apply(
-                lambda a: {
-                    **a[0],
-                    **({"OPENID_END_SESSION_ENDPOINT": a[3]} if a[3] else {}),
-                    **oidc_settings(
-                        issuer_url=a[1],
-                        client_id=a[2],
-                        allowed_domains=oidc["allowed_domains"],
-                        roles_claim=oidc.get("roles_claim", "roles"),
-                        admin_roles=oidc.get("admin_roles", ["admin"]),
-                        provider_name=oidc.get("provider_name", "Single sign-on"),
-                        url=url,
-                    ),
-                }
-            )
+            literal = with_oidc(literal, oidc, url)
 
         def from_secret(env_name: str, secret_name: str, key: str) -> dict[str, Any]:
             return {"name": env_name, "valueFrom": {"secretKeyRef": {"name": secret_name, "key": key}}}
@@ -466,7 +377,7 @@ class OpenWebUI(pulumi.ComponentResource):
             *keys,
         ]
         if oidc is not None:
-            secret_env.append(from_secret("OAUTH_CLIENT_SECRET", f"{APP}-oidc", OIDC_SECRET_KEY))
+            secret_env.append(from_secret("OAUTH_CLIENT_SECRET", OIDC_SECRET, OIDC_SECRET_KEY))
         env = literal.apply(lambda values: [*({"name": k, "value": v} for k, v in values.items()), *secret_env])
         probe = {"httpGet": {"path": "/health", "port": "http"}, "timeoutSeconds": 5}
         ready = {"httpGet": {"path": READY_PATH, "port": "http"}, "timeoutSeconds": 5}
