@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from conftest import Plan, plan_for
+from team_stacks import MISTRAL, MODELS, QWEN, QWEN_SUFFIX, TWO_MODELS
 
 from inferentia_chat import versions
 from inferentia_chat.model_names import model_resource_name, model_suffix
@@ -14,34 +15,6 @@ from inferentia_chat.vllm_server import compiled_artifacts_key
 from offline.render import run_stack
 from stacks.config import ConfigError, parse_config
 from stacks.dr import model_check_commands
-
-MODELS = "inferentia-chat:models"
-POOL = "inferentia-chat:inferencePool"
-MISTRAL = {
-    "id": "mistralai/Mistral-7B-Instruct-v0.3",
-    "servedName": "mistral-7b-instruct",
-    "tensorParallelSize": 2,
-    "maxModelLen": 8192,
-    "maxNumSeqs": 4,
-    "replicas": 1,
-}
-# A second model whose served name is not a DNS label ('.'): its resources get a hashed suffix.
-QWEN = {
-    "id": "Qwen/Qwen2.5-7B-Instruct",
-    "revision": "a09a35458c702b33eeacc393d103063234e8bc28",
-    "source": "s3://corp-models/qwen2.5-7b-instruct/",
-    "servedName": "qwen2.5-7b-instruct",
-    "tensorParallelSize": 2,
-    "maxModelLen": 4096,
-    "maxNumSeqs": 8,
-    "replicas": 1,
-}
-TWO_MODELS: dict[str, Any] = {
-    "inferentia-chat:model": None,
-    MODELS: [MISTRAL, QWEN],
-    POOL: {"instanceTypes": ["inf2.xlarge", "inf2.8xlarge"], "maxNeuronDevices": 6},
-}
-QWEN_SUFFIX = model_suffix("qwen2.5-7b-instruct")
 
 
 @pytest.fixture(scope="module")

@@ -7,27 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ALB_WEBUI, Plan, plan_for
+from conftest import Plan, plan_for
+from team_stacks import ALB_WEBUI, CLIENT_SECRET, COGNITO_STACK, OIDC, OIDC_STACK
 
 from inferentia_chat.open_webui_sign_in import oidc_settings
 from offline.render import write_render
 from stacks.config import ConfigError, parse_config
 
-WEBUI = "inferentia-chat:webui"
-SECRET_KEY = "inferentia-chat:oidcClientSecret"
-CLIENT_SECRET = "s3cr3t-oidc-client-value-never-rendered"
-OIDC = {
-    "issuerUrl": "https://login.example.com/realms/staff",
-    "clientId": "inferentia-chat",
-    "allowedDomains": ["example.com", "corp.example.com"],
-    "rolesClaim": "groups",
-    "adminRoles": ["chat-admins"],
-}
-OIDC_STACK: dict[str, Any] = {
-    WEBUI: {**ALB_WEBUI, "auth": "oidc", "oidc": OIDC},
-    SECRET_KEY: {"secure": CLIENT_SECRET},
-}
-COGNITO_STACK: dict[str, Any] = {WEBUI: {**ALB_WEBUI, "auth": "cognito"}}
 POOL = "aws:cognito/userPool:UserPool"
 CLIENT = "aws:cognito/userPoolClient:UserPoolClient"
 

@@ -17,8 +17,7 @@ import pytest
 from browser import Steps, chromium
 from playwright.sync_api import Browser, Page
 from team_app import TeamApp, answer_of, team_app
-from test_models import TWO_MODELS
-from test_sign_in import OIDC_STACK
+from team_stacks import OIDC_STACK, TWO_MODELS
 
 pytestmark = pytest.mark.webui_app
 
