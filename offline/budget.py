@@ -35,7 +35,7 @@ class Figure:
     """A duration (or size/rate) and where it comes from."""
 
     value: float
-    kind: str  # "published" | "estimate" | "computed"
+    kind: str  # "published" | "estimate" | "computed" | "measured"
     source: str
 
 
@@ -49,8 +49,21 @@ NODE_LAUNCH = Figure(
     "advertising aws.amazon.com/neuron",
 )
 IMAGE_GB = Figure(17.5, "published", "Neuron vLLM DLC is 15-20 GB (AWS Neuron DLC docs; KNOWLEDGE.md)")
-IMAGE_PULL_MB_S = Figure(
-    100, "estimate", "effective pull+unpack rate from public ECR onto a gp3 root at 250 MB/s provisioned"
+# Pull rates from ONE published measurement, same image, same node class, with and without SOCI: the vLLM DLC
+# (10,778,400,361 bytes as the kubelet reports it) on AL2023 nodes with a gp3 root at 600 MiB/s
+# (aws-samples/karpenter-blueprints, blueprints/soci-snapshotter/README.md, "Results"; 2025).
+_MEASURED = "aws-samples/karpenter-blueprints soci-snapshotter Results: 10,778,400,361-byte vLLM DLC on AL2023"
+_MEASURED_BYTES = 10_778_400_361
+CONTAINERD_PULL_MB_S = Figure(
+    round(_MEASURED_BYTES / 112.33 / 1e6, 1), "published", f"{_MEASURED}, containerd default pull: 112.33 s"
+)
+SOCI_PULL_MB_S = Figure(
+    round(_MEASURED_BYTES / 59.813 / 1e6, 1), "published", f"{_MEASURED}, SOCI parallel pull/unpack: 59.813 s"
+)
+SOCI_BOTTLEROCKET_PULL_MB_S = Figure(
+    round(_MEASURED_BYTES / 44.974 / 1e6, 1),
+    "published",
+    f"{_MEASURED.replace('on AL2023', 'on Bottlerocket')}, SOCI parallel pull/unpack: 44.974 s",
 )
 IMAGE_CACHED = Figure(20, "estimate", "image already on the Bottlerocket data volume restored from the snapshot")
 ARTIFACT_LOAD = Figure(45, "estimate", "loading the compiled NEFFs and the pre-sharded weights onto the NeuronCores")
@@ -58,8 +71,10 @@ WARM_UP = Figure(30, "estimate", "vLLM Neuron warm-up requests before /health re
 SCRATCH_MB_S_PER_TIB = Figure(200, "published", "FSx for Lustre SCRATCH_2: 200 MB/s per TiB (FSx docs)")
 
 
-def replica_budget(cfg: StackConfig, loading_pods: int = 1) -> dict[str, Any]:
-    """Time-to-ready of a new replica, by phase, on a warm node and on a new node."""
+def replica_budget(cfg: StackConfig, loading_pods: int = 1, measured: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Time-to-ready of a new replica, by phase, on a warm node and on a new node. `measured`: the
+    `budgetInput` of `python -m offline phases --json` from a real deployment; its phases replace the figures
+    (the model load to Ready replaces weight read, artifact load and warm-up, which it cannot tell apart)."""
     ms, model = cfg.model_store, cfg.model
     if ms.deployment_type == "SCRATCH_2":
         per_tib = SCRATCH_MB_S_PER_TIB
@@ -84,25 +99,18 @@ def replica_budget(cfg: StackConfig, loading_pods: int = 1) -> dict[str, Any]:
         f"{fleet_mb_s:.0f} MB/s of the file system ({ms.storage_capacity_gib} GiB x {per_tib.value} MB/s/TiB) "
         f"shared by {loading_pods} loading pod(s)",
     )
-    cached = cfg.inference_pool.image_cache_snapshot_id is not None
-    pull = (
-        IMAGE_CACHED
-        if cached
-        else Figure(
-            round(IMAGE_GB.value * 1000 / IMAGE_PULL_MB_S.value),
-            "computed",
-            f"{IMAGE_GB.value} GB at {IMAGE_PULL_MB_S.value} MB/s (both above); "
-            "inferencePool.imageCache removes most of it",
-        )
-    )
+    pull = image_pull(cfg)
     common = [
         ("pod start", POD_START),
         ("weight read", weight_read),
         ("artifact load", ARTIFACT_LOAD),
         ("warm-up", WARM_UP),
     ]
+    new_items = [("node launch", NODE_LAUNCH), ("image pull", pull), *common]
+    if measured:
+        common, new_items = _with_measured(common, measured), _with_measured(new_items, measured)
     warm = _phases(common, TARGET_WARM_NODE_S)
-    new = _phases([("node launch", NODE_LAUNCH), ("image pull", pull), *common], TARGET_NEW_NODE_S)
+    new = _phases(new_items, TARGET_NEW_NODE_S)
     return {
         "warmNode": warm,
         "newNode": new,
@@ -110,9 +118,48 @@ def replica_budget(cfg: StackConfig, loading_pods: int = 1) -> dict[str, Any]:
             "weightsGB": asdict(weights_gb),
             "fsxThroughputPerTiB": asdict(per_tib),
             "imageGB": asdict(IMAGE_GB),
-            "imagePullMBps": asdict(IMAGE_PULL_MB_S),
+            "imagePullMBps": asdict(pull_rate(cfg)),
         },
     }
+
+
+MEASURED_SOURCE = "measured on a deployment (python -m offline phases --json; render --measured)"
+
+
+def _with_measured(items: list[tuple[str, Figure]], measured: dict[str, Any]) -> list[tuple[str, Figure]]:
+    """Phases with measured figures in place of estimates; the three load phases become one when measured."""
+    load = ("weight read", "artifact load", "warm-up")
+    out: list[tuple[str, Figure]] = []
+    for name, figure in items:
+        if name in load and "load to ready" in measured:
+            if name == load[0]:
+                out.append(("load to ready", Figure(float(measured["load to ready"]), "measured", MEASURED_SOURCE)))
+            continue
+        if name in measured:
+            figure = Figure(float(measured[name]), "measured", f"{MEASURED_SOURCE}, pod {measured.get('fromPod')}")
+        out.append((name, figure))
+    return out
+
+
+def pull_rate(cfg: StackConfig) -> Figure:
+    """The pull rate of the mechanism the inference nodes use (inferencePool.imagePull, bottlerocketVersion)."""
+    if cfg.inference_pool.image_pull != "soci":
+        return CONTAINERD_PULL_MB_S
+    return SOCI_BOTTLEROCKET_PULL_MB_S if cfg.inference_pool.bottlerocket_version else SOCI_PULL_MB_S
+
+
+def image_pull(cfg: StackConfig) -> Figure:
+    """The image-pull phase on a new node: the image cache, else the image size at the mechanism's rate."""
+    if cfg.inference_pool.image_cache_snapshot_id is not None:
+        return IMAGE_CACHED
+    rate = pull_rate(cfg)
+    mechanism = "containerd's sequential pull" if rate is CONTAINERD_PULL_MB_S else "SOCI parallel pull"
+    return Figure(
+        round(IMAGE_GB.value * 1000 / rate.value, 1),
+        "computed",
+        f"{IMAGE_GB.value} GB at {rate.value} MB/s ({mechanism}, inferencePool.imagePull); "
+        "inferencePool.imageCache removes most of it",
+    )
 
 
 def _phases(items: list[tuple[str, Figure]], target: int) -> dict[str, Any]:
@@ -280,6 +327,7 @@ def deploy_budget(records: Iterable[Record], replica: dict[str, Any], compile_: 
     chain.reverse()
     flagged = _false_dependencies(recs, {u: Figure(t.total, "computed", "") for u, t in times.items()})
     return {
+        "compile": _compile_start(recs, times, finish),
         "criticalPathSeconds": round(finish[end], 1),
         "targetSeconds": TARGET_DEPLOY_S,
         "meetsTarget": finish[end] <= TARGET_DEPLOY_S,
@@ -289,8 +337,30 @@ def deploy_budget(records: Iterable[Record], replica: dict[str, Any], compile_: 
             **{t: asdict(f) for t, f in sorted(CREATE_TIMES.items())},
             "model-load Job": asdict(LOAD_JOB),
             "model-preload Job": asdict(PRELOAD_JOB),
-            "Neuron compilation": asdict(COMPILE),
+            "Neuron compilation": asdict(compile_),
         },
+    }
+
+
+def _compile_start(
+    recs: dict[str, Record], times: dict[str, Timing], finish: dict[str, float]
+) -> dict[str, Any] | None:
+    """When the compilation can start and when it does: its node (Pulumi dependencies, then the node launch and
+    image pull) and the model (the load Job it waits for in the cluster). Equal times: nothing delays it."""
+    job = next((u for u, r in recs.items() if _label(r, "app.kubernetes.io/component") == "neuron-compile"), None)
+    if job is None:
+        return None
+    t = times[job]
+    deps = [finish[d] for d in recs[job].dependencies if d in finish]
+    node_ready = (max(deps) if deps else 0.0) + t.prep.value
+    model_ready = max((finish[g] for g in t.gates), default=0.0)
+    starts = finish[job] - t.work.value
+    return {
+        "nodeReadyAt": round(node_ready, 1),
+        "modelReadyAt": round(model_ready, 1),
+        "startsAt": round(starts, 1),
+        "finishesAt": round(finish[job], 1),
+        "startsAsSoonAsItsInputsExist": starts == max(node_ready, model_ready),
     }
 
 
@@ -334,9 +404,15 @@ def _paths_to(recs: dict[str, Record], start: str, target) -> list[list[str]]:
     return hits
 
 
-def budget(result: RunResult, cfg: StackConfig) -> dict[str, Any]:
-    """budget.json for a stack."""
-    replica = replica_budget(cfg)
+def budget(result: RunResult, cfg: StackConfig, measured: dict[str, Any] | None = None) -> dict[str, Any]:
+    """budget.json for a stack; `measured` = a phases JSON (its `budgetInput` replaces estimates)."""
+    given = (measured or {}).get("budgetInput") or {}
+    replica = replica_budget(cfg, measured=given)
+    compile_ = (
+        Figure(float(given["compile"]), "measured", f"{MEASURED_SOURCE}: the compile Job")
+        if "compile" in given
+        else COMPILE
+    )
     fleet = replica_budget(cfg, loading_pods=max(cfg.model.replicas, 1))
     return {
         "stack": result.stack,
@@ -346,10 +422,11 @@ def budget(result: RunResult, cfg: StackConfig) -> dict[str, Any]:
             "loadingPods": max(cfg.model.replicas, 1),
             "weightReadSeconds": next(p["seconds"] for p in fleet["warmNode"]["phases"] if p["phase"] == "weight read"),
         },
-        "deploy": deploy_budget(result.resources, replica),
+        "deploy": deploy_budget(result.resources, replica, compile_),
         # The same `pulumi up` when compiled artifacts for this configuration are already in the cache: a
         # re-deploy, or the DR region (the artifacts replicate with the bucket).
         "deployWithCachedArtifacts": deploy_budget(result.resources, replica, CACHE_HIT),
+        "measured": bool(given),
         "targets": {
             "warmNodeSeconds": TARGET_WARM_NODE_S,
             "newNodeSeconds": TARGET_NEW_NODE_S,
@@ -380,6 +457,13 @@ def summary(b: dict[str, Any]) -> str:
         deploy("pulumi up, first deploy", d),
         deploy("pulumi up, cached artifacts", b["deployWithCachedArtifacts"]),
     ]
+    c = d.get("compile")
+    if c:
+        verdict = "as early as its inputs allow" if c["startsAsSoonAsItsInputsExist"] else "DELAYED"
+        out.append(
+            f"  compilation starts at {c['startsAt'] / 60:.0f} min (its node at {c['nodeReadyAt'] / 60:.0f}, "
+            f"the model at {c['modelReadyAt'] / 60:.0f}): {verdict}"
+        )
     for f in d["falseDependencies"]:
         out.append(f"  FLAG: {f['resource']} waits for {f['waitsFor']} ({f['why']})")
     return "\n".join(out)

@@ -1,6 +1,7 @@
 """Render a stack offline: run the real program under the offline engine and write what it would create.
 
-    python -m offline render --stack dev [--stack dev-dr] [--out build]
+    python -m offline render --stack dev [--stack dev-dr] [--out build] [--measured measured.json]
+    python -m offline phases --kubeconfig ~/.kube/config [--namespace inference] [--stack dev] [--json out.json]
 
 writes, per stack, build/<stack>/resources.json, kubernetes.yaml and outputs.json (the render contract in
 docs/render-contract.md) and prints a summary. Secret values never reach a file: they are written as [secret].
@@ -23,7 +24,7 @@ import yaml
 
 from stacks.config import CONFIG_NAMESPACE, ConfigError, decode_value, parse_config, read_stack_yaml
 
-from . import budget, cloud
+from . import budget, cloud, cost
 from .engine import SECRET, RunResult, install
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -220,7 +221,7 @@ def _primary_problem(stack: str, primary: str | None, failed: list[str], root: P
     return None
 
 
-def render(stacks: list[str], out: Path, root: Path = ROOT) -> int:
+def render(stacks: list[str], out: Path, root: Path = ROOT, measured: dict[str, Any] | None = None) -> int:
     """Render each stack (a DR stack's primary first when needed); returns the exit code.
 
     A stack with invalid configuration prints its problems and stops only its own render; the exit code is
@@ -253,12 +254,15 @@ def render(stacks: list[str], out: Path, root: Path = ROOT) -> int:
             continue
         folder = write_render(result, out)
         cfg = stack_config(result)
-        report = budget.budget(result, cfg)
+        report = budget.budget(result, cfg, measured)
         (folder / "budget.json").write_text(json.dumps(report, indent=2) + "\n")
+        bill = cost.cost(result, cfg)
+        (folder / "cost.json").write_text(json.dumps(bill, indent=2) + "\n")
         print(summary(result, folder))
         for warning in cfg.warnings:
             print(f"warning: {warning}")
         print(budget.summary(report))
+        print(cost.summary(bill))
     if failed:
         print(f"render failed for {len(failed)} stack(s): {', '.join(failed)}", file=sys.stderr)
         return 2
@@ -271,8 +275,21 @@ def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
     r = sub.add_parser("render", help="render stacks offline into build/<stack>/")
     r.add_argument("--stack", action="append", help="stack name (repeatable); default: every Pulumi.<stack>.yaml")
     r.add_argument("--out", default=str(root / "build"), help="output folder (default: build)")
+    r.add_argument("--measured", help="a `phases --json` file: its measured phases replace the budget's estimates")
+    p = sub.add_parser("phases", help="measured start-up phases of a deployed stack, beside the budget")
+    p.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
+    p.add_argument("--context", help="kubeconfig context (default: the current one)")
+    p.add_argument("--namespace", default="inference", help="namespace of the serving pods (default: inference)")
+    p.add_argument("--stack", help="compare with build/<stack>/budget.json (render it first)")
+    p.add_argument("--json", help="write the measured phases here (input of render --measured)")
+    p.add_argument("--out", default=str(root / "build"), help="render output folder (default: build)")
     args = parser.parse_args(argv)
+    if args.command == "phases":
+        from .phases import main_phases
+
+        return main_phases(args, Path(args.out))
+    measured = json.loads(Path(args.measured).read_text()) if args.measured else None
     stacks = args.stack or list_stacks(root)
     # Primaries first, so their outputs are fresh when their DR stacks read them.
     stacks.sort(key=lambda s: primary_of(s, root) is not None)
-    return render(stacks, Path(args.out), root)
+    return render(stacks, Path(args.out), root, measured)

@@ -209,6 +209,8 @@ def build_platform(cfg: StackConfig, replica: ReplicaLink | None = None) -> Plat
             consolidate_after=p.consolidate_after,
             expire_after=p.expire_after,
             termination_grace_period=p.termination_grace_period,
+            image_pull=p.image_pull,
+            **({"bottlerocket_version": p.bottlerocket_version} if p.bottlerocket_version else {}),
             tags=cfg.common_tags,
             **(
                 {

@@ -127,3 +127,35 @@ def test_render_prints_the_throughput_warning(capsys: pytest.CaptureFixture[str]
     (tmp_path / "Pulumi.slow.yaml").write_text(text)
     assert render_main(["render", "--stack", "slow", "--out", str(tmp_path / "build")], root=tmp_path) == 0
     assert "warning: inferentia-chat:modelStore.throughputPerTiB" in capsys.readouterr().out
+
+
+def test_soci_parallel_pull_is_the_pull_figure_and_removing_it_slows_the_new_node():
+    soci = budget.replica_budget(stack_config(plan_for().result))
+    pull = {p["phase"]: p for p in soci["newNode"]["phases"]}["image pull"]
+    # 17.5 GB at the published SOCI rate: 10,778,400,361 bytes in 59.813 s (karpenter-blueprints, AL2023).
+    assert budget.SOCI_PULL_MB_S.kind == "published" and budget.SOCI_PULL_MB_S.value == pytest.approx(180.2, abs=0.1)
+    assert pull["seconds"] == pytest.approx(17.5e3 / 180.2, abs=0.1) and "SOCI" in pull["source"]
+    plain = plan_for(
+        **{POOL: {"instanceTypes": ["inf2.xlarge", "inf2.8xlarge"], "maxNeuronDevices": 3, "imagePull": "containerd"}}
+    )
+    slow = budget.replica_budget(stack_config(plain.result))
+    slow_pull = {p["phase"]: p for p in slow["newNode"]["phases"]}["image pull"]
+    assert slow_pull["seconds"] == pytest.approx(17.5e3 / budget.CONTAINERD_PULL_MB_S.value, abs=0.1)
+    assert slow["newNode"]["totalSeconds"] - soci["newNode"]["totalSeconds"] > 80
+    # The mechanism is in the node class: FastImagePull on, or no userData at all.
+    (node_class,) = plan_for().k8s("EC2NodeClass")
+    assert "FastImagePull: true" in node_class["spec"]["userData"]
+    (plain_class,) = plain.k8s("EC2NodeClass")
+    assert "userData" not in plain_class["spec"]
+
+
+def test_the_compilation_starts_as_soon_as_its_node_and_the_model_exist(dev_budget: dict):
+    c = dev_budget["deploy"]["compile"]
+    # The node: the NodePool (after Karpenter on the system nodes), a launch and the SOCI pull; the model: the
+    # load Job, awaited in the cluster. The later of the two starts the compilation: nothing else delays it.
+    assert c["startsAsSoonAsItsInputsExist"] is True
+    assert c["startsAt"] == max(c["nodeReadyAt"], c["modelReadyAt"])
+    assert c["finishesAt"] - c["startsAt"] == budget.COMPILE.value
+    # So the first deploy's floor is the model's arrival plus a published 15-minute compilation and the load.
+    assert dev_budget["deploy"]["criticalPathSeconds"] >= c["startsAt"] + budget.COMPILE.value
+    assert dev_budget["deploy"]["meetsTarget"] is False and dev_budget["deployWithCachedArtifacts"]["meetsTarget"]

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from inferentia_chat.hardware import (
     DAEMONSET_OVERHEAD,
     INF2_TYPES,
     NEURON_RESOURCE,
+    SERVING_RUNTIME_HOST_GIB,
     Resources,
     allocatable,
     fit,
@@ -20,7 +23,7 @@ from inferentia_chat.hardware import (
     pool_limits,
     serving_pod_requests,
 )
-from stacks.config import parse_config
+from stacks.config import ConfigError, parse_config
 
 
 @pytest.mark.parametrize(
@@ -57,9 +60,22 @@ def test_allocatable_subtracts_reservations_eviction_and_daemonsets():
 def test_serving_pod_scales_with_the_devices_its_tp_needs():
     assert serving_pod_requests(2).neuron_devices == 1
     assert serving_pod_requests(1).neuron_devices == 1
-    assert serving_pod_requests(8) == Resources(
-        4, 4 * serving_pod_requests(2).cpu_millis, 4 * serving_pod_requests(2).memory_mib
-    )
+    assert serving_pod_requests(8).neuron_devices == 4
+    assert serving_pod_requests(8).cpu_millis == 4 * serving_pod_requests(2).cpu_millis
+
+
+def test_serving_memory_is_the_load_peak_runtime_plus_one_rank_shard_with_margin():
+    mistral = "mistralai/Mistral-7B-Instruct-v0.3"
+    shard_gib = 14.5e9 / 2**30
+    for tp in (1, 2, 8, 24):
+        peak = SERVING_RUNTIME_HOST_GIB + shard_gib / tp
+        assert serving_pod_requests(tp, mistral).memory_mib == math.ceil(peak * 1.25 * 1024 / 256) * 256
+    # More ranks, smaller shards: the per-pod peak falls with the tensor-parallel degree.
+    assert serving_pod_requests(1, mistral).memory_mib > serving_pod_requests(2, mistral).memory_mib
+    # TP 1 (the whole 14.5 GB through one rank) no longer fits inf2.xlarge's 16 GiB; TP 2 does.
+    assert fit(serving_pod_requests(1, mistral), "inf2.xlarge").pods == 0
+    assert fit(serving_pod_requests(2, mistral), "inf2.xlarge").pods == 1
+    assert fit(serving_pod_requests(1, mistral), "inf2.8xlarge").pods == 1
 
 
 def test_the_default_serving_pod_fits_the_smallest_type():
@@ -104,3 +120,25 @@ def test_config_validation_uses_the_fit_check():
     requests = serving_pod_requests(cfg.model.tensor_parallel_size)
     assert any(f.pods for f in fit_report(requests, cfg.inference_pool.instance_types))
     assert cfg.inference_pool.termination_grace_period == "1h"
+
+
+def test_prefix_caching_kv_blocks_are_sized_to_device_memory_and_a_shape_that_cannot_fit_is_refused():
+    from inferentia_chat import hardware as hw
+
+    mistral = "mistralai/Mistral-7B-Instruct-v0.3"
+    facts = hw.KNOWN_MODELS[mistral]
+    assert hw.kv_block_bytes(facts, 2) == 2 * 32 * 8 * 128 * 2 * 32  # K and V, 32 layers, 8 KV heads, bf16, 32 tokens
+    fits = hw.kv_blocks_fit(facts, 2)
+    assert fits == int((32 * 2**30 * 0.9 - 14.5e9) // hw.kv_block_bytes(facts, 2))
+    # TP 24 keeps a replica of each of the 8 KV heads on every core: 3x the bytes per block.
+    assert hw.kv_block_bytes(facts, 24) == 3 * hw.kv_block_bytes(facts, 2)
+    assert hw.kv_cache_blocks("org/unknown-model", 2, 8192, 4) == 1024  # shape unknown: the minimum
+    assert hw.kv_cache_blocks(mistral, 2, 8192, 4) == min(fits, 4 * 1024)
+    assert hw.kv_cache_blocks(mistral, 2, 1024, 1) == 4 * 32  # small shapes: four times the minimum
+    # 16 sequences of 32768 tokens need 16384 blocks (64 GiB): more than one chip holds (the minimum check).
+    raw = {
+        "model": {"maxModelLen": 32768, "maxNumSeqs": 16},
+        "inferencePool": {"instanceTypes": ["inf2.xlarge", "inf2.8xlarge"], "maxNeuronDevices": 3},
+    }
+    with pytest.raises(ConfigError, match=r"model\.maxNumSeqs = 16: the KV cache of maxModelLen 32768 x maxNumSeqs 16"):
+        parse_config(raw, region="us-east-1", stack="dev")

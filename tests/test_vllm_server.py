@@ -7,7 +7,6 @@ from conftest import Plan, plan_for
 
 from inferentia_chat import hardware, versions
 from inferentia_chat.vllm_server import (
-    BLOCK_SIZE,
     STARTUP_BUDGET_COMPILE_S,
     STARTUP_BUDGET_LOAD_S,
     compile_instance_type,
@@ -59,9 +58,18 @@ def test_serves_the_model_from_the_volume_with_the_configured_shape(dev: Plan):
     assert arg(c, "--max-model-len") == "8192"
     assert arg(c, "--max-num-seqs") == "4"
     assert arg(c, "--port") == "8000" and arg(c, "--host") == "0.0.0.0"
-    # vllm-neuron known issue: the KV blocks must be given explicitly, ceil(len / block) * seqs.
-    assert arg(c, "--block-size") == str(BLOCK_SIZE)
-    assert arg(c, "--num-gpu-blocks-override") == str(num_gpu_blocks(8192, 4)) == "1024"
+    # Prefix caching on (block KV layout): block 32, and as many blocks as fit one chip's 32 GiB after the
+    # 14.5 GB of weights and the 10% runtime reserve, at 4 MiB a block (32 layers x 8 KV heads x 128 x 2 x bf16
+    # x 32 tokens): 3915, between the minimum (4 x 8192 / 32 = 1024) and 4x it.
+    assert "--enable-prefix-caching" in c["args"] and "--no-enable-prefix-caching" not in c["args"]
+    assert arg(c, "--block-size") == str(hardware.KV_BLOCK_SIZE) == "32"
+    blocks = int(arg(c, "--num-gpu-blocks-override"))
+    assert blocks == num_gpu_blocks(versions.MODEL_ID, 2, 8192, 4) == 3915
+    facts = hardware.KNOWN_MODELS[versions.MODEL_ID]
+    assert blocks * hardware.kv_block_bytes(facts, 2) + 14.5e9 <= (1 - hardware.DEVICE_MEMORY_RESERVE) * 32 * 2**30
+    (job,) = [j for j in dev.k8s("Job") if j["metadata"]["name"].startswith("vllm-compile-")]
+    script = job["spec"]["template"]["spec"]["containers"][0]["command"][-1]
+    assert "--enable-prefix-caching" in script and "--num-gpu-blocks-override 3915" in script  # compiles the same
     assert json.loads(arg(c, "--additional-config")) == {"override_neuron_config": {"save_sharded_checkpoint": True}}
 
 
@@ -87,7 +95,9 @@ def test_the_api_key_comes_from_the_generated_secret(dev: Plan):
 
 def test_requests_derive_from_the_tensor_parallel_size(dev: Plan):
     resources = container(dev)["resources"]
-    wanted = hardware.serving_pod_requests(2)
+    wanted = hardware.serving_pod_requests(2, versions.MODEL_ID)
+    # Memory from the load peak: 3 GiB of runtime + one rank's shard (14.5 GB / 2), x 1.25, in 256 MiB steps.
+    assert wanted.memory_mib == 12544 and wanted.memory_mib <= hardware.allocatable("inf2.xlarge").memory_mib
     assert resources["requests"] == {
         "aws.amazon.com/neuron": "1",  # 2 NeuronCores = 1 Inferentia2 device
         "cpu": f"{wanted.cpu_millis}m",
@@ -141,7 +151,7 @@ def test_the_nodepool_admits_exactly_this_pod(dev: Plan):
     for taint in template["spec"]["taints"]:
         assert any(t["key"] == taint["key"] and t["effect"] == taint["effect"] for t in pod["tolerations"])
     # At least one allowed type hosts it after reservations.
-    requests = hardware.serving_pod_requests(2)
+    requests = hardware.serving_pod_requests(2, versions.MODEL_ID)
     hosts = [t for t in reqs["node.kubernetes.io/instance-type"] if hardware.fit(requests, t).pods >= 1]
     assert hosts == ["inf2.xlarge", "inf2.8xlarge"]
 
@@ -182,6 +192,8 @@ def test_compiled_artifacts_live_under_the_configuration_key(dev: Plan):
     )
     assert dev.outputs["compiledArtifactsDir"] == f"neuron-cache/{key}"
     assert "neuron-sdk-2.31.1" in key and "tp2-len8192-seqs4" in key and versions.MODEL_REVISION[:12] in key
+    # The KV layout the artifacts were compiled for: prefix caching, block size and number of blocks.
+    assert key.endswith("-prefix-block32x3915")
 
 
 def test_the_key_follows_every_shape_that_invalidates_artifacts():

@@ -111,7 +111,8 @@ DEVICE_MEMORY_RESERVE = 0.10
 
 def kv_cache_gb(facts: ModelFacts, tensor_parallel_size: int, max_model_len: int, max_num_seqs: int) -> float:
     """KV cache (GB) of one serving pod: vLLM on Neuron reserves max_model_len x max_num_seqs token slots
-    (block size = max-model-len with prefix caching off). K and V per layer per KV head; with more NeuronCores
+    (the minimum with prefix caching's block layout too: every sequence at full length; kv_cache_blocks adds
+    blocks for cached prefixes where memory allows). K and V per layer per KV head; with more NeuronCores
     than KV heads each core keeps a replica of a head, so the heads held are ceil(kv/tp) per core."""
     heads = -(-facts.kv_heads // tensor_parallel_size) * tensor_parallel_size
     per_token = 2 * facts.hidden_layers * heads * facts.head_dim * BYTES_PER_VALUE
@@ -239,28 +240,81 @@ def allocatable(instance_type: str) -> Resources:
     )
 
 
-# Serving pod sizing, per Inferentia2 chip it uses. vLLM on Neuron keeps the weights and KV cache
-# in device memory; host RAM holds the runtime, the tokenizer, the scheduler and the checkpoint
-# pages while they stream to the device (compilation, the RAM-hungry step, happens once elsewhere and
-# its artifacts are read from FSx). 12 GiB and 3 vCPUs per chip is the largest round size that still
-# fits inf2.xlarge (16 GiB, 4 vCPUs; the workshop served Mistral-7B there), so the smallest, cheapest
-# type stays usable. To be confirmed with a real run by the VllmNeuronServer issue.
 # Neuron compilation of a ~7B model needs host memory an inf2.xlarge (16 GiB) does not have (Neuron docs;
 # the compile Job therefore runs on a size with at least this much).
 COMPILE_MIN_HOST_MEMORY_GIB = 64
 
+# Serving pod sizing (docs/performance.md, "Memory of the serving pod"). vLLM on Neuron keeps the weights and
+# the KV cache in device memory; host memory holds the runtime (Python, torch, vLLM, NxD Inference, the
+# tokenizer, the scheduler) and the weights on their way to the device. The compile Job stores the weights
+# pre-sharded per rank with the artifacts (vllm_server.NEURON_CONFIG, `save_sharded_checkpoint`). NxD
+# Inference's `load_weights` opens every local rank's `weights/tp<rank>_sharded_checkpoint.safetensors` with
+# safetensors before it initializes the device model: the shards are memory-mapped files, so their pages are
+# clean page cache the kernel reclaims under the cgroup limit (re-reading them from FSx) rather than
+# anonymous memory that would get the pod killed. The limit covers the anonymous runtime plus one rank's shard
+# resident at a time, with a margin. Evidence: the published bf16 weight size (KNOWN_MODELS); the reference
+# workshop loading Mistral-7B at TP 2 on inf2.xlarge (16 GiB host, the whole 14.5 GB cannot have been
+# anonymous there). The runtime figure is an ESTIMATE: confirm the peak on a real node (`kubectl top pod`
+# during the load, docs/performance.md) and raise it here if the pod is OOM-killed while loading.
+SERVING_RUNTIME_HOST_GIB = 3.0  # estimate: the serving process before any weights
+SERVING_MEMORY_MARGIN = 1.25  # headroom over the computed peak (page tables, tokenizer caches, allocator slack)
+DEFAULT_WEIGHTS_GB = 15.0  # a ~7B model in bf16, for models not in KNOWN_MODELS
 SERVING_CPU_MILLIS_PER_DEVICE = 3000
-SERVING_MEMORY_MIB_PER_DEVICE = 12 * 1024
 
 
-def serving_pod_requests(tensor_parallel_size: int) -> Resources:
-    """The requests of one vLLM serving pod at this tensor-parallel degree (VllmNeuronServer uses these)."""
+def load_peak_host_gib(tensor_parallel_size: int, model_id: str | None = None) -> float:
+    """Host memory (GiB) a serving pod peaks at while it loads: runtime plus one rank's weight shard."""
+    facts = KNOWN_MODELS.get(model_id or "")
+    weights_gib = (facts.weights_gb if facts else DEFAULT_WEIGHTS_GB) * 1e9 / 2**30
+    return SERVING_RUNTIME_HOST_GIB + weights_gib / max(tensor_parallel_size, 1)
+
+
+def serving_pod_requests(tensor_parallel_size: int, model_id: str | None = None) -> Resources:
+    """The requests of one vLLM serving pod at this tensor-parallel degree (VllmNeuronServer uses these):
+    whole Neuron devices, 3 vCPUs per device, and memory from the load peak (rounded up to 256 MiB)."""
     devices = neuron_devices_for(tensor_parallel_size)
+    memory_mib = load_peak_host_gib(tensor_parallel_size, model_id) * SERVING_MEMORY_MARGIN * 1024
     return Resources(
         neuron_devices=devices,
         cpu_millis=SERVING_CPU_MILLIS_PER_DEVICE * devices,
-        memory_mib=SERVING_MEMORY_MIB_PER_DEVICE * devices,
+        memory_mib=math.ceil(memory_mib / 256) * 256,
     )
+
+
+# --- The KV cache in device memory (prefix caching, vllm_server) ---------------------------------------
+# NxD Inference's block KV layout (`pa_block_size`, `pa_num_blocks`): block size 32 is the Neuron
+# recommendation; at least max_num_seqs * max_model_len / block_size blocks are required, and more blocks keep
+# more conversation prefixes cached (NxD Inference feature guide, "Prefix Caching Support", aws-neuron-sdk).
+KV_BLOCK_SIZE = 32
+KV_BLOCKS_PER_MINIMUM = 4  # cap: beyond 4x the minimum the hit rate of a 4-sequence chat pod hardly grows
+
+
+def kv_block_bytes(facts: ModelFacts, tensor_parallel_size: int) -> int:
+    """Device bytes of one KV-cache block over all ranks: `kv_cache_gb`'s per-token size x KV_BLOCK_SIZE."""
+    return round(kv_cache_gb(facts, tensor_parallel_size, KV_BLOCK_SIZE, 1) * 1e9)
+
+
+def kv_blocks_minimum(max_model_len: int, max_num_seqs: int) -> int:
+    """Blocks NxD Inference requires: every sequence at full length."""
+    return math.ceil(max_model_len / KV_BLOCK_SIZE) * max_num_seqs
+
+
+def kv_blocks_fit(facts: ModelFacts, tensor_parallel_size: int) -> int:
+    """Blocks that fit the pod's device memory after the weights and the runtime reserve (the same usable
+    memory config validation checks the minimum against: DEVICE_MEMORY_RESERVE)."""
+    usable = device_memory_gb(tensor_parallel_size) * (1 - DEVICE_MEMORY_RESERVE) - facts.weights_gb
+    return max(int(usable * 1e9 // kv_block_bytes(facts, tensor_parallel_size)), 0)
+
+
+def kv_cache_blocks(model_id: str | None, tensor_parallel_size: int, max_model_len: int, max_num_seqs: int) -> int:
+    """The KV-cache blocks a serving pod allocates: as many as fit device memory, at most 4x the minimum, and
+    never fewer than the minimum (config validation refuses a shape whose minimum does not fit). A model
+    whose shape is not in KNOWN_MODELS gets the minimum: its block size in bytes is unknown here."""
+    minimum = kv_blocks_minimum(max_model_len, max_num_seqs)
+    facts = KNOWN_MODELS.get(model_id or "")
+    if facts is None or not facts.hidden_layers:
+        return minimum
+    return max(minimum, min(kv_blocks_fit(facts, tensor_parallel_size), KV_BLOCKS_PER_MINIMUM * minimum))
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ import pulumi_kubernetes as k8s
 from . import versions
 from .eks_cluster import SYSTEM_NODE_LABEL
 from .hardware import INF2_TYPES, NEURON_RESOURCE, allocatable, pool_limits
+from .image_pull import AL2023_FAST_PULL_USER_DATA, IMAGE_PULL_SOCI, IMAGE_PULLS, bottlerocket_node_class
 from .tags import component_tags
 
 TYPE = "inferentia-chat:index:InferentiaNodePool"
@@ -29,11 +30,13 @@ NEURON_TAINT = {"key": NEURON_RESOURCE, "value": "true", "effect": "NoSchedule"}
 NEURON_TOLERATION = {"key": NEURON_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}
 POOL_LABEL_VALUE = "inferentia"
 
-# Root volume: the Neuron vLLM image is 15-20 GB compressed; containerd keeps the compressed layers and
-# the unpacked snapshot, and an image upgrade pulls the new one beside the old. 200 GiB holds two
-# versions with room for logs; gp3 at 250 MB/s (above the 125 baseline) shortens a 20 GB pull.
+# Root volume: the Neuron vLLM image is 15-20 GB; the snapshotter keeps the unpacked layers, and an image
+# upgrade pulls the new one beside the old. 200 GiB holds two versions with room for logs. gp3 at 600 MiB/s
+# (above the 125 baseline, 3000 IOPS kept): SOCI parallel pull buffers layers on disk, and 600 MiB/s is the
+# setting of the published measurement the start-up budget uses (docs/performance.md; aws-samples/
+# karpenter-blueprints, blueprints/soci-snapshotter: "a good starting point ... 600MiB/s and base IOPs").
 ROOT_VOLUME_GIB = 200
-ROOT_VOLUME_THROUGHPUT = 250
+ROOT_VOLUME_THROUGHPUT = 600
 
 
 class InferentiaNodePoolArgs(TypedDict):
@@ -66,6 +69,11 @@ class InferentiaNodePoolArgs(TypedDict):
     it, nodes run Bottlerocket and restore their data volume from it, so a new node skips the image pull."""
     image_cache_bottlerocket_version: NotRequired[str]
     """The Bottlerocket release the snapshot was made with, e.g. v1.46.0 (required with the snapshot)."""
+    bottlerocket_version: NotRequired[str]
+    """Run the nodes on this Bottlerocket release (e.g. v1.61.0) instead of AL2023, without an image cache."""
+    image_pull: NotRequired[str]
+    """`soci` (default: SOCI parallel pull and unpack) or `containerd` (the sequential default pull). Ignored
+    with the image cache, whose images live in the overlayfs snapshotter the snapshot was made with."""
     tags: NotRequired[Mapping[str, str]]
     """Common tags for every resource (also put on the instances, volumes and interfaces)."""
 
@@ -82,8 +90,12 @@ def node_class_spec(
     tags: Mapping[str, str],
     root_volume_gib: int,
     image_cache: tuple[str, str] | None = None,
+    image_pull: str = IMAGE_PULL_SOCI,
+    bottlerocket_version: str | None = None,
 ) -> dict[str, Any]:
-    """EC2NodeClass spec (karpenter.k8s.aws/v1); `image_cache` = (snapshot id, Bottlerocket version)."""
+    """EC2NodeClass spec (karpenter.k8s.aws/v1); `image_cache` = (snapshot id, Bottlerocket version);
+    `image_pull` = how nodes pull the serving image (components/image_pull.py); `bottlerocket_version` =
+    Bottlerocket nodes without the cache."""
     spec = {
         # Family and dated alias (versions.INFERENCE_AMI_ALIAS says why this AMI): Karpenter picks
         # the Neuron variant for inf2, with the Neuron driver and the Lustre client.
@@ -117,43 +129,13 @@ def node_class_spec(
         ],
         "tags": dict(tags),
     }
-    if image_cache:
-        spec.update(_bottlerocket_with_cached_images(*image_cache, root_volume_gib))
+    soci = image_pull == IMAGE_PULL_SOCI
+    if image_cache or bottlerocket_version:
+        snapshot, version = image_cache or (None, bottlerocket_version)
+        spec.update(bottlerocket_node_class(version, root_volume_gib, ROOT_VOLUME_THROUGHPUT, snapshot, soci))
+    elif soci:
+        spec["userData"] = AL2023_FAST_PULL_USER_DATA
     return spec
-
-
-def _bottlerocket_with_cached_images(snapshot_id: str, version: str, data_volume_gib: int) -> dict[str, Any]:
-    """Bottlerocket keeps container images on its data volume (/dev/xvdb); restoring that volume from a
-    snapshot made after pulling the serving image (aws-samples/bottlerocket-images-cache) puts the image on
-    the node at boot. Karpenter's Bottlerocket family resolves the standard aws-k8s variant for Neuron
-    instances (it carries the Neuron driver). Trade-off: a manual step per image version (a new image in
-    versions.py needs a new snapshot), and EBS restores snapshot blocks lazily, so the first read
-    of the image is slower than a warm disk (Fast Snapshot Restore removes that, at a cost per AZ-hour).
-    Check that the release has the Lustre client the FSx CSI driver needs before switching.
-    """
-    return {
-        "amiFamily": "Bottlerocket",
-        "amiSelectorTerms": [{"alias": f"bottlerocket@{version}"}],
-        "blockDeviceMappings": [
-            {
-                "deviceName": "/dev/xvda",  # Bottlerocket's OS volume
-                "ebs": {"volumeSize": "8Gi", "volumeType": "gp3", "encrypted": True, "deleteOnTermination": True},
-            },
-            {
-                "deviceName": "/dev/xvdb",  # the data volume: images and container storage
-                "rootVolume": True,
-                "ebs": {
-                    "volumeSize": f"{data_volume_gib}Gi",
-                    "volumeType": "gp3",
-                    "iops": 3000,
-                    "throughput": ROOT_VOLUME_THROUGHPUT,
-                    "snapshotID": snapshot_id,
-                    "encrypted": True,
-                    "deleteOnTermination": True,
-                },
-            },
-        ],
-    }
 
 
 def node_pool_spec(
@@ -255,6 +237,8 @@ class InferentiaNodePool(pulumi.ComponentResource):
         }
         waits = _as_list(opts.depends_on if opts else None)
 
+        if args.get("image_pull", IMAGE_PULL_SOCI) not in IMAGE_PULLS:
+            raise ValueError(f"image_pull: {args.get('image_pull')!r} is not one of {', '.join(IMAGE_PULLS)}")
         snapshot, bottlerocket = args.get("image_cache_snapshot_id"), args.get("image_cache_bottlerocket_version")
         if bool(snapshot) != bool(bottlerocket):
             raise ValueError("image_cache_snapshot_id and image_cache_bottlerocket_version go together")
@@ -266,7 +250,14 @@ class InferentiaNodePool(pulumi.ComponentResource):
             metadata=k8s.meta.v1.ObjectMetaArgs(name=name, labels=labels),
             spec=pulumi.Output.all(args["node_role_name"], args["cluster_name"], args["node_security_group_id"]).apply(
                 lambda a: node_class_spec(
-                    a[0], a[1], a[2], tags, args.get("root_volume_gib", ROOT_VOLUME_GIB), image_cache
+                    a[0],
+                    a[1],
+                    a[2],
+                    tags,
+                    args.get("root_volume_gib", ROOT_VOLUME_GIB),
+                    image_cache,
+                    args.get("image_pull", IMAGE_PULL_SOCI),
+                    args.get("bottlerocket_version"),
                 )
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=waits),

@@ -70,6 +70,10 @@ NEURON_HELM_CHART_VERSION = "1.10.0"
 # newer 0.21/0.24 vllm-neuron images are Trn2/Trn3 only). It carries the vllm-neuron plugin (release-0.5.3),
 # NxD Inference 0.10.18399, neuronx-cc 2.26.6360.0 and torch-neuronx 2.9.0.2.15; Python 3.12, Ubuntu 24.04.
 # Compiled artifacts are only valid for this SDK: NEURON_SDK_VERSION is part of their cache key.
+# Prefix caching is supported on Inf2 in this line, so it is on (vllm_server.py): vllm-neuron
+# vllm_neuron/platform.py (block size = max-model-len only with it off) and
+# worker/neuronx_distributed_model_loader.py (maps it to NxD Inference's block KV layout); AWS Neuron "vLLM
+# User Guide for NxD Inference" (Inf2, Trn1, Trn2: Prefix Caching functional). docs/performance.md has the rest.
 VLLM_VERSION = "0.16.0"
 NEURON_SDK_VERSION = "2.31.1"
 _VLLM_NEURON_REPO = "public.ecr.aws/neuron/pytorch-inference-vllm-neuronx"

@@ -10,8 +10,11 @@ so there is no `--device` flag and no `VLLM_NEURON_FRAMEWORK`):
   when there are none, compiles into it. Without it, artifacts go under `<model>/neuron-compiled-artifacts/`,
   a directory the plugin empties first (so nothing would ever be reused) and which would make the weights
   volume writable;
-- `--num-gpu-blocks-override = ceil(max_model_len / block_size) * max_num_seqs` with `--block-size 32`, and
-  prefix caching off (the plugin's documented known issues).
+- prefix caching ON (`--enable-prefix-caching --block-size 32 --num-gpu-blocks-override N`): the plugin then
+  compiles NxD Inference's block KV layout (`is_prefix_caching`, `is_block_kv_layout`, `pa_block_size`,
+  `pa_num_blocks` from those flags), and a chat turn re-uses the KV cache of the conversation so far. With it
+  off the plugin sets the block size to max-model-len and ignores both numbers. N is sized to device memory
+  (hardware.kv_cache_blocks). Evidence: docs/performance.md, "Prefix caching".
 
 Compile once: the artifacts live on the shared FSx volume under a key made of model, revision, Neuron SDK,
 tensor-parallel size, max-model-len and max-num-seqs (`compiled_artifacts_key`). A compile Job, on an inf2
@@ -20,7 +23,6 @@ load. The data repository association exports the directory to S3, and the DR st
 """
 
 import hashlib
-import math
 import re
 import shlex
 from collections.abc import Mapping, Sequence
@@ -31,7 +33,14 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from . import versions
-from .hardware import COMPILE_MIN_HOST_MEMORY_GIB, INF2_TYPES, NEURON_RESOURCE, serving_pod_requests
+from .hardware import (
+    COMPILE_MIN_HOST_MEMORY_GIB,
+    INF2_TYPES,
+    KV_BLOCK_SIZE,
+    NEURON_RESOURCE,
+    kv_cache_blocks,
+    serving_pod_requests,
+)
 from .kube import DNS_EGRESS, network_policy_spec
 from .model_store import model_fetch
 from .options import outer_dependencies
@@ -40,7 +49,6 @@ TYPE = "inferentia-chat:index:VllmNeuronServer"
 
 PORT = 8000
 SERVER_COMMAND = ("python3", "-m", "vllm.entrypoints.openai.api_server")
-BLOCK_SIZE = 32
 API_KEY_SECRET_KEY = "api-key"
 COMPLETE_MARKER = ".complete"  # written by the compile Job once vLLM served from the new artifacts
 # uid/gid 1000 is the image's `ubuntu` user (Ubuntu 24.04 base): a name in /etc/passwd keeps torch's
@@ -64,19 +72,21 @@ def compiled_artifacts_key(
 ) -> str:
     """The cache directory (relative to the cache root) of one compiled configuration.
 
-    Artifacts are only valid for the same weights, Neuron SDK and shapes, so all of those are in the key;
-    the same configuration always yields the same key (in every pod and every region).
+    Artifacts are only valid for the same weights, Neuron SDK and shapes, so all of those are in the key,
+    with the KV layout they were compiled for (prefix caching, block size, number of blocks); the same
+    configuration always yields the same key (in every pod and every region).
     """
     model = re.sub(r"[^A-Za-z0-9._-]+", "--", model_id)
+    blocks = num_gpu_blocks(model_id, tensor_parallel_size, max_model_len, max_num_seqs)
     return (
         f"{model}/{revision[:12]}/neuron-sdk-{neuron_sdk}/"
-        f"tp{tensor_parallel_size}-len{max_model_len}-seqs{max_num_seqs}-block{BLOCK_SIZE}"
+        f"tp{tensor_parallel_size}-len{max_model_len}-seqs{max_num_seqs}-prefix-block{KV_BLOCK_SIZE}x{blocks}"
     )
 
 
-def num_gpu_blocks(max_model_len: int, max_num_seqs: int) -> int:
-    """KV-cache blocks the plugin must be told to allocate (vllm-neuron known issue 2)."""
-    return math.ceil(max_model_len / BLOCK_SIZE) * max_num_seqs
+def num_gpu_blocks(model_id: str, tensor_parallel_size: int, max_model_len: int, max_num_seqs: int) -> int:
+    """KV-cache blocks the plugin allocates (`--num-gpu-blocks-override`, NxD Inference `pa_num_blocks`)."""
+    return kv_cache_blocks(model_id, tensor_parallel_size, max_model_len, max_num_seqs)
 
 
 # NxD Inference options (`--additional-config`): store pre-sharded weights with the compiled artifacts,
@@ -91,6 +101,7 @@ def vllm_args(
     tensor_parallel_size: int,
     max_model_len: int,
     max_num_seqs: int,
+    kv_blocks: int,
     host: str = "0.0.0.0",
 ) -> list[str]:
     """The OpenAI server's arguments (the API key comes from VLLM_API_KEY, never an argument)."""
@@ -105,11 +116,11 @@ def vllm_args(
         str(max_model_len),
         "--max-num-seqs",
         str(max_num_seqs),
+        "--enable-prefix-caching",
         "--block-size",
-        str(BLOCK_SIZE),
+        str(KV_BLOCK_SIZE),
         "--num-gpu-blocks-override",
-        str(num_gpu_blocks(max_model_len, max_num_seqs)),
-        "--no-enable-prefix-caching",
+        str(kv_blocks),
         "--additional-config",
         NEURON_CONFIG,
         "--host",
@@ -238,13 +249,14 @@ class VllmNeuronServer(pulumi.ComponentResource):
             self._compile_job(name, args, pod_common, labels, key, upstream, waits)
             waits.append(pod_common.wait_for_artifacts())
 
-        requests = serving_pod_requests(tp)
+        requests = serving_pod_requests(tp, args["model_id"])
+        blocks = num_gpu_blocks(args["model_id"], tp, max_len, max_seqs)
         container = {
             "name": "vllm",
             "image": versions.VLLM_NEURON_IMAGE,
             "imagePullPolicy": "IfNotPresent",
             "command": list(SERVER_COMMAND),
-            "args": vllm_args(pod_common.model_dir, args["served_model_name"], tp, max_len, max_seqs),
+            "args": vllm_args(pod_common.model_dir, args["served_model_name"], tp, max_len, max_seqs, blocks),
             "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
             "env": [
                 *pod_common.env,
@@ -379,7 +391,7 @@ class VllmNeuronServer(pulumi.ComponentResource):
                 f"{list(args['instance_types'])}; add one (e.g. inf2.8xlarge) or set compile_job false"
             )
         spec = INF2_TYPES[instance_type]
-        requests = serving_pod_requests(tp)
+        requests = serving_pod_requests(tp, args["model_id"])
         # The compiler's peak is host memory: ask for most of the node so the Job lands on this size.
         memory_mib = int(spec.memory_gib * 1024 * 0.6)
         server = shlex.join(
@@ -391,6 +403,7 @@ class VllmNeuronServer(pulumi.ComponentResource):
                     tp,
                     args["max_model_len"],
                     args["max_num_seqs"],
+                    num_gpu_blocks(args["model_id"], tp, args["max_model_len"], args["max_num_seqs"]),
                     host="127.0.0.1",
                 ),
             ]

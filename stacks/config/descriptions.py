@@ -99,6 +99,16 @@ KEY_DOCS: dict[str, tuple[str, str]] = {
         "new nodes",
     ),
     "inferencePool.imageCache.bottlerocketVersion": ("Bottlerocket release the snapshot was made with.", "new nodes"),
+    "inferencePool.imagePull": (
+        "How nodes pull the serving image: `soci` (SOCI parallel pull: AL2023 FastImagePull, Bottlerocket "
+        "settings) or `containerd` (docs/performance.md).",
+        "new nodes (drifted nodes are replaced one at a time)",
+    ),
+    "inferencePool.bottlerocketVersion": (
+        "Run the inference nodes on this Bottlerocket release (e.g. v1.61.0, the first with Kubernetes 1.36) "
+        "instead of AL2023; SOCI needs v1.44.0 or later; not with imageCache.",
+        "new nodes (drifted nodes are replaced one at a time)",
+    ),
     "modelStore": ("The S3 bucket and the FSx for Lustre file system linked to it.", ""),
     "modelStore.deploymentType": (
         "`PERSISTENT_2`, or `SCRATCH_2` (dev: FSx-managed key, import only).",

@@ -86,7 +86,7 @@ def _model(s: _Section, pool: InferencePoolConfig, role: str) -> ModelConfig:
     replicas = s.integer("replicas", 0 if role == "dr" else 1, minimum=0, maximum=64)
     compile_job = s.boolean("compileJob", True)
     if tp in INF2_TP_DEGREES and types_that_fit_tp(tp, pool.instance_types):
-        _check_fit(s, tp, replicas, pool, compile_job)
+        _check_fit(s, tp, replicas, pool, compile_job, model_id)
     max_len = s.integer("maxModelLen", 8192, minimum=128, maximum=131072, allowed="(tokens)")
     if facts and max_len > facts.max_context:
         s.problems.add(s.key("maxModelLen"), max_len, f"must be at most the model's context of {facts.max_context}")
@@ -136,22 +136,24 @@ def _check_kv_cache(s: _Section, facts: ModelFacts, tp: int, max_len: int, max_s
         )
 
 
-def _check_fit(s: _Section, tp: int, replicas: int, pool: InferencePoolConfig, compile_job: bool) -> None:
+def _check_fit(
+    s: _Section, tp: int, replicas: int, pool: InferencePoolConfig, compile_job: bool, model_id: str | None
+) -> None:
     """The serving pod at this TP must fit an allowed instance type (after kubelet reservations and
     DaemonSets). The pool's device ceiling, shared by every model, is `_device_budget`'s."""
-    report = fit_report(serving_pod_requests(tp), pool.instance_types)
+    report = fit_report(serving_pod_requests(tp, model_id), pool.instance_types)
     if not any(f.pods for f in report):
         why = "; ".join(f"{f.instance_type}: {f.reason}" for f in report)
         s.problems.add(
             s.key("tensorParallelSize"),
             tp,
-            f"{_pod_wanted(tp)}, which no allowed instance type can host ({why}); change it or "
+            f"{_pod_wanted(tp, model_id)}, which no allowed instance type can host ({why}); change it or "
             "inferencePool.instanceTypes",
         )
 
 
-def _pod_wanted(tp: int) -> str:
-    requests = serving_pod_requests(tp)
+def _pod_wanted(tp: int, model_id: str | None) -> str:
+    requests = serving_pod_requests(tp, model_id)
     return (
         f"a serving pod at tensorParallelSize {tp} requests {requests.neuron_devices} Neuron device(s), "
         f"{requests.cpu_millis}m cpu and {requests.memory_mib}Mi memory"
@@ -205,7 +207,7 @@ def _device_budget(models: list[tuple[str, ModelConfig]], pool: InferencePoolCon
         tp = m.tensor_parallel_size
         if not m.replicas or tp not in INF2_TP_DEGREES or not types_that_fit_tp(tp, pool.instance_types):
             continue
-        requests = serving_pod_requests(tp)
+        requests = serving_pod_requests(tp, m.id)
         if not any(f.pods for f in fit_report(requests, pool.instance_types)):
             continue  # refused by the fit check already
         # At once, during a change that needs new compiled artifacts: the old replicas keep serving, the
@@ -218,7 +220,7 @@ def _device_budget(models: list[tuple[str, ModelConfig]], pool: InferencePoolCon
         extra = " and the compile Job" if m.compile_job else ""
         name = key.removeprefix(f"{CONFIG_NAMESPACE}:")
         parts.append(
-            f"{m.replicas} replica(s) of {_pod_wanted(tp)}, plus one more pod during rolling updates{extra} "
+            f"{m.replicas} replica(s) of {_pod_wanted(tp, m.id)}, plus one more pod during rolling updates{extra} "
             f"({name}.replicas = {m.replicas}, {name}.compileJob = {str(m.compile_job).lower()})"
         )
     if needed > pool.max_neuron_devices:

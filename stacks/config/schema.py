@@ -104,6 +104,8 @@ class InferencePoolConfig:
     max_neuron_devices: int
     image_cache_snapshot_id: str | None = None
     image_cache_bottlerocket_version: str | None = None
+    image_pull: str = "soci"  # inferencePool.imagePull (inferentia_chat/image_pull.py)
+    bottlerocket_version: str | None = None  # Bottlerocket nodes without the image cache
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from typing import Any
 
 from inferentia_chat import versions
 from inferentia_chat.hardware import INF2_TYPES
+from inferentia_chat.image_pull import BOTTLEROCKET_SOCI_MIN, IMAGE_PULL_SOCI, IMAGE_PULLS, version_tuple
 
 from .fields import _MISSING, ConfigError, _Problems, _Section
 from .model import _device_budget, _fleet_throughput, _models
@@ -223,6 +224,7 @@ def _inference_pool(s: _Section) -> InferencePoolConfig:
         missing = "bottlerocketVersion" if bottlerocket is None else "snapshotId"
         s.problems.missing(cache.key(missing), "imageCache needs both snapshotId and bottlerocketVersion")
     cache.finish()
+    image_pull, bottlerocket_version = _image_pull(s, bottlerocket)
     s.finish()
     return InferencePoolConfig(
         instance_types=types,
@@ -233,7 +235,33 @@ def _inference_pool(s: _Section) -> InferencePoolConfig:
         max_neuron_devices=max_devices,
         image_cache_snapshot_id=snapshot if bottlerocket else None,
         image_cache_bottlerocket_version=bottlerocket if snapshot else None,
+        image_pull=image_pull,
+        bottlerocket_version=bottlerocket_version,
     )
+
+
+def _image_pull(s: _Section, cache_version: str | None) -> tuple[str, str | None]:
+    """`inferencePool.imagePull` and `inferencePool.bottlerocketVersion`: how inference nodes get the serving
+    image, and the OS they run (docs/performance.md)."""
+    pull = s.string("imagePull", IMAGE_PULL_SOCI, choices=IMAGE_PULLS) or IMAGE_PULL_SOCI
+    version = s.string(
+        "bottlerocketVersion",
+        None,
+        pattern=BOTTLEROCKET_VERSION,
+        allowed="must be a Bottlerocket release such as v1.61.0 (the first with the aws-k8s-1.36 variant)",
+    )
+    if version and cache_version:
+        s.problems.add(
+            s.key("bottlerocketVersion"), version, "leave it out with imageCache: set imageCache.bottlerocketVersion"
+        )
+        version = None
+    if version and pull == IMAGE_PULL_SOCI and version_tuple(version) < BOTTLEROCKET_SOCI_MIN:
+        s.problems.add(
+            s.key("bottlerocketVersion"),
+            version,
+            "SOCI parallel pull needs Bottlerocket v1.44.0 or later (or imagePull: containerd)",
+        )
+    return pull, version
 
 
 def _model_store(s: _Section, network: NetworkConfig, region: str) -> ModelStoreConfig:

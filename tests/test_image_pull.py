@@ -1,0 +1,83 @@
+"""How inference nodes get the serving image: each mechanism in the node class, its config, its budget figure."""
+
+import pytest
+from conftest import plan_for
+
+from offline import budget
+from offline.render import stack_config
+from stacks.config import ConfigError, parse_config
+
+POOL = "inferentia-chat:inferencePool"
+BASE = {"instanceTypes": ["inf2.xlarge", "inf2.8xlarge"], "maxNeuronDevices": 3}
+
+
+def new_node(plan) -> dict:
+    return budget.replica_budget(stack_config(plan.result))["newNode"]
+
+
+def pull_of(part: dict) -> dict:
+    return {p["phase"]: p for p in part["phases"]}["image pull"]
+
+
+def test_bottlerocket_nodes_pull_with_soci_settings_and_meet_the_new_node_target():
+    plan = plan_for(**{POOL: {**BASE, "bottlerocketVersion": "v1.61.0"}})
+    (node_class,) = plan.k8s("EC2NodeClass")
+    spec = node_class["spec"]
+    assert spec["amiFamily"] == "Bottlerocket" and spec["amiSelectorTerms"] == [{"alias": "bottlerocket@v1.61.0"}]
+    settings = spec["userData"]
+    assert 'snapshotter = "soci"' in settings and 'pull-mode = "parallel-pull-unpack"' in settings
+    assert "device-ownership-from-security-context = true" in settings  # non-root pods own Neuron devices
+    data = next(m for m in spec["blockDeviceMappings"] if m["deviceName"] == "/dev/xvdb")
+    assert data["rootVolume"] is True and data["ebs"]["throughput"] == 600 and "snapshotID" not in data["ebs"]
+    new = new_node(plan)
+    # 17.5 GB at the Bottlerocket SOCI rate: 10,778,400,361 bytes in 44.974 s.
+    assert pull_of(new)["seconds"] == pytest.approx(17.5e3 / (10_778_400_361 / 44.974 / 1e6), abs=0.2)
+    assert new["meetsTarget"] is True
+    # The same nodes without SOCI: the budget misses again.
+    plain = plan_for(**{POOL: {**BASE, "bottlerocketVersion": "v1.61.0", "imagePull": "containerd"}})
+    (plain_class,) = plain.k8s("EC2NodeClass")
+    assert "soci" not in plain_class["spec"]["userData"]
+    assert new_node(plain)["meetsTarget"] is False
+
+
+def test_the_image_cache_keeps_the_overlayfs_images_of_its_snapshot():
+    cache = {"snapshotId": "snap-0123456789abcdef0", "bottlerocketVersion": "v1.61.0"}
+    (node_class,) = plan_for(**{POOL: {**BASE, "imageCache": cache}}).k8s("EC2NodeClass")
+    settings = node_class["spec"]["userData"]
+    # Changing the snapshotter would make Bottlerocket remove the cached images at boot.
+    assert "soci" not in settings and "device-ownership-from-security-context = true" in settings
+
+
+@pytest.mark.parametrize(
+    ("pool", "message"),
+    [
+        (
+            {"bottlerocketVersion": "1.61"},
+            r"inferencePool\.bottlerocketVersion = '1\.61': must be a Bottlerocket release",
+        ),
+        (
+            {"bottlerocketVersion": "v1.43.0"},
+            r"bottlerocketVersion = 'v1\.43\.0': SOCI parallel pull needs Bottlerocket v1\.44\.0",
+        ),
+        (
+            {
+                "bottlerocketVersion": "v1.61.0",
+                "imageCache": {"snapshotId": "snap-0123456789abcdef0", "bottlerocketVersion": "v1.61.0"},
+            },
+            r"bottlerocketVersion = 'v1\.61\.0': leave it out with imageCache",
+        ),
+        ({"imagePull": "lazy"}, r"inferencePool\.imagePull = 'lazy': must be one of soci, containerd"),
+    ],
+)
+def test_bad_pull_settings_are_refused_with_the_key(pool: dict, message: str):
+    with pytest.raises(ConfigError, match=message):
+        parse_config({"inferencePool": pool}, region="us-east-1", stack="dev")
+
+
+def test_old_bottlerocket_is_allowed_with_the_plain_pull():
+    cfg = parse_config(
+        {"inferencePool": {"bottlerocketVersion": "v1.40.0", "imagePull": "containerd"}},
+        region="us-east-1",
+        stack="dev",
+    )
+    assert cfg.inference_pool.bottlerocket_version == "v1.40.0"
