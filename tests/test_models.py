@@ -158,7 +158,8 @@ def test_the_dr_stack_checks_every_replicated_model(two: Plan):
     commands = model_check_commands("us-west-2", "replica", two.outputs["modelObjects"])
     assert set(commands) == {"mistral-7b-instruct", "qwen2.5-7b-instruct"}
     assert commands["qwen2.5-7b-instruct"][0].endswith("--key models/qwen2.5-7b-instruct/.model-complete.json")
-    assert "/tp2-len4096-seqs8-block32/.complete" in commands["qwen2.5-7b-instruct"][1]
+    key = compiled_artifacts_key(QWEN["id"], QWEN["revision"], versions.NEURON_SDK_VERSION, 2, 4096, 8)
+    assert commands["qwen2.5-7b-instruct"][1].endswith(f"--key neuron-cache/{key}/.complete")
 
 
 def test_the_dr_render_lists_the_check_commands_of_the_primarys_models(tmp_path: Path, two: Plan):
