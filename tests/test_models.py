@@ -230,3 +230,17 @@ def test_a_serving_standby_states_each_entrys_model_keys():
 def test_a_one_entry_list_is_the_shorthand(dev: Plan):
     one = plan_for("dev", **{"inferentia-chat:model": None, MODELS: [MISTRAL]})
     assert {r.urn: r.inputs for r in one.resources} == {r.urn: r.inputs for r in dev.resources}
+
+
+def test_the_cost_estimate_counts_every_model(dev: Plan, two: Plan):
+    from offline.cost import cost
+    from offline.render import stack_config
+
+    def lines(plan: Plan) -> dict[str, dict]:
+        report = cost(plan.result, stack_config(plan.result))
+        return {line["item"]: line for line in report["lines"]}
+
+    one, both = lines(dev), lines(two)
+    nodes = next(k for k in both if k.startswith("inference nodes"))
+    assert both[nodes]["quantityIdle"] == 2 * one[nodes]["quantityIdle"]  # one serving node per model, idle
+    assert len([k for k in both if k.startswith("Neuron compilation")]) == 2  # one compile per model
