@@ -244,3 +244,28 @@ def test_the_cost_estimate_counts_every_model(dev: Plan, two: Plan):
     nodes = next(k for k in both if k.startswith("inference nodes"))
     assert both[nodes]["quantityIdle"] == 2 * one[nodes]["quantityIdle"]  # one serving node per model, idle
     assert len([k for k in both if k.startswith("Neuron compilation")]) == 2  # one compile per model
+
+
+def test_a_serving_standby_builds_every_model_idle(tmp_path: Path, two: Plan):
+    from conftest import SERVING_STANDBY
+
+    from offline.render import write_render
+
+    write_render(two.result, tmp_path)
+    standby = {
+        **SERVING_STANDBY,
+        "inferentia-chat:model": None,
+        MODELS: [
+            {k: v for k, v in m.items() if k != "replicas"} | {"revision": m.get("revision", versions.MODEL_REVISION)}
+            for m in (MISTRAL, QWEN)
+        ],
+    }
+    plan = Plan(run_stack("dev-dr", out=tmp_path, overrides=standby))
+    deployments = {
+        d["metadata"]["name"]: d["spec"]["replicas"]
+        for d in plan.k8s("Deployment")
+        if d["metadata"]["namespace"] == "inference"
+    }
+    assert deployments == {"vllm": 0, f"vllm-{QWEN_SUFFIX}": 0}  # until the failover
+    # The models arrive by replication: nothing loads, preloads or compiles while no pod serves.
+    assert not [j for j in plan.k8s("Job") if j["metadata"].get("namespace") == "inference"]
