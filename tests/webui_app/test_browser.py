@@ -117,6 +117,18 @@ def ask(page: Page, app: TeamApp, steps: Steps, model: str) -> None:
             assert not [r for r in other_backend.requests if prompt in str(r.body)], other
 
 
+def signed_in_with_both_models(page: Page, app: TeamApp, steps: Steps) -> dict:
+    """After a sign-in: the chat page, both models in the picker; returns who the app says we are."""
+    page.locator("#chat-input").wait_for()
+    dismiss_release_notes(page)
+    steps.shot("signed-in")
+    me = page.request.get(app.url + "/api/v1/auths/").json()
+    assert picker_models(page) == MODELS
+    steps.shot("model-picker")
+    page.keyboard.press("Escape")
+    return me
+
+
 def sign_out(page: Page) -> None:
     page.get_by_role("button", name="User menu").first.click()
     page.get_by_text("Sign Out").click()
@@ -136,12 +148,7 @@ def test_local_admin_signs_in_sees_both_models_gets_an_answer_from_each_and_sign
     page.get_by_placeholder(PASSWORD_FORM[1]).fill(local_app.env["WEBUI_ADMIN_PASSWORD"])
     steps.shot("sign-in-form")
     page.get_by_role("button", name="Sign in").click()
-    page.locator("#chat-input").wait_for()
-    dismiss_release_notes(page)
-    steps.shot("signed-in")
-    assert picker_models(page) == MODELS
-    steps.shot("model-picker")
-    page.keyboard.press("Escape")
+    assert signed_in_with_both_models(page, local_app, steps)["role"] == "admin"
     for model in MODELS:
         ask(page, local_app, steps, model)
     sign_out(page)
@@ -198,14 +205,8 @@ def sign_in_with_provider(page: Page, app: TeamApp, steps: Steps, who: str) -> N
 def test_oidc_admin_signs_in_sees_both_models_gets_an_answer_from_each_and_signs_out(oidc_app: TeamApp, steps: Steps):
     page = steps.page
     sign_in_with_provider(page, oidc_app, steps, "alice")
-    page.locator("#chat-input").wait_for()
-    dismiss_release_notes(page)
-    steps.shot("signed-in")
-    me = page.request.get(oidc_app.url + "/api/v1/auths/").json()
+    me = signed_in_with_both_models(page, oidc_app, steps)
     assert me["email"] == "alice@example.com" and me["role"] == "admin"  # from the group claim
-    assert picker_models(page) == MODELS
-    steps.shot("model-picker")
-    page.keyboard.press("Escape")
     for model in MODELS:
         ask(page, oidc_app, steps, model)
     sign_out(page)
@@ -219,13 +220,8 @@ def test_oidc_admin_signs_in_sees_both_models_gets_an_answer_from_each_and_signs
 def test_oidc_member_is_a_user_who_may_use_every_model(oidc_app: TeamApp, steps: Steps):
     page = steps.page
     sign_in_with_provider(page, oidc_app, steps, "bob")
-    page.locator("#chat-input").wait_for()
-    dismiss_release_notes(page)
-    me = page.request.get(oidc_app.url + "/api/v1/auths/").json()
+    me = signed_in_with_both_models(page, oidc_app, steps)
     assert me["email"] == "bob@corp.example.com" and me["role"] == "user"  # not pending, not admin
-    assert picker_models(page) == MODELS
-    steps.shot("model-picker")
-    page.keyboard.press("Escape")
     ask(page, oidc_app, steps, MODELS[1])
     admin_only = page.request.get(oidc_app.url + "/api/v1/users/")
     assert admin_only.status in (401, 403)

@@ -43,6 +43,8 @@ class App:
     panel_change: tuple[int, object]
     signup_while_panel_open: tuple[int, object]
     changed_secret_password: str  # what the admin-password Secret held at the second start
+    connections_change: tuple[int, object]  # an admin replacing the inference connections in the panel
+    base_urls: str  # the connections the environment gives
 
 
 def dev_served_model() -> str:
@@ -77,6 +79,14 @@ def app() -> Iterator[App]:
         config = pod.request("GET", "/api/v1/auths/admin/config", token=token)[1]
         panel = pod.request("POST", "/api/v1/auths/admin/config", {**config, "ENABLE_SIGNUP": True}, token=token)
         while_open = pod.request("POST", "/api/v1/auths/signup", LATECOMER)
+        # ...and points the model connection somewhere else (Admin Panel > Connections).
+        elsewhere = {
+            "ENABLE_OPENAI_API": True,
+            "OPENAI_API_BASE_URLS": ["http://127.0.0.1:9/v1"],
+            "OPENAI_API_KEYS": ["not-the-key"],
+            "OPENAI_API_CONFIGS": {},
+        }
+        connections = pod.request("POST", "/openai/config/update", elsewhere, token=token)
         pod.stop()
         # Someone changes the admin-password Secret (a new generated value after `pulumi up`)...
         first_password = env["WEBUI_ADMIN_PASSWORD"]
@@ -92,6 +102,8 @@ def app() -> Iterator[App]:
             panel,
             while_open,
             env["WEBUI_ADMIN_PASSWORD"],
+            connections,
+            env["OPENAI_API_BASE_URLS"],
         )
     finally:
         pod.stop()
@@ -164,6 +176,15 @@ def test_the_environment_overrides_settings_changed_in_the_admin_panel_at_restar
     other = {**STRANGER, "email": "mallory2@example.com"}
     status, body = app.pod.request("POST", "/api/v1/auths/signup", other)
     assert status == 403, body
+
+
+def test_admins_cannot_replace_the_model_connections_for_good(app: App):
+    # The change was real while the pod ran...
+    assert app.connections_change[0] == 200, app.connections_change
+    # ...and the restart restored the stack's connections (ENABLE_PERSISTENT_CONFIG=False).
+    status, config = app.pod.request("GET", "/openai/config", token=sign_in(app))
+    assert status == 200, config
+    assert config["OPENAI_API_BASE_URLS"] == app.base_urls.split(";")
 
 
 def test_the_bootstrapped_admin_signs_in(app: App):
