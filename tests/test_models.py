@@ -269,3 +269,16 @@ def test_a_serving_standby_builds_every_model_idle(tmp_path: Path, two: Plan):
     assert deployments == {"vllm": 0, f"vllm-{QWEN_SUFFIX}": 0}  # until the failover
     # The models arrive by replication: nothing loads, preloads or compiles while no pod serves.
     assert not [j for j in plan.k8s("Job") if j["metadata"].get("namespace") == "inference"]
+
+
+def test_the_deploy_budget_gates_each_server_on_its_own_jobs(two: Plan):
+    from offline.budget import _gates
+
+    gates = _gates({r.urn: r for r in two.resources})
+    second = f"vllm-{QWEN_SUFFIX}"
+    assert set(gates) == {"vllm", second}
+    names = {g: {wait: two.by_urn[urn].inputs["metadata"]["name"] for wait, urn in w.items()} for g, w in gates.items()}
+    assert names["vllm"]["wait-for-model"] == "model-load"
+    assert names[second]["wait-for-model"] == f"model-load-{QWEN_SUFFIX}"
+    assert names["vllm"]["wait-for-compiled-artifacts"].startswith("vllm-compile-")
+    assert names[second]["wait-for-compiled-artifacts"].startswith(f"{second}-compile-")
