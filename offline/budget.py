@@ -13,6 +13,7 @@ Every number is a `Figure` that says whether it is published (with its source) o
 basis). Estimates are deliberately round; replace them with measurements from a real deployment.
 """
 
+import dataclasses
 import math
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
@@ -227,7 +228,11 @@ NONE = Figure(0, "computed", "nothing before the work")
 
 
 def timing(
-    rec: Record, replica: dict[str, Any], gates: dict[str, dict[str, str]], compile_: Figure = COMPILE
+    rec: Record,
+    replica: dict[str, Any],
+    gates: dict[str, dict[str, str]],
+    compile_: Figure = COMPILE,
+    load: Figure = LOAD_JOB,
 ) -> Timing:
     """The timing of one resource; `gates` maps a vLLM server (its instance label) and a wait (init container
     name) to the URN it waits for."""
@@ -244,7 +249,7 @@ def timing(
     if rec.type == "kubernetes:batch/v1:Job":
         component = _label(rec, "app.kubernetes.io/component")
         if component == "model-load":
-            return Timing(NONE, LOAD_JOB)
+            return Timing(NONE, load)
         if component == "model-preload":
             return Timing(NONE, PRELOAD_JOB)
         if component == "neuron-compile":
@@ -292,12 +297,14 @@ INDEPENDENT = [
 ]
 
 
-def deploy_budget(records: Iterable[Record], replica: dict[str, Any], compile_: Figure = COMPILE) -> dict[str, Any]:
+def deploy_budget(
+    records: Iterable[Record], replica: dict[str, Any], compile_: Figure = COMPILE, load: Figure = LOAD_JOB
+) -> dict[str, Any]:
     """The critical path of `pulumi up` and the dependencies that serialize slow resources without need.
     `compile_`: what the compile Job's work takes (a compilation, or a cache hit on a re-deploy or in DR)."""
     recs = {r.urn: r for r in records}
     gates = _gates(recs)
-    times = {u: timing(r, replica, gates, compile_) for u, r in recs.items()}
+    times = {u: timing(r, replica, gates, compile_, load) for u, r in recs.items()}
     finish: dict[str, float] = {}
     via: dict[str, str | None] = {}
 
@@ -344,7 +351,7 @@ def deploy_budget(records: Iterable[Record], replica: dict[str, Any], compile_: 
         "falseDependencies": flagged,
         "creationTimes": {
             **{t: asdict(f) for t, f in sorted(CREATE_TIMES.items())},
-            "model-load Job": asdict(LOAD_JOB),
+            "model-load Job": asdict(load),
             "model-preload Job": asdict(PRELOAD_JOB),
             "Neuron compilation": asdict(compile_),
         },
@@ -413,6 +420,29 @@ def _paths_to(recs: dict[str, Record], start: str, target) -> list[list[str]]:
     return hits
 
 
+# The pull mechanisms a stack can choose (inferencePool.imagePull / bottlerocketVersion / imageCache), each
+# with the release or snapshot the comparison assumes: the first Bottlerocket release with Kubernetes 1.36.
+_ALTERNATIVES = {
+    "containerd (AL2023)": {"image_pull": "containerd"},
+    "SOCI parallel pull (AL2023)": {"image_pull": "soci"},
+    "SOCI parallel pull (Bottlerocket)": {"image_pull": "soci", "bottlerocket_version": "v1.61.0"},
+    "image cache (Bottlerocket snapshot)": {
+        "image_cache_snapshot_id": "snap-00000000000000000",
+        "image_cache_bottlerocket_version": "v1.61.0",
+    },
+}
+
+
+def pull_alternatives(cfg: StackConfig) -> dict[str, float]:
+    """The new-node total under each pull mechanism, everything else as configured: what a choice buys."""
+    base = {"image_cache_snapshot_id": None, "image_cache_bottlerocket_version": None, "bottlerocket_version": None}
+    out = {}
+    for label, change in _ALTERNATIVES.items():
+        pool = dataclasses.replace(cfg.inference_pool, **{**base, **change})
+        out[label] = replica_budget(dataclasses.replace(cfg, inference_pool=pool))["newNode"]["totalSeconds"]
+    return out
+
+
 def budget(result: RunResult, cfg: StackConfig, measured: dict[str, Any] | None = None) -> dict[str, Any]:
     """budget.json for a stack; `measured` = a phases JSON (its `budgetInput` replaces estimates)."""
     given = (measured or {}).get("budgetInput") or {}
@@ -421,6 +451,11 @@ def budget(result: RunResult, cfg: StackConfig, measured: dict[str, Any] | None 
         Figure(float(given["compile"]), "measured", f"{MEASURED_SOURCE}: the compile Job")
         if "compile" in given
         else COMPILE
+    )
+    load = (
+        Figure(float(given["model load"]), "measured", f"{MEASURED_SOURCE}: the model-load Job")
+        if "model load" in given
+        else LOAD_JOB
     )
     fleet = replica_budget(cfg, loading_pods=max(cfg.model.replicas, 1))
     return {
@@ -431,10 +466,11 @@ def budget(result: RunResult, cfg: StackConfig, measured: dict[str, Any] | None 
             "loadingPods": max(cfg.model.replicas, 1),
             "weightReadSeconds": next(p["seconds"] for p in fleet["warmNode"]["phases"] if p["phase"] == "weight read"),
         },
-        "deploy": deploy_budget(result.resources, replica, compile_),
+        "deploy": deploy_budget(result.resources, replica, compile_, load),
         # The same `pulumi up` when compiled artifacts for this configuration are already in the cache: a
         # re-deploy, or the DR region (the artifacts replicate with the bucket).
-        "deployWithCachedArtifacts": deploy_budget(result.resources, replica, CACHE_HIT),
+        "deployWithCachedArtifacts": deploy_budget(result.resources, replica, CACHE_HIT, load),
+        "newNodeByPullMechanism": pull_alternatives(cfg),
         "measured": bool(given),
         "targets": {
             "warmNodeSeconds": TARGET_WARM_NODE_S,
@@ -463,6 +499,7 @@ def summary(b: dict[str, Any]) -> str:
         "budget (build/<stack>/budget.json; estimates and published figures, see there):",
         line("new replica, warm node", b["replica"]["warmNode"]),
         line("new replica, new node ", b["replica"]["newNode"]),
+        "    by pull mechanism: " + ", ".join(f"{k} {v:.0f} s" for k, v in b["newNodeByPullMechanism"].items()),
         deploy("pulumi up, first deploy", d),
         deploy("pulumi up, cached artifacts", b["deployWithCachedArtifacts"]),
     ]

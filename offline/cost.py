@@ -131,8 +131,18 @@ def _lines(result: RunResult, cfg: StackConfig, prices: PriceTable) -> tuple[lis
         lines += _inference_lines(cfg, prices)
     lines += _network_lines(result, cfg, prices, usage)
     lines += _storage_lines(result, cfg, prices, types)
-    lines += _account_lines(prices, types, usage)
+    lines += _account_lines(result, cfg, prices, types, usage)
     return lines, usage
+
+
+def _by_region(result: RunResult, cfg: StackConfig, kind: str) -> Counter[str]:
+    """Resources of one type per region: pulumi-aws v7 resources carry their own `region` (e.g. the DR stack's
+    alarms and batch key live in the primary's region); without it, the stack's region."""
+    return Counter((r.inputs.get("region") or cfg.region) for r in result.resources if r.type == kind)
+
+
+def _table(prices: PriceTable, region: str) -> PriceTable:
+    return prices if region == prices.region else PriceTable.load(region)
 
 
 def _usage(usage: list[dict[str, Any]], prices: PriceTable, item: str, key: str, unit: str) -> None:
@@ -190,15 +200,16 @@ def _storage_lines(result: RunResult, cfg: StackConfig, prices: PriceTable, type
         gb = ms.storage_capacity_gib  # the provisioned capacity, as AWS's pricing examples count it
         lines.append(Line(f"FSx for Lustre ({tier} MB/s/TiB, {gb} GiB)", "GB-months", fsx, gb, gb))
     stored = _bucket_gb(cfg)
-    buckets = [
-        r
+    buckets = Counter(
+        r.inputs.get("region") or cfg.region
         for r in result.resources
         if r.type == "aws:s3/bucket:Bucket" and r.name.endswith(("store-bucket", "replica-bucket"))
-    ]
-    if buckets:
-        s3, n = prices.get("s3_standard_gb_month"), len(buckets)
+    )
+    for region, n in sorted(buckets.items()):
+        s3 = _table(prices, region).get("s3_standard_gb_month")
         note = "the weights and the compiled artifacts (about one more copy of the weights)"
-        lines.append(Line("S3 storage: model and artifacts", "GB-months", s3, n * stored, n * stored, note))
+        item = f"S3 storage: model and artifacts ({region})"
+        lines.append(Line(item, "GB-months", s3, n * stored, n * stored, note))
     if types["aws:s3/bucketReplicationConfig:BucketReplicationConfig"]:
         source = PriceTable.load(cfg.dr.primary_region) if cfg.dr else prices  # billed in the source region
         once = "once: replicating the model and artifacts; later only changed objects"
@@ -209,21 +220,18 @@ def _storage_lines(result: RunResult, cfg: StackConfig, prices: PriceTable, type
     return lines
 
 
-def _account_lines(prices: PriceTable, types: Counter[str], usage: list[dict[str, Any]]) -> list[Line]:
-    """Keys, alarms, dashboards; logs and managed Prometheus as usage."""
+def _account_lines(
+    result: RunResult, cfg: StackConfig, prices: PriceTable, types: Counter[str], usage: list[dict[str, Any]]
+) -> list[Line]:
+    """Keys, alarms, dashboards, each priced in its own region; logs and managed Prometheus as usage."""
     lines: list[Line] = []
     for kind, item, unit, key in (
         ("aws:kms/key:Key", "KMS customer keys", "key-months", "kms_key_month"),
         ("aws:cloudwatch/metricAlarm:MetricAlarm", "CloudWatch alarms", "alarm-months", "cloudwatch_alarm_month"),
-        (
-            "aws:cloudwatch/dashboard:Dashboard",
-            "CloudWatch dashboards",
-            "dashboard-months",
-            "cloudwatch_dashboard_month",
-        ),
+        ("aws:cloudwatch/dashboard:Dashboard", "CloudWatch dashboards", "dashboards", "cloudwatch_dashboard_month"),
     ):
-        if types[kind]:
-            lines.append(Line(item, unit, prices.get(key), types[kind], types[kind]))
+        for region, n in sorted(_by_region(result, cfg, kind).items()):
+            lines.append(Line(f"{item} ({region})", unit, _table(prices, region).get(key), n, n))
     if types["aws:cloudwatch/logGroup:LogGroup"] or types["aws:ec2/flowLog:FlowLog"]:
         logs = "CloudWatch Logs ingestion (control-plane logs, flow logs)"
         _usage(usage, prices, logs, "cloudwatch_logs_ingest_gb", "GB")

@@ -1,7 +1,7 @@
 """Measured start-up phases of a deployed stack, beside the budget's figures.
 
     python -m offline phases --kubeconfig ~/.kube/config [--context C] [--namespace inference]
-                             [--stack dev] [--json build/dev/measured.json]
+                             [--stack dev] [--json build/dev/measured.json] [--from DIR]
 
 reads, with the official Kubernetes Python client, what the cluster recorded about the serving pods: the
 Karpenter NodeClaim of each pod's node (status conditions Launched, Registered, Initialized), the kubelet's
@@ -18,11 +18,14 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 SERVING_SELECTOR = "app.kubernetes.io/name=vllm"
 COMPILE_COMPONENT = "neuron-compile"
+LOAD_COMPONENT = "model-load"  # the model store's load Job (model_store/labels.py)
+JOBS_SELECTOR = f"app.kubernetes.io/component in ({COMPILE_COMPONENT},{LOAD_COMPONENT})"
 SERVING_CONTAINER = "vllm"
 COMPILE_CONTAINER = "compile"
 WAIT_CONTAINERS = ("wait-for-model", "wait-for-compiled-artifacts")
@@ -32,6 +35,7 @@ PULLED = re.compile(
     r'Successfully pulled image "(?P<image>[^"]+)" in (?P<took>[0-9.hmsuµn]+)'
     r"(?: \((?P<waiting>[0-9.hmsuµn]+) including waiting\))?(?:\. Image size: (?P<bytes>\d+) bytes)?"
 )
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # sorts events without a time first
 _GO_DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|ms|us|µs|ns|m|s)")
 _UNIT_S = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
 
@@ -90,17 +94,24 @@ def collect(kubeconfig: str | None, context: str | None, namespace: str) -> Snap
     return Snapshot(
         events=plain(core.list_namespaced_event(namespace)),
         pods=plain(core.list_namespaced_pod(namespace, label_selector=SERVING_SELECTOR)),
-        jobs=plain(
-            batch.list_namespaced_job(namespace, label_selector=f"app.kubernetes.io/component={COMPILE_COMPONENT}")
-        ),
+        jobs=plain(batch.list_namespaced_job(namespace, label_selector=JOBS_SELECTOR)),
         nodeclaims=client.CustomObjectsApi(api).list_cluster_custom_object("karpenter.sh", "v1", "nodeclaims"),
     )
+
+
+FILES = ("events", "pods", "jobs", "nodeclaims")
+
+
+def load_files(folder: Path) -> Snapshot:
+    """The same lists saved with kubectl (`--from DIR`): events.json, pods.json, jobs.json, nodeclaims.json from
+    `kubectl get events|pods|jobs -n <ns> -o json` and `kubectl get nodeclaims -o json`."""
+    return Snapshot(**{name: json.loads((folder / f"{name}.json").read_text()) for name in FILES})
 
 
 def _pod_events(events: dict[str, Any], pod: str) -> list[dict[str, Any]]:
     mine = [e for e in events.get("items") or [] if (e.get("involvedObject") or {}).get("kind") == "Pod"]
     mine = [e for e in mine if e["involvedObject"].get("name") == pod]
-    return sorted(mine, key=lambda e: event_time(e) or datetime.min)
+    return sorted(mine, key=lambda e: event_time(e) or _EPOCH)
 
 
 def _pull(events: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -185,13 +196,34 @@ def _component(pod: dict[str, Any]) -> str | None:
     return ((pod.get("metadata") or {}).get("labels") or {}).get("app.kubernetes.io/component")
 
 
+def _latest_job(snap: Snapshot, component: str) -> dict[str, Any] | None:
+    jobs = [
+        j
+        for j in snap.jobs.get("items") or []
+        if _component(j) == component and (j.get("status") or {}).get("startTime")
+    ]
+    return max(jobs, key=lambda j: j["status"]["startTime"]) if jobs else None
+
+
+def load_job(snap: Snapshot) -> dict[str, Any] | None:
+    """The model-load Job: start to completion (download, verification, the marker)."""
+    job = _latest_job(snap, LOAD_COMPONENT)
+    if job is None:
+        return None
+    s = job["status"]
+    return {
+        "job": job["metadata"]["name"],
+        "seconds": _seconds(ts(s["startTime"]), ts(s.get("completionTime"))),
+        "succeeded": bool(s.get("succeeded")),
+    }
+
+
 def compile_job(snap: Snapshot) -> dict[str, Any] | None:
     """The compile Job: its start and completion (status.startTime, status.completionTime: node launch, pull
     and the wait for the model included) and the compilation itself (its `compile` container's run)."""
-    jobs = [j for j in snap.jobs.get("items") or [] if (j.get("status") or {}).get("startTime")]
-    if not jobs:
+    job = _latest_job(snap, COMPILE_COMPONENT)
+    if job is None:
         return None
-    job = max(jobs, key=lambda j: j["status"]["startTime"])
     s, name = job["status"], job["metadata"]["name"]
     runs = [
         _state_times(p.get("status") or {}, COMPILE_CONTAINER, "containerStatuses")
@@ -215,7 +247,7 @@ def measure(snap: Snapshot) -> dict[str, Any]:
     serving = [p for p in snap.pods.get("items") or [] if _component(p) == "inference" and _condition(p, "Ready")]
     pods = [pod_phases(p, snap) for p in serving]
     pods.sort(key=lambda p: p["pod"])
-    job = compile_job(snap)
+    job, load = compile_job(snap), load_job(snap)
     fresh = [p for p in pods if p["newNode"]]
     budget_input: dict[str, Any] = {}
     if fresh:  # a new node's pod measures every phase; the slowest such pod is the honest one
@@ -232,7 +264,9 @@ def measure(snap: Snapshot) -> dict[str, Any]:
         budget_input["load to ready"] = max(p["phases"]["load to ready"] or 0 for p in warm)
     if job and job["seconds"] is not None and job["succeeded"]:
         budget_input["compile"] = job["seconds"]
-    return {"pods": pods, "compileJob": job, "budgetInput": budget_input}
+    if load and load["seconds"] is not None and load["succeeded"]:
+        budget_input["model load"] = load["seconds"]
+    return {"pods": pods, "compileJob": job, "modelLoadJob": load, "budgetInput": budget_input}
 
 
 def report(measured: dict[str, Any], budget: dict[str, Any] | None) -> str:
@@ -269,12 +303,17 @@ def report(measured: dict[str, Any], budget: dict[str, Any] | None) -> str:
         lines.append(f"compile Job {job['job']}")
         lines.append(row("compilation (its compile container)", job["seconds"], compile_want))
         lines.append(row("Job start to completion (waits included)", job["jobSeconds"], None))
+    load = measured.get("modelLoadJob")
+    if load:
+        load_want = budget["deploy"]["creationTimes"]["model-load Job"]["value"] if budget else None
+        lines.append(f"model-load Job {load['job']}")
+        lines.append(row("download to completion", load["seconds"], load_want))
     return "\n".join(lines)
 
 
-def main_phases(args: Any, out_dir: Any) -> int:
+def main_phases(args: Any, out_dir: Path) -> int:
     """The `phases` subcommand (offline/render.py wires the arguments)."""
-    snap = collect(args.kubeconfig, args.context, args.namespace)
+    snap = load_files(Path(args.from_dir)) if args.from_dir else collect(args.kubeconfig, args.context, args.namespace)
     measured = measure(snap)
     budget_file = out_dir / args.stack / "budget.json" if args.stack else None
     budget = json.loads(budget_file.read_text()) if budget_file and budget_file.exists() else None

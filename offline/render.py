@@ -23,11 +23,14 @@ from typing import Any
 import yaml
 
 from stacks.config import CONFIG_NAMESPACE, ConfigError, decode_value, parse_config, read_stack_yaml
+from stacks.config.rules import STACK_PART, matches
 
 from . import budget, cloud, cost
 from .engine import SECRET, RunResult, install
 
 ROOT = Path(__file__).resolve().parent.parent
+# What a `secure:` value becomes: it cannot be decrypted offline, and never appears in a render.
+SECRET_PLACEHOLDER = "offline-placeholder-secret"
 _K8S_EXCLUDED = ("kubernetes:helm.sh/",)  # Helm releases stay in resources.json with their values
 
 
@@ -48,6 +51,8 @@ def read_stack_file(stack: str, root: Path = ROOT) -> StackFile:
     `secure:` values become a placeholder marked secret (they cannot be decrypted here).
     """
     project = yaml.safe_load((root / "Pulumi.yaml").read_text())["name"]
+    if not matches(STACK_PART, stack):
+        raise ConfigError([f"stack name {stack!r}: must be 1-100 letters, digits, _ . or - (Pulumi stack names)"])
     path = root / f"Pulumi.{stack}.yaml"
     if not path.is_file():
         raise ConfigError([f"{path.name}: no such stack file (stacks here: {', '.join(list_stacks(root))})"])
@@ -56,17 +61,34 @@ def read_stack_file(stack: str, root: Path = ROOT) -> StackFile:
     secret_keys: list[str] = []
     for key, value in raw.items():
         if isinstance(value, dict) and set(value) == {"secure"}:
-            config[key] = "offline-placeholder-secret"
+            config[key] = SECRET_PLACEHOLDER
             secret_keys.append(key)
         elif value is None:
             config[key] = "null"
         elif isinstance(value, dict | list):
-            config[key] = json.dumps(value, default=str)
+            # A secure value nested in an object makes the whole key a secret, as the CLI does.
+            opened, nested = _open_secrets(value)
+            config[key] = json.dumps(opened, default=str)
+            if nested:
+                secret_keys.append(key)
         elif isinstance(value, bool):
             config[key] = "true" if value else "false"
         else:
             config[key] = str(value)
     return StackFile(project=project, stack=stack, config=config, secret_keys=secret_keys, raw=raw)
+
+
+def _open_secrets(value: Any) -> tuple[Any, bool]:
+    """`value` with each nested `secure:` value replaced by the placeholder, and whether there was one."""
+    if isinstance(value, dict) and set(value) == {"secure"}:
+        return SECRET_PLACEHOLDER, True
+    if isinstance(value, dict):
+        pairs = {k: _open_secrets(v) for k, v in value.items()}
+        return {k: v for k, (v, _) in pairs.items()}, any(found for _, found in pairs.values())
+    if isinstance(value, list):
+        items = [_open_secrets(v) for v in value]
+        return [v for v, _ in items], any(found for _, found in items)
+    return value, False
 
 
 def list_stacks(root: Path = ROOT) -> list[str]:
@@ -145,7 +167,8 @@ def primary_of(stack: str, root: Path = ROOT) -> str | None:
         return None
     dr = raw.get(f"{CONFIG_NAMESPACE}:dr") or {}
     name = dr.get("primaryStack") if isinstance(dr, dict) else None
-    return str(name).rsplit("/", 1)[-1] if isinstance(name, str) and name else None
+    primary = name.rsplit("/", 1)[-1] if isinstance(name, str) else ""
+    return primary if matches(STACK_PART, primary) else None  # else the stack's configuration check says why
 
 
 def kubernetes_objects(result: RunResult) -> list[dict[str, Any]]:
@@ -283,6 +306,11 @@ def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
     p.add_argument("--stack", help="compare with build/<stack>/budget.json (render it first)")
     p.add_argument("--json", help="write the measured phases here (input of render --measured)")
     p.add_argument("--out", default=str(root / "build"), help="render output folder (default: build)")
+    p.add_argument(
+        "--from",
+        dest="from_dir",
+        help="read events.json, pods.json, jobs.json, nodeclaims.json saved with `kubectl get ... -o json` instead",
+    )
     args = parser.parse_args(argv)
     if args.command == "phases":
         from .phases import main_phases

@@ -38,6 +38,22 @@ WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "P
 LONG_RUNNING_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
 SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL)", re.IGNORECASE)
 PINNED_IMAGE = re.compile(r"^[^\s]+(@sha256:[0-9a-f]{64}|:[\w][\w.-]{0,127})$")
+DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+NAMESPACE = "kubernetes:core/v1:Namespace"
+
+# Where container images may come from: the upstream repositories of the pinned images (trivy KSV-0125,
+# "restrict container images to trusted registries"). The program validates `inferentia-chat:images`
+# against the same list (components/images.py ALLOWED_REPOSITORIES; a test keeps the two equal), but the
+# pack must run on its own, so it keeps its copy.
+ALLOWED_IMAGE_REPOSITORIES: tuple[str, ...] = (
+    "docker.io/library/python",
+    "ghcr.io/open-webui/open-webui",
+    "public.ecr.aws/fsx-csi-driver/aws-fsx-csi-driver",
+    "public.ecr.aws/neuron/pytorch-inference-vllm-neuronx",
+)
+# The label the program puts on every namespace it creates: `production` (the default environment) or
+# `development` (components/kube.py ENVIRONMENT_LABEL).
+ENVIRONMENT_LABEL = "inferentia-chat.io/environment"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -172,10 +188,14 @@ def eks_secure_control_plane(args: ResourceValidationArgs, report: ReportViolati
 # ------------------------------------------------------------------------------------------------
 
 
-def _kind(args: ResourceValidationArgs) -> str | None:
-    if not args.resource_type.startswith("kubernetes:"):
+def _kind_of(resource_type: str) -> str | None:
+    if not resource_type.startswith("kubernetes:"):
         return None
-    return args.resource_type.rsplit(":", 1)[-1]
+    return resource_type.rsplit(":", 1)[-1]
+
+
+def _kind(args: ResourceValidationArgs) -> str | None:
+    return _kind_of(args.resource_type)
 
 
 def _pod_spec(kind: str, props: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -231,6 +251,52 @@ def containers_are_pinned_sized_and_probed(args: ResourceValidationArgs, report:
                 report(f"container {name}: readinessProbe is required")
             if "livenessProbe" not in c and "startupProbe" not in c:
                 report(f"container {name}: a liveness or startup probe is required")
+
+
+def image_repository(image: str) -> str:
+    """The repository of an image reference (registry host and path, without tag or digest)."""
+    name = image.split("@", 1)[0]
+    head, _, tail = name.rpartition(":")
+    return head if head and "/" not in tail else name
+
+
+def images_from_allowed_registries(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Every container image comes from one of the allowed repositories (no unnamed registry, no
+    Docker Hub short names)."""
+    kind = _kind(args)
+    if kind not in WORKLOAD_KINDS:
+        return
+    for _, c in _containers(kind, args.props):
+        image = c.get("image")
+        if image and image_repository(image) not in ALLOWED_IMAGE_REPOSITORIES:
+            report(
+                f"container {c.get('name')}: image {image!r} is not from an allowed repository "
+                f"({', '.join(ALLOWED_IMAGE_REPOSITORIES)})"
+            )
+
+
+def images_pinned_by_digest_in_production(args: StackValidationArgs, report: ReportViolation) -> None:
+    """In a production stack (a namespace labelled production), every container image is pinned by digest."""
+    production = [
+        r
+        for r in args.resources
+        if r.resource_type == NAMESPACE
+        and ((r.props.get("metadata") or {}).get("labels") or {}).get(ENVIRONMENT_LABEL) == "production"
+    ]
+    if not production:
+        return
+    for r in args.resources:
+        kind = _kind_of(r.resource_type)
+        if kind not in WORKLOAD_KINDS:
+            continue
+        for _, c in _containers(kind, r.props):
+            image = c.get("image")
+            if image and not DIGEST.search(image):
+                report(
+                    f"{kind} {r.name}, container {c.get('name')}: image {image!r} is not pinned by digest in a "
+                    "production stack: set inferentia-chat:images (docs/security.md)",
+                    r.urn,
+                )
 
 
 def no_trust_remote_code(args: ResourceValidationArgs, report: ReportViolation) -> None:
@@ -295,10 +361,12 @@ RESOURCE_RULES: dict[str, Rule] = {
     "k8s-pinned-sized-probed-containers": containers_are_pinned_sized_and_probed,
     "k8s-no-trust-remote-code": no_trust_remote_code,
     "k8s-no-secret-in-plain-env": no_secret_in_plain_env,
+    "k8s-allowed-image-registries": images_from_allowed_registries,
 }
 STACK_RULES: dict[str, Callable[[StackValidationArgs, ReportViolation], None]] = {
     "s3-every-bucket-protected": every_bucket_is_protected,
     "fsx-private-subnets": fsx_in_private_subnets,
+    "k8s-images-pinned-by-digest-in-production": images_pinned_by_digest_in_production,
 }
 
 

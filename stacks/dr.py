@@ -154,9 +154,9 @@ def build_dr(cfg: StackConfig) -> dict[str, Any]:
         "replicaModelsCheckCommands": pulumi.Output.all(replica.bucket_name, primary.get_output("modelObjects")).apply(
             lambda a: model_check_commands(cfg.region, a[0], a[1])
         ),
+        # Every alarm notifies it; subscribe paging or chat to it (dr.alarmEmail adds an email subscription).
+        "alarmTopicArn": replica.alarm_topic_arn,
     }
-    if dr.alarm_email:
-        outputs["alarmTopicArn"] = replica.alarm_topic_arn
 
     link = ReplicaLink(
         bucket=LinkedBucketArgs(

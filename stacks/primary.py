@@ -18,6 +18,7 @@ from inferentia_chat.cognito_user_pool import CognitoUserPool, CognitoUserPoolAr
 from inferentia_chat.eks_cluster import EksCluster, EksClusterArgs
 from inferentia_chat.inferentia_node_pool import InferentiaNodePool, InferentiaNodePoolArgs
 from inferentia_chat.karpenter import Karpenter, KarpenterArgs
+from inferentia_chat.kube import ENVIRONMENT_LABEL
 from inferentia_chat.load_balancer_controller import LoadBalancerController, LoadBalancerControllerArgs
 from inferentia_chat.model_layout import artifacts_objects_prefix, cache_root, model_objects_prefix, model_path
 from inferentia_chat.model_names import model_resource_name, model_suffix
@@ -51,6 +52,11 @@ MODEL_STORE = "model-store"
 WEBUI_NAMESPACE = WEBUI_APP
 
 
+def namespace_labels(cfg: StackConfig) -> dict[str, str]:
+    """Labels of every namespace the stack creates beyond Pod Security: the environment (policy pack)."""
+    return {ENVIRONMENT_LABEL: cfg.environment}
+
+
 def network_args(cfg: StackConfig) -> NetworkArgs:
     """Network inputs from the validated config (new VPC or bring-your-own)."""
     net, tags = cfg.network, cfg.common_tags
@@ -60,6 +66,8 @@ def network_args(cfg: StackConfig) -> NetworkArgs:
             vpc_id=net.vpc_id or "",
             private_subnet_ids=list(net.private_subnet_ids),
             public_subnet_ids=list(net.public_subnet_ids),
+            flow_logs=net.flow_logs,
+            flow_log_retention_days=net.flow_log_retention_days,
             tags=tags,
         )
     return NetworkArgs(
@@ -68,6 +76,8 @@ def network_args(cfg: StackConfig) -> NetworkArgs:
         availability_zones=list(net.availability_zones),
         az_count=net.az_count,
         nat_gateways=net.nat_gateways,
+        flow_logs=net.flow_logs,
+        flow_log_retention_days=net.flow_log_retention_days,
         tags=tags,
     )
 
@@ -229,7 +239,7 @@ def build_platform(cfg: StackConfig, replica: ReplicaLink | None = None) -> Plat
     # Each model arrives in a DR region by replication: no load there, and a preload only for serving pods.
     for i, m in enumerate(cfg.models):
         if replica is None or m.replicas > 0:
-            model_loader(cfg, volume, cluster, load=replica is None, model=m, index=i)
+            model_loader(cfg, volume, cluster, network, load=replica is None, model=m, index=i)
     servers = serving(cfg, volume, pool, zone, cluster, dr=replica is not None)
     user_pool = cognito_user_pool(cfg)
     webui = web_ui(cfg, network, cluster, servers, user_pool)
@@ -329,7 +339,6 @@ def model_store(
         depends_on = list(replica.ready)
     if cluster is not None:
         args["node_security_group_id"] = cluster.node_security_group_id
-        args["cluster_security_group_id"] = cluster.cluster_security_group_id
     return LustreModelStore(MODEL_STORE, args, opts=pulumi.ResourceOptions(depends_on=depends_on))
 
 
@@ -346,13 +355,21 @@ def model_volume(cfg: StackConfig, store: LustreModelStore, cluster: EksCluster)
             file_system_path=store.file_system_path,
             model_name=cfg.model.served_name,
             namespace=INFERENCE_NAMESPACE,
+            namespace_labels=namespace_labels(cfg),
         ),
         opts=pulumi.ResourceOptions(providers={"kubernetes": cluster.provider}),
     )
 
 
 def model_loader(
-    cfg: StackConfig, volume: ModelVolume, cluster: EksCluster, *, load: bool, model: ModelConfig, index: int = 0
+    cfg: StackConfig,
+    volume: ModelVolume,
+    cluster: EksCluster,
+    network: Network,
+    *,
+    load: bool,
+    model: ModelConfig,
+    index: int = 0,
 ) -> ModelLoader:
     """The Jobs that load a model (with `load`) and preload it onto the file system. The first model's loader
     keeps the one-model names; every further one gets its model's suffix (components/model_names.py)."""
@@ -362,6 +379,10 @@ def model_loader(
         pvc_name=volume.pvc_name,
         model_path=volume.model_path if index == 0 else model_path(cfg.model_store.file_system_path, m.served_name),
         tags=cfg.common_tags,
+        # The loader reaches its source over the internet, never the VPC (nodes, pods, endpoints).
+        egress_excluded_cidrs=[network.vpc_cidr],
+        loader_image=cfg.images["modelLoader"],
+        lustre_client_image=cfg.images["lustreClient"],
     )
     if index:
         args["instance"] = model_suffix(m.served_name)
@@ -426,6 +447,7 @@ def serving(
                 # Pods wait for the model in the cluster (its completion marker, which also replicates to a DR
                 # region), so node launch and image pull overlap the load.
                 model_request=model_request(m.source, m.id, m.revision),
+                image=cfg.images["vllm"],
             ),
             # Serving waits for its NodePool (and, on destroy, goes before the nodes it runs on).
             opts=pulumi.ResourceOptions(providers=[cluster.provider], depends_on=[pool.node_pool]),
@@ -475,6 +497,8 @@ def web_ui(
         exposure=w.exposure,
         admin_email=w.admin_email,
         storage_gib=w.storage_gib,
+        image=cfg.images["openWebui"],
+        namespace_labels=namespace_labels(cfg),
     )
     if len(servers) > 1:
         args["additional_endpoints"] = [

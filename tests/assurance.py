@@ -73,10 +73,13 @@ def as_identity_view(doc: PolicyDocument) -> dict[str, Any]:
     return view
 
 
-def waivers(tool: str) -> list[dict[str, str]]:
-    """The waivers of one tool from the one waivers file; each must carry a reason."""
+def waivers(tool: str) -> list[dict[str, Any]]:
+    """The waivers of one tool from the one waivers file; each must carry a reason and its evidence."""
     data = yaml.safe_load(WAIVERS_FILE.read_text()) or {}
-    entries = data.get(tool) or []
-    for entry in entries:
-        assert entry.get("reason"), f"waiver without a reason: {entry}"
-    return entries
+    return list(data.get(tool) or [])
+
+
+def unsourced_waivers(path: Path = WAIVERS_FILE) -> list[dict[str, Any]]:
+    """Waivers (of any tool) without a reason or without a source of evidence."""
+    data = yaml.safe_load(path.read_text()) or {}
+    return [w for entries in data.values() for w in entries or [] if not (w.get("reason") and w.get("source"))]

@@ -55,3 +55,21 @@ def test_bad_stack_file_is_refused_naming_the_key(folder: Path, case: dict[str, 
         assert any(case["says"] in line for line in naming), f"{case['says']!r} not in {naming}"
     for secret in case.get("hidden", []):
         assert secret not in outcome.err
+
+
+def test_a_bad_stack_file_stops_only_its_own_render(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    from offline.render import main as render_main
+
+    folder = project(tmp_path)
+    (folder / "Pulumi.broken.yaml").write_text("config:\n  aws:region: us-east-1\n  aws:region: us-west-2\n")
+    (folder / "Pulumi.typo.yaml").write_text("config:\n  aws:region: us-east-1\n  inferentia_chat:model: {}\n")
+    code = render_main(["render", "--out", str(folder / "build")], root=folder)
+    out, err = capsys.readouterr()
+    assert code == 2
+    for good in ("dev", "dev-dr"):  # the DR stack's primary rendered first, then the DR stack itself
+        assert (folder / "build" / good / "resources.json").exists() and f"stack {good}:" in out
+    assert not (folder / "build" / "broken").exists() and not (folder / "build" / "typo").exists()
+    assert "Pulumi.broken.yaml:3:3: duplicate key aws:region" in err
+    assert "inferentia_chat:model = {}: unknown config namespace" in err
+    assert err.rstrip().endswith("render failed for 2 stack(s): broken, typo")
+    assert "Traceback" not in err

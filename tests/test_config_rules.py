@@ -100,3 +100,14 @@ def test_provider_settings_pass_and_misspelt_namespaces_do_not():
     assert [p.split(" = ")[0] for p in problems] == ["aws:regoin", "inferentia-chats:token", "inferentia_chat:model"]
     assert "did you mean inferentia-chat:model?" in problems[2]
     assert "[hidden]" in problems[1] and "hf_x" not in problems[1]
+
+
+def test_the_network_component_never_spans_fewer_zones_than_asked():
+    from inferentia_chat.network import Network, NetworkArgs
+    from offline import engine
+
+    def program() -> None:
+        Network("net", NetworkArgs(cluster_name="c", az_count=3))
+
+    with pytest.raises(ValueError, match="az_count 3: the region offers only 2 zones"):
+        engine.install().run(program, project="p", stack="s", config={"aws:region": "us-west-1"})

@@ -9,11 +9,11 @@ import pytest
 import yaml
 from config_cases import ROOT, project, render_text
 
-from offline.render import list_stacks
+from offline.render import SECRET_PLACEHOLDER, list_stacks
 from stacks.config import CONFIG_NAMESPACE, SECRET_KEYS
 
 # What the offline render puts in place of a `secure:` value it cannot decrypt (offline/render.py).
-PLACEHOLDER = "offline-placeholder-secret"
+PLACEHOLDER = SECRET_PLACEHOLDER
 # Secrets a DR stack refuses (nothing downloads the model there): tests/config_corpus.yaml covers that.
 PRIMARY_ONLY = {"hfToken"}
 # Secrets only a sign-in mode takes (`webui.auth: oidc`); other stacks refuse them (tests/test_sign_in.py).

@@ -55,7 +55,8 @@ def test_dev_prices_every_billable_part_from_its_config(bills: dict[str, dict]):
     assert fsx["quantityIdle"] == 1200 and fsx["unitPrice"] == 0.34 and fsx["idleUSD"] == 408.0
     assert lines["NAT gateways"]["quantityIdle"] == 730  # natGateways: single
     assert lines["system nodes (m7i.large)"]["quantityIdle"] == 2 * 730
-    assert lines["KMS customer keys"]["quantityIdle"] == 3
+    # cluster secrets, cluster volumes, model store, flow logs
+    assert lines["KMS customer keys (us-east-1)"]["quantityIdle"] == 4
     # The SOCI root volumes' extra throughput is billed per node.
     tput = next(x for k, x in lines.items() if k.startswith("inference node volume throughput"))
     assert tput["quantityIdle"] == 600 - 125 and tput["unitPrice"] == 0.04
@@ -64,13 +65,22 @@ def test_dev_prices_every_billable_part_from_its_config(bills: dict[str, dict]):
     assert {u["item"].split(" (")[0] for u in bill["usageDependent"]} >= {"NAT gateway data processing"}
 
 
-def test_the_dr_stack_lists_what_has_no_known_price_instead_of_guessing(bills: dict[str, dict]):
+def test_the_dr_stack_prices_each_resource_in_its_own_region_and_lists_what_has_no_price(bills: dict[str, dict]):
     bill = bills["dev-dr"]
     assert bill["region"] == "us-west-2"
-    assert bill["monthly"]["complete"] is False
-    assert any(u.startswith("CloudWatch alarms") for u in bill["unpriced"])
-    transfer = next(x for x in bill["lines"] if x["item"] == "cross-region replication transfer")
+    lines = {x["item"]: x for x in bill["lines"]}
+    # The replication alarms and the batch key live in the primary's region (their `region` input).
+    assert lines["CloudWatch alarms (us-east-1)"]["quantityIdle"] == 3
+    assert lines["CloudWatch alarms (us-east-1)"]["unitPrice"] == 0.10
+    # the batch reports key and the alarm topic key (the topic is always created)
+    assert lines["KMS customer keys (us-east-1)"]["quantityIdle"] == 2
+    assert lines["KMS customer keys (us-west-2)"]["quantityIdle"] == 1
+    assert lines["S3 storage: model and artifacts (us-west-2)"]["quantityIdle"] == 29.0  # the replica
+    transfer = lines["cross-region replication transfer"]
     assert transfer["per"] == "once" and transfer["unitPrice"] == 0.02  # billed in the source region
+    # The RTC fee has no confirmed price: listed, left out of the one-time total.
+    assert [u.split(":")[0] for u in bill["unpriced"]] == ["S3 Replication Time Control"]
+    assert bill["oneTime"]["USD"] == transfer["idleUSD"]
 
 
 def test_idle_and_busy_follow_replicas_and_the_device_ceiling():

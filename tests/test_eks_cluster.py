@@ -37,7 +37,7 @@ def test_cluster_uses_access_entries_and_encrypts_secrets_with_a_rotating_custom
 def test_control_plane_logs_are_audited_kept_and_encrypted(dev: Plan):
     cluster = dev.one(CLUSTER)
     assert set(cluster.inputs["enabledClusterLogTypes"]) == {"api", "audit", "authenticator"}
-    group = dev.one("aws:cloudwatch/logGroup:LogGroup")
+    group = dev.one("aws:cloudwatch/logGroup:LogGroup", "control-plane-logs")
     assert group.inputs["name"] == "/aws/eks/inferentia-chat-dev/cluster"  # the group EKS writes to
     assert group.inputs["retentionInDays"] == 365
     assert group.inputs["kmsKeyId"] == cluster.inputs["encryptionConfigKeyArn"]
@@ -96,6 +96,8 @@ def test_system_node_group_is_small_on_demand_private_and_labelled(dev: Plan):
 def test_system_nodes_require_imdsv2_and_encrypted_gp3_roots(dev: Plan):
     lt = dev.one("aws:ec2/launchTemplate:LaunchTemplate")
     assert lt.inputs["metadataOptions"]["httpTokens"] == "required"
+    # Hop limit 1: IMDS answers the node and host-network pods only, so no pod reaches the node role.
+    assert lt.inputs["metadataOptions"]["httpPutResponseHopLimit"] == 1
     (disk,) = lt.inputs["blockDeviceMappings"]
     assert disk["ebs"]["encrypted"] == "true" and disk["ebs"]["volumeType"] == "gp3"
     assert lt.inputs["vpcSecurityGroupIds"] == [dev.outputs["nodeSecurityGroupId"]]
@@ -248,3 +250,27 @@ def test_graviton_system_nodes_get_the_arm_ami():
     assert system_ami_type("c7gn.xlarge") == "AL2023_ARM_64_STANDARD"
     assert system_ami_type("m7i.large") == "AL2023_x86_64_STANDARD"
     assert system_ami_type("m6a.large") == "AL2023_x86_64_STANDARD"
+
+
+def test_controllers_on_system_nodes_need_no_instance_metadata(dev: Plan, dev_alb: Plan):
+    """With hop limit 1 a pod cannot read IMDS: every AWS-facing controller on the system nodes gets its
+    credentials from Pod Identity and its region (and VPC) from its configuration."""
+    karpenter = dev.one("kubernetes:helm.sh/v3:Release", "karpenter-chart").inputs["values"]
+    assert {"name": "AWS_REGION", "value": "us-east-1"} in karpenter["controller"]["env"]
+    lbc = dev_alb.one("kubernetes:helm.sh/v3:Release", "lb-controller-release").inputs["values"]
+    assert lbc["region"] == "us-east-1" and lbc["vpcId"] == dev_alb.outputs["vpcId"]
+    associated = {
+        a.inputs["serviceAccount"] for a in dev_alb.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
+    }
+    associated |= {
+        a["serviceAccount"]
+        for addon in dev_alb.of_type("aws:eks/addon:Addon")
+        for a in addon.inputs.get("podIdentityAssociations") or []
+    }
+    assert {
+        "karpenter",
+        "aws-load-balancer-controller",
+        "aws-node",
+        "ebs-csi-controller-sa",
+        "fsx-csi-controller-sa",
+    } <= associated

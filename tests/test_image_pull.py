@@ -81,3 +81,35 @@ def test_old_bottlerocket_is_allowed_with_the_plain_pull():
         stack="dev",
     )
     assert cfg.inference_pool.bottlerocket_version == "v1.40.0"
+
+
+def test_budget_json_compares_the_new_node_under_every_pull_mechanism(dev):
+    by = budget.budget(dev.result, stack_config(dev.result))["newNodeByPullMechanism"]
+    assert list(by) == [
+        "containerd (AL2023)",
+        "SOCI parallel pull (AL2023)",
+        "SOCI parallel pull (Bottlerocket)",
+        "image cache (Bottlerocket snapshot)",
+    ]
+    assert (
+        by["SOCI parallel pull (AL2023)"] == budget.replica_budget(stack_config(dev.result))["newNode"]["totalSeconds"]
+    )
+    assert sorted(by.values(), reverse=True) == list(by.values())  # each mechanism faster than the one before
+    assert by["containerd (AL2023)"] > budget.TARGET_NEW_NODE_S >= by["SOCI parallel pull (Bottlerocket)"]
+
+
+@pytest.mark.parametrize(
+    "pool",
+    [
+        {},
+        {"imagePull": "containerd"},
+        {"bottlerocketVersion": "v1.61.0"},
+        {"bottlerocketVersion": "v1.61.0", "imagePull": "containerd"},
+        {"imageCache": {"snapshotId": "snap-0123456789abcdef0", "bottlerocketVersion": "v1.61.0"}},
+    ],
+)
+def test_every_node_class_variant_passes_the_karpenter_crd_schema_and_its_cel_rules(pool: dict):
+    import crd_schema
+
+    (node_class,) = plan_for(**{POOL: {**BASE, **pool}}).k8s("EC2NodeClass")
+    crd_schema.validate(node_class)

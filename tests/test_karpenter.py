@@ -100,13 +100,19 @@ def test_queue_policy_and_rules_reproduce_upstream():
     queue = resources["KarpenterInterruptionQueue"]["Properties"]
     assert queue["MessageRetentionPeriod"] == 300 and queue["SqsManagedSseEnabled"] is True
     theirs = resources["KarpenterInterruptionQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
-    mine = iam.karpenter_interruption_queue_policy("QUEUE")["Statement"]
+    mine = iam.karpenter_interruption_queue_policy("QUEUE", ["RULE"])["Statement"]
 
     def same(stmt: dict[str, Any]) -> str:  # YAML reads `false` as a boolean; IAM takes the string
-        kept = {k: v for k, v in stmt.items() if k in ("Effect", "Principal", "Action", "Condition")}
+        kept = {k: v for k, v in stmt.items() if k in ("Effect", "Action", "Condition")}
         return json.dumps(kept, sort_keys=True).replace(": false", ': "false"')
 
-    assert [same(m) for m in mine] == [same(t) for t in theirs]
+    # The TLS deny is upstream's; the send statement is upstream's narrowed: EventBridge only (upstream also
+    # names sqs.amazonaws.com), only from this account's rules (confused deputy).
+    assert same(mine[1]) == same(theirs[1]) and mine[1]["Principal"] == theirs[1]["Principal"]
+    assert (mine[0]["Effect"], mine[0]["Action"]) == (theirs[0]["Effect"], theirs[0]["Action"])
+    assert mine[0]["Principal"] == {"Service": "events.amazonaws.com"}
+    assert "events.amazonaws.com" in theirs[0]["Principal"]["Service"]
+    assert mine[0]["Condition"]["ArnEquals"] == {"aws:SourceArn": ["RULE"]}
     patterns = [r["Properties"]["EventPattern"] for r in resources.values() if r["Type"] == "AWS::Events::Rule"]
     assert sorted(map(json.dumps, patterns)) == sorted(map(json.dumps, INTERRUPTION_RULES.values()))
 
@@ -190,8 +196,14 @@ def test_interruption_queue_keeps_messages_5_minutes_encrypted_and_tls_only(dev:
     assert deny["Effect"] == "Deny" and deny["Principal"] == "*" and deny["Action"] == "sqs:*"
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     send = statements["EventBridgeDeliversInterruptionEvents"]
-    assert send["Principal"]["Service"] == ["events.amazonaws.com", "sqs.amazonaws.com"]
+    assert send["Principal"] == {"Service": "events.amazonaws.com"}
     assert send["Action"] == "sqs:SendMessage"
+    # Confused deputy: only the five interruption rules of this account may send.
+    rules = [r.outputs["arn"] for r in dev.of_type("aws:cloudwatch/eventRule:EventRule")]
+    assert len(rules) == 5
+    assert send["Condition"] == {"ArnEquals": {"aws:SourceArn": sorted(rules)}}
+    assert all(":123456789012:rule/" in arn for arn in rules)  # the rules are this account's
+    assert all(dev.depends(qp, r) for r in dev.of_type("aws:cloudwatch/eventRule:EventRule"))
     assert {s["Resource"] for s in statements.values()} == {queue.outputs["arn"]}
 
 

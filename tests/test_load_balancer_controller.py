@@ -8,6 +8,7 @@ from conftest import Plan
 
 from inferentia_chat import iam, versions
 from inferentia_chat.eks_cluster import SYSTEM_NODE_SELECTOR
+from inferentia_chat.load_balancer_controller import SERVICE_ACCOUNT
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 ROLE = "aws:iam/role:Role"
@@ -46,8 +47,10 @@ def test_pod_identity_role_holds_the_upstream_policy(dev_alb: Plan):
     role = dev_alb.one(ROLE, "lb-controller-role")
     trust = dev_alb.policy(role, "assumeRolePolicy")["Statement"][0]
     assert trust["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+    assert trust["Condition"]["StringEquals"]["aws:RequestTag/kubernetes-service-account"] == SERVICE_ACCOUNT
     policy = dev_alb.one("aws:iam/rolePolicy:RolePolicy", "lb-controller-policy")
-    assert dev_alb.policy(policy) == iam.aws_load_balancer_controller_policy("aws")
+    vpc = dev_alb.outputs["vpcId"]
+    assert dev_alb.policy(policy) == iam.aws_load_balancer_controller_policy("aws", "us-east-1", "123456789012", vpc)
     assoc = dev_alb.one("aws:eks/podIdentityAssociation:PodIdentityAssociation", "lb-controller-pod-identity")
     assert assoc.inputs["namespace"] == "kube-system"
     assert assoc.inputs["serviceAccount"] == "aws-load-balancer-controller"
@@ -66,10 +69,11 @@ def test_the_controller_starts_with_credentials_on_running_nodes(dev_alb: Plan):
 
 
 def test_policy_creates_and_deletes_only_what_carries_the_cluster_tag():
-    policy = iam.aws_load_balancer_controller_policy("aws-us-gov")
+    policy = iam.aws_load_balancer_controller_policy("aws-us-gov", "us-gov-west-1", "123456789012", "vpc-0abc")
     statements = policy["Statement"]
     assert len(statements) == 16
-    assert sum(len(s["Action"]) for s in statements) == 86
+    # Upstream v3.5.0 has 86 actions; the 13 WAF, WAFv2 and Shield ones (and SetWebAcl) are left out.
+    assert sum(len(s["Action"]) for s in statements) == 86 - 13
     for s in statements:
         actions = s["Action"]
         destructive = [a for a in actions if a.split(":")[1].startswith(("Delete", "Modify", "Set"))]
@@ -79,3 +83,27 @@ def test_policy_creates_and_deletes_only_what_carries_the_cluster_tag():
             assert s["Condition"]["Null"]["aws:RequestTag/elbv2.k8s.aws/cluster"] == "false"
     resources = json.dumps(policy)
     assert "arn:aws-us-gov:elasticloadbalancing" in resources and "arn:aws:" not in resources
+
+
+def test_security_group_writes_stay_in_the_clusters_vpc():
+    policy = iam.aws_load_balancer_controller_policy("aws", "us-east-1", "123456789012", "vpc-0abc")
+    vpc = "arn:aws:ec2:us-east-1:123456789012:vpc/vpc-0abc"
+    groups = "arn:aws:ec2:us-east-1:123456789012:security-group/*"
+    for s in policy["Statement"]:
+        if s["Action"] == ["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress"]:
+            # Upstream's unconditioned statement, narrowed as its installation guide recommends.
+            assert s["Resource"] == groups and s["Condition"] == {"ArnEquals": {"ec2:Vpc": vpc}}
+        if "ec2:CreateSecurityGroup" in s["Action"]:
+            assert s["Resource"] == [vpc, groups]
+        assert s["Resource"] != "*" or not any(
+            a.startswith("ec2:") and "SecurityGroup" in a
+            for a in s["Action"]
+            if not a.startswith("ec2:Describe") and not a.startswith("ec2:Get")
+        )
+
+
+def test_no_waf_or_shield_in_the_policy_or_the_controller(dev_alb: Plan):
+    policy = json.dumps(iam.aws_load_balancer_controller_policy("aws", "us-east-1", "123456789012", "vpc-0abc"))
+    assert not any(word in policy for word in ("waf-regional:", "wafv2:", "shield:", "SetWebAcl"))
+    values = dev_alb.one(RELEASE, "lb-controller-release").inputs["values"]
+    assert values["enableWaf"] is False and values["enableWafv2"] is False and values["enableShield"] is False

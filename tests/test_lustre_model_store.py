@@ -158,17 +158,21 @@ def test_scratch_2_for_dev_uses_fsx_managed_encryption_and_links_at_creation():
     assert plan.one(KEY_POLICY)  # the import still reads SSE-KMS objects through the FSx role
 
 
-def test_file_system_security_group_allows_only_lustre_ports_from_the_cluster_and_itself(dev: Plan):
+def test_file_system_security_group_allows_only_lustre_ports_from_the_nodes_and_itself(dev: Plan):
     fs = dev.one(FS)
     (sg,) = [s for s in dev.of_type("aws:ec2/securityGroup:SecurityGroup") if s.name == "model-store-fs-sg"]
     assert fs.inputs["securityGroupIds"] == [sg.outputs["id"]]
-    allowed = {dev.outputs["nodeSecurityGroupId"], dev.one("eks:index:Cluster").outputs["clusterSecurityGroupId"]}
+    # The nodes are the Lustre clients; the control plane never mounts the file system and is not admitted.
+    control_plane = dev.one("eks:index:Cluster").outputs["clusterSecurityGroupId"]
+    allowed = {dev.outputs["nodeSecurityGroupId"]}
+    assert control_plane not in allowed
     for kind in (INGRESS, EGRESS):
         rules = [r.inputs for r in dev.of_type(kind) if r.inputs["securityGroupId"] == sg.outputs["id"]]
         assert {(r["fromPort"], r["toPort"]) for r in rules} == LUSTRE_PORTS
         assert all(r["ipProtocol"] == "tcp" and "cidrIpv4" not in r and "cidrIpv6" not in r for r in rules)
         peers = {r["referencedSecurityGroupId"] for r in rules}
         assert peers == allowed | {sg.outputs["id"]}, kind
+        assert control_plane not in peers
     node_rules = [
         r.inputs for r in dev.of_type(INGRESS) if r.inputs["securityGroupId"] == dev.outputs["nodeSecurityGroupId"]
     ]
@@ -399,7 +403,7 @@ def test_every_aws_resource_of_the_store_carries_the_common_tags(dev: Plan):
 def test_kubernetes_objects_of_the_store_use_the_clusters_provider(dev: Plan):
     (provider,) = dev.of_type("pulumi:providers:kubernetes")
     kube = [r for r in store_resources(dev) if r.type.startswith("kubernetes:")]
-    assert len(kube) == 9
+    assert len(kube) == 10  # namespace, its default-deny policy, PV, PVC, script, account, 2 Jobs, 2 policies
     assert all(r.provider and r.provider.startswith(provider.urn + "::") for r in kube)
 
 

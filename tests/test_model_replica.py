@@ -233,9 +233,14 @@ def test_alarms_watch_latency_pending_and_failed_operations_in_the_source_region
     assert pending["threshold"] == 0 and pending["period"] * pending["evaluationPeriods"] == 1800
     failed = alarms["OperationsFailedReplication"]
     assert failed["threshold"] == 0 and failed["statistic"] == "Sum" and failed["evaluationPeriods"] == 1
-    # No email configured: the alarms show in the console, nothing is notified.
-    assert all(a["alarmActions"] == [] for a in alarms.values())
-    assert not dev_dr.of_type("aws:sns/topic:Topic")
+    # No email configured: the alarms still notify the stack's encrypted topic (subscribe anything to it);
+    # there is just no email subscription.
+    topic = dev_dr.one("aws:sns/topic:Topic")
+    assert topic.inputs["kmsMasterKeyId"] == dev_dr.one(KEY, "model-replica-alarms-key").outputs["arn"]
+    for alarm in dev_dr.of_type(ALARM):
+        assert alarm.inputs["alarmActions"] == alarm.inputs["okActions"] == [topic.outputs["arn"]]
+    assert not dev_dr.of_type("aws:sns/topicSubscription:TopicSubscription")
+    assert dev_dr.outputs["alarmTopicArn"] == topic.outputs["arn"]
     assert sorted(dev_dr.outputs["replicationAlarms"]) == sorted(a.outputs["name"] for a in dev_dr.of_type(ALARM))
     assert all(dev_dr.depends(a, dev_dr.one(REPLICATION)) for a in dev_dr.of_type(ALARM))
 

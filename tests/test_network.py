@@ -81,3 +81,39 @@ def test_bring_your_own_vpc_is_adopted_and_its_subnets_tagged():
     assert cluster.inputs["vpcId"] == "vpc-0123456789abcdef0"
     assert cluster.inputs["privateSubnetIds"] == private
     assert len(plan.outputs["availabilityZones"]) == 2
+    assert plan.one("aws:ec2/flowLog:FlowLog").inputs["vpcId"] == "vpc-0123456789abcdef0"  # flow logs too
+
+
+# --- flow logs ----------------------------------------------------------------------------------------
+
+
+def test_vpc_flow_logs_go_to_an_encrypted_group_kept_as_configured(dev: Plan):
+    flow = dev.one("aws:ec2/flowLog:FlowLog")
+    group = dev.one("aws:cloudwatch/logGroup:LogGroup", "flow-logs")
+    key = dev.one("aws:kms/key:Key", "flow-logs-key")
+    assert flow.inputs["vpcId"] == dev.outputs["vpcId"] and flow.inputs["trafficType"] == "ALL"
+    assert flow.inputs["logDestinationType"] == "cloud-watch-logs"
+    assert flow.inputs["logDestination"] == group.outputs["arn"]
+    assert group.inputs["name"] == "/aws/vpc/inferentia-chat-dev/flow-logs"
+    assert group.inputs["retentionInDays"] == 365
+    assert group.inputs["kmsKeyId"] == key.outputs["arn"] and key.inputs["enableKeyRotation"] is True
+    # CloudWatch Logs may use the key for this one group only.
+    (logs,) = [s for s in dev.policy(key)["Statement"] if s["Sid"] == "CloudWatchLogsUseKey"]
+    arn = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/vpc/inferentia-chat-dev/flow-logs"
+    assert logs["Condition"] == {"StringEquals": {"kms:EncryptionContext:aws:logs:arn": arn}}
+    # The role publishes to that group only, and only VPC Flow Logs of this account may assume it.
+    role = dev.one("aws:iam/role:Role", "flow-logs-role")
+    assert flow.inputs["iamRoleArn"] == role.outputs["arn"]
+    (trust,) = dev.policy(role, "assumeRolePolicy")["Statement"]
+    assert trust["Principal"] == {"Service": "vpc-flow-logs.amazonaws.com"}
+    writes = dev.policy(dev.one("aws:iam/rolePolicy:RolePolicy", "flow-logs-policy"))["Statement"][0]
+    assert writes["Resource"] == [arn, f"{arn}:*"]
+    assert dev.depends(flow, dev.one("aws:iam/rolePolicy:RolePolicy", "flow-logs-policy"))
+
+
+def test_flow_logs_retention_is_configurable_and_they_can_be_turned_off():
+    kept = plan_for(**{NET: {"cidr": "10.40.0.0/16", "natGateways": "single", "flowLogRetentionDays": 30}})
+    assert kept.one("aws:cloudwatch/logGroup:LogGroup", "flow-logs").inputs["retentionInDays"] == 30
+    off = plan_for(**{NET: {"cidr": "10.40.0.0/16", "natGateways": "single", "flowLogs": False}})
+    assert not off.of_type("aws:ec2/flowLog:FlowLog")
+    assert not [r for r in off.resources if "flow-logs" in r.name]

@@ -132,7 +132,7 @@ def test_one_pod_disruption_budget_that_never_blocks_a_drain(dev: Plan):
 def test_every_object_carries_the_common_labels(dev: Plan):
     objects = dev.k8s("Namespace", "open-webui")
     objects += [o for kind in KINDS for o in dev.k8s(kind) if o["metadata"].get("namespace") == NS]
-    assert len(objects) == len(KINDS) + 2  # + the Namespace, + the second Secret
+    assert len(objects) == len(KINDS) + 3  # + the Namespace, + the second Secret, + the default-deny policy
     for o in objects:
         labels = o["metadata"]["labels"]
         assert labels["app.kubernetes.io/name"] == "open-webui", o["kind"]

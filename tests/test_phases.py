@@ -113,8 +113,14 @@ def test_the_compile_job_is_its_compile_container_and_the_job_window(snap: phase
     assert job["jobSeconds"] == 1870.0  # status.startTime -> status.completionTime
 
 
+def test_the_model_load_job_is_measured_start_to_completion(snap: phases.Snapshot):
+    load = phases.measure(snap)["modelLoadJob"]
+    assert load == {"job": "model-load", "seconds": 388.0, "succeeded": True}  # 10:06:10 -> 10:12:38
+
+
 def test_budget_input_takes_the_new_node_pod_and_the_compilation(snap: phases.Snapshot):
     given = phases.measure(snap)["budgetInput"]
+    assert given["model load"] == 388.0
     assert given["fromPod"] == NEW
     assert (given["node launch"], given["pod start"], given["load to ready"]) == (88.0, 10.2, 98.0)
     assert given["image pull"] == pytest.approx(95.804) and given["compile"] == 1403.0
@@ -125,7 +131,12 @@ def test_collect_reads_the_same_lists_through_the_official_client(monkeypatch, s
     monkeypatch.setattr("kubernetes.config.load_kube_config", lambda **kw: calls.append(kw))
     monkeypatch.setattr(client.CoreV1Api, "list_namespaced_event", lambda self, ns: _as_model("events"))
     monkeypatch.setattr(client.CoreV1Api, "list_namespaced_pod", lambda self, ns, label_selector: _as_model("pods"))
-    monkeypatch.setattr(client.BatchV1Api, "list_namespaced_job", lambda self, ns, label_selector: _as_model("jobs"))
+    selector = "app.kubernetes.io/component in (neuron-compile,model-load)"  # both Jobs the command measures
+    monkeypatch.setattr(
+        client.BatchV1Api,
+        "list_namespaced_job",
+        lambda self, ns, label_selector: _as_model("jobs") if label_selector == selector else None,
+    )
     monkeypatch.setattr(
         client.CustomObjectsApi,
         "list_cluster_custom_object",
@@ -158,11 +169,19 @@ def test_the_measured_json_replaces_the_estimates_in_the_render(snap: phases.Sna
     assert list(new) == ["node launch", "image pull", "pod start", "load to ready"]
     assert all(p["kind"] == "measured" for p in new.values())
     assert report["replica"]["newNode"]["totalSeconds"] == pytest.approx(88 + 95.804 + 10.2 + 98, abs=0.1)
+    assert report["deploy"]["creationTimes"]["model-load Job"]["value"] == 388.0
     assert report["deploy"]["creationTimes"]["Neuron compilation"] == {
         "value": 1403.0,
         "kind": "measured",
         "source": f"{budget.MEASURED_SOURCE}: the compile Job",
     }
+
+
+def test_the_phases_command_reads_lists_saved_with_kubectl(tmp_path, capsys):
+    out = tmp_path / "m.json"
+    assert render_main(["phases", "--from", str(FIXTURES), "--json", str(out), "--out", str(tmp_path)]) == 0
+    assert json.loads(out.read_text())["budgetInput"]["compile"] == 1403.0
+    assert f"pod {NEW}" in capsys.readouterr().out
 
 
 def test_the_phases_command_prints_and_writes_json(monkeypatch, snap: phases.Snapshot, tmp_path, capsys):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import STACK_VARIANTS, Plan
+from conftest import STACK_VARIANTS, Plan, plan_for
 from pulumi_policy import (
     PolicyCustomTimeouts,
     PolicyResource,
@@ -14,6 +14,8 @@ from pulumi_policy import (
     StackValidationArgs,
 )
 
+from inferentia_chat.images import ALLOWED_REPOSITORIES, DEFAULT_IMAGES
+from inferentia_chat.kube import ENVIRONMENT_LABEL
 from offline.engine import Record
 from policies import rules
 
@@ -203,6 +205,20 @@ BAD: list[tuple[str, Any, str, dict[str, Any], str]] = [
         "OPENAI_API_KEYS is a literal value",
     ),
     (
+        "image from a registry nobody named",
+        rules.images_from_allowed_registries,
+        DEPLOYMENT,
+        deployment({**GOOD_CONTAINER, "image": "docker.io/someone/vllm-neuron:0.16.0"}),
+        "not from an allowed repository",
+    ),
+    (
+        "Docker Hub short name",
+        rules.images_from_allowed_registries,
+        "kubernetes:batch/v1:Job",
+        {"spec": {"template": {"spec": {"initContainers": [{**GOOD_CONTAINER, "image": "python:3.13-slim"}]}}}},
+        "not from an allowed repository",
+    ),
+    (
         "token in a Job env var",
         rules.no_secret_in_plain_env,
         "kubernetes:batch/v1:Job",
@@ -267,3 +283,43 @@ def test_fsx_in_a_public_subnet_is_caught():
     )
     found = [m for rule, _, m in run_all([vpc, fsx]) if rule == "fsx-private-subnets"]
     assert found == ["FSx file system fs is in public subnet(s) ['subnet-pub']"]
+
+
+# --- supply chain: digests in production, allowed registries ----------------------------------------------
+
+DIGESTS = {role: "sha256:" + f"{i:x}" * 64 for i, role in enumerate(DEFAULT_IMAGES, start=10)}
+PRODUCTION = {"inferentia-chat:environment": "production"}
+
+
+def digest_violations(plan: Plan) -> list[str]:
+    return [m for rule, _, m in run_all(plan.resources) if rule == "k8s-images-pinned-by-digest-in-production"]
+
+
+def test_a_production_stack_needs_digests():
+    unpinned = plan_for("dev", **PRODUCTION)
+    found = digest_violations(unpinned)
+    # Every container of every workload is reported.
+    expected = sum(len(containers(w)) for kind in ("Deployment", "Job") for w in unpinned.k8s(kind))
+    assert len(found) == expected >= 8, found
+    assert all("not pinned by digest in a production stack" in m for m in found)
+    pinned = plan_for("dev", **PRODUCTION, **{"inferentia-chat:images": DIGESTS})
+    assert digest_violations(pinned) == []
+    assert run_all(pinned.resources) == []
+    images = {c["image"] for kind in ("Deployment", "Job") for w in pinned.k8s(kind) for c in containers(w)}
+    assert images == {f"{DEFAULT_IMAGES[role]}@{DIGESTS[role]}" for role in DEFAULT_IMAGES}
+
+
+def test_a_development_stack_may_run_by_tag(dev: Plan):
+    assert {ns["metadata"]["labels"][rules.ENVIRONMENT_LABEL] for ns in dev.k8s("Namespace")} == {"development"}
+    assert digest_violations(dev) == []
+
+
+def test_the_pack_and_the_program_name_the_same_registries_and_label():
+    assert rules.ALLOWED_IMAGE_REPOSITORIES == ALLOWED_REPOSITORIES
+    assert rules.ENVIRONMENT_LABEL == ENVIRONMENT_LABEL
+    assert {rules.image_repository(i) for i in DEFAULT_IMAGES.values()} == set(ALLOWED_REPOSITORIES)
+
+
+def containers(workload: dict[str, Any]) -> list[dict[str, Any]]:
+    pod = workload["spec"]["template"]["spec"]
+    return [*pod.get("initContainers", []), *pod["containers"]]

@@ -1,12 +1,9 @@
 """AWS building blocks several components create the same way (so a setting is decided once)."""
 
-import json
 from collections.abc import Mapping
 
 import pulumi
 import pulumi_aws as aws
-
-from . import iam
 
 
 def customer_key(
@@ -34,16 +31,3 @@ def customer_key(
     )
     aws.kms.Alias(f"{resource_name}-alias", name=alias, target_key_id=key.key_id, region=region, opts=child)
     return key
-
-
-def pod_identity_role(
-    resource_name: str, *, description: str, tags: Mapping[str, str], parent: pulumi.Resource
-) -> aws.iam.Role:
-    """An IAM role that pods assume through EKS Pod Identity (its policies are the caller's)."""
-    return aws.iam.Role(
-        resource_name,
-        description=description,
-        assume_role_policy=json.dumps(iam.pod_identity_trust_policy()),
-        tags=dict(tags),
-        opts=pulumi.ResourceOptions(parent=parent),
-    )

@@ -11,7 +11,8 @@ import pulumi_eks as eks
 import pulumi_kubernetes as k8s
 
 from . import iam, versions
-from .blocks import customer_key, pod_identity_role
+from .blocks import customer_key
+from .common.pod_identity import pod_identity_role
 from .tags import component_tags
 
 TYPE = "inferentia-chat:index:EksCluster"
@@ -21,6 +22,8 @@ SYSTEM_NODE_LABEL = "inferentia-chat.io/pool"
 SYSTEM_NODE_SELECTOR = {SYSTEM_NODE_LABEL: "system"}
 STORAGE_CLASS = "gp3-encrypted"
 CLUSTER_ADMIN_POLICY = "cluster-access-policy/AmazonEKSClusterAdminPolicy"
+# Where EKS installs the managed add-ons' controllers (and so their service accounts).
+ADDON_NAMESPACE = "kube-system"
 
 
 class EksClusterArgs(TypedDict):
@@ -279,10 +282,15 @@ class EksCluster(pulumi.ComponentResource):
             metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
                 http_endpoint="enabled",
                 http_tokens="required",
-                # 2, the EKS default: AWS add-on controllers on these nodes read region and identity
-                # from IMDS. The node role carries no CNI or storage permissions, so little is exposed.
-                # Inference nodes (Karpenter) keep the stricter hop limit of 1.
-                http_put_response_hop_limit=2,
+                # 1: IMDS answers the node itself and host-network pods (VPC CNI, kube-proxy, the Pod
+                # Identity agent), never a pod with its own network namespace, so no pod can take the node
+                # role's credentials. Every controller on these nodes gets AWS access through Pod Identity
+                # and its region from its configuration (Karpenter: AWS_REGION; load balancer controller:
+                # region and vpcId values); the EBS and FSx CSI drivers fall back from IMDS to the
+                # Kubernetes API (aws-ebs-csi-driver pkg/cloud/metadata/metadata.go DefaultMetadataSources
+                # imds,kubernetes; aws-fsx-csi-driver pkg/cloud/metadata.go). Same as the inference nodes
+                # (Karpenter's EC2NodeClass default).
+                http_put_response_hop_limit=1,
             ),
             tag_specifications=[
                 aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=t, tags=tags)
@@ -382,9 +390,12 @@ class EksCluster(pulumi.ComponentResource):
         if spec.service_account:
             role = pod_identity_role(
                 f"{name}-{spec.name}-role",
+                cluster_name=cluster_name,
+                namespace=ADDON_NAMESPACE,
+                service_account=spec.service_account,
                 description=f"EKS add-on {spec.name} through Pod Identity",
                 tags=tags,
-                parent=self,
+                opts=pulumi.ResourceOptions(parent=self),
             )
             for policy in spec.managed_policies:
                 deps.append(

@@ -38,8 +38,31 @@ def managed_policy_arn(partition: str, name: str) -> str:
     return f"arn:{partition}:iam::aws:policy/{name}"
 
 
-def pod_identity_trust_policy() -> Policy:
-    """Trust policy of a role used through EKS Pod Identity (the agent tags the session)."""
+@dataclass(frozen=True)
+class PodIdentitySubject:
+    """The one Kubernetes service account (in one cluster of one account) that may assume a Pod Identity role."""
+
+    account: str
+    cluster_arn: str
+    namespace: str
+    service_account: str
+
+
+def eks_cluster_arn(partition: str, region: str, account: str, cluster: str) -> str:
+    """ARN of an EKS cluster (known from its name before the cluster exists)."""
+    return f"arn:{partition}:eks:{region}:{account}:cluster/{cluster}"
+
+
+def pod_identity_trust_policy(subject: PodIdentitySubject) -> Policy:
+    """Trust policy of a role used through EKS Pod Identity, for ONE service account of ONE cluster.
+
+    EKS Pod Identity assumes the role with session tags naming the cluster, namespace and service account
+    (Amazon EKS user guide, "Create IAM role with trust policy required by EKS Pod Identity" and "Enable or
+    disable session tags": `eks-cluster-arn`, `kubernetes-namespace`, `kubernetes-service-account`), so the
+    trust policy can refuse every other association in the account, and `aws:SourceAccount` refuses another
+    account's (confused deputy). The cluster ARN is matched through its session tag: no AWS page we found
+    says Pod Identity sets `aws:SourceArn`, and a condition on a key that is absent would lock every pod out.
+    """
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -48,6 +71,14 @@ def pod_identity_trust_policy() -> Policy:
                 "Effect": "Allow",
                 "Principal": {"Service": "pods.eks.amazonaws.com"},
                 "Action": ["sts:AssumeRole", "sts:TagSession"],
+                "Condition": {
+                    "StringEquals": {
+                        "aws:SourceAccount": subject.account,
+                        "aws:RequestTag/eks-cluster-arn": subject.cluster_arn,
+                        "aws:RequestTag/kubernetes-namespace": subject.namespace,
+                        "aws:RequestTag/kubernetes-service-account": subject.service_account,
+                    }
+                },
             }
         ],
     }
@@ -470,12 +501,15 @@ def karpenter_controller_policy(
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-def karpenter_interruption_queue_policy(queue_arn: str) -> Policy:
+def karpenter_interruption_queue_policy(queue_arn: str, rule_arns: Sequence[str]) -> Policy:
     """Who may use the interruption queue (upstream CloudFormation's KarpenterInterruptionQueuePolicy):
-    EventBridge and SQS may deliver messages; nobody may use it without TLS.
+    EventBridge may deliver the events of this stack's rules; nobody may use it without TLS.
 
-    Differences from upstream, both additive: a `Version` (AWS may hang creating a queue policy without
-    one) and a Sid on the first statement.
+    Differences from upstream: a `Version` (AWS may hang creating a queue policy without one), a Sid on the
+    first statement, and the confused-deputy condition: only the listed rules, which are this account's
+    (`aws:SourceArn` with `ArnEquals`, as Amazon EventBridge user guide, "Using resource-based policies for
+    Amazon EventBridge", shows it). Upstream's second principal, `sqs.amazonaws.com`, is left out: every
+    message comes from the EventBridge rules, nothing else sends to this queue.
     """
     return {
         "Version": "2012-10-17",
@@ -484,9 +518,11 @@ def karpenter_interruption_queue_policy(queue_arn: str) -> Policy:
             {
                 "Sid": "EventBridgeDeliversInterruptionEvents",
                 "Effect": "Allow",
-                "Principal": {"Service": ["events.amazonaws.com", "sqs.amazonaws.com"]},
+                "Principal": {"Service": "events.amazonaws.com"},
                 "Action": "sqs:SendMessage",
                 "Resource": queue_arn,
+                # The documented form (EventBridge user guide): the rule ARNs, which name this account.
+                "Condition": {"ArnEquals": {"aws:SourceArn": sorted(rule_arns)}},
             },
             {
                 "Sid": "DenyHTTP",
@@ -505,12 +541,52 @@ def karpenter_interruption_queue_policy(queue_arn: str) -> Policy:
 # --------------------------------------------------------------------------------------------------
 
 
-def service_trust_policy(service: str, sid: str) -> Policy:
-    """Trust policy of a role that one AWS service assumes (e.g. `s3.amazonaws.com` for replication,
-    `batchoperations.s3.amazonaws.com` for a Batch Replication job), as the AWS guides show it."""
+def service_trust_policy(
+    service: str, sid: str, account: str, source_arn: str | None = None, source_arn_like: bool = False
+) -> Policy:
+    """Trust policy of a role that one AWS service assumes (`s3.amazonaws.com` for replication,
+    `batchoperations.s3.amazonaws.com` for a Batch Replication job, `vpc-flow-logs.amazonaws.com`), as the
+    AWS guides show it, with the confused-deputy conditions (IAM user guide, "The confused deputy
+    problem"): the service acts for this account only, and, where the service sets it, for the one
+    resource (`source_arn`, a pattern with `source_arn_like`).
+    """
+    condition: dict[str, Any] = {"StringEquals": {"aws:SourceAccount": account}}
+    if source_arn:
+        condition["ArnLike" if source_arn_like else "ArnEquals"] = {"aws:SourceArn": source_arn}
     return {
         "Version": "2012-10-17",
-        "Statement": [{"Sid": sid, "Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+        "Statement": [
+            {
+                "Sid": sid,
+                "Effect": "Allow",
+                "Principal": {"Service": service},
+                "Action": "sts:AssumeRole",
+                "Condition": condition,
+            }
+        ],
+    }
+
+
+def flow_logs_delivery_policy(log_group_arn: str) -> Policy:
+    """What VPC Flow Logs needs to publish to ONE CloudWatch Logs group (Amazon VPC user guide, "IAM role
+    for publishing flow logs to CloudWatch Logs"), without `logs:CreateLogGroup`: the group is ours."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "PublishFlowLogsToTheGroup",
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                "Resource": [log_group_arn, f"{log_group_arn}:*"],
+            },
+            {
+                # A list call: it has no resource to name (Service Authorization Reference, CloudWatch Logs).
+                "Sid": "FindTheGroup",
+                "Effect": "Allow",
+                "Action": "logs:DescribeLogGroups",
+                "Resource": "*",
+            },
+        ],
     }
 
 
@@ -708,17 +784,25 @@ def alarm_topic_policy(topic_arn: str, partition: str, account: str, region: str
     }
 
 
-def aws_load_balancer_controller_policy(partition: str) -> Policy:
-    """The AWS Load Balancer Controller's IAM policy, as upstream publishes it for v3.5.0
-    (`docs/install/iam_policy.json` of kubernetes-sigs/aws-load-balancer-controller at that tag; the
-    aws-cn and aws-us-gov variants differ only in the partition, which is a parameter here).
+def aws_load_balancer_controller_policy(partition: str, region: str, account: str, vpc_id: str) -> Policy:
+    """The AWS Load Balancer Controller's IAM policy: upstream's for v3.5.0 (`docs/install/iam_policy.json`
+    of kubernetes-sigs/aws-load-balancer-controller at that tag; the aws-cn and aws-us-gov variants differ
+    only in the partition), statement for statement, with three deliberate narrowings:
 
-    Kept statement for statement, action for action, so an upgrade is a diff against the next tag's
-    file. Its broad statements (describe calls, security-group ingress rules and listener changes on
-    `*`) are upstream's; what it creates or deletes is scoped by the `elbv2.k8s.aws/cluster` tag.
+    - Security-group rule changes are limited to groups of the cluster's VPC (`ec2:Vpc`), as upstream's
+      installation guide recommends ("We recommend further scoping down this configuration based on the
+      VPC ID", docs/deploy/installation.md at v3.5.0), and new groups can only be created in that VPC.
+    - No WAF, WAFv2 or Shield actions (and no `elasticloadbalancing:SetWebAcl`): the chart values turn
+      those add-ons off (`enableWaf`, `enableWafv2`, `enableShield` false), nothing here attaches web ACLs.
+    - Group writes name this region and account instead of `*`.
+
+    Everything else is upstream's, so an upgrade is a diff against the next tag's file. What it creates or
+    deletes is scoped by the `elbv2.k8s.aws/cluster` tag.
     """
     elb = f"arn:{partition}:elasticloadbalancing:*:*"
     security_groups = f"arn:{partition}:ec2:*:*:security-group/*"
+    own_security_groups = f"arn:{partition}:ec2:{region}:{account}:security-group/*"
+    vpc_arn = f"arn:{partition}:ec2:{region}:{account}:vpc/{vpc_id}"
     load_balancers_and_target_groups = [
         f"{elb}:targetgroup/*/*",
         f"{elb}:loadbalancer/net/*/*",
@@ -784,27 +868,16 @@ def aws_load_balancer_controller_policy(partition: str) -> Policy:
                     "acm:DescribeCertificate",
                     "iam:ListServerCertificates",
                     "iam:GetServerCertificate",
-                    "waf-regional:GetWebACL",
-                    "waf-regional:GetWebACLForResource",
-                    "waf-regional:AssociateWebACL",
-                    "waf-regional:DisassociateWebACL",
-                    "wafv2:GetWebACL",
-                    "wafv2:GetWebACLForResource",
-                    "wafv2:AssociateWebACL",
-                    "wafv2:DisassociateWebACL",
-                    "shield:GetSubscriptionState",
-                    "shield:DescribeProtection",
-                    "shield:CreateProtection",
-                    "shield:DeleteProtection",
                 ],
                 "Resource": "*",
             },
             {
                 "Effect": "Allow",
                 "Action": ["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress"],
-                "Resource": "*",
+                "Resource": own_security_groups,
+                "Condition": {"ArnEquals": {"ec2:Vpc": vpc_arn}},
             },
-            {"Effect": "Allow", "Action": ["ec2:CreateSecurityGroup"], "Resource": "*"},
+            {"Effect": "Allow", "Action": ["ec2:CreateSecurityGroup"], "Resource": [vpc_arn, own_security_groups]},
             {
                 "Effect": "Allow",
                 "Action": ["ec2:CreateTags"],
@@ -824,7 +897,7 @@ def aws_load_balancer_controller_policy(partition: str) -> Policy:
                     "ec2:RevokeSecurityGroupIngress",
                     "ec2:DeleteSecurityGroup",
                 ],
-                "Resource": "*",
+                "Resource": own_security_groups,
                 "Condition": tagged_resource,
             },
             {
@@ -894,7 +967,6 @@ def aws_load_balancer_controller_policy(partition: str) -> Policy:
             {
                 "Effect": "Allow",
                 "Action": [
-                    "elasticloadbalancing:SetWebAcl",
                     "elasticloadbalancing:ModifyListener",
                     "elasticloadbalancing:AddListenerCertificates",
                     "elasticloadbalancing:RemoveListenerCertificates",

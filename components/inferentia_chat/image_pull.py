@@ -2,7 +2,9 @@
 
 - `soci` (default): the SOCI snapshotter's parallel pull and unpack mode. AL2023 EKS AMIs >= v20250821 ship
   it and nodeadm's `FastImagePull` feature gate turns it on (awslabs/amazon-eks-ami nodeadm docs, "Enabling
-  fast image pull"); Bottlerocket >= v1.44.0 through its settings API (`settings.container-runtime` and
+  fast image pull"; marked experimental there). nodeadm applies it only on nodes with at least 4 vCPUs and
+  7 GiB (`UseSOCISnapshotter` in nodeadm's containerd setup): every inf2 size qualifies. Bottlerocket >= v1.44.0
+  through its settings API (`settings.container-runtime` and
   `settings.container-runtime-plugins.soci-snapshotter`). The tuning below is the one of the published
   measurement the start-up budget uses (aws-samples/karpenter-blueprints, blueprints/soci-snapshotter).
 - `containerd`: containerd's default sequential pull.

@@ -16,7 +16,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from . import iam, versions
-from .blocks import pod_identity_role
+from .common.pod_identity import pod_identity_role
 from .eks_cluster import SYSTEM_NODE_SELECTOR
 from .tags import component_tags
 
@@ -69,8 +69,8 @@ class KarpenterArgs(TypedDict):
     """Common tags for every resource."""
 
 
-def chart_values(cluster_name: str, queue_name: str, replicas: int = 2) -> dict[str, Any]:
-    """Values of the Karpenter chart: cluster, interruption queue, and the controller on system nodes."""
+def chart_values(cluster_name: str, queue_name: str, region: str, replicas: int = 2) -> dict[str, Any]:
+    """Values of the Karpenter chart: cluster, interruption queue, region, and the controller on system nodes."""
     return {
         "settings": {"clusterName": cluster_name, "interruptionQueue": queue_name},
         "serviceAccount": {"create": True, "name": SERVICE_ACCOUNT},
@@ -79,7 +79,9 @@ def chart_values(cluster_name: str, queue_name: str, replicas: int = 2) -> dict[
         "nodeSelector": {"kubernetes.io/os": "linux", **SYSTEM_NODE_SELECTOR},
         # The chart's defaults already spread replicas over zones and hosts and keep them off
         # Karpenter nodes (affinity `karpenter.sh/nodepool DoesNotExist`); they are kept.
-        "controller": {"resources": CONTROLLER_RESOURCES},
+        # The region from its configuration, not from IMDS: the system nodes answer IMDS to the node only
+        # (hop limit 1). The chart's documented `controller.env` (its values.yaml example is AWS_REGION).
+        "controller": {"resources": CONTROLLER_RESOURCES, "env": [{"name": "AWS_REGION", "value": region}]},
         "podDisruptionBudget": {"name": RELEASE_NAME, "maxUnavailable": 1},
         "logLevel": "info",
     }
@@ -123,37 +125,7 @@ class Karpenter(pulumi.ComponentResource):
         account = aws.get_caller_identity().account_id
 
         # --- interruption queue and the rules that feed it -------------------------------------
-        queue = aws.sqs.Queue(
-            f"{name}-interruption",
-            message_retention_seconds=QUEUE_RETENTION_SECONDS,
-            sqs_managed_sse_enabled=True,
-            tags=tags,
-            opts=child,
-        )
-        queue_policy = aws.sqs.QueuePolicy(
-            f"{name}-interruption-policy",
-            queue_url=queue.url,
-            policy=queue.arn.apply(lambda arn: json.dumps(iam.karpenter_interruption_queue_policy(arn))),
-            opts=child,
-        )
-        targets = []
-        for rule_name, pattern in INTERRUPTION_RULES.items():
-            rule = aws.cloudwatch.EventRule(
-                f"{name}-{rule_name}",
-                description=f"Karpenter interruption handling: {pattern['detail-type'][0]}",
-                event_pattern=json.dumps(pattern),
-                tags=tags,
-                opts=child,
-            )
-            targets.append(
-                aws.cloudwatch.EventTarget(
-                    f"{name}-{rule_name}-target",
-                    rule=rule.name,
-                    arn=queue.arn,
-                    target_id="KarpenterInterruptionQueueTarget",
-                    opts=child,
-                )
-            )
+        queue, queue_policy, targets = self._interruption(name, tags)
 
         # --- node role: what Karpenter's nodes run as, and their way into the cluster -----------
         node_role = aws.iam.Role(
@@ -184,9 +156,12 @@ class Karpenter(pulumi.ComponentResource):
         # --- controller role through Pod Identity -------------------------------------------------
         controller_role = pod_identity_role(
             f"{name}-controller-role",
+            cluster_name=cluster_name,
+            namespace=NAMESPACE,
+            service_account=SERVICE_ACCOUNT,
             description="Karpenter controller through EKS Pod Identity",
             tags=tags,
-            parent=self,
+            opts=pulumi.ResourceOptions(parent=self),
         )
         # One inline document (~6.2k characters: over the 6,144 limit of a managed policy, within the
         # 10,240 of a role's inline policies).
@@ -220,7 +195,9 @@ class Karpenter(pulumi.ComponentResource):
             atomic=True,
             cleanup_on_fail=True,
             timeout=600,
-            values=pulumi.Output.all(cluster_name, queue.name).apply(lambda a: chart_values(a[0], a[1], replicas)),
+            values=pulumi.Output.all(cluster_name, queue.name).apply(
+                lambda a: chart_values(a[0], a[1], region, replicas)
+            ),
             opts=pulumi.ResourceOptions(
                 parent=self,
                 depends_on=[
@@ -249,3 +226,46 @@ class Karpenter(pulumi.ComponentResource):
                 "interruption_queue_arn": self.interruption_queue_arn,
             }
         )
+
+    def _interruption(
+        self, name: str, tags: Mapping[str, str]
+    ) -> tuple[aws.sqs.Queue, aws.sqs.QueuePolicy, list[aws.cloudwatch.EventTarget]]:
+        """The SQS interruption queue (encrypted, TLS-only), the EventBridge rules that feed it and the
+        queue policy that admits those rules only."""
+        child = pulumi.ResourceOptions(parent=self)
+        queue = aws.sqs.Queue(
+            f"{name}-interruption",
+            message_retention_seconds=QUEUE_RETENTION_SECONDS,
+            sqs_managed_sse_enabled=True,
+            tags=tags,
+            opts=child,
+        )
+        rules, targets = [], []
+        for rule_name, pattern in INTERRUPTION_RULES.items():
+            rule = aws.cloudwatch.EventRule(
+                f"{name}-{rule_name}",
+                description=f"Karpenter interruption handling: {pattern['detail-type'][0]}",
+                event_pattern=json.dumps(pattern),
+                tags=tags,
+                opts=child,
+            )
+            rules.append(rule)
+            targets.append(
+                aws.cloudwatch.EventTarget(
+                    f"{name}-{rule_name}-target",
+                    rule=rule.name,
+                    arn=queue.arn,
+                    target_id="KarpenterInterruptionQueueTarget",
+                    opts=child,
+                )
+            )
+        # Only this stack's rules (of this account) may send to the queue.
+        queue_policy = aws.sqs.QueuePolicy(
+            f"{name}-interruption-policy",
+            queue_url=queue.url,
+            policy=pulumi.Output.all(queue.arn, *(r.arn for r in rules)).apply(
+                lambda a: json.dumps(iam.karpenter_interruption_queue_policy(a[0], a[1:]))
+            ),
+            opts=child,
+        )
+        return queue, queue_policy, targets

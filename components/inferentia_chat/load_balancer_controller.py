@@ -14,7 +14,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from . import iam, versions
-from .blocks import pod_identity_role
+from .common.pod_identity import pod_identity_role
 from .eks_cluster import SYSTEM_NODE_SELECTOR
 from .options import outer_dependencies
 from .tags import component_tags
@@ -64,6 +64,11 @@ def chart_values(cluster_name: str, region: str, vpc_id: str, replicas: int, tag
         # Do not take over every `type: LoadBalancer` Service in the cluster (the chart's default):
         # this controller is here for the web UI's Ingress only.
         "enableServiceMutatorWebhook": False,
+        # No WAF, WAFv2 or Shield add-ons: the IAM policy has none of their actions, and with them on the
+        # controller would call those APIs on every reconcile (upstream flags, default true).
+        "enableWaf": False,
+        "enableWafv2": False,
+        "enableShield": False,
         "defaultTags": dict(tags),
     }
 
@@ -85,14 +90,23 @@ class LoadBalancerController(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         tags = component_tags(args.get("tags", {}), "LoadBalancerController")
         partition = aws.get_partition().partition
+        account = aws.get_caller_identity().account_id
 
         role = pod_identity_role(
-            f"{name}-role", description="AWS Load Balancer Controller through Pod Identity", tags=tags, parent=self
+            f"{name}-role",
+            cluster_name=args["cluster_name"],
+            namespace=NAMESPACE,
+            service_account=SERVICE_ACCOUNT,
+            description="AWS Load Balancer Controller through Pod Identity",
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self),
         )
         policy = aws.iam.RolePolicy(
             f"{name}-policy",
             role=role.id,
-            policy=json.dumps(iam.aws_load_balancer_controller_policy(partition)),
+            policy=pulumi.Output.from_input(args["vpc_id"]).apply(
+                lambda vpc: json.dumps(iam.aws_load_balancer_controller_policy(partition, args["region"], account, vpc))
+            ),
             opts=child,
         )
         association = aws.eks.PodIdentityAssociation(

@@ -72,7 +72,8 @@ class ModelReplicaArgs(TypedDict):
     prefixes: NotRequired[Sequence[str]]
     """Key prefixes to replicate, one rule each (default: the whole bucket, one rule)."""
     alarm_email: NotRequired[str]
-    """Email address subscribed to the alarms (through an encrypted SNS topic); default: no notifications."""
+    """Email address subscribed to the alarms' SNS topic (always created, encrypted); default: no subscription
+    (subscribe a pager or chat integration to the topic yourself)."""
     noncurrent_version_days: NotRequired[int]
     """Days before an overwritten replica version expires (default 30)."""
     tags: NotRequired[Mapping[str, str]]
@@ -192,7 +193,7 @@ class ModelReplica(pulumi.ComponentResource):
     alarm_names: pulumi.Output[list[str]]
     """CloudWatch alarms on replication latency, pending and failed operations (in the source region)."""
     alarm_topic_arn: pulumi.Output[str]
-    """SNS topic the alarms notify (empty without `alarm_email`)."""
+    """SNS topic (encrypted) every alarm notifies."""
     batch_replication_role_arn: pulumi.Output[str]
     """Role of S3 Batch Replication jobs."""
     batch_report_bucket_name: pulumi.Output[str]
@@ -239,7 +240,11 @@ class ModelReplica(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{name}-replication-role",
             description=f"inferentia-chat {stack}: S3 replicates the model bucket to {replica_region}",
-            assume_role_policy=json.dumps(iam.service_trust_policy("s3.amazonaws.com", "S3ReplicatesTheModelBucket")),
+            # aws:SourceAccount only: no AWS page we found says S3 sets aws:SourceArn when it assumes a
+            # replication role, and a condition on an absent key would stop replication.
+            assume_role_policy=json.dumps(
+                iam.service_trust_policy("s3.amazonaws.com", "S3ReplicatesTheModelBucket", account)
+            ),
             tags=tags,
             opts=child,
         )
@@ -310,7 +315,7 @@ class ModelReplica(pulumi.ComponentResource):
 
         alarm_topic = self._alarm_topic(args, source_region, partition, account, tags)
         alarms = self._alarms(source_name, replica.bucket.bucket, rules, alarm_topic, source_region, replication, tags)
-        batch_role, reports = self._batch_replication(source_arn, prefixes, source_region, tags)
+        batch_role, reports = self._batch_replication(source_arn, prefixes, source_region, account, tags)
 
         request = pulumi.Output.all(batch_role.arn, source_arn, reports.bucket.arn, reports.key.arn).apply(
             lambda a: batch_replication_request(
@@ -330,7 +335,7 @@ class ModelReplica(pulumi.ComponentResource):
         self.replication_role_arn = role.arn
         self.rule_ids = pulumi.Output.from_input([rid for rid, _, _ in rules])
         self.alarm_names = pulumi.Output.all(*[a.name for a in alarms])
-        self.alarm_topic_arn = alarm_topic.arn if alarm_topic else pulumi.Output.from_input("")
+        self.alarm_topic_arn = alarm_topic.arn
         self.batch_replication_role_arn = batch_role.arn
         self.batch_report_bucket_name = reports.bucket.bucket
         # Usable once this stack is up (the replication configuration must exist when the job starts).
@@ -357,12 +362,11 @@ class ModelReplica(pulumi.ComponentResource):
 
     def _alarm_topic(
         self, args: ModelReplicaArgs, region: str, partition: str, account: str, tags: Mapping[str, str]
-    ) -> aws.sns.Topic | None:
-        """An SNS topic (encrypted with its own key, which CloudWatch may use) with an email subscription,
-        in the source region where the alarms are; none without `alarm_email`."""
+    ) -> aws.sns.Topic:
+        """The SNS topic every alarm notifies (encrypted with its own key, which CloudWatch may use), in the
+        source region where the alarms are, with an email subscription when `alarm_email` is given. Always
+        created: an alarm without an action is only seen by someone already looking at the console."""
         email = args.get("alarm_email")
-        if not email:
-            return None
         name = self._name
         child = pulumi.ResourceOptions(parent=self)
         # Not the AWS-managed alias/aws/sns: its key policy cannot let CloudWatch publish.
@@ -389,6 +393,8 @@ class ModelReplica(pulumi.ComponentResource):
             region=region,
             opts=child,
         )
+        if not email:
+            return topic
         # Email subscriptions stay "pending confirmation" until the recipient follows the link AWS sends.
         aws.sns.TopicSubscription(
             f"{name}-alarms-email",
@@ -405,14 +411,14 @@ class ModelReplica(pulumi.ComponentResource):
         source_bucket: pulumi.Output[str],
         replica_bucket: pulumi.Output[str],
         rules: list[tuple[str, str, int]],
-        topic: aws.sns.Topic | None,
+        topic: aws.sns.Topic,
         region: str,
         replication: aws.s3.BucketReplicationConfig,
         tags: Mapping[str, str],
     ) -> list[aws.cloudwatch.MetricAlarm]:
         """Per rule: replication latency over the RTC threshold, operations stuck pending, failures."""
         name = self._name
-        actions = [topic.arn] if topic else []
+        actions = [topic.arn]
         opts = pulumi.ResourceOptions(parent=self, depends_on=[replication])
         alarms: list[aws.cloudwatch.MetricAlarm] = []
         for rid, prefix, _ in rules:
@@ -470,7 +476,7 @@ class ModelReplica(pulumi.ComponentResource):
     # --- objects older than the rule -----------------------------------------------------------------
 
     def _batch_replication(
-        self, source_arn: pulumi.Output[str], prefixes: list[str], region: str, tags: Mapping[str, str]
+        self, source_arn: pulumi.Output[str], prefixes: list[str], region: str, account: str, tags: Mapping[str, str]
     ) -> tuple[aws.iam.Role, ProtectedBucket]:
         """The Batch Replication role and the bucket (source region) of its manifests and reports."""
         name = self._name
@@ -489,7 +495,7 @@ class ModelReplica(pulumi.ComponentResource):
             f"{name}-batch-role",
             description="inferentia-chat: S3 Batch Replication of objects older than the replication rule",
             assume_role_policy=json.dumps(
-                iam.service_trust_policy("batchoperations.s3.amazonaws.com", "S3BatchOperationsRunsTheJob")
+                iam.service_trust_policy("batchoperations.s3.amazonaws.com", "S3BatchOperationsRunsTheJob", account)
             ),
             tags=tags,
             opts=child,

@@ -1,6 +1,7 @@
 """Network: a new VPC built with pulumi-awsx, or an existing one adopted as it is."""
 
 import ipaddress
+import json
 from collections.abc import Mapping, Sequence
 from typing import NotRequired, TypedDict
 
@@ -8,6 +9,8 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_awsx as awsx
 
+from . import iam
+from .blocks import customer_key
 from .tags import component_tags
 
 TYPE = "inferentia-chat:index:Network"
@@ -32,6 +35,11 @@ class NetworkArgs(TypedDict):
     """Existing private subnets (nodes and FSx), at least two zones."""
     public_subnet_ids: NotRequired[Sequence[str]]
     """Existing public subnets (internet-facing load balancers), optional."""
+    flow_logs: NotRequired[bool]
+    """Record the VPC's traffic (all of it, accepted and rejected) in an encrypted CloudWatch Logs group
+    (default true, for a new and for an adopted VPC)."""
+    flow_log_retention_days: NotRequired[int]
+    """Retention of the flow-log group in days (default 365; a CloudWatch Logs retention value)."""
     tags: NotRequired[Mapping[str, str]]
     """Common tags for every resource."""
 
@@ -63,6 +71,8 @@ class Network(pulumi.ComponentResource):
     """Zone of each private subnet, index for index."""
     vpc_cidr: pulumi.Output[str]
     """The VPC's (primary) CIDR block: where in-VPC traffic, e.g. from load balancers, comes from."""
+    flow_log_group: pulumi.Output[str]
+    """CloudWatch Logs group of the VPC's flow logs (empty with `flow_logs` false)."""
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(TYPE, name, None, opts)
@@ -121,6 +131,10 @@ class Network(pulumi.ComponentResource):
             self.availability_zones = pulumi.Output.from_input(azs)
             self.vpc_cidr = pulumi.Output.from_input(cidr)
 
+        self.flow_log_group = pulumi.Output.from_input("")
+        if args.get("flow_logs", True):
+            self.flow_log_group = self._flow_logs(name, cluster, args.get("flow_log_retention_days", 365), tags)
+
         self.register_outputs(
             {
                 "vpc_id": self.vpc_id,
@@ -128,8 +142,70 @@ class Network(pulumi.ComponentResource):
                 "public_subnet_ids": self.public_subnet_ids,
                 "availability_zones": self.availability_zones,
                 "vpc_cidr": self.vpc_cidr,
+                "flow_log_group": self.flow_log_group,
             }
         )
+
+    def _flow_logs(self, name: str, cluster: str, retention_days: int, tags: Mapping[str, str]) -> pulumi.Output[str]:
+        """VPC Flow Logs of the whole VPC into a CloudWatch Logs group encrypted with its own customer key
+        (Amazon VPC user guide, "Publish flow logs to CloudWatch Logs"), through a role only the flow-logs
+        service of this account may assume. Returns the group's name."""
+        child = pulumi.ResourceOptions(parent=self)
+        partition = aws.get_partition().partition
+        region = aws.get_region().region
+        account = aws.get_caller_identity().account_id
+        group_name = f"/aws/vpc/{cluster}/flow-logs"
+        group_arn = f"arn:{partition}:logs:{region}:{account}:log-group:{group_name}"
+        key = customer_key(
+            f"{name}-flow-logs-key",
+            description=f"{cluster}: VPC flow logs",
+            alias=f"alias/{cluster}-vpc-flow-logs",
+            policy=json.dumps(iam.kms_key_policy(partition, account, log_group_arn=group_arn)),
+            tags=tags,
+            parent=self,
+        )
+        group = aws.cloudwatch.LogGroup(
+            f"{name}-flow-logs",
+            name=group_name,
+            retention_in_days=retention_days,
+            kms_key_id=key.arn,
+            tags=tags,
+            opts=child,
+        )
+        # Confused deputy: the service acts for this account's flow logs only (Amazon VPC user guide, "IAM
+        # role for publishing flow logs to CloudWatch Logs", trust policy with aws:SourceAccount/SourceArn).
+        role = aws.iam.Role(
+            f"{name}-flow-logs-role",
+            description=f"{cluster}: VPC Flow Logs publish to {group_name}",
+            assume_role_policy=json.dumps(
+                iam.service_trust_policy(
+                    "vpc-flow-logs.amazonaws.com",
+                    "VpcFlowLogsPublish",
+                    account,
+                    source_arn=f"arn:{partition}:ec2:{region}:{account}:vpc-flow-log/*",
+                    source_arn_like=True,
+                )
+            ),
+            tags=tags,
+            opts=child,
+        )
+        policy = aws.iam.RolePolicy(
+            f"{name}-flow-logs-policy",
+            role=role.id,
+            policy=json.dumps(iam.flow_logs_delivery_policy(group_arn)),
+            opts=child,
+        )
+        aws.ec2.FlowLog(
+            f"{name}-flow-log",
+            vpc_id=self.vpc_id,
+            traffic_type="ALL",
+            log_destination_type="cloud-watch-logs",
+            log_destination=group.arn,
+            iam_role_arn=role.arn,
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
+        )
+        return group.name
 
     def _adopt(self, name: str, args: NetworkArgs, discovery: dict[str, str], child: pulumi.ResourceOptions) -> None:
         """Adopt an existing VPC: tag its subnets for discovery (tags are removed again on destroy)."""

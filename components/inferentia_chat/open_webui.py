@@ -26,7 +26,7 @@ import pulumi_random as random
 
 from . import versions
 from .eks_cluster import STORAGE_CLASS, SYSTEM_NODE_SELECTOR
-from .kube import DNS_EGRESS, HTTPS_EGRESS, network_policy_spec
+from .kube import DNS_EGRESS, RESTRICTED_NAMESPACE_LABELS, default_deny, https_egress, network_policy_spec
 from .model_names import model_suffix
 from .open_webui_sign_in import OIDC_SECRET_KEY, OidcArgs, oidc_secret, with_oidc
 from .options import outer_dependencies
@@ -93,6 +93,10 @@ class OpenWebUIArgs(TypedDict):
     """The VPC block: where ALB traffic to the pods comes from (ALB exposures)."""
     admin_email: NotRequired[str]
     """Login of the first admin account (default `admin@localhost`)."""
+    image: NotRequired[str]
+    """Image of Open WebUI (default: the pinned official image; a digest-pinned reference in production)."""
+    namespace_labels: NotRequired[Mapping[str, str]]
+    """Further labels of the namespace (e.g. the environment label the policy pack reads)."""
     admin_name: NotRequired[str]
     """Display name of the first admin account (default `Admin`)."""
     storage_gib: NotRequired[int]
@@ -283,15 +287,15 @@ class OpenWebUI(pulumi.ComponentResource):
             f"{name}-namespace",
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name=ns_name,
-                labels={
-                    **labels("namespace"),
-                    "pod-security.kubernetes.io/enforce": "restricted",
-                    "pod-security.kubernetes.io/enforce-version": "latest",
-                    "pod-security.kubernetes.io/audit": "restricted",
-                    "pod-security.kubernetes.io/warn": "restricted",
-                },
+                labels={**labels("namespace"), **RESTRICTED_NAMESPACE_LABELS, **args.get("namespace_labels", {})},
             ),
             opts=child,
+        )
+        default_deny(
+            f"{name}-default-deny",
+            ns_name,
+            labels("network-policy"),
+            pulumi.ResourceOptions(parent=self, depends_on=[*waits, ns]),
         )
         in_ns = pulumi.ResourceOptions(parent=self, depends_on=[*waits, ns])
 
@@ -383,7 +387,7 @@ class OpenWebUI(pulumi.ComponentResource):
         ready = {"httpGet": {"path": READY_PATH, "port": "http"}, "timeoutSeconds": 5}
         container = {
             "name": APP,
-            "image": versions.OPEN_WEBUI_IMAGE,
+            "image": args.get("image", versions.OPEN_WEBUI_IMAGE),
             "imagePullPolicy": "IfNotPresent",
             "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
             "env": env,
@@ -501,7 +505,9 @@ class OpenWebUI(pulumi.ComponentResource):
                         "ports": [{"protocol": "TCP", "port": args.get("inference_port", 8000)}],
                     },
                     # The provider's discovery, token and key endpoints (called by the server, not the browser).
-                    *([HTTPS_EGRESS] if oidc is not None else []),
+                    # Outside the VPC only, like every internet egress of the stack: a provider inside the VPC
+                    # would need its own allowance.
+                    *([https_egress([args["vpc_cidr"]])] if oidc is not None else []),
                 ],
             ),
             opts=in_ns,

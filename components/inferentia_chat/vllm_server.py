@@ -17,9 +17,9 @@ so there is no `--device` flag and no `VLLM_NEURON_FRAMEWORK`):
   (hardware.kv_cache_blocks). Evidence: docs/performance.md, "Prefix caching".
 
 Compile once: the artifacts live on the shared FSx volume under a key made of model, revision, Neuron SDK,
-tensor-parallel size, max-model-len and max-num-seqs (`compiled_artifacts_key`). A compile Job, on an inf2
-size with enough host memory, fills the key's directory before the Deployment exists; serving pods then only
-load. The data repository association exports the directory to S3, and the DR stack replicates it.
+tensor-parallel size, max-model-len, max-num-seqs and the KV layout (`compiled_artifacts_key`). A compile
+Job, on an inf2 size with enough host memory, fills the key's directory before the Deployment exists; serving
+pods then only load. The data repository association exports the directory to S3, and the DR stack replicates it.
 """
 
 import hashlib
@@ -186,6 +186,8 @@ class VllmNeuronServerArgs(TypedDict):
     node launches and pulls the image) while the model still loads, and wait in an init container for it."""
     metrics_namespace: NotRequired[str]
     """Namespace of a Prometheus that may scrape /metrics (default: none)."""
+    image: NotRequired[str]
+    """The vLLM Neuron image (default: the pinned Deep Learning Container; digest-pinned in production)."""
 
 
 class VllmNeuronServer(pulumi.ComponentResource):
@@ -253,7 +255,7 @@ class VllmNeuronServer(pulumi.ComponentResource):
         blocks = num_gpu_blocks(args["model_id"], tp, max_len, max_seqs)
         container = {
             "name": "vllm",
-            "image": versions.VLLM_NEURON_IMAGE,
+            "image": pod_common.image,
             "imagePullPolicy": "IfNotPresent",
             "command": list(SERVER_COMMAND),
             "args": vllm_args(pod_common.model_dir, args["served_model_name"], tp, max_len, max_seqs, blocks),
@@ -445,7 +447,7 @@ kill -TERM "$pid"; wait "$pid" || true
                         "containers": [
                             {
                                 "name": "compile",
-                                "image": versions.VLLM_NEURON_IMAGE,
+                                "image": parts.image,
                                 "imagePullPolicy": "IfNotPresent",
                                 "command": ["/bin/bash", "-c", script],
                                 "env": parts.env,
@@ -469,6 +471,7 @@ class _PodParts:
     """What the serving pods and the compile Job share: placement, volumes, environment, security."""
 
     def __init__(self, args: VllmNeuronServerArgs, key: str, node_selector: pulumi.Output):
+        self.image = args.get("image", versions.VLLM_NEURON_IMAGE)
         self.model_dir = "/models/" + args["model_subpath"].strip("/").rsplit("/", 1)[-1]
         # The cache ROOT is mounted (it exists, owned by uid 1000): a subPath that does not exist yet would
         # be created by the kubelet as root, and the compiler running as 1000 could not write into it.
@@ -532,12 +535,13 @@ class _PodParts:
         # The serving image itself (its python3): waiting in it means the image is pulled meanwhile.
         return {
             "name": name,
-            "image": versions.VLLM_NEURON_IMAGE,
+            "image": self.image,
             "imagePullPolicy": "IfNotPresent",
             "command": ["python3", "-c", code, *args],
             "env": env,
             "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}},
-            "securityContext": self.container_security,
+            # It only reads (python3 -c over the volume): the root file system can be read-only here.
+            "securityContext": {**self.container_security, "readOnlyRootFilesystem": True},
             "volumeMounts": self.fsx_mounts,
         }
 

@@ -42,7 +42,6 @@ store = LustreModelStore(
         subnet_id=config.require("subnetId"),
         availability_zone=zone,
         node_security_group_id=config.require("nodeSecurityGroupId"),
-        cluster_security_group_id=config.require("clusterSecurityGroupId"),
         deployment_type="PERSISTENT_2",
         storage_capacity_gib=1200,
         throughput_per_tib=250,

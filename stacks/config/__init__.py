@@ -3,7 +3,7 @@
 `load_config()` reads the Pulumi configuration and returns one frozen `StackConfig`, or raises one
 `ConfigError` listing every problem before any resource exists. Modules: schema (the typed config and its
 choices), fields (the `_Section` reader every section uses), rules (patterns and limits, with sources),
-sections / model / standby (one function per section, cross-field rules), reader (stack files and the
+sections / pool / model / standby / tags (one function per section, cross-field rules), reader (stack files and the
 Pulumi runtime), zones (the checks that need the region's zones), docs (docs/configuration.md).
 """
 

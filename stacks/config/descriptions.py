@@ -33,7 +33,22 @@ KEY_DOCS: dict[str, tuple[str, str]] = {
         "(`pulumi config set --secret inferentia-chat:oidcClientSecret ...`); never printed or rendered.",
         "in place (the web UI's Secret; restart its pod to read it)",
     ),
+    "environment": (
+        "`production` or `development`. Labels every namespace the stack creates; the policy pack requires every "
+        "image pinned by digest in production (docs/security.md).",
+        "in place (namespace labels)",
+    ),
+    "images": (
+        "Per image (`vllm`, `modelLoader`, `lustreClient`, `openWebui`): `sha256:<64 hex>` pins the version tag by "
+        "digest, or a whole `<repository>[:<tag>]@sha256:<64 hex>` from an allowed repository (docs/security.md).",
+        "rolls the workloads (Jobs re-run as no-ops when the model is complete)",
+    ),
     "network": ("A new VPC (cidr, zones, NAT) or an existing one (vpcId and subnet ids).", ""),
+    "network.flowLogs": (
+        "VPC flow logs (all traffic, new or adopted VPC) to a CloudWatch Logs group with its own customer key.",
+        "in place (adds or deletes the flow log, its group, key and role)",
+    ),
+    "network.flowLogRetentionDays": ("Retention of the flow-log group, a CloudWatch Logs value.", "in place"),
     "network.vpcId": ("Adopt an existing VPC instead of creating one.", "replaces the cluster and the file system"),
     "network.privateSubnetIds": (
         "Private subnets of an adopted VPC, at least two zones; they get the discovery tags.",

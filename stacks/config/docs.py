@@ -27,6 +27,8 @@ TOP_LEVEL: tuple[tuple[str, str, str], ...] = (
     ("hfToken", "secret string", "unset"),
     ("models", "list of objects", "unset"),
     ("oidcClientSecret", "secret string", "unset"),
+    ("environment", "string", "`production`"),
+    ("images", "object", "unset"),
 )
 # The sign-in sections are read only for their `webui.auth` mode.
 _SIGN_IN = {"exposure": "internal-alb", "certificateArn": "x", "hostname": "chat.example.com"}
@@ -62,15 +64,36 @@ Rules that hold for every key:
   the region's zones, a region or instance type the AWS provider does not know: refused, not adjusted.
 - **Whole values only.** Patterns match the whole text in ASCII: a trailing newline, a control character or
   a non-ASCII digit fails; paths and prefixes never hold `.` or `..` segments.
-- **What AWS will refuse is refused first:** tag characters and lengths (at most
-  `50` tags per resource, the program's own included), reserved VPC ranges, EKS public-access rules (public
-  blocks only, at most 40, not the whole internet together), an ACM certificate of another region.
+- **What AWS will refuse is refused first:** tag characters and lengths (at most 50 tags per resource, the
+  program's own and `aws:defaultTags` included), reserved VPC ranges, EKS public-access rules (public blocks
+  only, at most 40, not the whole internet together), an ACM certificate of another region.
 - **Cross-field rules:** the zone is in the region and the network, the serving pod fits an allowed
   instance type, the weights and KV cache (`maxModelLen` x `maxNumSeqs`) fit the devices' memory at the
   chosen tensor-parallel size, a DR stack's primary is another stack of this project.
 
 ## Keys
 
+"""
+
+
+SOURCES = """
+## Where the limits come from
+
+- Tags: AWS, "Tagging AWS resources", tag naming limits and requirements (50 tags per resource, keys of
+  1-128 and values of 0-256 characters, letters, digits, spaces and `_ . : / = + - @`, `aws:` reserved).
+- Public endpoint allowlist: Amazon EKS User Guide, "Cluster API server endpoint", and the EKS service quota
+  "Public endpoint access CIDR ranges per cluster" (40).
+- Reserved IPv4 ranges: IANA IPv4 Special-Purpose Address Registry (RFC 6890) and the Amazon VPC User Guide,
+  "VPC CIDR blocks".
+- Certificates: AWS Certificate Manager User Guide, "Supported Regions" (a load balancer uses a certificate
+  of its own region).
+- Regions and instance types: the pinned pulumi-aws SDK's `pulumi_aws.Region` and
+  `pulumi_aws.ec2.InstanceType`; accelerated families: Amazon EC2 User Guide, "Accelerated computing".
+- Zones the offline render answers with: AWS, "AWS Availability Zones" (AZ IDs per Region).
+- EKS cluster names: Amazon EKS API Reference, CreateCluster `name`.
+- Hugging Face ids: huggingface_hub `validate_repo_id`; revisions: `git check-ref-format`.
+- KV cache: the model's config.json (layers, KV heads, head size, bf16) and the Inf2 instance specifications
+  (32 GiB of device memory per Inferentia2 chip), in components/inferentia_chat/hardware.py.
 """
 
 
@@ -138,7 +161,7 @@ def render_docs() -> str:
             lines.append(_row(path, "object", "-", ""))
             continue
         lines.append(_row(path, spec.kind, _value(spec.default).replace(_DOC_REGION, "<region>"), _allowed(spec)))
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + SOURCES
 
 
 def main() -> int:

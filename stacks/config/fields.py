@@ -76,10 +76,14 @@ def _one_line(text: str) -> str:
 
 
 class _Problems:
-    def __init__(self) -> None:
+    def __init__(self, secret_paths: tuple[str, ...] = ()) -> None:
         self.items: list[str] = []
+        # Keys held as secrets: no value under them is ever shown (a nested `secure:` value makes the whole
+        # top-level key a secret).
+        self.secret_paths = secret_paths
 
     def add(self, path: str, value: Any, allowed: str, *, secret: bool = False) -> None:
+        secret = secret or any(path == p or path.startswith((f"{p}.", f"{p}[")) for p in self.secret_paths)
         shown = "[hidden]" if secret else _show(value)
         self.items.append(_one_line(f"{path} = {shown}: {allowed}"))
 

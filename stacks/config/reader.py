@@ -20,8 +20,10 @@ import pulumi_aws
 import yaml
 
 from .fields import ConfigError, _Problems, _show
+from .rules import MAX_TAGS_PER_RESOURCE, PROGRAM_TAGS
 from .schema import CONFIG_NAMESPACE, StackConfig
-from .sections import SECRET_KEYS, parse_config
+from .sections import parse_config
+from .security import unpinned_warning
 
 # Config namespaces a stack of this program may hold: its own, and the providers' it uses.
 PROVIDER_NAMESPACES = ("aws", "awsx", "eks", "kubernetes", "random", "pulumi")
@@ -79,6 +81,18 @@ def key_problems(bag: dict[str, Any], secret: set[str]) -> list[str]:
     return problems.items
 
 
+def default_tag_problems(default_tags: Any, cfg: StackConfig) -> list[str]:
+    """`aws:defaultTags` land on every resource the AWS provider creates: they count against the 50 with ours."""
+    tags = default_tags.get("tags") if isinstance(default_tags, dict) else None
+    room = MAX_TAGS_PER_RESOURCE - PROGRAM_TAGS
+    if not isinstance(tags, dict) or len(tags) + len(cfg.tags) <= room:
+        return []
+    return [
+        f"aws:defaultTags = {len(tags)} tags: with the {len(cfg.tags)} of {CONFIG_NAMESPACE}:tags must hold at most "
+        f"{room} (AWS allows {MAX_TAGS_PER_RESOURCE} tags per resource; the program adds up to {PROGRAM_TAGS})"
+    ]
+
+
 def load_config() -> StackConfig:
     """Read and validate this stack's configuration from the Pulumi runtime (before any resource exists)."""
     from pulumi.runtime import config as runtime_config
@@ -98,10 +112,11 @@ def load_config() -> StackConfig:
             region=bag.get("aws:region"),
             stack=pulumi.get_stack(),
             project=pulumi.get_project(),
-            secret_keys=[k for k in SECRET_KEYS if f"{prefix}{k}" in secret],
+            secret_keys=[k for k in raw if f"{prefix}{k}" in secret],
         )
     except ConfigError as e:
         raise ConfigError(problems + e.problems) from None
+    problems += default_tag_problems(decode_value(bag.get("aws:defaultTags")), cfg)
     problems += zone_problems(cfg)
     if problems:
         raise ConfigError(problems)
@@ -112,6 +127,9 @@ def load_config() -> StackConfig:
         cfg = dataclasses.replace(cfg, oidc_client_secret=secret)
     for warning in cfg.warnings:
         pulumi.log.warn(warning)
+    unpinned = unpinned_warning(cfg.environment, cfg.images)
+    if unpinned:
+        pulumi.log.warn(unpinned)
     return cfg
 
 

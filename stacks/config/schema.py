@@ -7,8 +7,10 @@ configuration. Defaults are the secure production choice; the cheap/dev choices 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from inferentia_chat.images import Images
 
 # The Pulumi config namespace of every program key (`inferentia-chat:<key>` in Pulumi.<stack>.yaml). Not a
 # Kubernetes namespace: those are named where the workloads are composed (stacks/primary.py).
@@ -70,6 +72,8 @@ class NetworkConfig:
     az_count: int
     availability_zones: tuple[str, ...]
     nat_gateways: str
+    flow_logs: bool = True
+    flow_log_retention_days: int = 365
 
     @property
     def bring_your_own(self) -> bool:
@@ -207,6 +211,9 @@ class StackConfig:
     # `inferentia-chat:hfToken`: a Pulumi secret, carried as a secret Output and never as a plain value
     # (None when unset). parse_config only records whether it is set; load_config reads the secret.
     hf_token: Any = None
+    # `inferentia-chat:environment` and `inferentia-chat:images` (docs/security.md).
+    environment: str = "production"
+    images: Images = field(default_factory=Images)
     # Findings that do not stop a deployment (e.g. the file system is slow for the fleet); load_config
     # logs them, the render prints them.
     warnings: tuple[str, ...] = ()

@@ -3,7 +3,8 @@ problem: each names the key as written, the bad value and what is allowed. Unkno
 typo must not silently fall back to a default), and no value is ever replaced by another.
 
 One function per section; each reads its keys through a `_Section` (fields.py). The model section and its
-hardware checks live in model.py, the DR section in standby.py, the patterns and limits in rules.py.
+hardware checks live in model.py, the inference pool in pool.py, the DR section in standby.py, the tags in
+tags.py, the patterns and limits in rules.py; the checks that need the region's zones in zones.py.
 """
 
 from __future__ import annotations
@@ -13,15 +14,13 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from inferentia_chat import versions
-from inferentia_chat.hardware import INF2_TYPES
-from inferentia_chat.image_pull import BOTTLEROCKET_SOCI_MIN, IMAGE_PULL_SOCI, IMAGE_PULLS, version_tuple
 
 from .fields import _MISSING, ConfigError, _Problems, _Section
 from .model import _device_budget, _fleet_throughput, _models
+from .pool import _inference_pool
 from .rules import (
     ACCELERATED_FAMILY,
     ACM_ARN,
-    BOTTLEROCKET_VERSION,
     CLUSTER_NAME,
     EKS_MAX_PUBLIC_ACCESS_CIDRS,
     EMAIL,
@@ -32,12 +31,10 @@ from .rules import (
     LOCAL_EMAIL,
     REGIONS,
     ROLE_ARN,
-    SNAPSHOT_ID,
     SUBNET_ID,
     VPC_ID,
     choice,
     cidr_problem,
-    duration_ok,
     instance_type_allowed,
     match,
     matches,
@@ -48,7 +45,6 @@ from .rules import (
     zone_of_region,
 )
 from .schema import (
-    CAPACITY_TYPES,
     CONFIG_NAMESPACE,
     DEFAULT_THROUGHPUT_PER_TIB,
     EXPOSURES,
@@ -61,12 +57,12 @@ from .schema import (
     THROUGHPUT_CHECKS,
     ClusterConfig,
     DrConfig,
-    InferencePoolConfig,
     ModelStoreConfig,
     NetworkConfig,
     StackConfig,
     WebUiConfig,
 )
+from .security import _environment, _images
 from .sign_in import _oidc_secret, _webui_auth
 from .standby import _dr, _dr_sections
 from .tags import _tags
@@ -89,6 +85,15 @@ def _network(s: _Section, region: str) -> NetworkConfig:
 
     azs = s.strings("availabilityZones", (), item=in_region)
     nat = s.string("natGateways", "one-per-az", choices=NAT_STRATEGIES)
+    flow_logs = s.boolean("flowLogs", True)
+    flow_retention = s.integer("flowLogRetentionDays", 365)
+    if flow_retention not in LOG_RETENTION_DAYS:
+        s.problems.add(
+            s.key("flowLogRetentionDays"),
+            flow_retention,
+            f"must be a CloudWatch retention: {', '.join(map(str, LOG_RETENTION_DAYS))}",
+        )
+        flow_retention = 365
 
     if cidr is not None and s.has("cidr") and vpc_cidr_problem(cidr):
         s.problems.add(s.key("cidr"), cidr, vpc_cidr_problem(cidr) or "")
@@ -118,6 +123,8 @@ def _network(s: _Section, region: str) -> NetworkConfig:
         az_count=len(azs) if azs else az_count,
         availability_zones=azs,
         nat_gateways=nat or "one-per-az",
+        flow_logs=flow_logs,
+        flow_log_retention_days=flow_retention,
     )
 
 
@@ -189,79 +196,6 @@ def _cluster(s: _Section, stack: str) -> ClusterConfig:
         log_types=logs,
         log_retention_days=retention,
     )
-
-
-def _inference_pool(s: _Section) -> InferencePoolConfig:
-    types = s.strings("instanceTypes", ("inf2.xlarge", "inf2.8xlarge"), item=choice(tuple(INF2_TYPES)), min_items=1)
-    capacity = s.strings("capacityTypes", ("on-demand",), item=choice(CAPACITY_TYPES), min_items=1)
-    duration = "must be a duration such as 30s, 5m or 1h30m"
-    consolidate = s.string("consolidateAfter", "5m", allowed=duration)
-    if consolidate is not None and not duration_ok(consolidate):
-        s.problems.add(s.key("consolidateAfter"), consolidate, duration)
-    expire = s.string("expireAfter", "720h", allowed=f"{duration}, or Never")
-    if expire is not None and expire != "Never" and not duration_ok(expire):
-        s.problems.add(s.key("expireAfter"), expire, f"{duration}, or Never")
-    # Never is not allowed here: it would let a blocked drain keep an expired node forever.
-    grace = s.string("terminationGracePeriod", "1h", allowed=duration)
-    if grace is not None and not duration_ok(grace):
-        s.problems.add(s.key("terminationGracePeriod"), grace, duration)
-    max_devices = s.integer(
-        "maxNeuronDevices", 4, minimum=1, maximum=480, allowed="(Inferentia2 chips the pool may run at once)"
-    )
-    # Optional image cache: Bottlerocket nodes whose data volume is restored from a snapshot that already
-    # holds the serving image (made once with the documented step), so a new node skips the image pull.
-    cache = s.section("imageCache")
-    snapshot = cache.string(
-        "snapshotId", None, pattern=SNAPSHOT_ID, allowed="must be an EBS snapshot id such as snap-0123456789abcdef0"
-    )
-    bottlerocket = cache.string(
-        "bottlerocketVersion",
-        None,
-        pattern=BOTTLEROCKET_VERSION,
-        allowed="must be the Bottlerocket release the snapshot was made with, such as v1.46.0",
-    )
-    if (snapshot is None) != (bottlerocket is None) and not any(p.startswith(cache.path) for p in s.problems.items):
-        missing = "bottlerocketVersion" if bottlerocket is None else "snapshotId"
-        s.problems.missing(cache.key(missing), "imageCache needs both snapshotId and bottlerocketVersion")
-    cache.finish()
-    image_pull, bottlerocket_version = _image_pull(s, bottlerocket)
-    s.finish()
-    return InferencePoolConfig(
-        instance_types=types,
-        capacity_types=capacity,
-        consolidate_after=consolidate or "5m",
-        expire_after=expire or "720h",
-        termination_grace_period=grace if grace and duration_ok(grace) else "1h",
-        max_neuron_devices=max_devices,
-        image_cache_snapshot_id=snapshot if bottlerocket else None,
-        image_cache_bottlerocket_version=bottlerocket if snapshot else None,
-        image_pull=image_pull,
-        bottlerocket_version=bottlerocket_version,
-    )
-
-
-def _image_pull(s: _Section, cache_version: str | None) -> tuple[str, str | None]:
-    """`inferencePool.imagePull` and `inferencePool.bottlerocketVersion`: how inference nodes get the serving
-    image, and the OS they run (docs/performance.md)."""
-    pull = s.string("imagePull", IMAGE_PULL_SOCI, choices=IMAGE_PULLS) or IMAGE_PULL_SOCI
-    version = s.string(
-        "bottlerocketVersion",
-        None,
-        pattern=BOTTLEROCKET_VERSION,
-        allowed="must be a Bottlerocket release such as v1.61.0 (the first with the aws-k8s-1.36 variant)",
-    )
-    if version and cache_version:
-        s.problems.add(
-            s.key("bottlerocketVersion"), version, "leave it out with imageCache: set imageCache.bottlerocketVersion"
-        )
-        version = None
-    if version and pull == IMAGE_PULL_SOCI and version_tuple(version) < BOTTLEROCKET_SOCI_MIN:
-        s.problems.add(
-            s.key("bottlerocketVersion"),
-            version,
-            "SOCI parallel pull needs Bottlerocket v1.44.0 or later (or imagePull: containerd)",
-        )
-    return pull, version
 
 
 def _model_store(s: _Section, network: NetworkConfig, region: str) -> ModelStoreConfig:
@@ -416,6 +350,8 @@ TOP_LEVEL_KEYS = (
     "dr",
     "hfToken",
     "oidcClientSecret",
+    "environment",
+    "images",
 )
 # Keys whose value must be a Pulumi secret (`pulumi config set --secret`); their values never appear in
 # a message.
@@ -435,7 +371,7 @@ def parse_config(
     `raw` values are what YAML gives (objects as dicts). `secret_keys` are the keys (without the
     namespace) that the stack holds as secrets. Raises ConfigError listing every problem.
     """
-    problems = _Problems()
+    problems = _Problems(tuple(f"{CONFIG_NAMESPACE}:{k}" for k in secret_keys))
     for key in SECRET_KEYS:
         if key not in raw:
             continue
@@ -485,6 +421,8 @@ def parse_config(
         problems.add(f"{CONFIG_NAMESPACE}:dr", raw["dr"], "only applies when role is dr (the DR stack's own config)")
     tags = _tags(raw.get("tags", _MISSING), problems)
     warnings = _fleet_throughput(store, [m for _, m in models], problems)
+    environment = _environment(raw, problems)
+    images = _images(raw.get("images", _MISSING), problems)
 
     if problems.items:
         raise ConfigError(problems.items)
@@ -503,5 +441,7 @@ def parse_config(
         dr=dr,
         hf_token="hfToken" in raw or None,
         oidc_client_secret="oidcClientSecret" in raw or None,
+        environment=environment,
+        images=images,
         warnings=tuple(warnings),
     )

@@ -28,17 +28,28 @@ class PodIdentityAccess:
 
 
 def pod_identity_role(
-    resource_name: str, *, description: str, tags: Mapping[str, str], opts: pulumi.ResourceOptions
+    resource_name: str,
+    *,
+    cluster_name: pulumi.Input[str],
+    namespace: pulumi.Input[str],
+    service_account: pulumi.Input[str],
+    description: str,
+    tags: Mapping[str, str],
+    opts: pulumi.ResourceOptions,
 ) -> aws.iam.Role:
-    """An IAM role that pods assume through EKS Pod Identity (its policies are the caller's); `opts` carries
-    the parent component."""
-    return aws.iam.Role(
-        resource_name,
-        description=description,
-        assume_role_policy=json.dumps(iam.pod_identity_trust_policy()),
-        tags=dict(tags),
-        opts=opts,
+    """An IAM role that ONE service account of ONE cluster (in this provider's account and region) assumes
+    through EKS Pod Identity (its policies are the caller's); `opts` carries the parent component."""
+    partition = aws.get_partition().partition
+    region = aws.get_region().region
+    account = aws.get_caller_identity().account_id
+    trust = pulumi.Output.all(cluster_name, namespace, service_account).apply(
+        lambda a: json.dumps(
+            iam.pod_identity_trust_policy(
+                iam.PodIdentitySubject(account, iam.eks_cluster_arn(partition, region, account, a[0]), a[1], a[2])
+            )
+        )
     )
+    return aws.iam.Role(resource_name, description=description, assume_role_policy=trust, tags=dict(tags), opts=opts)
 
 
 def pod_identity_access(
@@ -58,7 +69,15 @@ def pod_identity_access(
 
     The resource names are the caller's (they are part of running stacks' URNs); `opts` carries the parent
     component (and any aliases)."""
-    role = pod_identity_role(role_name, description=description, tags=tags, opts=opts)
+    role = pod_identity_role(
+        role_name,
+        cluster_name=cluster_name,
+        namespace=namespace,
+        service_account=service_account,
+        description=description,
+        tags=tags,
+        opts=opts,
+    )
     inline = aws.iam.RolePolicy(policy_name, role=role.id, policy=policy, opts=opts)
     association = aws.eks.PodIdentityAssociation(
         association_name,

@@ -5,7 +5,7 @@ Lustre file system (one subnet, one zone). The Kubernetes side builds on its out
 PersistentVolume and claim pods mount) and `ModelLoader` (the Jobs that put the model there).
 
 In a DR region the store links an existing bucket (the replica, `linked_bucket`) import-only
-(`auto_export` false), and before any cluster exists there it has no cluster security groups: its file system
+(`auto_export` false), and before any cluster exists there it has no node security group: its file system
 then talks only to itself, and no `ModelVolume` or `ModelLoader` is built on it.
 """
 
@@ -52,9 +52,8 @@ class LustreModelStoreArgs(TypedDict):
     availability_zone: pulumi.Input[str]
     """Zone of `subnet_id`; serving pods are pinned to it through the PersistentVolume."""
     node_security_group_id: NotRequired[pulumi.Input[str]]
-    """Security group of the cluster nodes (the Lustre clients); leave out while no cluster mounts it."""
-    cluster_security_group_id: NotRequired[pulumi.Input[str]]
-    """Security group of the EKS control plane; leave out while no cluster mounts it."""
+    """Security group of the cluster nodes, the Lustre clients and the only ones the file system admits (the
+    control plane never mounts it); leave out while no cluster mounts it."""
     deployment_type: str
     """PERSISTENT_2 (default choice: customer key, data repository association) or SCRATCH_2 (dev)."""
     storage_capacity_gib: int
@@ -116,7 +115,6 @@ class LustreModelStore(pulumi.ComponentResource):
             name,
             vpc_id=args["vpc_id"],
             node_security_group_id=args.get("node_security_group_id"),
-            cluster_security_group_id=args.get("cluster_security_group_id"),
             tags=self._tags,
             parent=self,
         )

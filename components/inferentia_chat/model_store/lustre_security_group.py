@@ -60,12 +60,12 @@ def lustre_security_group(
     *,
     vpc_id: pulumi.Input[str],
     node_security_group_id: pulumi.Input[str] | None,
-    cluster_security_group_id: pulumi.Input[str] | None,
     tags: Mapping[str, str],
     parent: pulumi.Resource,
 ) -> LustreSecurityGroup:
     """The file system's group with rules among its own interfaces and, when given, with the cluster's nodes
-    (the Lustre clients) and control plane; the nodes also accept the same ports from the file system."""
+    (the Lustre clients, and the only ones admitted: the control plane never mounts the file system); the
+    nodes also accept the same ports from the file system."""
     child = pulumi.ResourceOptions(parent=parent)
     sg = aws.ec2.SecurityGroup(
         f"{name}-fs-sg",
@@ -77,8 +77,6 @@ def lustre_security_group(
     peers: dict[str, pulumi.Input[str]] = {"self": sg.id}
     if node_security_group_id is not None:
         peers["nodes"] = node_security_group_id
-    if cluster_security_group_id is not None:
-        peers["cluster"] = cluster_security_group_id
     own: list[pulumi.Resource] = []
     clients: list[pulumi.Resource] = []
     for ports in LUSTRE_PORTS:

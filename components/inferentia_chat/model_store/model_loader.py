@@ -11,6 +11,7 @@ Leave `source` out where the model arrives by other means (a DR replica): only t
 import hashlib
 import json
 import posixpath
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NotRequired, TypedDict
 
@@ -22,7 +23,7 @@ from .. import iam, versions
 from ..common.moved import formerly_under
 from ..common.outputs import register_declared_outputs
 from ..common.pod_identity import pod_identity_access
-from ..kube import DNS_EGRESS, HTTPS_EGRESS, POD_IDENTITY_EGRESS, network_policy_spec
+from ..kube import DNS_EGRESS, POD_IDENTITY_EGRESS, https_egress, network_policy_spec
 from ..options import outer_dependencies
 from ..tags import component_tags
 from . import jobs, model_fetch
@@ -71,6 +72,13 @@ class ModelLoaderArgs(TypedDict):
     instance: NotRequired[str]
     """Suffix of the Kubernetes names of a further loader in the same namespace (one per model: the Jobs,
     script, service account, token Secret and policies become `<name>-<instance>`); default none."""
+    egress_excluded_cidrs: NotRequired[Sequence[pulumi.Input[str]]]
+    """Ranges the load Job must never reach over HTTPS (the VPC's CIDR block: nodes, pods, endpoints); the
+    Service ranges and instance metadata are always excluded."""
+    loader_image: NotRequired[str]
+    """Image of the Python steps (default: the pinned python image; digest-pinned in production)."""
+    lustre_client_image: NotRequired[str]
+    """Image with the Lustre client tools (`lfs`) of the preload (default: the pinned FSx CSI driver image)."""
 
 
 def model_request(source: str, model_id: str, revision: str) -> str:
@@ -97,8 +105,9 @@ class ModelLoader(pulumi.ComponentResource):
         self._name = name
         self._child = pulumi.ResourceOptions(parent=self).merge(formerly_under(name, STORE_TYPE, opts))
         self._namespace = namespace = args["namespace"]
-        suffix = f"-{args['instance']}" if args.get("instance") else ""
-        self._k8s = lambda base: base + suffix
+        self._suffix = f"-{args['instance']}" if args.get("instance") else ""
+        self._loader_image = args.get("loader_image", versions.MODEL_LOADER_IMAGE)
+        self._lustre_client_image = args.get("lustre_client_image", versions.LUSTRE_CLIENT_IMAGE)
         script = SCRIPT_SOURCE.read_text()
         script_cm = k8s.core.v1.ConfigMap(
             f"{name}-script",
@@ -175,7 +184,8 @@ class ModelLoader(pulumi.ComponentResource):
         else:
             deps.append(self._source_access(source, uri, namespace, args.get("tags", {})))
             command += ["--region", aws.get_region().region]
-        egress = [DNS_EGRESS, HTTPS_EGRESS] + ([POD_IDENTITY_EGRESS] if uri != "huggingface" else [])
+        https = https_egress(list(args.get("egress_excluded_cidrs", ())))
+        egress = [DNS_EGRESS, https] + ([POD_IDENTITY_EGRESS] if uri != "huggingface" else [])
         self._network_policy("model-loader", egress)
         return k8s.batch.v1.Job(
             f"{name}-load",
@@ -185,7 +195,7 @@ class ModelLoader(pulumi.ComponentResource):
                 LOAD_DEADLINE_SECONDS,
                 annotations,
                 service_account=self._k8s(SERVICE_ACCOUNT),
-                containers=[jobs.container("fetch", versions.MODEL_LOADER_IMAGE, command, env, script_mounts())],
+                containers=[jobs.container("fetch", self._loader_image, command, env, script_mounts())],
                 volumes=volumes,
                 fail_fast_container="fetch",
             ),
@@ -220,7 +230,7 @@ class ModelLoader(pulumi.ComponentResource):
                 init_containers=[
                     jobs.container(
                         "list",
-                        versions.MODEL_LOADER_IMAGE,
+                        self._loader_image,
                         [*script_cmd, "list", "--dest", dest, "--out", files],
                         env,
                         [*mounts, work],
@@ -229,7 +239,7 @@ class ModelLoader(pulumi.ComponentResource):
                     # may request RESTORE (Lustre's default hsm user_request_mask).
                     jobs.container(
                         "hsm-restore",
-                        versions.LUSTRE_CLIENT_IMAGE,
+                        self._lustre_client_image,
                         ["lfs", "hsm_restore", "--filelist", files],
                         [],
                         [{"name": "models", "mountPath": MOUNT_PATH}, work],
@@ -238,9 +248,7 @@ class ModelLoader(pulumi.ComponentResource):
                 # Done when every file reads back complete and matches its recorded sha256: a read of a file
                 # still being restored waits for its data.
                 containers=[
-                    jobs.container(
-                        "verify", versions.MODEL_LOADER_IMAGE, [*script_cmd, "verify", "--dest", dest], env, mounts
-                    )
+                    jobs.container("verify", self._loader_image, [*script_cmd, "verify", "--dest", dest], env, mounts)
                 ],
                 volumes=[*volumes, {"name": "work", "emptyDir": {"sizeLimit": "16Mi"}}],
                 fail_fast_container="verify",

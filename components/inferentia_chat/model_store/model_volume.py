@@ -3,6 +3,7 @@
 Built on the outputs of `LustreModelStore`; serving pods and `ModelLoader` mount its claim.
 """
 
+from collections.abc import Mapping
 from typing import NotRequired, TypedDict
 
 import pulumi
@@ -12,6 +13,7 @@ from .. import model_layout
 from ..common.moved import formerly_under
 from ..common.outputs import register_declared_outputs
 from ..eks_cluster import SYSTEM_NODE_SELECTOR
+from ..kube import RESTRICTED_NAMESPACE_LABELS, default_deny
 from .labels import labels
 from .lustre_model_store import TYPE as STORE_TYPE
 
@@ -39,8 +41,10 @@ class ModelVolumeArgs(TypedDict):
     model_name: str
     """Directory of the model under `models/` (the served model name)."""
     namespace: NotRequired[str]
-    """Namespace of the claim, created here with the `restricted` Pod Security level (default `inference`):
-    the pods that mount the claim run there."""
+    """Namespace of the claim, created here with the `restricted` Pod Security level and a default-deny
+    NetworkPolicy (default `inference`): the pods that mount the claim run there."""
+    namespace_labels: NotRequired[Mapping[str, str]]
+    """Further labels of the namespace (e.g. the environment label the policy pack reads)."""
 
 
 class ModelVolume(pulumi.ComponentResource):
@@ -68,12 +72,14 @@ class ModelVolume(pulumi.ComponentResource):
                 "labels": {
                     **labels("namespace"),
                     "app.kubernetes.io/name": namespace,
-                    "pod-security.kubernetes.io/enforce": "restricted",
-                    "pod-security.kubernetes.io/audit": "restricted",
-                    "pod-security.kubernetes.io/warn": "restricted",
+                    **RESTRICTED_NAMESPACE_LABELS,
+                    **args.get("namespace_labels", {}),
                 },
             },
             opts=pulumi.ResourceOptions(parent=self).merge(moved),
+        )
+        default_deny(
+            f"{name}-default-deny", ns.metadata.name, labels("network-policy"), pulumi.ResourceOptions(parent=self)
         )
         storage = pulumi.Output.from_input(args["storage_capacity_gib"]).apply(lambda gib: f"{gib}Gi")
         pv = k8s.core.v1.PersistentVolume(
