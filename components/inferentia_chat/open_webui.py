@@ -312,25 +312,20 @@ class OpenWebUI(pulumi.ComponentResource):
             string_data={SECRET_KEY: secret_key.result, ADMIN_PASSWORD_KEY: admin_password.result},
             opts=in_ns,
         )
-        inference_secret = k8s.core.v1.Secret(
-            f"{name}-inference-key",
-            metadata=meta(f"{APP}-inference-key", "secrets"),
-            type="Opaque",
-            string_data={INFERENCE_KEY: pulumi.Output.secret(args["api_key"])},
-            opts=in_ns,
-        )
-        # One copy per further endpoint, named by its model; the first keeps its one-model name.
-        key_secrets = [(f"{APP}-inference-key", inference_secret)]
-        for endpoint in extra:
-            suffix = model_suffix(endpoint["served_model_name"])
+        # A copy of each endpoint's key, named by its model; the first keeps its one-model name.
+        key_secrets: list[tuple[str, k8s.core.v1.Secret]] = []
+        for suffix, key in [
+            ("", args["api_key"]),
+            *((f"-{model_suffix(e['served_model_name'])}", e["api_key"]) for e in extra),
+        ]:
             copy = k8s.core.v1.Secret(
-                f"{name}-inference-key-{suffix}",
-                metadata=meta(f"{APP}-inference-key-{suffix}", "secrets"),
+                f"{name}-inference-key{suffix}",
+                metadata=meta(f"{APP}-inference-key{suffix}", "secrets"),
                 type="Opaque",
-                string_data={INFERENCE_KEY: pulumi.Output.secret(endpoint["api_key"])},
+                string_data={INFERENCE_KEY: pulumi.Output.secret(key)},
                 opts=in_ns,
             )
-            key_secrets.append((f"{APP}-inference-key-{suffix}", copy))
+            key_secrets.append((f"{APP}-inference-key{suffix}", copy))
         sign_in = [oidc_secret(f"{name}-oidc", meta(OIDC_SECRET, "secrets"), oidc, in_ns)] if oidc else []
 
         # --- storage, identity ----------------------------------------------------------------------
