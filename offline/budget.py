@@ -67,9 +67,13 @@ SOCI_BOTTLEROCKET_PULL_MB_S = Figure(
     f"{_MEASURED.replace('on AL2023', 'on Bottlerocket')}, SOCI parallel pull/unpack: 44.974 s",
 )
 IMAGE_CACHED = Figure(20, "estimate", "image already on the Bottlerocket data volume restored from the snapshot")
-ARTIFACT_LOAD = Figure(45, "estimate", "loading the compiled NEFFs and the pre-sharded weights onto the NeuronCores")
-WARM_UP = Figure(30, "estimate", "vLLM Neuron warm-up requests before /health reports ready")
-SCRATCH_MB_S_PER_TIB = Figure(200, "published", "FSx for Lustre SCRATCH_2: 200 MB/s per TiB (FSx docs)")
+ARTIFACT_LOAD = Figure(
+    hardware.ARTIFACT_LOAD_S, "estimate", "loading the compiled NEFFs and the pre-sharded weights onto the NeuronCores"
+)
+WARM_UP = Figure(hardware.WARM_UP_S, "estimate", "vLLM Neuron warm-up requests before /health reports ready")
+SCRATCH_MB_S_PER_TIB = Figure(
+    hardware.SCRATCH_2_MB_S_PER_TIB, "published", "FSx for Lustre SCRATCH_2: 200 MB/s per TiB (FSx docs)"
+)
 
 
 def replica_budget(cfg: StackConfig, loading_pods: int = 1, measured: dict[str, Any] | None = None) -> dict[str, Any]:

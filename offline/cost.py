@@ -21,7 +21,7 @@ import yaml
 
 from inferentia_chat import hardware
 from inferentia_chat.inferentia_node_pool import ROOT_VOLUME_GIB, ROOT_VOLUME_THROUGHPUT
-from inferentia_chat.vllm_server import compile_instance_type
+from inferentia_chat.vllm import compile_instance_type
 from stacks.config import StackConfig
 
 from .budget import COMPILE

@@ -288,10 +288,12 @@ def _abandon_pending_work() -> None:
     """Cancel what a failed run left in flight (registrations waiting on outputs, applies): on the process's
     one event loop it would otherwise resume during the next run and record into that run's resources."""
     loop = asyncio.get_event_loop()
-    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
-    for task in pending:
-        task.cancel()
-    if pending and not loop.is_running():
+    for _ in range(10):  # cancelled work may schedule more (finally clauses, callbacks): until none is left
+        pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+        if not pending or loop.is_running():
+            return
+        for task in pending:
+            task.cancel()
         loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
 
 

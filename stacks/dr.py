@@ -25,7 +25,7 @@ from inferentia_chat.model_replica import ModelReplica, ModelReplicaArgs
 from inferentia_chat.model_store import LinkedBucketArgs
 from inferentia_chat.model_store.model_fetch import MARKER
 from inferentia_chat.network import Network
-from inferentia_chat.vllm_server import COMPLETE_MARKER
+from inferentia_chat.vllm import COMPLETE_MARKER
 from stacks.config import CONFIG_NAMESPACE, ConfigError, StackConfig
 
 from .primary import ReplicaLink, build_platform, model_store, network_args, object_prefixes, platform_outputs

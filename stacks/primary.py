@@ -38,8 +38,8 @@ from inferentia_chat.open_webui import APP as WEBUI_APP
 from inferentia_chat.open_webui import SELECTOR as WEBUI_POD_LABELS
 from inferentia_chat.open_webui import InferenceEndpointArgs, OpenWebUI, OpenWebUIArgs
 from inferentia_chat.open_webui_sign_in import OidcArgs
-from inferentia_chat.vllm_server import PORT as VLLM_PORT
-from inferentia_chat.vllm_server import VllmNeuronServer, VllmNeuronServerArgs, compiled_artifacts_key
+from inferentia_chat.vllm import PORT as VLLM_PORT
+from inferentia_chat.vllm import VllmNeuronServer, VllmNeuronServerArgs, compiled_artifacts_key
 from stacks.config import CONFIG_NAMESPACE, ConfigError, StackConfig
 from stacks.config.schema import ModelConfig
 

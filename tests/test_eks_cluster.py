@@ -8,7 +8,8 @@ import pytest
 from conftest import Plan, plan_for
 
 from inferentia_chat import versions
-from inferentia_chat.eks_cluster import ADDONS, SYSTEM_NODE_SELECTOR, system_ami_type
+from inferentia_chat.eks_cluster import ADDONS
+from inferentia_chat.system_node_group import SYSTEM_NODE_SELECTOR, system_ami_type
 
 CLUSTER = "eks:index:Cluster"
 ADDON = "aws:eks/addon:Addon"

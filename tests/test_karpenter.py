@@ -13,8 +13,8 @@ import yaml
 from conftest import Plan
 
 from inferentia_chat import iam, versions
-from inferentia_chat.eks_cluster import SYSTEM_NODE_SELECTOR
 from inferentia_chat.karpenter import INTERRUPTION_RULES, NODE_ROLE_POLICIES
+from inferentia_chat.system_node_group import SYSTEM_NODE_SELECTOR
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 ROLE = "aws:iam/role:Role"

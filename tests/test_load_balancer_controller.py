@@ -7,8 +7,8 @@ import json
 from conftest import Plan
 
 from inferentia_chat import iam, versions
-from inferentia_chat.eks_cluster import SYSTEM_NODE_SELECTOR
 from inferentia_chat.load_balancer_controller import SERVICE_ACCOUNT
+from inferentia_chat.system_node_group import SYSTEM_NODE_SELECTOR
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 ROLE = "aws:iam/role:Role"

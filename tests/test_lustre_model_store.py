@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 from conftest import Plan, plan_for
 
 from inferentia_chat import iam, versions
-from inferentia_chat.eks_cluster import SYSTEM_NODE_SELECTOR
 from inferentia_chat.model_layout import WORKLOAD_UID
-from inferentia_chat.model_store.model_loader import SCRIPT_SOURCE
+from inferentia_chat.model_store.model_loader import SCRIPT_FILES, SCRIPT_SOURCE
+from inferentia_chat.system_node_group import SYSTEM_NODE_SELECTOR
 from offline.engine import SECRET
 from offline.render import run_stack
 
@@ -349,13 +350,35 @@ def test_load_job_fetches_the_pinned_model_into_its_directory_on_the_volume(dev:
 
 
 def test_the_job_runs_this_repositorys_script(dev: Plan):
-    (cm,) = dev.k8s("ConfigMap", "model-fetch-script")
-    assert cm["data"]["model_fetch.py"] == SCRIPT_SOURCE.read_text()
     import hashlib
 
-    digest = hashlib.sha256(SCRIPT_SOURCE.read_bytes()).hexdigest()
-    annotations = job(dev, "model-load")["spec"]["template"]["metadata"]["annotations"]
-    assert annotations["inferentia-chat.io/script-sha256"] == digest  # a new script re-runs the Job
+    (cm,) = dev.k8s("ConfigMap", "model-fetch-script")
+    shipped = {f: SCRIPT_SOURCE.with_name(f).read_text() for f in SCRIPT_FILES}
+    assert cm["data"] == shipped  # the script, the module it imports and the pinned packages
+    digest = hashlib.sha256("".join(shipped[f] for f in SCRIPT_FILES).encode()).hexdigest()
+    for name in ("model-load", "model-preload"):
+        annotations = job(dev, name)["spec"]["template"]["metadata"]["annotations"]
+        assert annotations["inferentia-chat.io/script-sha256"] == digest  # a change re-runs the Jobs
+
+
+def test_the_load_installs_its_pinned_packages_by_hash_before_it_runs(dev: Plan):
+    spec = pod(dev, "model-load")
+    (install,) = spec["initContainers"]
+    assert install["image"] == versions.MODEL_LOADER_IMAGE
+    assert {"--no-deps", "--only-binary=:all:", "--require-hashes"} <= set(install["command"])
+    assert install["command"][-1] == "/opt/model-fetch/loader-requirements.txt"
+    (fetch,) = spec["containers"]
+    env = {e["name"]: e.get("value") for e in fetch["env"]}
+    assert env["PYTHONPATH"] == "/deps"
+    assert {"name": "deps", "mountPath": "/deps", "readOnly": True} in fetch["volumeMounts"]
+    # The lock holds every package it installs with a sha256, at the versions versions.py names.
+    lock = SCRIPT_SOURCE.with_name("loader-requirements.txt").read_text()
+    pins = dict(re.findall(r"^([a-z0-9-]+)==(\S+) \\$", lock, re.M))
+    assert {name: pins[name] for name in versions.LOADER_PACKAGES} == versions.LOADER_PACKAGES
+    requirements = [b for b in re.split(r"\n(?=[a-z])", lock) if "==" in b]
+    assert len(requirements) == len(pins) and all("--hash=sha256:" in b for b in requirements)
+    # The preload needs no packages: the standard library reads and checks the files.
+    assert "install-packages" not in [c["name"] for c in pod(dev, "model-preload")["initContainers"]]
 
 
 def test_preload_restores_the_model_with_lfs_then_reads_it_back(dev: Plan):

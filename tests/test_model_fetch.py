@@ -1,27 +1,33 @@
-"""The model-fetch script the model-load Job runs, against local fake sources (a fake hub and a fake S3
-on loopback): full fetch, a re-run that does nothing, resume after an interruption, corruption
-detected, clear errors for a missing model and a refused token, and SigV4 signing checked against
-botocore.
+"""The model-fetch script the model-load Job runs, against local fakes: a fake hub (huggingface_hub pointed at
+it through its endpoint) and moto's S3 (boto3): full fetch, a re-run that does nothing, resume after an
+interruption, corruption detected, clear errors for a missing model and a refused token, the token never
+logged, exit codes.
 """
 
 from __future__ import annotations
 
-import base64
-import datetime as dt
 import hashlib
 import http.server
+import io
 import json
+import shutil
+import subprocess
+import sys
 import threading
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
+import boto3
+import botocore.exceptions
+import botocore.response
+import moto
 import pytest
 
 from inferentia_chat.model_store import model_fetch as mf
+from inferentia_chat.model_store import model_files as mf_files
 
 TOKEN = "hf_test_token_never_logged"
 MODEL = "acme/tiny-chat"
@@ -60,13 +66,16 @@ EXPECTED = {
 
 @dataclass
 class FakeHub:
-    """What the fake hub serves and what it saw."""
+    """What the fake hub serves and what it saw. LFS files redirect to a storage host (the CDN: another port),
+    which must never see the token."""
 
     files: dict[str, bytes] = field(default_factory=repo_files)
     listed: dict[str, bytes] | None = None  # what the listing claims (defaults to `files`)
     token: str | None = None  # required token, if any
     cut_after: dict[str, int] = field(default_factory=dict)  # file -> bytes sent before dropping the line
-    requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    fail_next: dict[str, int] = field(default_factory=dict)  # file -> downloads answered 503 (after a cut)
+    requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)  # (method, path, headers)
+    cdn: str = ""
 
     def siblings(self) -> list[dict[str, Any]]:
         out = []
@@ -83,56 +92,78 @@ class FakeHub:
 
 class _HubHandler(http.server.BaseHTTPRequestHandler):
     hub: FakeHub
+    protocol_version = "HTTP/1.1"
 
     def log_message(self, *args: Any) -> None:  # quiet
         pass
 
-    def _send(self, code: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+    def _send(self, code: int, body: bytes, headers: dict[str, str] | None = None, head: bool = False) -> None:
         self.send_response(code)
         for k, v in (headers or {}).items():
             self.send_header(k, v)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        if not head:
+            self.wfile.write(body)
+
+    def do_HEAD(self) -> None:
+        self._route(head=True)
 
     def do_GET(self) -> None:
+        self._route(head=False)
+
+    def _route(self, head: bool) -> None:
         hub = self.hub
-        hub.requests.append((self.path, dict(self.headers.items())))
-        auth = self.headers.get("Authorization")
-        if hub.token and auth != f"Bearer {hub.token}" and not self.path.startswith("/cdn/"):
-            self._send(401, b'{"error": "Invalid credentials in Authorization header"}')
-            return
+        hub.requests.append(("HEAD" if head else "GET", self.path, {k.lower(): v for k, v in self.headers.items()}))
         path = urlsplit(self.path).path
+        if path.startswith("/cdn/"):
+            assert "Authorization" not in self.headers, "the token leaked to the storage host"
+            self._serve_file(unquote(path[len("/cdn/") :]), head)
+            return
+        if hub.token and self.headers.get("Authorization") != f"Bearer {hub.token}":
+            if self.headers.get("Authorization"):
+                self._send(401, b'{"error": "Invalid credentials in Authorization header"}', head=head)
+            else:  # like the hub for a gated model asked without a token
+                self._send(401, b'{"error": "Access to this model is restricted"}', {"X-Error-Code": "GatedRepo"}, head)
+            return
         api = f"/api/models/{MODEL}/revision/"
+        resolve = f"/{MODEL}/resolve/"
         if path.startswith(api):
             if unquote(path[len(api) :]) not in ("main", COMMIT):
-                self._send(404, b'{"error": "Revision Not Found"}')
+                self._send(404, b'{"error": "Revision Not Found"}', {"X-Error-Code": "RevisionNotFound"}, head)
                 return
-            self._send(200, json.dumps({"id": MODEL, "sha": COMMIT, "siblings": hub.siblings()}).encode())
-        elif path.startswith("/api/models/"):
-            self._send(404, b'{"error": "Repository not found"}')
-        elif path.startswith(f"/{MODEL}/resolve/{COMMIT}/"):
-            # Like the hub: a redirect to the storage host, which must never see the token.
-            name = unquote(path.split(f"/resolve/{COMMIT}/", 1)[1])
-            self._send(302, b"", {"Location": f"/cdn/{name}"})
-        elif path.startswith("/cdn/"):
-            assert "Authorization" not in self.headers, "the token leaked to the storage host"
-            self._serve_file(unquote(path[len("/cdn/") :]))
+            self._send(200, json.dumps({"id": MODEL, "sha": COMMIT, "siblings": hub.siblings()}).encode(), head=head)
+        elif path.startswith(resolve):
+            _, _, name = unquote(path[len(resolve) :]).partition("/")
+            data = hub.files[name]
+            common = {"X-Repo-Commit": COMMIT}
+            if name in LFS:  # like the hub: a redirect to the storage host, with the linked size and etag
+                etag = hashlib.sha256((hub.listed or hub.files)[name]).hexdigest()
+                headers = {**common, "X-Linked-Size": str(len(data)), "X-Linked-Etag": f'"{etag}"'}
+                self._send(302, b"", {**headers, "Location": f"{hub.cdn}/cdn/{name}"}, head)
+            else:
+                self._serve_file(name, head)
         else:
-            self._send(404, b"not found")
+            self._send(404, b'{"error": "Repository not found"}', {"X-Error-Code": "RepoNotFound"}, head)
 
-    def _serve_file(self, name: str) -> None:
+    def _serve_file(self, name: str, head: bool) -> None:
         data = self.hub.files[name]
-        start = 0
+        if not head and name not in self.hub.cut_after and self.hub.fail_next.get(name):
+            self.hub.fail_next[name] -= 1
+            self._send(503, b"busy")
+            return
         rng = self.headers.get("Range")
-        if rng:
-            start = int(rng.removeprefix("bytes=").split("-")[0])
+        start = int(rng.removeprefix("bytes=").split("-")[0]) if rng else 0
         body = data[start:]
         self.send_response(206 if rng else 200)
         self.send_header("Content-Length", str(len(body)))
+        self.send_header("ETag", f'"{git_blob_id(data)}"')
+        self.send_header("X-Repo-Commit", COMMIT)
         if rng:
             self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
         self.end_headers()
+        if head:
+            return
         cut = self.hub.cut_after.pop(name, None)
         self.wfile.write(body[:cut] if cut is not None else body)
         if cut is not None:
@@ -140,26 +171,42 @@ class _HubHandler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
 
 
+def _serve(state: FakeHub) -> http.server.ThreadingHTTPServer:
+    handler = type("Handler", (_HubHandler,), {"hub": state})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    return server
+
+
 @pytest.fixture
 def hub() -> Iterator[tuple[FakeHub, str]]:
     state = FakeHub()
-    handler = type("Handler", (_HubHandler,), {"hub": state})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
+    servers = [_serve(state), _serve(state)]  # the hub, and the storage host LFS files redirect to
+    state.cdn = f"http://127.0.0.1:{servers[1].server_address[1]}"
     try:
-        yield state, f"http://127.0.0.1:{server.server_address[1]}"
+        yield state, f"http://127.0.0.1:{servers[0].server_address[1]}"
     finally:
-        server.shutdown()
-        server.server_close()
+        for server in servers:
+            server.shutdown()
+            server.server_close()
 
 
 def source(endpoint: str, revision: str = COMMIT, token: str | None = None, model: str = MODEL):
-    return mf.HuggingFaceSource(model, revision, token=token, endpoint=endpoint, timeout=5)
+    return mf.HuggingFaceSource(model, revision, token=token, endpoint=endpoint)
 
 
 def downloads(state: FakeHub) -> list[str]:
-    return [unquote(p[len("/cdn/") :]) for p, _ in state.requests if p.startswith("/cdn/")]
+    """Files whose content was sent (GET), by name."""
+    out = []
+    for method, p, _ in state.requests:
+        path = unquote(urlsplit(p).path)
+        if method != "GET":
+            continue
+        if path.startswith("/cdn/"):
+            out.append(path[len("/cdn/") :])
+        elif path.startswith(f"/{MODEL}/resolve/") and path.rsplit("/", 1)[-1] not in LFS:
+            out.append(path.split("/resolve/", 1)[1].split("/", 1)[1])
+    return out
 
 
 # ------------------------------------------------------------------------------------------------
@@ -181,14 +228,15 @@ def test_full_fetch_brings_one_weight_set_verified_with_a_marker(hub, tmp_path: 
     assert {f["path"]: f["sha256"] for f in marker["files"]} == {
         n: hashlib.sha256(state.files[n]).hexdigest() for n in EXPECTED
     }
-    assert not list((tmp_path / "m").rglob("*.partial"))
+    assert not list((tmp_path / "m").rglob("*.partial")) and not (tmp_path / "m" / mf.HF_LOCAL_CACHE).exists()
 
 
 def test_a_branch_revision_downloads_the_resolved_commit(hub, tmp_path: Path):
     state, endpoint = hub
     marker = mf.fetch(source(endpoint, revision="main"), tmp_path / "m", log=lambda _: None)
     assert marker["resolved"] == COMMIT
-    assert all(f"/resolve/{COMMIT}/" in p for p, _ in state.requests if "/resolve/" in p)
+    resolved = [p for _, p, _ in state.requests if "/resolve/" in p]
+    assert resolved and all(f"/resolve/{COMMIT}/" in p for p in resolved)
 
 
 def test_a_rerun_with_the_marker_does_nothing(hub, tmp_path: Path):
@@ -208,26 +256,38 @@ def test_a_different_revision_is_not_satisfied_by_the_marker(hub, tmp_path: Path
     mf.fetch(source(endpoint), tmp_path / "m", log=lambda _: None)
     state.requests.clear()
     mf.fetch(source(endpoint, revision="main"), tmp_path / "m", log=lambda _: None)
-    assert any(p.startswith("/api/") for p, _ in state.requests)
+    assert any(p.startswith("/api/") for _, p, _ in state.requests)
     assert downloads(state) == []  # files present and verified: nothing downloaded again
 
 
-def test_an_interrupted_fetch_resumes_where_it_stopped(hub, tmp_path: Path):
+def test_a_dropped_download_resumes_where_it_stopped(hub, tmp_path: Path):
     state, endpoint = hub
     big = "model-00001-of-00002.safetensors"
-    state.cut_after[big] = 50_000
+    chunk = 10 * 1024 * 1024  # huggingface_hub writes (and so resumes) in chunks of this size
+    state.files[big] = bytes(range(256)) * (chunk // 256 + 4096)
+    state.cut_after[big] = chunk + 1000
+    mf.fetch(source(endpoint), tmp_path / "m", log=lambda _: None)
+    ranges = [h.get("range") for method, p, h in state.requests if method == "GET" and p == f"/cdn/{big}"]
+    assert ranges == [None, f"bytes={chunk}-"]  # the rest only, not the whole file again
+    assert (tmp_path / "m" / big).read_bytes() == state.files[big]
+
+
+def test_a_failed_run_keeps_every_verified_file_and_the_retry_fetches_only_the_rest(hub, tmp_path: Path):
+    state, endpoint = hub
+    big = "model-00001-of-00002.safetensors"
+    state.cut_after[big] = 50_000  # the line drops, then the storage host is busy: the run gives up
+    state.fail_next[big] = 1
     with pytest.raises(mf.FetchError) as info:
         mf.fetch(source(endpoint), tmp_path / "m", log=lambda _: None)
     assert not info.value.permanent and info.value.exit_code == mf.EXIT_RETRY
-    partial = tmp_path / "m" / f"{big}.partial"
-    assert partial.stat().st_size == 50_000
-    assert not (tmp_path / "m" / mf.MARKER).exists()
+    assert not (tmp_path / "m" / big).exists() and not (tmp_path / "m" / mf.MARKER).exists()
+    done = set(downloads(state)) - {big}
     state.requests.clear()
-    mf.fetch(source(endpoint), tmp_path / "m", log=lambda _: None)
-    ranges = [h.get("Range") for p, h in state.requests if p == f"/cdn/{big}"]
-    assert ranges == ["bytes=50000-"]
+    mf.fetch(source(endpoint), tmp_path / "m", log=lambda _: None)  # the Job's retry
+    assert big in downloads(state) and not done & set(downloads(state))
     assert (tmp_path / "m" / big).read_bytes() == state.files[big]
     assert (tmp_path / "m" / mf.MARKER).exists()
+    assert not (tmp_path / "m" / mf.HF_LOCAL_CACHE).exists()  # no download state left to export to the bucket
 
 
 def test_a_corrupted_download_is_detected_and_discarded(hub, tmp_path: Path):
@@ -238,7 +298,7 @@ def test_a_corrupted_download_is_detected_and_discarded(hub, tmp_path: Path):
     with pytest.raises(mf.FetchError, match=rf"{name}: corrupted download.*sha256 expected") as info:
         mf.fetch(source(endpoint), tmp_path / "m", log=lambda _: None)
     assert info.value.exit_code == mf.EXIT_RETRY  # a retry downloads it again
-    assert not (tmp_path / "m" / name).exists() and not (tmp_path / "m" / f"{name}.partial").exists()
+    assert not (tmp_path / "m" / name).exists()
     assert not (tmp_path / "m" / mf.MARKER).exists()
 
 
@@ -298,8 +358,8 @@ def test_a_gated_model_with_the_right_token_is_fetched_and_the_token_is_never_lo
     out = capsys.readouterr()
     assert TOKEN not in out.out + out.err
     assert "complete" in out.out
-    api_calls = [h for p, h in state.requests if p.startswith("/api/")]
-    assert api_calls and all(h.get("Authorization") == f"Bearer {TOKEN}" for h in api_calls)
+    api_calls = [h for _, p, h in state.requests if p.startswith("/api/")]
+    assert api_calls and all(h.get("authorization") == f"Bearer {TOKEN}" for h in api_calls)
 
 
 def test_the_command_line_exit_codes_say_whether_a_retry_helps(hub, tmp_path: Path, capsys):
@@ -351,210 +411,137 @@ def test_the_preload_file_list_and_read_back_verification(hub, tmp_path: Path):
 # ------------------------------------------------------------------------------------------------
 
 
-@dataclass
-class FakeS3:
-    objects: dict[str, bytes]
-    checksums: dict[str, dict[str, str]] = field(default_factory=dict)
-    kms: bool = False
-    requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
-    deny: bool = False
+# ------------------------------------------------------------------------------------------------
+# S3 source: boto3 against moto's in-process S3.
+# ------------------------------------------------------------------------------------------------
+
+URI = "s3://models-src/models/tiny/"
 
 
-class _S3Handler(http.server.BaseHTTPRequestHandler):
-    s3: FakeS3
+class Tampered:
+    """The moto client, with some objects' bytes altered on the way (or every call refused)."""
 
-    def log_message(self, *args: Any) -> None:
-        pass
+    def __init__(self, client: Any, corrupt: dict[str, bytes] | None = None, deny: bool = False):
+        self.client, self.corrupt, self.deny, self.gets = client, corrupt or {}, deny, []
 
-    def _reply(self, code: int, body: bytes = b"", headers: dict[str, str] | None = None, send: bool = True) -> None:
-        self.send_response(code)
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if send:
-            self.wfile.write(body)
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.client, name)
+        if not self.deny:
+            return method
 
-    def _key(self) -> tuple[str, str, dict[str, list[str]]]:
-        parts = urlsplit(self.path)
-        bucket, _, key = parts.path.lstrip("/").partition("/")
-        return bucket, unquote(key), parse_qs(parts.query)
+        def refused(*args: Any, **kwargs: Any) -> Any:
+            error = {"Error": {"Code": "AccessDenied"}, "ResponseMetadata": {"HTTPStatusCode": 403}}
+            raise botocore.exceptions.ClientError(error, name)
 
-    def _check(self, method: str) -> bool:
-        self.s3.requests.append((method, self.path, dict(self.headers.items())))
-        assert self.headers["Authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKIDTEST/")
-        if self.s3.deny:
-            self._reply(403, b"<Error><Code>AccessDenied</Code></Error>", send=method != "HEAD")
-            return False
-        return True
+        return refused
 
-    def do_GET(self) -> None:
-        if not self._check("GET"):
-            return
-        bucket, key, query = self._key()
-        if bucket != "models-src":
-            self._reply(404, b"<Error><Code>NoSuchBucket</Code></Error>")
-            return
-        if not key and query.get("list-type") == ["2"]:
-            prefix = query.get("prefix", [""])[0]
-            items = "".join(
-                f"<Contents><Key>{k}</Key><Size>{len(v)}</Size></Contents>"
-                for k, v in sorted(self.s3.objects.items())
-                if k.startswith(prefix)
-            )
-            body = (
-                '<?xml version="1.0" encoding="UTF-8"?>'
-                '<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
-                f"{items}<IsTruncated>false</IsTruncated></ListBucketResult>"
-            ).encode()
-            self._reply(200, body)
-            return
-        data = self.s3.objects[key]
-        rng = self.headers.get("Range")
-        start = int(rng.removeprefix("bytes=").split("-")[0]) if rng else 0
-        self._reply(206 if rng else 200, data[start:])
-
-    def do_HEAD(self) -> None:
-        if not self._check("HEAD"):
-            return
-        _, key, _ = self._key()
-        data = self.s3.objects[key]
-        headers = {"ETag": f'"{hashlib.md5(data, usedforsecurity=False).hexdigest()}"'}
-        if self.s3.kms:
-            headers = {"ETag": '"0123456789abcdef0123456789abcdef"', "x-amz-server-side-encryption": "aws:kms"}
-        headers.update(self.s3.checksums.get(key, {}))
-        self.send_response(200)
-        for k, v in headers.items():
-            self.send_header(k, v)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
+    def get_object(self, **kwargs: Any) -> Any:
+        self.gets.append(kwargs)
+        resp = self.client.get_object(**kwargs)
+        if kwargs["Key"] in self.corrupt:
+            data = self.corrupt[kwargs["Key"]]
+            resp["Body"] = botocore.response.StreamingBody(io.BytesIO(data), len(data))
+        return resp
 
 
 @pytest.fixture
-def s3() -> Iterator[tuple[FakeS3, str]]:
-    files = {k: v for k, v in repo_files().items() if k in EXPECTED}
-    state = FakeS3({f"models/tiny/{k}": v for k, v in files.items()} | {"models/tiny/": b""})
-    handler = type("Handler", (_S3Handler,), {"s3": state})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    try:
-        yield state, f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+def s3(monkeypatch) -> Iterator[Any]:
+    for var, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+        monkeypatch.setenv(var, value)
+    with moto.mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket="models-src")
+        client.put_object(Bucket="models-src", Key="models/tiny/", Body=b"")
+        for name, data in repo_files().items():
+            if name in EXPECTED:
+                client.put_object(Bucket="models-src", Key=f"models/tiny/{name}", Body=data)
+        yield client
 
 
-def s3_source(endpoint: str, uri: str = "s3://models-src/models/tiny/") -> mf.S3Source:
-    return mf.S3Source(uri, "us-east-1", credentials=lambda: mf.Credentials("AKIDTEST", "secret"), endpoint=endpoint)
+def s3_source(client: Any, uri: str = URI) -> mf.S3Source:
+    return mf.S3Source(uri, "us-east-1", client=client)
 
 
 def test_s3_fetch_verifies_md5_etags_and_is_idempotent(s3, tmp_path: Path):
-    state, endpoint = s3
-    marker = mf.fetch(s3_source(endpoint), tmp_path / "m", log=lambda _: None)
+    marker = mf.fetch(s3_source(s3), tmp_path / "m", log=lambda _: None)
     assert {f["path"] for f in marker["files"]} == EXPECTED
-    assert marker["request"] == {"source": "s3://models-src/models/tiny/"}
+    assert marker["request"] == {"source": URI}
     for name in EXPECTED:
-        assert (tmp_path / "m" / name).read_bytes() == state.objects[f"models/tiny/{name}"]
-    state.requests.clear()
-    mf.fetch(s3_source(endpoint), tmp_path / "m", log=lambda _: None)
-    assert state.requests == []
+        assert (tmp_path / "m" / name).read_bytes() == repo_files()[name]
+    mf.fetch(s3_source(Tampered(s3, deny=True)), tmp_path / "m", log=lambda _: None)  # no call at all
 
 
-def test_s3_full_object_checksums_catch_corruption(s3, tmp_path: Path):
-    state, endpoint = s3
-    state.kms = True  # ETags are not MD5s then: the checksum headers are what remains
-    name = "models/tiny/tokenizer.json"
-    good = state.objects[name]
-    state.checksums[name] = {
-        "x-amz-checksum-sha256": base64.b64encode(hashlib.sha256(good).digest()).decode(),
-        "x-amz-checksum-type": "FULL_OBJECT",
+def test_s3_md5_etag_catches_corruption(s3, tmp_path: Path):
+    key = "models/tiny/tokenizer.json"
+    bad = b"x" * len(repo_files()["tokenizer.json"])
+    with pytest.raises(mf.FetchError, match=r"tokenizer\.json: corrupted download.*md5 expected") as e:
+        mf.fetch(s3_source(Tampered(s3, {key: bad})), tmp_path / "m", log=lambda _: None)
+    assert e.value.exit_code == mf.EXIT_RETRY
+
+
+def test_s3_full_object_checksums_catch_corruption_of_kms_objects(s3, tmp_path: Path):
+    key = "models/tiny/tokenizer.json"
+    good = repo_files()["tokenizer.json"]
+    # SSE-KMS: the ETag is not an MD5 then; the SHA-256 checksum stored with the object is what remains.
+    s3.put_object(Bucket="models-src", Key=key, Body=good, ServerSideEncryption="aws:kms", ChecksumAlgorithm="SHA256")
+    remote = {f.path: f for f in s3_source(s3).listing()[1]}["tokenizer.json"]
+    assert remote.md5 is None and remote.sha256 == hashlib.sha256(good).hexdigest()
+    with pytest.raises(mf.FetchError, match=r"tokenizer\.json: corrupted download.*sha256 expected"):
+        mf.fetch(s3_source(Tampered(s3, {key: b"y" * len(good)})), tmp_path / "m", log=lambda _: None)
+
+
+def test_s3_uses_the_manifest_an_earlier_load_left_there(s3, tmp_path: Path):
+    files = repo_files()
+    manifest = {
+        "files": [{"path": n, "size": len(files[n]), "sha256": hashlib.sha256(files[n]).hexdigest()} for n in EXPECTED]
     }
-    crc_name = "models/tiny/config.json"
-    state.checksums[crc_name] = {
-        "x-amz-checksum-crc32": base64.b64encode(zlib.crc32(state.objects[crc_name]).to_bytes(4, "big")).decode()
-    }
-    state.objects[name] = b"Z" + good[1:]
-    with pytest.raises(mf.FetchError, match=r"tokenizer\.json: corrupted download.*sha256"):
-        mf.fetch(s3_source(endpoint), tmp_path / "m", log=lambda _: None)
-    state.objects[name] = good
-    mf.fetch(s3_source(endpoint), tmp_path / "m", log=lambda _: None)
+    s3.put_object(Bucket="models-src", Key=f"models/tiny/{mf.MARKER}", Body=json.dumps(manifest).encode())
+    listed = {f.path: f for f in s3_source(s3).listing()[1]}
+    assert mf.MARKER not in listed
+    assert all(listed[n].sha256 == hashlib.sha256(files[n]).hexdigest() for n in EXPECTED)
 
 
-def test_s3_uses_the_manifest_an_earlier_load_left_there(s3, tmp_path: Path, hub):
-    state, endpoint = s3
-    _, hub_endpoint = hub
-    loaded = mf.fetch(source(hub_endpoint), tmp_path / "first", log=lambda _: None)
-    state.objects["models/tiny/" + mf.MARKER] = json.dumps(loaded).encode()
-    state.kms = True
-    described = s3_source(endpoint).listing()[1]
-    assert {f.path: f.sha256 for f in described} == {f["path"]: f["sha256"] for f in loaded["files"]}
-    name = "models/tiny/model-00002-of-00002.safetensors"
-    state.objects[name] = b"\x00" + state.objects[name][1:]
-    with pytest.raises(mf.FetchError, match=r"model-00002-of-00002\.safetensors: corrupted"):
-        mf.fetch(s3_source(endpoint), tmp_path / "second", log=lambda _: None)
+def test_s3_an_interrupted_file_resumes_from_its_partial(s3, tmp_path: Path):
+    name = "model-00001-of-00002.safetensors"
+    data = repo_files()[name]
+    dest = tmp_path / "m"
+    dest.mkdir()
+    (dest / f"{name}{mf.PARTIAL}").write_bytes(data[:1000])
+    client = Tampered(s3)
+    mf.fetch(s3_source(client), dest, log=lambda _: None)
+    (get,) = [g for g in client.gets if g["Key"].endswith(name)]
+    assert get["Range"] == "bytes=1000-"
+    assert (dest / name).read_bytes() == data and not (dest / f"{name}{mf.PARTIAL}").exists()
 
 
-def test_s3_access_denied_and_missing_prefix_are_clear(s3, tmp_path: Path):
-    state, endpoint = s3
-    with pytest.raises(mf.FetchError, match="nothing under s3://models-src/models/other/") as e:
-        mf.fetch(s3_source(endpoint, "s3://models-src/models/other"), tmp_path / "m", log=lambda _: None)
+def test_s3_access_denied_and_missing_sources_are_clear_permanent_errors(s3, tmp_path: Path):
+    with pytest.raises(mf.FetchError, match=r"access denied to s3://models-src/.*s3:GetObject") as e:
+        mf.fetch(s3_source(Tampered(s3, deny=True)), tmp_path / "m", log=lambda _: None)
     assert e.value.permanent
-    state.deny = True
-    with pytest.raises(mf.FetchError, match=r"access denied .*HTTP 403.*s3:GetObject") as e:
-        mf.fetch(s3_source(endpoint), tmp_path / "m", log=lambda _: None)
+    with pytest.raises(mf.FetchError, match=r"nothing under s3://models-src/models/none/") as e:
+        mf.fetch(s3_source(s3, "s3://models-src/models/none/"), tmp_path / "m", log=lambda _: None)
+    assert e.value.permanent
+    with pytest.raises(mf.FetchError, match=r"not found \(HTTP 404\)") as e:
+        mf.fetch(s3_source(s3, "s3://no-such-bucket/x/"), tmp_path / "m", log=lambda _: None)
     assert e.value.permanent
 
 
-def test_sigv4_signature_matches_botocore():
-    botocore_auth = pytest.importorskip("botocore.auth")
-    from botocore.awsrequest import AWSRequest
-    from botocore.credentials import Credentials as BotoCredentials
-
-    url = "https://models-src.s3.eu-west-1.amazonaws.com/models/tiny/model%2B1%20x.safetensors?list-type=2&prefix=a%2Fb"
-    creds = mf.Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "session-token")
-    request = AWSRequest(method="GET", url=url, headers={"x-amz-checksum-mode": "ENABLED"})
-    botocore_auth.S3SigV4Auth(
-        BotoCredentials(creds.access_key, creds.secret_key, creds.token), "s3", "eu-west-1"
-    ).add_auth(request)
-    when = dt.datetime.strptime(request.headers["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
-    ours = mf.sigv4_headers("GET", url, {"x-amz-checksum-mode": "ENABLED"}, creds, "eu-west-1", when)
-    theirs = request.headers["Authorization"]
-    assert ours["authorization"].split("Signature=")[1] == theirs.split("Signature=")[1]
-    assert ours["authorization"].split(", ")[1] == theirs.split(", ")[1]  # same signed headers
+def test_the_loader_needs_no_hand_written_http_or_signing():
+    source = Path(mf.__file__).read_text()
+    for gone in ("urllib", "http.client", "hmac", "AWS4-HMAC-SHA256", "x-amz-date"):
+        assert gone not in source, gone
 
 
-def test_pod_identity_credentials_are_read_with_the_token_file(tmp_path: Path, monkeypatch):
-    seen: dict[str, str] = {}
-
-    class Agent(http.server.BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def do_GET(self) -> None:
-            seen["auth"] = self.headers.get("Authorization", "")
-            body = json.dumps(
-                {
-                    "AccessKeyId": "ASIAPOD",
-                    "SecretAccessKey": "s",
-                    "Token": "t",
-                    "Expiration": "2026-11-27T12:00:00Z",
-                }
-            ).encode()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    server = http.server.HTTPServer(("127.0.0.1", 0), Agent)
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    try:
-        (tmp_path / "token").write_text("eks-pod-identity-token\n")
-        monkeypatch.setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", f"http://127.0.0.1:{server.server_address[1]}/v1")
-        monkeypatch.setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", str(tmp_path / "token"))
-        creds = mf.credentials_from_environment()
-    finally:
-        server.shutdown()
-        server.server_close()
-    assert seen["auth"] == "eks-pod-identity-token"
-    assert (creds.access_key, creds.token) == ("ASIAPOD", "t")
-    assert creds.expires == dt.datetime(2026, 11, 27, 12, tzinfo=dt.UTC).timestamp()
+def test_the_job_runs_the_script_beside_its_module_without_the_library(tmp_path: Path):
+    """In the Job the two files sit side by side in the ConfigMap's directory; nothing else is importable."""
+    job_dir = tmp_path / "opt"
+    job_dir.mkdir()
+    for module in (mf, mf_files):
+        shutil.copy(module.__file__, job_dir)
+    run = subprocess.run(
+        [sys.executable, "-E", "-s", str(job_dir / "model_fetch.py"), "verify", "--dest", str(tmp_path / "none")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == mf.EXIT_PERMANENT and "not loaded" in run.stderr

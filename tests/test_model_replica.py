@@ -14,7 +14,7 @@ from botocore.validate import ParamValidator
 from conftest import DR_SECTION, Plan, dr_plan
 
 from inferentia_chat import iam
-from inferentia_chat.model_replica import (
+from inferentia_chat.replication import (
     MANIFEST_PREFIX,
     REPORT_PREFIX,
     batch_replication_command,

@@ -11,7 +11,7 @@ from team_stacks import MISTRAL, MODELS, QWEN, QWEN_SUFFIX, TWO_MODELS
 
 from inferentia_chat import versions
 from inferentia_chat.model_names import model_resource_name, model_suffix
-from inferentia_chat.vllm_server import compiled_artifacts_key
+from inferentia_chat.vllm import compiled_artifacts_key
 from offline.render import run_stack
 from stacks.config import ConfigError, parse_config
 from stacks.dr import model_check_commands

@@ -11,8 +11,8 @@ import yaml
 from conftest import ALB_WEBUI, Plan, plan_for
 
 from inferentia_chat import versions
-from inferentia_chat.eks_cluster import SYSTEM_NODE_SELECTOR
 from inferentia_chat.open_webui import check_base_url
+from inferentia_chat.system_node_group import SYSTEM_NODE_SELECTOR
 from offline.engine import SECRET
 from offline.render import write_render
 

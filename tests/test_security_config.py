@@ -8,6 +8,7 @@ import pytest
 
 from inferentia_chat.images import ALLOWED_REPOSITORIES, DEFAULT_IMAGES, Images, pin_problem, repository, resolve
 from stacks.config import ConfigError, parse_config
+from stacks.config.security import unpinned_warning
 
 DIGEST = "sha256:" + "ab" * 32
 
@@ -58,3 +59,13 @@ def test_the_allowed_repositories_are_those_of_the_pinned_images():
     assert set(ALLOWED_REPOSITORIES) == {repository(i) for i in DEFAULT_IMAGES.values()}
     assert repository(f"localhost:5000/x/y:1@{DIGEST}") == "localhost:5000/x/y"
     assert pin_problem("vllm", DIGEST) is None
+
+
+def test_a_production_stack_by_tag_is_warned_about_at_pulumi_up():
+    cfg = parse()
+    warning = unpinned_warning(cfg.environment, cfg.images)
+    assert warning and "modelLoader" in warning and "inferentia-chat:images" in warning
+    pinned = parse(images=dict.fromkeys(DEFAULT_IMAGES, DIGEST))
+    assert unpinned_warning(pinned.environment, pinned.images) is None
+    dev = parse(environment="development")
+    assert unpinned_warning(dev.environment, dev.images) is None

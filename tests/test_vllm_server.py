@@ -6,7 +6,7 @@ import pytest
 from conftest import Plan, plan_for
 
 from inferentia_chat import hardware, versions
-from inferentia_chat.vllm_server import (
+from inferentia_chat.vllm import (
     STARTUP_BUDGET_COMPILE_S,
     STARTUP_BUDGET_LOAD_S,
     compile_instance_type,
@@ -163,7 +163,7 @@ def test_restricted_security_context_with_documented_exceptions(dev: Plan):
     sc = container(dev)["securityContext"]
     assert sc["allowPrivilegeEscalation"] is False and sc["capabilities"] == {"drop": ["ALL"]}
     assert sc["seccompProfile"] == {"type": "RuntimeDefault"}
-    assert sc["readOnlyRootFilesystem"] is False  # the one exception (see components/inferentia_chat/vllm_server.py)
+    assert sc["readOnlyRootFilesystem"] is False  # the one exception (see components/inferentia_chat/vllm/server.py)
 
 
 # --- volumes and the compile-once cache ---------------------------------------------------------------

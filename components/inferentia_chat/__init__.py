@@ -22,7 +22,7 @@ from .model_store import (
 )
 from .network import Network, NetworkArgs
 from .open_webui import OpenWebUI, OpenWebUIArgs
-from .vllm_server import VllmNeuronServer, VllmNeuronServerArgs
+from .vllm import VllmNeuronServer, VllmNeuronServerArgs
 
 __version__ = "0.1.0"
 

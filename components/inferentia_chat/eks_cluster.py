@@ -12,14 +12,18 @@ import pulumi_kubernetes as k8s
 
 from . import iam, versions
 from .blocks import customer_key
+from .common.outputs import register_declared_outputs
 from .common.pod_identity import pod_identity_role
+
+# Re-exported for code written against 0.1.0 (system_node_group.py owns them).
+from .system_node_group import SYSTEM_NODE_LABEL as SYSTEM_NODE_LABEL
+from .system_node_group import SYSTEM_NODE_SELECTOR as SYSTEM_NODE_SELECTOR
+from .system_node_group import system_ami_type as system_ami_type
+from .system_node_group import system_node_group
 from .tags import component_tags
 
 TYPE = "inferentia-chat:index:EksCluster"
 
-# Label on the system nodes; controllers and the web UI select it, inference pods never do.
-SYSTEM_NODE_LABEL = "inferentia-chat.io/pool"
-SYSTEM_NODE_SELECTOR = {SYSTEM_NODE_LABEL: "system"}
 STORAGE_CLASS = "gp3-encrypted"
 CLUSTER_ADMIN_POLICY = "cluster-access-policy/AmazonEKSClusterAdminPolicy"
 # Where EKS installs the managed add-ons' controllers (and so their service accounts).
@@ -96,13 +100,6 @@ ADDONS: tuple[AddonSpec, ...] = (
 )
 
 
-def system_ami_type(instance_type: str) -> str:
-    """AL2023 AMI type of the managed node group for the instance's architecture."""
-    family = instance_type.split(".")[0]
-    graviton = len(family) > 2 and "g" in family[2:].rstrip("dnex")
-    return versions.SYSTEM_NODE_AMI_TYPE_ARM if graviton else versions.SYSTEM_NODE_AMI_TYPE_X86
-
-
 class EksCluster(pulumi.ComponentResource):
     """EKS with access entries (API mode), KMS-encrypted Secrets, audited control plane, private nodes,
     a managed on-demand system node group, the EKS add-ons with Pod Identity roles, an encrypted gp3
@@ -128,13 +125,83 @@ class EksCluster(pulumi.ComponentResource):
         super().__init__(TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         tags = component_tags(args.get("tags", {}), "EksCluster")
-        cluster_name = args["cluster_name"]
         version = args["kubernetes_version"]
         partition = aws.get_partition().partition
+        secrets_key, volume_key, log_group = self._keys_and_logs(name, args, tags, partition)
+        cluster = self._control_plane(name, args, secrets_key, log_group, tags, partition)
+        eks_name = cluster.eks_cluster.name
+
+        # Add-ons, each AWS-facing one with its own Pod Identity role.
+        addon_versions = versions.ADDON_VERSIONS[version]
+        inline_policies: dict[str, pulumi.Input[str]] = {
+            "aws-ebs-csi-driver": volume_key.arn.apply(lambda arn: json.dumps(iam.ebs_csi_kms_policy(arn))),
+            "aws-fsx-csi-driver": json.dumps(iam.fsx_csi_static_policy()),
+        }
+        addons: dict[str, aws.eks.Addon] = {}
+
+        def add(spec: AddonSpec, depends_on: list[pulumi.Resource]) -> None:
+            if spec.service_account:  # its pods get credentials from the Pod Identity agent
+                depends_on = [addons["eks-pod-identity-agent"], *depends_on]
+            addons[spec.name] = self._addon(
+                name,
+                spec,
+                eks_name,
+                addon_versions[spec.name],
+                partition,
+                inline_policies.get(spec.name),
+                tags,
+                depends_on,
+            )
+
+        for spec in ADDONS:
+            if spec.before_nodes:
+                add(spec, [])
+
+        node_group = system_node_group(
+            name,
+            args,
+            cluster,
+            eks_name,
+            tags,
+            partition,
+            parent=self,
+            depends_on=[addons[s.name] for s in ADDONS if s.before_nodes],
+        )
+        # Add-ons that run Deployments only become ACTIVE once a node exists: create them after it.
+        for spec in ADDONS:
+            if not spec.before_nodes:
+                add(spec, [node_group])
+
+        # --- the Kubernetes provider every Kubernetes resource of the stack uses ---------------------
+        self.provider = k8s.Provider(
+            f"{name}-k8s",
+            kubeconfig=cluster.kubeconfig_json,
+            enable_server_side_apply=True,
+            opts=child,
+        )
+        self._storage_class(name, volume_key, addons["aws-ebs-csi-driver"])
+
+        self.cluster_name = eks_name
+        self.kubeconfig = cluster.kubeconfig_json
+        self.node_security_group_id = cluster.node_security_group_id
+        self.cluster_security_group_id = cluster.cluster_security_group_id
+        self.system_node_group_name = node_group.node_group_name
+        self.secrets_key_arn = secrets_key.arn
+        self.volume_key_arn = volume_key.arn
+        # For composition (not outputs): Kubernetes workloads and Helm releases use `provider`; what must
+        # run on system nodes depends on `node_group`; `addons` by name, for ordering.
+        self.node_group = node_group
+        self.addons = addons
+        register_declared_outputs(self)
+
+    def _keys_and_logs(
+        self, name: str, args: EksClusterArgs, tags: Mapping[str, str], partition: str
+    ) -> tuple[aws.kms.Key, aws.kms.Key, aws.cloudwatch.LogGroup]:
+        """The Secrets (and log) key, the EBS volume key, and the control-plane log group."""
+        cluster_name = args["cluster_name"]
         region = aws.get_region().region
         account = aws.get_caller_identity().account_id
-
-        # --- encryption keys and the control-plane log group -------------------------------------
+        child = pulumi.ResourceOptions(parent=self)
         log_group_name = f"/aws/eks/{cluster_name}/cluster"
         secrets_key = customer_key(
             f"{name}-secrets-key",
@@ -169,7 +236,19 @@ class EksCluster(pulumi.ComponentResource):
             opts=child,
         )
 
-        # --- control plane ---------------------------------------------------------------------
+        return secrets_key, volume_key, log_group
+
+    def _control_plane(
+        self,
+        name: str,
+        args: EksClusterArgs,
+        secrets_key: aws.kms.Key,
+        log_group: aws.cloudwatch.LogGroup,
+        tags: Mapping[str, str],
+        partition: str,
+    ) -> eks.Cluster:
+        """The EKS control plane: API authentication, encrypted Secrets, audited, no default node group."""
+        cluster_name, version = args["cluster_name"], args["kubernetes_version"]
         public = bool(args.get("public_endpoint", False))
         access_entries = {
             f"admin-{i}": eks.AccessEntryArgs(
@@ -183,7 +262,7 @@ class EksCluster(pulumi.ComponentResource):
             )
             for i, arn in enumerate(args.get("admin_role_arns", ()))
         }
-        cluster = eks.Cluster(
+        return eks.Cluster(
             f"{name}-eks",
             name=cluster_name,
             version=version,
@@ -211,130 +290,9 @@ class EksCluster(pulumi.ComponentResource):
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group]),
         )
-        eks_name = cluster.eks_cluster.name
 
-        # --- add-ons, each AWS-facing one with its own Pod Identity role ------------------------
-        addon_versions = versions.ADDON_VERSIONS[version]
-        inline_policies: dict[str, pulumi.Input[str]] = {
-            "aws-ebs-csi-driver": volume_key.arn.apply(lambda arn: json.dumps(iam.ebs_csi_kms_policy(arn))),
-            "aws-fsx-csi-driver": json.dumps(iam.fsx_csi_static_policy()),
-        }
-        addons: dict[str, aws.eks.Addon] = {}
-
-        def add(spec: AddonSpec, depends_on: list[pulumi.Resource]) -> None:
-            if spec.service_account:  # its pods get credentials from the Pod Identity agent
-                depends_on = [addons["eks-pod-identity-agent"], *depends_on]
-            addons[spec.name] = self._addon(
-                name,
-                spec,
-                eks_name,
-                addon_versions[spec.name],
-                partition,
-                inline_policies.get(spec.name),
-                tags,
-                depends_on,
-            )
-
-        for spec in ADDONS:
-            if spec.before_nodes:
-                add(spec, [])
-
-        # --- system node group ------------------------------------------------------------------
-        node_role = aws.iam.Role(
-            f"{name}-system-node-role",
-            description=f"{cluster_name}: managed system nodes",
-            assume_role_policy=json.dumps(iam.ec2_trust_policy()),
-            tags=tags,
-            opts=child,
-        )
-        # No CNI policy here: the VPC CNI has its own Pod Identity role.
-        attachments = [
-            aws.iam.RolePolicyAttachment(
-                f"{name}-system-node-{policy}",
-                role=node_role.name,
-                policy_arn=iam.managed_policy_arn(partition, policy),
-                opts=child,
-            )
-            for policy in (
-                "AmazonEKSWorkerNodePolicy",
-                "AmazonEC2ContainerRegistryPullOnly",
-                "AmazonSSMManagedInstanceCore",
-            )
-        ]
-        launch_template = aws.ec2.LaunchTemplate(
-            f"{name}-system-lt",
-            description=f"{cluster_name}: system nodes",
-            vpc_security_group_ids=[cluster.node_security_group_id],
-            block_device_mappings=[
-                aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
-                    device_name="/dev/xvda",
-                    ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
-                        volume_size=50,
-                        volume_type="gp3",
-                        # Root volumes use the account's EBS encryption key: a customer key would need
-                        # the Auto Scaling service-linked role in its policy, which a new account may
-                        # not have yet. They hold images and logs only; data volumes use volume_key.
-                        encrypted="true",
-                        delete_on_termination="true",
-                    ),
-                )
-            ],
-            metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
-                http_endpoint="enabled",
-                http_tokens="required",
-                # 1: IMDS answers the node itself and host-network pods (VPC CNI, kube-proxy, the Pod
-                # Identity agent), never a pod with its own network namespace, so no pod can take the node
-                # role's credentials. Every controller on these nodes gets AWS access through Pod Identity
-                # and its region from its configuration (Karpenter: AWS_REGION; load balancer controller:
-                # region and vpcId values); the EBS and FSx CSI drivers fall back from IMDS to the
-                # Kubernetes API (aws-ebs-csi-driver pkg/cloud/metadata/metadata.go DefaultMetadataSources
-                # imds,kubernetes; aws-fsx-csi-driver pkg/cloud/metadata.go). Same as the inference nodes
-                # (Karpenter's EC2NodeClass default).
-                http_put_response_hop_limit=1,
-            ),
-            tag_specifications=[
-                aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=t, tags=tags)
-                for t in ("instance", "volume", "network-interface")
-            ],
-            tags=tags,
-            opts=child,
-        )
-        count, max_count = args["system_node_count"], args["system_node_max_count"]
-        node_group = aws.eks.NodeGroup(
-            f"{name}-system",
-            cluster_name=eks_name,
-            node_role_arn=node_role.arn,
-            subnet_ids=args["private_subnet_ids"],
-            instance_types=[args["system_node_type"]],
-            capacity_type="ON_DEMAND",
-            ami_type=system_ami_type(args["system_node_type"]),
-            version=version,
-            scaling_config=aws.eks.NodeGroupScalingConfigArgs(desired_size=count, min_size=count, max_size=max_count),
-            update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable=1),
-            launch_template=aws.eks.NodeGroupLaunchTemplateArgs(
-                id=launch_template.id, version=launch_template.latest_version.apply(str)
-            ),
-            labels=SYSTEM_NODE_SELECTOR,
-            tags=tags,
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                depends_on=[*attachments, *(addons[s.name] for s in ADDONS if s.before_nodes)],
-                # The autoscaler-free group keeps its size; ignore drift from manual scaling events.
-                ignore_changes=["scalingConfig.desiredSize"],
-            ),
-        )
-        # Add-ons that run Deployments only become ACTIVE once a node exists: create them after it.
-        for spec in ADDONS:
-            if not spec.before_nodes:
-                add(spec, [node_group])
-
-        # --- Kubernetes provider and the default StorageClass -----------------------------------
-        self.provider = k8s.Provider(
-            f"{name}-k8s",
-            kubeconfig=cluster.kubeconfig_json,
-            enable_server_side_apply=True,
-            opts=child,
-        )
+    def _storage_class(self, name: str, volume_key: aws.kms.Key, ebs_csi: aws.eks.Addon) -> None:
+        """The default StorageClass: gp3, encrypted with the volume key, bound where the pod lands."""
         k8s.storage.v1.StorageClass(
             f"{name}-gp3",
             metadata=k8s.meta.v1.ObjectMetaArgs(
@@ -347,30 +305,7 @@ class EksCluster(pulumi.ComponentResource):
             reclaim_policy="Delete",
             volume_binding_mode="WaitForFirstConsumer",
             allow_volume_expansion=True,
-            opts=pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[addons["aws-ebs-csi-driver"]]),
-        )
-
-        self.cluster_name = eks_name
-        self.kubeconfig = cluster.kubeconfig_json
-        self.node_security_group_id = cluster.node_security_group_id
-        self.cluster_security_group_id = cluster.cluster_security_group_id
-        self.system_node_group_name = node_group.node_group_name
-        self.secrets_key_arn = secrets_key.arn
-        self.volume_key_arn = volume_key.arn
-        # For composition (not outputs): Kubernetes workloads and Helm releases use `provider`; what must
-        # run on system nodes depends on `node_group`; `addons` by name, for ordering.
-        self.node_group = node_group
-        self.addons = addons
-        self.register_outputs(
-            {
-                "cluster_name": self.cluster_name,
-                "kubeconfig": self.kubeconfig,
-                "node_security_group_id": self.node_security_group_id,
-                "cluster_security_group_id": self.cluster_security_group_id,
-                "system_node_group_name": self.system_node_group_name,
-                "secrets_key_arn": self.secrets_key_arn,
-                "volume_key_arn": self.volume_key_arn,
-            }
+            opts=pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[ebs_csi]),
         )
 
     def _addon(

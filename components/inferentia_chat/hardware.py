@@ -247,7 +247,7 @@ COMPILE_MIN_HOST_MEMORY_GIB = 64
 # Serving pod sizing (docs/performance.md, "Memory of the serving pod"). vLLM on Neuron keeps the weights and
 # the KV cache in device memory; host memory holds the runtime (Python, torch, vLLM, NxD Inference, the
 # tokenizer, the scheduler) and the weights on their way to the device. The compile Job stores the weights
-# pre-sharded per rank with the artifacts (vllm_server.NEURON_CONFIG, `save_sharded_checkpoint`). NxD
+# pre-sharded per rank with the artifacts (vllm.server.NEURON_CONFIG, `save_sharded_checkpoint`). NxD
 # Inference's `load_weights` opens every local rank's `weights/tp<rank>_sharded_checkpoint.safetensors` with
 # safetensors before it initializes the device model: the shards are memory-mapped files, so their pages are
 # clean page cache the kernel reclaims under the cgroup limit (re-reading them from FSx) rather than
@@ -281,7 +281,7 @@ def serving_pod_requests(tensor_parallel_size: int, model_id: str | None = None)
     )
 
 
-# --- The KV cache in device memory (prefix caching, vllm_server) ---------------------------------------
+# --- The KV cache in device memory (prefix caching, vllm/server.py) ---------------------------------------
 # NxD Inference's block KV layout (`pa_block_size`, `pa_num_blocks`): block size 32 is the Neuron
 # recommendation; at least max_num_seqs * max_model_len / block_size blocks are required, and more blocks keep
 # more conversation prefixes cached (NxD Inference feature guide, "Prefix Caching Support", aws-neuron-sdk).

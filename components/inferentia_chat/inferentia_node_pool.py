@@ -18,9 +18,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from . import versions
-from .eks_cluster import SYSTEM_NODE_LABEL
+from .common.outputs import register_declared_outputs
 from .hardware import INF2_TYPES, NEURON_RESOURCE, allocatable, pool_limits
 from .image_pull import AL2023_FAST_PULL_USER_DATA, IMAGE_PULL_SOCI, IMAGE_PULLS, bottlerocket_node_class
+from .system_node_group import SYSTEM_NODE_LABEL
 from .tags import component_tags
 
 TYPE = "inferentia-chat:index:InferentiaNodePool"
@@ -303,12 +304,4 @@ class InferentiaNodePool(pulumi.ComponentResource):
         self.node_selector = pulumi.Output.from_input({SYSTEM_NODE_LABEL: POOL_LABEL_VALUE})
         self.tolerations = pulumi.Output.from_input([dict(NEURON_TOLERATION)])
         self.allocatable = pulumi.Output.from_input(allocatable_by_type(args["instance_types"]))
-        self.register_outputs(
-            {
-                "node_pool_name": self.node_pool_name,
-                "node_class_name": self.node_class_name,
-                "node_selector": self.node_selector,
-                "tolerations": self.tolerations,
-                "allocatable": self.allocatable,
-            }
-        )
+        register_declared_outputs(self)

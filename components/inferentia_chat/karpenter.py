@@ -16,8 +16,9 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from . import iam, versions
-from .common.pod_identity import pod_identity_role
-from .eks_cluster import SYSTEM_NODE_SELECTOR
+from .common.outputs import register_declared_outputs
+from .common.pod_identity import pod_identity_access
+from .system_node_group import SYSTEM_NODE_SELECTOR
 from .tags import component_tags
 
 TYPE = "inferentia-chat:index:Karpenter"
@@ -124,61 +125,23 @@ class Karpenter(pulumi.ComponentResource):
         region = aws.get_region().region
         account = aws.get_caller_identity().account_id
 
-        # --- interruption queue and the rules that feed it -------------------------------------
         queue, queue_policy, targets = self._interruption(name, tags)
 
-        # --- node role: what Karpenter's nodes run as, and their way into the cluster -----------
-        node_role = aws.iam.Role(
-            f"{name}-node-role",
-            description="Karpenter-launched nodes",
-            assume_role_policy=json.dumps(iam.ec2_trust_policy()),
-            tags=tags,
-            opts=child,
-        )
-        node_attachments = [
-            aws.iam.RolePolicyAttachment(
-                f"{name}-node-{policy}",
-                role=node_role.name,
-                policy_arn=iam.managed_policy_arn(partition, policy),
-                opts=child,
-            )
-            for policy in NODE_ROLE_POLICIES
-        ]
-        access_entry = aws.eks.AccessEntry(
-            f"{name}-node-access",
-            cluster_name=cluster_name,
-            principal_arn=node_role.arn,
-            type="EC2_LINUX",  # EKS maps it to system:nodes; no aws-auth ConfigMap
-            tags=tags,
-            opts=child,
-        )
+        node_role, node_ready = self._node_role(name, cluster_name, tags, partition)
 
-        # --- controller role through Pod Identity -------------------------------------------------
-        controller_role = pod_identity_role(
-            f"{name}-controller-role",
-            cluster_name=cluster_name,
-            namespace=NAMESPACE,
-            service_account=SERVICE_ACCOUNT,
-            description="Karpenter controller through EKS Pod Identity",
-            tags=tags,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
         # One inline document (~6.2k characters: over the 6,144 limit of a managed policy, within the
         # 10,240 of a role's inline policies).
-        controller_policy = aws.iam.RolePolicy(
-            f"{name}-controller-policy",
-            role=controller_role.id,
+        controller = pod_identity_access(
+            role_name=f"{name}-controller-role",
+            policy_name=f"{name}-controller-policy",
+            association_name=f"{name}-controller",
+            description="Karpenter controller through EKS Pod Identity",
             policy=pulumi.Output.all(cluster_name, queue.arn, node_role.arn).apply(
                 lambda a: json.dumps(iam.karpenter_controller_policy(partition, region, account, a[0], a[1], a[2]))
             ),
-            opts=child,
-        )
-        association = aws.eks.PodIdentityAssociation(
-            f"{name}-controller",
             cluster_name=cluster_name,
             namespace=NAMESPACE,
             service_account=SERVICE_ACCOUNT,
-            role_arn=controller_role.arn,
             tags=tags,
             opts=child,
         )
@@ -204,28 +167,52 @@ class Karpenter(pulumi.ComponentResource):
                     *_as_list(opts.depends_on if opts else None),
                     queue_policy,
                     *targets,
-                    *node_attachments,
-                    access_entry,
-                    controller_policy,
-                    association,
+                    *node_ready,
+                    controller.policy,
+                    controller.association,
                 ],
             ),
         )
 
         self.node_role_name = node_role.name
         self.node_role_arn = node_role.arn
-        self.controller_role_arn = controller_role.arn
+        self.controller_role_arn = controller.role.arn
         self.interruption_queue_name = queue.name
         self.interruption_queue_arn = queue.arn
-        self.register_outputs(
-            {
-                "node_role_name": self.node_role_name,
-                "node_role_arn": self.node_role_arn,
-                "controller_role_arn": self.controller_role_arn,
-                "interruption_queue_name": self.interruption_queue_name,
-                "interruption_queue_arn": self.interruption_queue_arn,
-            }
+        register_declared_outputs(self)
+
+    def _node_role(
+        self, name: str, cluster_name: pulumi.Output[str], tags: dict[str, str], partition: str
+    ) -> tuple[aws.iam.Role, list[pulumi.Resource]]:
+        """What Karpenter's nodes run as, and their way into the cluster (an EC2_LINUX access entry); returns
+        the role and what the controller waits for."""
+        child = pulumi.ResourceOptions(parent=self)
+        node_role = aws.iam.Role(
+            f"{name}-node-role",
+            description="Karpenter-launched nodes",
+            assume_role_policy=json.dumps(iam.ec2_trust_policy()),
+            tags=tags,
+            opts=child,
         )
+        node_attachments = [
+            aws.iam.RolePolicyAttachment(
+                f"{name}-node-{policy}",
+                role=node_role.name,
+                policy_arn=iam.managed_policy_arn(partition, policy),
+                opts=child,
+            )
+            for policy in NODE_ROLE_POLICIES
+        ]
+        access_entry = aws.eks.AccessEntry(
+            f"{name}-node-access",
+            cluster_name=cluster_name,
+            principal_arn=node_role.arn,
+            type="EC2_LINUX",  # EKS maps it to system:nodes; no aws-auth ConfigMap
+            tags=tags,
+            opts=child,
+        )
+
+        return node_role, [*node_attachments, access_entry]
 
     def _interruption(
         self, name: str, tags: Mapping[str, str]

@@ -14,9 +14,11 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from . import iam, versions
-from .common.pod_identity import pod_identity_role
-from .eks_cluster import SYSTEM_NODE_SELECTOR
+from .common.outputs import register_declared_outputs
+from .common.pod_identity import pod_identity_access
+from .common.pod_security import restricted_container
 from .options import outer_dependencies
+from .system_node_group import SYSTEM_NODE_SELECTOR
 from .tags import component_tags
 
 TYPE = "inferentia-chat:index:LoadBalancerController"
@@ -52,13 +54,7 @@ def chart_values(cluster_name: str, region: str, vpc_id: str, replicas: int, tag
         "nodeSelector": dict(SYSTEM_NODE_SELECTOR),
         "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "256Mi"}},
         "podDisruptionBudget": {"maxUnavailable": 1},
-        "securityContext": {
-            "readOnlyRootFilesystem": True,
-            "runAsNonRoot": True,
-            "allowPrivilegeEscalation": False,
-            "capabilities": {"drop": ["ALL"]},
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": restricted_container(),
         "ingressClass": INGRESS_CLASS,
         "createIngressClassResource": True,
         # Do not take over every `type: LoadBalancer` Service in the cluster (the chart's default):
@@ -92,29 +88,17 @@ class LoadBalancerController(pulumi.ComponentResource):
         partition = aws.get_partition().partition
         account = aws.get_caller_identity().account_id
 
-        role = pod_identity_role(
-            f"{name}-role",
-            cluster_name=args["cluster_name"],
-            namespace=NAMESPACE,
-            service_account=SERVICE_ACCOUNT,
+        access = pod_identity_access(
+            role_name=f"{name}-role",
+            policy_name=f"{name}-policy",
+            association_name=f"{name}-pod-identity",
             description="AWS Load Balancer Controller through Pod Identity",
-            tags=tags,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        policy = aws.iam.RolePolicy(
-            f"{name}-policy",
-            role=role.id,
             policy=pulumi.Output.from_input(args["vpc_id"]).apply(
                 lambda vpc: json.dumps(iam.aws_load_balancer_controller_policy(partition, args["region"], account, vpc))
             ),
-            opts=child,
-        )
-        association = aws.eks.PodIdentityAssociation(
-            f"{name}-pod-identity",
             cluster_name=args["cluster_name"],
             namespace=NAMESPACE,
             service_account=SERVICE_ACCOUNT,
-            role_arn=role.arn,
             tags=tags,
             opts=child,
         )
@@ -134,9 +118,9 @@ class LoadBalancerController(pulumi.ComponentResource):
             atomic=True,
             timeout=600,
             # Credentials must exist before the controller's first AWS call.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[*waits, association, policy]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*waits, access.association, access.policy]),
         )
 
-        self.role_arn = role.arn
+        self.role_arn = access.role.arn
         self.ingress_class = pulumi.Output.from_input(INGRESS_CLASS)
-        self.register_outputs({"role_arn": self.role_arn, "ingress_class": self.ingress_class})
+        register_declared_outputs(self)

@@ -13,9 +13,8 @@ ones), with its own least-privilege role and an encrypted report bucket.
 """
 
 import json
-import shlex
 from collections.abc import Mapping, Sequence
-from typing import Any, NotRequired, TypedDict
+from typing import NotRequired, TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -23,13 +22,21 @@ import pulumi_aws as aws
 from . import iam
 from .blocks import customer_key
 from .bucket import ProtectedBucket, protected_bucket
+from .common.outputs import register_declared_outputs
+from .replication import (
+    MANIFEST_PREFIX,
+    REPORT_PREFIX,
+    REPORT_RETENTION_DAYS,
+    RTC_MINUTES,
+    batch_replication_command,
+    batch_replication_request,
+    replication_rule,
+    replication_rules,
+)
 from .tags import component_tags
 
 TYPE = "inferentia-chat:index:ModelReplica"
 
-# S3 Replication Time Control: 15 minutes is the only value S3 accepts, and RTC needs replication metrics
-# (with the same event threshold). SLA: 99.99% of objects within 15 minutes.
-RTC_MINUTES = 15
 STORAGE_CLASSES = ("STANDARD", "INTELLIGENT_TIERING", "STANDARD_IA", "ONEZONE_IA", "GLACIER_IR")
 
 # Alarms on the replication metrics (namespace AWS/S3, dimensions SourceBucket, DestinationBucket, RuleId),
@@ -43,14 +50,6 @@ LATENCY_PERIODS = 2
 PENDING_PERIODS = 6
 #  - failed: any failed operation (permissions, keys, a deleted replica bucket) at once.
 # No data means no replication activity: not a problem.
-
-# Batch Replication (objects that predate the rule): where its manifest and report go, how long they stay.
-MANIFEST_PREFIX = "batch-replication/manifests"
-REPORT_PREFIX = "batch-replication/reports"
-REPORT_RETENTION_DAYS = 90
-BATCH_JOB_PRIORITY = 10
-# Objects never replicated (NONE: older than the rule) and those whose replication failed.
-BATCH_REPLICATION_STATUSES = ("NONE", "FAILED")
 
 
 class ModelReplicaArgs(TypedDict):
@@ -80,96 +79,56 @@ class ModelReplicaArgs(TypedDict):
     """Common tags for every AWS resource."""
 
 
-def rule_id(prefix: str) -> str:
-    """The replication rule id of a prefix ('' is the whole bucket); also the RuleId metric dimension."""
-    return f"replicate-{prefix.rstrip('/').replace('/', '-')}" if prefix else "replicate-whole-bucket"
-
-
-def replication_rules(prefixes: Sequence[str]) -> list[tuple[str, str, int]]:
-    """(rule id, prefix, priority) per rule: one per prefix, or one whole-bucket rule.
-
-    Priorities must be unique; the first prefix listed gets the highest (S3 uses it when rules overlap).
-    """
-    if not prefixes:
-        return [(rule_id(""), "", 0)]
-    return [(rule_id(p), p, len(prefixes) - i) for i, p in enumerate(prefixes)]
-
-
-def batch_replication_request(
-    *,
+def replication_alarm_topic(
+    parent: pulumi.ComponentResource,
+    name: str,
+    args: ModelReplicaArgs,
+    region: str,
+    partition: str,
     account: str,
-    role_arn: str,
-    source_bucket_arn: str,
-    report_bucket_arn: str,
-    report_key_arn: str,
-    description: str,
-) -> dict[str, Any]:
-    """The S3 Control CreateJob request (API member names) of a Batch Replication job: S3 generates the
-    manifest from the source bucket's replication configuration (objects eligible for it and never
-    replicated or failed), stores it SSE-KMS beside the completion report, and replicates each object
-    through the configuration's replication role."""
-    return {
-        "AccountId": account,
-        "ConfirmationRequired": False,
-        "Operation": {"S3ReplicateObject": {}},
-        "Priority": BATCH_JOB_PRIORITY,
-        "RoleArn": role_arn,
-        "Description": description,
-        "ManifestGenerator": {
-            "S3JobManifestGenerator": {
-                "ExpectedBucketOwner": account,
-                "SourceBucket": source_bucket_arn,
-                "EnableManifestOutput": True,
-                "ManifestOutputLocation": {
-                    "ExpectedManifestBucketOwner": account,
-                    "Bucket": report_bucket_arn,
-                    "ManifestPrefix": MANIFEST_PREFIX,
-                    "ManifestEncryption": {"SSEKMS": {"KeyId": report_key_arn}},
-                    "ManifestFormat": "S3InventoryReport_CSV_20211130",
-                },
-                "Filter": {
-                    "EligibleForReplication": True,
-                    "ObjectReplicationStatuses": list(BATCH_REPLICATION_STATUSES),
-                },
-            }
-        },
-        "Report": {
-            "Bucket": report_bucket_arn,
-            "Prefix": REPORT_PREFIX,
-            "Format": "Report_CSV_20180820",
-            "Enabled": True,
-            "ReportScope": "AllTasks",
-        },
-    }
-
-
-def batch_replication_command(request: Mapping[str, Any], region: str) -> str:
-    """`aws s3control create-job ...` for a CreateJob request; the job runs in the source bucket's region.
-    The CLI makes the idempotency token (ClientRequestToken) itself."""
-    compact = lambda value: json.dumps(value, separators=(",", ":"))  # noqa: E731
-    words = [
-        "aws",
-        "s3control",
-        "create-job",
-        "--region",
-        region,
-        "--account-id",
-        request["AccountId"],
-        "--no-confirmation-required" if not request["ConfirmationRequired"] else "--confirmation-required",
-        "--operation",
-        compact(request["Operation"]),
-        "--manifest-generator",
-        compact(request["ManifestGenerator"]),
-        "--report",
-        compact(request["Report"]),
-        "--priority",
-        str(request["Priority"]),
-        "--role-arn",
-        request["RoleArn"],
-        "--description",
-        request["Description"],
-    ]
-    return shlex.join(words)
+    tags: Mapping[str, str],
+) -> aws.sns.Topic:
+    """The SNS topic every alarm notifies (encrypted with its own key, which CloudWatch may use), in the
+    source region where the alarms are, with an email subscription when `alarm_email` is given. Always
+    created: an alarm without an action is only seen by someone already looking at the console."""
+    email = args.get("alarm_email")
+    child = pulumi.ResourceOptions(parent=parent)
+    # Not the AWS-managed alias/aws/sns: its key policy cannot let CloudWatch publish.
+    key = customer_key(
+        f"{name}-alarms-key",
+        description="inferentia-chat model replication alarms: SNS topic encryption",
+        alias=f"alias/{pulumi.get_project()}-{pulumi.get_stack()}-replication-alarms",
+        policy=json.dumps(iam.kms_key_policy(partition, account, cloudwatch_alarms_region=region)),
+        region=region,
+        tags=tags,
+        parent=parent,
+    )
+    topic = aws.sns.Topic(
+        f"{name}-alarms",
+        kms_master_key_id=key.arn,
+        region=region,
+        tags=dict(tags),
+        opts=child,
+    )
+    aws.sns.TopicPolicy(
+        f"{name}-alarms-policy",
+        arn=topic.arn,
+        policy=topic.arn.apply(lambda arn: json.dumps(iam.alarm_topic_policy(arn, partition, account, region))),
+        region=region,
+        opts=child,
+    )
+    if not email:
+        return topic
+    # Email subscriptions stay "pending confirmation" until the recipient follows the link AWS sends.
+    aws.sns.TopicSubscription(
+        f"{name}-alarms-email",
+        topic=topic.arn,
+        protocol="email",
+        endpoint=email,
+        region=region,
+        opts=child,
+    )
+    return topic
 
 
 class ModelReplica(pulumi.ComponentResource):
@@ -206,14 +165,7 @@ class ModelReplica(pulumi.ComponentResource):
         self._name = name
         source_region = args["source_region"]
         replica_region = aws.get_region().region
-        if source_region == replica_region:
-            raise ValueError(
-                f"ModelReplica: source_region {source_region} is this provider's region; a replica for disaster "
-                "recovery must live in another region"
-            )
-        storage_class = args.get("replica_storage_class", "STANDARD")
-        if storage_class not in STORAGE_CLASSES:
-            raise ValueError(f"ModelReplica: replica_storage_class {storage_class!r} is not one of {STORAGE_CLASSES}")
+        storage_class = self._checked_storage_class(args, replica_region)
         prefixes = list(args.get("prefixes", ()))
         delete_markers = args.get("replicate_delete_markers", False)
         tags = component_tags(args.get("tags", {}), "ModelReplica")
@@ -222,8 +174,6 @@ class ModelReplica(pulumi.ComponentResource):
         project, stack = pulumi.get_project(), pulumi.get_stack()
         source_name = pulumi.Output.from_input(args["source_bucket_name"])
         source_arn = pulumi.Output.from_input(args["source_bucket_arn"])
-        source_key = pulumi.Output.from_input(args["source_kms_key_arn"])
-        child = pulumi.ResourceOptions(parent=self)
 
         # The replica, in this provider's region. No key policy here: the KMS default (the account through
         # IAM) is what the replication role's identity policy relies on; a DR file system linked to the
@@ -237,31 +187,7 @@ class ModelReplica(pulumi.ComponentResource):
             tags=tags,
             region=replica_region,
         )
-        role = aws.iam.Role(
-            f"{name}-replication-role",
-            description=f"inferentia-chat {stack}: S3 replicates the model bucket to {replica_region}",
-            # aws:SourceAccount only: no AWS page we found says S3 sets aws:SourceArn when it assumes a
-            # replication role, and a condition on an absent key would stop replication.
-            assume_role_policy=json.dumps(
-                iam.service_trust_policy("s3.amazonaws.com", "S3ReplicatesTheModelBucket", account)
-            ),
-            tags=tags,
-            opts=child,
-        )
-        role_policy = aws.iam.RolePolicy(
-            f"{name}-replication-policy",
-            role=role.id,
-            policy=pulumi.Output.all(source_arn, source_key, replica.bucket.arn, replica.key.arn).apply(
-                lambda a: json.dumps(
-                    iam.replication_role_policy(
-                        iam.ReplicationEnds(a[0], a[1], source_region, a[2], a[3], replica_region),
-                        prefixes,
-                        replicate_deletes=delete_markers,
-                    )
-                )
-            ),
-            opts=child,
-        )
+        role, role_policy = self._replication_role(name, args, replica, replica_region, prefixes, delete_markers, tags)
 
         rules = replication_rules(prefixes)
         # On the SOURCE bucket, in the source region, owned by this component (and so by the DR stack):
@@ -274,46 +200,14 @@ class ModelReplica(pulumi.ComponentResource):
             role=role.arn,
             region=source_region,
             rules=[
-                aws.s3.BucketReplicationConfigRuleArgs(
-                    id=rid,
-                    status="Enabled",
-                    priority=priority,
-                    filter=aws.s3.BucketReplicationConfigRuleFilterArgs(prefix=prefix),
-                    delete_marker_replication=aws.s3.BucketReplicationConfigRuleDeleteMarkerReplicationArgs(
-                        status="Enabled" if delete_markers else "Disabled"
-                    ),
-                    source_selection_criteria=aws.s3.BucketReplicationConfigRuleSourceSelectionCriteriaArgs(
-                        sse_kms_encrypted_objects=aws.s3.BucketReplicationConfigRuleSourceSelectionCriteriaSseKmsEncryptedObjectsArgs(
-                            status="Enabled"
-                        )
-                    ),
-                    destination=aws.s3.BucketReplicationConfigRuleDestinationArgs(
-                        bucket=replica.bucket.arn,
-                        storage_class=storage_class,
-                        encryption_configuration=aws.s3.BucketReplicationConfigRuleDestinationEncryptionConfigurationArgs(
-                            replica_kms_key_id=replica.key.arn
-                        ),
-                        replication_time=aws.s3.BucketReplicationConfigRuleDestinationReplicationTimeArgs(
-                            status="Enabled",
-                            time=aws.s3.BucketReplicationConfigRuleDestinationReplicationTimeTimeArgs(
-                                minutes=RTC_MINUTES
-                            ),
-                        ),
-                        metrics=aws.s3.BucketReplicationConfigRuleDestinationMetricsArgs(
-                            status="Enabled",
-                            event_threshold=aws.s3.BucketReplicationConfigRuleDestinationMetricsEventThresholdArgs(
-                                minutes=RTC_MINUTES
-                            ),
-                        ),
-                    ),
-                )
+                replication_rule(rid, prefix, priority, replica, storage_class, delete_markers)
                 for rid, prefix, priority in rules
             ],
             # The replica must be versioned and protected, and the role able to act, before S3 replicates.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*replica.protections, role_policy]),
         )
 
-        alarm_topic = self._alarm_topic(args, source_region, partition, account, tags)
+        alarm_topic = replication_alarm_topic(self, name, args, source_region, partition, account, tags)
         alarms = self._alarms(source_name, replica.bucket.bucket, rules, alarm_topic, source_region, replication, tags)
         batch_role, reports = self._batch_replication(source_arn, prefixes, source_region, account, tags)
 
@@ -342,69 +236,67 @@ class ModelReplica(pulumi.ComponentResource):
         self.batch_replication_command = request.apply(lambda r: batch_replication_command(r, source_region))
         self.replication = replication
         self.protections = replica.protections
-        self.register_outputs(
-            {
-                "bucket_name": self.bucket_name,
-                "bucket_arn": self.bucket_arn,
-                "kms_key_arn": self.kms_key_arn,
-                "region": self.region,
-                "replication_role_arn": self.replication_role_arn,
-                "rule_ids": self.rule_ids,
-                "alarm_names": self.alarm_names,
-                "alarm_topic_arn": self.alarm_topic_arn,
-                "batch_replication_role_arn": self.batch_replication_role_arn,
-                "batch_report_bucket_name": self.batch_report_bucket_name,
-                "batch_replication_command": self.batch_replication_command,
-            }
-        )
+        register_declared_outputs(self)
 
     # --- monitoring --------------------------------------------------------------------------------
 
-    def _alarm_topic(
-        self, args: ModelReplicaArgs, region: str, partition: str, account: str, tags: Mapping[str, str]
-    ) -> aws.sns.Topic:
-        """The SNS topic every alarm notifies (encrypted with its own key, which CloudWatch may use), in the
-        source region where the alarms are, with an email subscription when `alarm_email` is given. Always
-        created: an alarm without an action is only seen by someone already looking at the console."""
-        email = args.get("alarm_email")
-        name = self._name
+    @staticmethod
+    def _checked_storage_class(args: ModelReplicaArgs, replica_region: str) -> str:
+        """The replica's storage class, once the regions and the class are known to be valid."""
+        source_region = args["source_region"]
+        if source_region == replica_region:
+            raise ValueError(
+                f"ModelReplica: source_region {source_region} is this provider's region; a replica for disaster "
+                "recovery must live in another region"
+            )
+        storage_class = args.get("replica_storage_class", "STANDARD")
+        if storage_class not in STORAGE_CLASSES:
+            raise ValueError(f"ModelReplica: replica_storage_class {storage_class!r} is not one of {STORAGE_CLASSES}")
+        return storage_class
+
+    def _replication_role(
+        self,
+        name: str,
+        args: ModelReplicaArgs,
+        replica: ProtectedBucket,
+        replica_region: str,
+        prefixes: list[str],
+        delete_markers: bool,
+        tags: dict[str, str],
+    ) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
+        """The role S3 replicates as, with what it may read in the source and write in the replica."""
+        source_region, stack = args["source_region"], pulumi.get_stack()
+        source_arn = pulumi.Output.from_input(args["source_bucket_arn"])
+        source_key = pulumi.Output.from_input(args["source_kms_key_arn"])
         child = pulumi.ResourceOptions(parent=self)
-        # Not the AWS-managed alias/aws/sns: its key policy cannot let CloudWatch publish.
-        key = customer_key(
-            f"{name}-alarms-key",
-            description="inferentia-chat model replication alarms: SNS topic encryption",
-            alias=f"alias/{pulumi.get_project()}-{pulumi.get_stack()}-replication-alarms",
-            policy=json.dumps(iam.kms_key_policy(partition, account, cloudwatch_alarms_region=region)),
-            region=region,
+        role = aws.iam.Role(
+            f"{name}-replication-role",
+            description=f"inferentia-chat {stack}: S3 replicates the model bucket to {replica_region}",
+            # aws:SourceAccount only: no AWS page we found says S3 sets aws:SourceArn when it assumes a
+            # replication role, and a condition on an absent key would stop replication.
+            assume_role_policy=json.dumps(
+                iam.service_trust_policy(
+                    "s3.amazonaws.com", "S3ReplicatesTheModelBucket", aws.get_caller_identity().account_id
+                )
+            ),
             tags=tags,
-            parent=self,
-        )
-        topic = aws.sns.Topic(
-            f"{name}-alarms",
-            kms_master_key_id=key.arn,
-            region=region,
-            tags=dict(tags),
             opts=child,
         )
-        aws.sns.TopicPolicy(
-            f"{name}-alarms-policy",
-            arn=topic.arn,
-            policy=topic.arn.apply(lambda arn: json.dumps(iam.alarm_topic_policy(arn, partition, account, region))),
-            region=region,
+        role_policy = aws.iam.RolePolicy(
+            f"{name}-replication-policy",
+            role=role.id,
+            policy=pulumi.Output.all(source_arn, source_key, replica.bucket.arn, replica.key.arn).apply(
+                lambda a: json.dumps(
+                    iam.replication_role_policy(
+                        iam.ReplicationEnds(a[0], a[1], source_region, a[2], a[3], replica_region),
+                        prefixes,
+                        replicate_deletes=delete_markers,
+                    )
+                )
+            ),
             opts=child,
         )
-        if not email:
-            return topic
-        # Email subscriptions stay "pending confirmation" until the recipient follows the link AWS sends.
-        aws.sns.TopicSubscription(
-            f"{name}-alarms-email",
-            topic=topic.arn,
-            protocol="email",
-            endpoint=email,
-            region=region,
-            opts=child,
-        )
-        return topic
+        return role, role_policy
 
     def _alarms(
         self,

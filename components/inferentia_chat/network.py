@@ -11,6 +11,7 @@ import pulumi_awsx as awsx
 
 from . import iam
 from .blocks import customer_key
+from .common.outputs import register_declared_outputs
 from .tags import component_tags
 
 TYPE = "inferentia-chat:index:Network"
@@ -135,16 +136,7 @@ class Network(pulumi.ComponentResource):
         if args.get("flow_logs", True):
             self.flow_log_group = self._flow_logs(name, cluster, args.get("flow_log_retention_days", 365), tags)
 
-        self.register_outputs(
-            {
-                "vpc_id": self.vpc_id,
-                "private_subnet_ids": self.private_subnet_ids,
-                "public_subnet_ids": self.public_subnet_ids,
-                "availability_zones": self.availability_zones,
-                "vpc_cidr": self.vpc_cidr,
-                "flow_log_group": self.flow_log_group,
-            }
-        )
+        register_declared_outputs(self)
 
     def _flow_logs(self, name: str, cluster: str, retention_days: int, tags: Mapping[str, str]) -> pulumi.Output[str]:
         """VPC Flow Logs of the whole VPC into a CloudWatch Logs group encrypted with its own customer key

@@ -25,11 +25,14 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from . import versions
-from .eks_cluster import STORAGE_CLASS, SYSTEM_NODE_SELECTOR
+from .common.outputs import register_declared_outputs
+from .common.pod_security import restricted_container, restricted_pod
+from .eks_cluster import STORAGE_CLASS
 from .kube import DNS_EGRESS, RESTRICTED_NAMESPACE_LABELS, default_deny, https_egress, network_policy_spec
 from .model_names import model_suffix
 from .open_webui_sign_in import OIDC_SECRET_KEY, OidcArgs, oidc_secret, with_oidc
 from .options import outer_dependencies
+from .system_node_group import SYSTEM_NODE_SELECTOR
 
 TYPE = "inferentia-chat:index:OpenWebUI"
 APP = "open-webui"
@@ -235,6 +238,93 @@ def ingress_annotations(exposure: str, certificate_arn: str, inbound_cidrs: Sequ
     }
 
 
+def meta(namespace: str, obj_name: str, component: str = "web-ui", **extra: Any) -> k8s.meta.v1.ObjectMetaArgs:
+    """Name, namespace and labels of one of the UI's objects."""
+    return k8s.meta.v1.ObjectMetaArgs(name=obj_name, namespace=namespace, labels=labels(component), **extra)
+
+
+def checked_exposure(args: "OpenWebUIArgs") -> str:
+    """The exposure, once what it needs is given."""
+    exposure = args.get("exposure", "cluster")
+    if exposure not in EXPOSURES:
+        raise ValueError(f"exposure {exposure!r} must be one of {', '.join(EXPOSURES)}")
+    alb = exposure != "cluster"
+    hostname = args.get("hostname")
+    if alb and not (hostname and args.get("certificate_arn") and args.get("vpc_cidr")):
+        raise ValueError(f"exposure {exposure!r} needs hostname, certificate_arn and vpc_cidr")
+    if exposure == "public-alb" and not args.get("allowed_cidrs"):
+        raise ValueError("exposure 'public-alb' needs allowed_cidrs (the source allowlist)")
+    return exposure
+
+
+def checked_sign_in(args: "OpenWebUIArgs", alb: bool) -> OidcArgs | None:
+    """The OpenID provider to sign in through (None for local accounts), once what it needs is given."""
+    auth = args.get("auth", "local")
+    if auth not in AUTH_MODES:
+        raise ValueError(f"auth {auth!r} must be one of {', '.join(AUTH_MODES)}")
+    oidc = args.get("oidc") if auth == "oidc" else None
+    if auth == "oidc" and (oidc is None or not alb):
+        raise ValueError("auth 'oidc' needs oidc (the provider) and an ALB exposure (HTTPS at the hostname)")
+    return oidc
+
+
+def webui_container(env: pulumi.Input[list[dict[str, Any]]], image: str) -> dict[str, Any]:
+    """The Open WebUI container: pinned image, alive on /health, ready on the app's /ready, restricted, writable
+    data and /tmp only."""
+    probe = {"httpGet": {"path": "/health", "port": "http"}, "timeoutSeconds": 5}
+    ready = {"httpGet": {"path": READY_PATH, "port": "http"}, "timeoutSeconds": 5}
+    container = {
+        "name": APP,
+        "image": image,
+        "imagePullPolicy": "IfNotPresent",
+        "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
+        "env": env,
+        "resources": {
+            "requests": {"cpu": "250m", "memory": "1Gi"},
+            "limits": {"cpu": "2", "memory": "3Gi"},
+        },
+        # First start migrates the database: up to 5 minutes before liveness applies.
+        "startupProbe": {**probe, "periodSeconds": 10, "failureThreshold": 30},
+        # Traffic only once start-up work is done and the database answers; restarts only when the process
+        # stops answering at all.
+        "readinessProbe": {**ready, "periodSeconds": 10, "failureThreshold": 3},
+        "livenessProbe": {**probe, "periodSeconds": 20, "failureThreshold": 3},
+        "securityContext": {**restricted_container(UID), "privileged": False},
+        "volumeMounts": [
+            {"name": "data", "mountPath": DATA_DIR},
+            {"name": "tmp", "mountPath": "/tmp"},
+        ],
+    }
+    return container
+
+
+def deployment_spec(args: "OpenWebUIArgs", container: dict[str, Any]) -> dict[str, Any]:
+    """One replica, Recreate (one pod owns the ReadWriteOnce volume and the SQLite file), system nodes."""
+    return {
+        "replicas": 1,
+        # One pod owns the ReadWriteOnce volume and the SQLite file: the old pod goes first.
+        "strategy": {"type": "Recreate"},
+        "revisionHistoryLimit": 5,
+        "selector": {"matchLabels": SELECTOR},
+        "template": {
+            "metadata": {"labels": labels()},
+            "spec": {
+                "serviceAccountName": APP,
+                "automountServiceAccountToken": False,
+                "enableServiceLinks": False,
+                "nodeSelector": dict(args.get("node_selector", SYSTEM_NODE_SELECTOR)),
+                "securityContext": {**restricted_pod(UID), "fsGroupChangePolicy": "OnRootMismatch"},
+                "terminationGracePeriodSeconds": 30,
+                "containers": [container],
+                "volumes": [
+                    {"name": "data", "persistentVolumeClaim": {"claimName": f"{APP}-data"}},
+                    {"name": "tmp", "emptyDir": {"sizeLimit": "2Gi"}},
+                ],
+            },
+        },
+    }
+
+
 class OpenWebUI(pulumi.ComponentResource):
     """Open WebUI (pinned official image) with its namespace, generated secrets, encrypted data volume,
     Deployment, Service, PodDisruptionBudget, NetworkPolicy and, for the ALB exposures, an HTTPS Ingress.
@@ -258,31 +348,16 @@ class OpenWebUI(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: OpenWebUIArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(TYPE, name, None, opts)
-        exposure = args.get("exposure", "cluster")
-        if exposure not in EXPOSURES:
-            raise ValueError(f"exposure {exposure!r} must be one of {', '.join(EXPOSURES)}")
+        exposure = checked_exposure(args)
         alb = exposure != "cluster"
-        hostname = args.get("hostname")
-        if alb and not (hostname and args.get("certificate_arn") and args.get("vpc_cidr")):
-            raise ValueError(f"exposure {exposure!r} needs hostname, certificate_arn and vpc_cidr")
-        if exposure == "public-alb" and not args.get("allowed_cidrs"):
-            raise ValueError("exposure 'public-alb' needs allowed_cidrs (the source allowlist)")
-        auth = args.get("auth", "local")
-        if auth not in AUTH_MODES:
-            raise ValueError(f"auth {auth!r} must be one of {', '.join(AUTH_MODES)}")
-        oidc = args.get("oidc") if auth == "oidc" else None
-        if auth == "oidc" and (oidc is None or not alb):
-            raise ValueError("auth 'oidc' needs oidc (the provider) and an ALB exposure (HTTPS at the hostname)")
-        extra = list(args.get("additional_endpoints", []))
-
+        oidc = checked_sign_in(args, alb)
         # Explicit dependencies of the component (cluster nodes, storage driver, ingress controller) hold
         # for every child.
         waits = outer_dependencies(opts)
         child = pulumi.ResourceOptions(parent=self, depends_on=waits)
         ns_name = args.get("namespace", APP)
         admin_email = args.get("admin_email", "admin@localhost")
-        url = public_url(exposure, hostname)
-
+        url = public_url(exposure, args.get("hostname"))
         ns = k8s.core.v1.Namespace(
             f"{name}-namespace",
             metadata=k8s.meta.v1.ObjectMetaArgs(
@@ -298,159 +373,21 @@ class OpenWebUI(pulumi.ComponentResource):
             pulumi.ResourceOptions(parent=self, depends_on=[*waits, ns]),
         )
         in_ns = pulumi.ResourceOptions(parent=self, depends_on=[*waits, ns])
-
-        def meta(obj_name: str, component: str = "web-ui", **extra: Any) -> k8s.meta.v1.ObjectMetaArgs:
-            return k8s.meta.v1.ObjectMetaArgs(name=obj_name, namespace=ns_name, labels=labels(component), **extra)
-
-        # --- generated secrets ---------------------------------------------------------------------
-        secret_key = random.RandomPassword(f"{name}-secret-key", length=64, special=False, opts=child)
-        admin_password = random.RandomPassword(f"{name}-admin-password", length=32, special=False, opts=child)
-        secret = k8s.core.v1.Secret(
-            f"{name}-secret",
-            metadata=meta(APP, "secrets"),
-            type="Opaque",
-            string_data={SECRET_KEY: secret_key.result, ADMIN_PASSWORD_KEY: admin_password.result},
-            opts=in_ns,
-        )
-        # A copy of each endpoint's key, named by its model; the first keeps its one-model name.
-        key_secrets: list[tuple[str, k8s.core.v1.Secret]] = []
-        for suffix, key in [
-            ("", args["api_key"]),
-            *((f"-{model_suffix(e['served_model_name'])}", e["api_key"]) for e in extra),
-        ]:
-            copy = k8s.core.v1.Secret(
-                f"{name}-inference-key{suffix}",
-                metadata=meta(f"{APP}-inference-key{suffix}", "secrets"),
-                type="Opaque",
-                string_data={INFERENCE_KEY: pulumi.Output.secret(key)},
-                opts=in_ns,
-            )
-            key_secrets.append((f"{APP}-inference-key{suffix}", copy))
-        sign_in = [oidc_secret(f"{name}-oidc", meta(OIDC_SECRET, "secrets"), oidc, in_ns)] if oidc else []
-
-        # --- storage, identity ----------------------------------------------------------------------
-        pvc = k8s.core.v1.PersistentVolumeClaim(
-            f"{name}-data",
-            # WaitForFirstConsumer: the claim binds when the pod is scheduled, so do not wait for it here.
-            metadata=meta(f"{APP}-data", "storage", annotations={"pulumi.com/skipAwait": "true"}),
-            spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
-                access_modes=["ReadWriteOnce"],
-                storage_class_name=args.get("storage_class", STORAGE_CLASS),
-                resources=k8s.core.v1.VolumeResourceRequirementsArgs(
-                    requests={"storage": f"{args.get('storage_gib', 10)}Gi"}
-                ),
-            ),
-            opts=in_ns,
-        )
-        account = k8s.core.v1.ServiceAccount(
-            f"{name}-service-account",
-            metadata=meta(APP),
-            automount_service_account_token=False,  # it never calls the Kubernetes API
-            opts=in_ns,
-        )
-
-        # --- the workload ---------------------------------------------------------------------------
-        base_urls = pulumi.Output.all(args["openai_base_url"], *(e["openai_base_url"] for e in extra)).apply(
-            lambda urls: ";".join(check_base_url(u) for u in urls)
-        )
-        literal = pulumi.Output.all(base_urls, args["served_model_name"]).apply(
-            lambda a: settings(
-                base_url=a[0],
-                served_model_name=a[1],
-                admin_email=admin_email,
-                admin_name=args.get("admin_name", "Admin"),
-                url=url,
-                https=alb,
-            )
-        )
-        if oidc is not None:
-            literal = with_oidc(literal, oidc, url)
-
-        def from_secret(env_name: str, secret_name: str, key: str) -> dict[str, Any]:
-            return {"name": env_name, "valueFrom": {"secretKeyRef": {"name": secret_name, "key": key}}}
-
-        keys = inference_keys_env([secret_name for secret_name, _ in key_secrets])
-        secret_env = [
-            from_secret("WEBUI_SECRET_KEY", APP, SECRET_KEY),
-            from_secret("WEBUI_ADMIN_PASSWORD", APP, ADMIN_PASSWORD_KEY),
-            *keys,
-        ]
-        if oidc is not None:
-            secret_env.append(from_secret("OAUTH_CLIENT_SECRET", OIDC_SECRET, OIDC_SECRET_KEY))
-        env = literal.apply(lambda values: [*({"name": k, "value": v} for k, v in values.items()), *secret_env])
-        probe = {"httpGet": {"path": "/health", "port": "http"}, "timeoutSeconds": 5}
-        ready = {"httpGet": {"path": READY_PATH, "port": "http"}, "timeoutSeconds": 5}
-        container = {
-            "name": APP,
-            "image": args.get("image", versions.OPEN_WEBUI_IMAGE),
-            "imagePullPolicy": "IfNotPresent",
-            "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
-            "env": env,
-            "resources": {
-                "requests": {"cpu": "250m", "memory": "1Gi"},
-                "limits": {"cpu": "2", "memory": "3Gi"},
-            },
-            # First start migrates the database: up to 5 minutes before liveness applies.
-            "startupProbe": {**probe, "periodSeconds": 10, "failureThreshold": 30},
-            # Traffic only once start-up work is done and the database answers; restarts only when the
-            # process stops answering at all.
-            "readinessProbe": {**ready, "periodSeconds": 10, "failureThreshold": 3},
-            "livenessProbe": {**probe, "periodSeconds": 20, "failureThreshold": 3},
-            "securityContext": {
-                "runAsNonRoot": True,
-                "runAsUser": UID,
-                "runAsGroup": UID,
-                "allowPrivilegeEscalation": False,
-                "readOnlyRootFilesystem": True,
-                "privileged": False,
-                "capabilities": {"drop": ["ALL"]},
-                "seccompProfile": {"type": "RuntimeDefault"},
-            },
-            "volumeMounts": [
-                {"name": "data", "mountPath": DATA_DIR},
-                {"name": "tmp", "mountPath": "/tmp"},
-            ],
-        }
+        secret, key_secrets, admin_password = self._secrets(name, args, ns_name, child, in_ns)
+        sign_in = [oidc_secret(f"{name}-oidc", meta(ns_name, OIDC_SECRET, "secrets"), oidc, in_ns)] if oidc else []
+        pvc, account = self._storage_and_identity(name, args, ns_name, in_ns)
+        env = self._env(args, admin_email, url, alb, [n for n, _ in key_secrets], oidc)
         deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
-            metadata=meta(APP),
-            spec={
-                "replicas": 1,
-                # One pod owns the ReadWriteOnce volume and the SQLite file: the old pod goes first.
-                "strategy": {"type": "Recreate"},
-                "revisionHistoryLimit": 5,
-                "selector": {"matchLabels": SELECTOR},
-                "template": {
-                    "metadata": {"labels": labels()},
-                    "spec": {
-                        "serviceAccountName": APP,
-                        "automountServiceAccountToken": False,
-                        "enableServiceLinks": False,
-                        "nodeSelector": dict(args.get("node_selector", SYSTEM_NODE_SELECTOR)),
-                        "securityContext": {
-                            "runAsNonRoot": True,
-                            "runAsUser": UID,
-                            "runAsGroup": UID,
-                            "fsGroup": UID,
-                            "fsGroupChangePolicy": "OnRootMismatch",
-                            "seccompProfile": {"type": "RuntimeDefault"},
-                        },
-                        "terminationGracePeriodSeconds": 30,
-                        "containers": [container],
-                        "volumes": [
-                            {"name": "data", "persistentVolumeClaim": {"claimName": f"{APP}-data"}},
-                            {"name": "tmp", "emptyDir": {"sizeLimit": "2Gi"}},
-                        ],
-                    },
-                },
-            },
+            metadata=meta(ns_name, APP),
+            spec=deployment_spec(args, webui_container(env, args.get("image", versions.OPEN_WEBUI_IMAGE))),
             opts=pulumi.ResourceOptions(
                 parent=self, depends_on=[*waits, ns, secret, *(k for _, k in key_secrets), *sign_in, pvc, account]
             ),
         )
         service = k8s.core.v1.Service(
             f"{name}-service",
-            metadata=meta(APP),
+            metadata=meta(ns_name, APP),
             spec={
                 "type": "ClusterIP",
                 "selector": SELECTOR,
@@ -462,26 +399,138 @@ class OpenWebUI(pulumi.ComponentResource):
         # and never blocks node maintenance (a budget of zero disruptions would block it forever).
         k8s.policy.v1.PodDisruptionBudget(
             f"{name}-pdb",
-            metadata=meta(APP),
+            metadata=meta(ns_name, APP),
             spec={"maxUnavailable": 1, "selector": {"matchLabels": SELECTOR}},
             opts=in_ns,
         )
 
-        # --- network ---------------------------------------------------------------------------------
+        self._network(name, args, ns_name, exposure, in_ns, oidc is not None)
+        if alb:
+            self._ingress(name, args, ns_name, exposure, [*waits, service, deployment])
+
+        self.namespace = pulumi.Output.from_input(ns_name)
+        self.service_name = service.metadata.apply(lambda m: m.name)
+        self.port_forward_command = pulumi.Output.from_input(
+            f"kubectl -n {ns_name} port-forward svc/{APP} {PORT}:{PORT}"
+        )
+        self.url = pulumi.Output.from_input(url)
+        self.admin_email = pulumi.Output.from_input(admin_email)
+        self.admin_password = pulumi.Output.secret(admin_password.result)
+        self.auth = pulumi.Output.from_input("oidc" if oidc else "local")
+        register_declared_outputs(self)
+
+    def _secrets(
+        self,
+        name: str,
+        args: OpenWebUIArgs,
+        ns_name: str,
+        child: pulumi.ResourceOptions,
+        in_ns: pulumi.ResourceOptions,
+    ) -> tuple[k8s.core.v1.Secret, list[tuple[str, k8s.core.v1.Secret]], random.RandomPassword]:
+        """Generated secrets (session key, admin password) and the UI's copy of each inference API key (by
+        Secret name, in connection order)."""
+        secret_key = random.RandomPassword(f"{name}-secret-key", length=64, special=False, opts=child)
+        admin_password = random.RandomPassword(f"{name}-admin-password", length=32, special=False, opts=child)
+        secret = k8s.core.v1.Secret(
+            f"{name}-secret",
+            metadata=meta(ns_name, APP, "secrets"),
+            type="Opaque",
+            string_data={SECRET_KEY: secret_key.result, ADMIN_PASSWORD_KEY: admin_password.result},
+            opts=in_ns,
+        )
+        # A copy of each endpoint's key, named by its model; the first keeps its one-model name.
+        key_secrets: list[tuple[str, k8s.core.v1.Secret]] = []
+        extra = args.get("additional_endpoints", [])
+        for suffix, key in [
+            ("", args["api_key"]),
+            *((f"-{model_suffix(e['served_model_name'])}", e["api_key"]) for e in extra),
+        ]:
+            copy = k8s.core.v1.Secret(
+                f"{name}-inference-key{suffix}",
+                metadata=meta(ns_name, f"{APP}-inference-key{suffix}", "secrets"),
+                type="Opaque",
+                string_data={INFERENCE_KEY: pulumi.Output.secret(key)},
+                opts=in_ns,
+            )
+            key_secrets.append((f"{APP}-inference-key{suffix}", copy))
+        return secret, key_secrets, admin_password
+
+    def _storage_and_identity(
+        self, name: str, args: OpenWebUIArgs, ns_name: str, in_ns: pulumi.ResourceOptions
+    ) -> tuple[k8s.core.v1.PersistentVolumeClaim, k8s.core.v1.ServiceAccount]:
+        """The data volume (SQLite, uploads) and the service account (no API token)."""
+        pvc = k8s.core.v1.PersistentVolumeClaim(
+            f"{name}-data",
+            # WaitForFirstConsumer: the claim binds when the pod is scheduled, so do not wait for it here.
+            metadata=meta(ns_name, f"{APP}-data", "storage", annotations={"pulumi.com/skipAwait": "true"}),
+            spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
+                access_modes=["ReadWriteOnce"],
+                storage_class_name=args.get("storage_class", STORAGE_CLASS),
+                resources=k8s.core.v1.VolumeResourceRequirementsArgs(
+                    requests={"storage": f"{args.get('storage_gib', 10)}Gi"}
+                ),
+            ),
+            opts=in_ns,
+        )
+        account = k8s.core.v1.ServiceAccount(
+            f"{name}-service-account",
+            metadata=meta(ns_name, APP),
+            automount_service_account_token=False,  # it never calls the Kubernetes API
+            opts=in_ns,
+        )
+
+        return pvc, account
+
+    @staticmethod
+    def _env(
+        args: OpenWebUIArgs, admin_email: str, url: str, alb: bool, key_secrets: list[str], oidc: OidcArgs | None
+    ) -> pulumi.Output[list[dict[str, Any]]]:
+        """The UI's settings as environment variables, secrets by reference: one connection per endpoint (keys
+        from `key_secrets`, in the same order), the OpenID provider's settings with `oidc`."""
+        extra = args.get("additional_endpoints", [])
+        base_url = pulumi.Output.all(args["openai_base_url"], *(e["openai_base_url"] for e in extra)).apply(
+            lambda urls: ";".join(check_base_url(u) for u in urls)
+        )
+        literal = pulumi.Output.all(base_url, args["served_model_name"]).apply(
+            lambda a: settings(
+                base_url=a[0],
+                served_model_name=a[1],
+                admin_email=admin_email,
+                admin_name=args.get("admin_name", "Admin"),
+                url=url,
+                https=alb,
+            )
+        )
+
+        if oidc is not None:
+            literal = with_oidc(literal, oidc, url)
+
+        def from_secret(env_name: str, secret_name: str, key: str) -> dict[str, Any]:
+            return {"name": env_name, "valueFrom": {"secretKeyRef": {"name": secret_name, "key": key}}}
+
+        secret_env = [
+            from_secret("WEBUI_SECRET_KEY", APP, SECRET_KEY),
+            from_secret("WEBUI_ADMIN_PASSWORD", APP, ADMIN_PASSWORD_KEY),
+            *inference_keys_env(key_secrets),
+        ]
+        if oidc is not None:
+            secret_env.append(from_secret("OAUTH_CLIENT_SECRET", OIDC_SECRET, OIDC_SECRET_KEY))
+        return literal.apply(lambda values: [*({"name": k, "value": v} for k, v in values.items()), *secret_env])
+
+    def _network(
+        self, name: str, args: OpenWebUIArgs, ns_name: str, exposure: str, in_ns: pulumi.ResourceOptions, oidc: bool
+    ) -> None:
+        """Default deny for the UI's pods, with only DNS, every inference endpoint and (with `oidc`) the
+        OpenID provider out."""
+        alb = exposure != "cluster"
         # Ingress: nothing in `cluster` mode (kubectl port-forward connects to the pod's loopback from
         # inside its network namespace, and kubelet probes come from the node, which the VPC CNI policy
         # agent always allows); from the VPC (the ALB's addresses, target type ip) in ALB modes.
-        ingress_rules: Any = []
-        if alb:
-            ingress_rules = [
-                {
-                    "from": [{"ipBlock": {"cidr": args["vpc_cidr"]}}],
-                    "ports": [{"protocol": "TCP", "port": PORT}],
-                }
-            ]
+        from_vpc = {"from": [{"ipBlock": {"cidr": args.get("vpc_cidr")}}], "ports": [{"protocol": "TCP", "port": PORT}]}
+        ingress_rules: Any = [from_vpc] if alb else []
         k8s.networking.v1.NetworkPolicy(
             f"{name}-network-policy",
-            metadata=meta(APP),
+            metadata=meta(ns_name, APP),
             spec=network_policy_spec(
                 SELECTOR,
                 ingress=ingress_rules,
@@ -495,66 +544,53 @@ class OpenWebUI(pulumi.ComponentResource):
                                 },
                                 "podSelector": {"matchLabels": dict(pod_labels)},
                             }
-                            for pod_labels in [args["inference_pod_labels"], *(e["pod_labels"] for e in extra)]
+                            for pod_labels in [
+                                args["inference_pod_labels"],
+                                *(e["pod_labels"] for e in args.get("additional_endpoints", [])),
+                            ]
                         ],
                         "ports": [{"protocol": "TCP", "port": args.get("inference_port", 8000)}],
                     },
-                    # The provider's discovery, token and key endpoints (called by the server, not the browser).
-                    # Outside the VPC only, like every internet egress of the stack: a provider inside the VPC
+                    # The provider's discovery, token and key endpoints (called by the server, not the browser),
+                    # outside the VPC only, like every internet egress of the stack: a provider inside the VPC
                     # would need its own allowance.
-                    *([https_egress([args["vpc_cidr"]])] if oidc is not None else []),
+                    *([https_egress([args["vpc_cidr"]])] if oidc else []),
                 ],
             ),
             opts=in_ns,
         )
-        if alb:
-            inbound = list(args.get("allowed_cidrs") or [])
-            cidrs = pulumi.Output.from_input(args["vpc_cidr"]).apply(lambda vpc: inbound or [vpc])
-            k8s.networking.v1.Ingress(
-                f"{name}-ingress",
-                metadata=k8s.meta.v1.ObjectMetaArgs(
-                    name=APP,
-                    namespace=ns_name,
-                    labels=labels(),
-                    annotations=cidrs.apply(lambda c: ingress_annotations(exposure, args["certificate_arn"], c)),
-                ),
-                spec={
-                    "ingressClassName": "alb",
-                    "rules": [
-                        {
-                            "host": hostname,
-                            "http": {
-                                "paths": [
-                                    {
-                                        "path": "/",
-                                        "pathType": "Prefix",
-                                        "backend": {"service": {"name": APP, "port": {"name": "http"}}},
-                                    }
-                                ]
-                            },
-                        }
-                    ],
-                },
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[*waits, service, deployment]),
-            )
 
-        self.namespace = pulumi.Output.from_input(ns_name)
-        self.service_name = service.metadata.apply(lambda m: m.name)
-        self.port_forward_command = pulumi.Output.from_input(
-            f"kubectl -n {ns_name} port-forward svc/{APP} {PORT}:{PORT}"
-        )
-        self.url = pulumi.Output.from_input(url)
-        self.admin_email = pulumi.Output.from_input(admin_email)
-        self.admin_password = pulumi.Output.secret(admin_password.result)
-        self.auth = pulumi.Output.from_input(auth)
-        self.register_outputs(
-            {
-                "namespace": self.namespace,
-                "service_name": self.service_name,
-                "port_forward_command": self.port_forward_command,
-                "url": self.url,
-                "admin_email": self.admin_email,
-                "admin_password": self.admin_password,
-                "auth": self.auth,
-            }
+    def _ingress(
+        self, name: str, args: OpenWebUIArgs, ns_name: str, exposure: str, waits: list[pulumi.Resource]
+    ) -> None:
+        """The ALB Ingress (TLS with the given certificate, the allowlist as inbound CIDRs)."""
+        hostname = args.get("hostname")
+        inbound = list(args.get("allowed_cidrs") or [])
+        cidrs = pulumi.Output.from_input(args["vpc_cidr"]).apply(lambda vpc: inbound or [vpc])
+        k8s.networking.v1.Ingress(
+            f"{name}-ingress",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=APP,
+                namespace=ns_name,
+                labels=labels(),
+                annotations=cidrs.apply(lambda c: ingress_annotations(exposure, args["certificate_arn"], c)),
+            ),
+            spec={
+                "ingressClassName": "alb",
+                "rules": [
+                    {
+                        "host": hostname,
+                        "http": {
+                            "paths": [
+                                {
+                                    "path": "/",
+                                    "pathType": "Prefix",
+                                    "backend": {"service": {"name": APP, "port": {"name": "http"}}},
+                                }
+                            ]
+                        },
+                    }
+                ],
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=waits),
         )

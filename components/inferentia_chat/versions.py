@@ -82,7 +82,7 @@ NEURON_HELM_CHART_VERSION = "1.10.0"
 # only). It carries the vllm-neuron plugin (release-0.5.3),
 # NxD Inference 0.10.18399, neuronx-cc 2.26.6360.0 and torch-neuronx 2.9.0.2.15; Python 3.12, Ubuntu 24.04.
 # Compiled artifacts are only valid for this SDK: NEURON_SDK_VERSION is part of their cache key.
-# Prefix caching is supported on Inf2 in this line, so it is on (vllm_server.py): vllm-neuron
+# Prefix caching is supported on Inf2 in this line, so it is on (vllm/server.py): vllm-neuron
 # vllm_neuron/platform.py (block size = max-model-len only with it off) and
 # worker/neuronx_distributed_model_loader.py (maps it to NxD Inference's block KV layout); AWS Neuron "vLLM
 # User Guide for NxD Inference" (Inf2, Trn1, Trn2: Prefix Caching functional). docs/performance.md has the rest.
@@ -91,11 +91,12 @@ NEURON_SDK_VERSION = "2.31.1"
 _VLLM_NEURON_REPO = "public.ecr.aws/neuron/pytorch-inference-vllm-neuronx"
 VLLM_NEURON_IMAGE = f"{_VLLM_NEURON_REPO}:{VLLM_VERSION}-neuronx-py312-sdk{NEURON_SDK_VERSION}-ubuntu24.04"
 
-# Images of the model-load and preload Jobs (LustreModelStore). Tags are pinned; their digests could not
+# Images of the model-load and preload Jobs (ModelLoader). Tags are pinned; their digests could not
 # be read on the offline development machines: resolve and pin them by digest before production
 # (`crane digest <image>` or `docker buildx imagetools inspect <image>`).
-#  - The official Python image, Debian 13 slim: runs model_fetch.py, which needs only the
-#    standard library (Python >= 3.11), so no pip install at run time and no third-party code. 3.13.14:
+#  - The official Python image, Debian 13 slim (CPython 3.13): runs model_fetch.py. The load Job's init
+#    container adds LOADER_PACKAGES from model_store/loader-requirements.txt, every wheel pinned by sha256
+#    (pip hash-checking mode), into an emptyDir; the preload needs the standard library only. 3.13.14:
 #    the newest patch of the 3.13 line (docker-library/python versions.json, "3.13": "3.13.14", variants
 #    slim-trixie and slim-bookworm, 2026-06-23).
 MODEL_LOADER_IMAGE = "docker.io/library/python:3.13.14-slim-trixie"
@@ -123,3 +124,9 @@ OPEN_WEBUI_IMAGE = f"ghcr.io/open-webui/open-webui:v{OPEN_WEBUI_VERSION}"
 LOAD_BALANCER_CONTROLLER_CHART = "aws-load-balancer-controller"
 LOAD_BALANCER_CONTROLLER_CHART_VERSION = "3.5.0"
 LOAD_BALANCER_CONTROLLER_REPO = "https://aws.github.io/eks-charts"
+
+# Python packages of the model-load Job (model_store/loader-requirements.txt holds their whole closure with the
+# sha256 of each wheel; tests/test_model_fetch.py runs the script against these versions). Sources: PyPI,
+# https://pypi.org/project/huggingface-hub/2.4.0/, https://pypi.org/project/hf-xet/1.8.0/,
+# https://pypi.org/project/boto3/1.44.8/.
+LOADER_PACKAGES = {"huggingface-hub": "2.4.0", "hf-xet": "1.8.0", "boto3": "1.44.8"}

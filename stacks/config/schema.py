@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from inferentia_chat.hardware import FSX_PERSISTENT_2_THROUGHPUTS
 from inferentia_chat.images import Images
 
 # The Pulumi config namespace of every program key (`inferentia-chat:<key>` in Pulumi.<stack>.yaml). Not a
@@ -48,8 +49,7 @@ LOG_RETENTION_DAYS = (
 )
 CAPACITY_TYPES = ("on-demand", "spot")
 FSX_DEPLOYMENT_TYPES = ("PERSISTENT_2", "SCRATCH_2")
-FSX_THROUGHPUTS = (125, 250, 500, 1000)  # MB/s per TiB, PERSISTENT_2
-DEFAULT_THROUGHPUT_PER_TIB = 500
+FSX_THROUGHPUTS = FSX_PERSISTENT_2_THROUGHPUTS  # MB/s per TiB (hardware.py owns the FSx figures)
 THROUGHPUT_CHECKS = ("warn", "error")
 EXPOSURES = ("cluster", "internal-alb", "public-alb")
 STANDBY_LEVELS = ("none", "storage", "serving")

@@ -14,6 +14,7 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from inferentia_chat import versions
+from inferentia_chat.hardware import DEFAULT_THROUGHPUT_PER_TIB
 
 from .fields import _MISSING, ConfigError, _Problems, _Section
 from .model import _device_budget, _fleet_throughput, _models
@@ -46,7 +47,6 @@ from .rules import (
 )
 from .schema import (
     CONFIG_NAMESPACE,
-    DEFAULT_THROUGHPUT_PER_TIB,
     EXPOSURES,
     FSX_DEPLOYMENT_TYPES,
     FSX_THROUGHPUTS,
@@ -72,6 +72,15 @@ from .tags import _tags
 # ------------------------------------------------------------------------------------------------
 
 
+def _log_retention(s: _Section, key: str) -> int:
+    """A CloudWatch Logs retention in days (default 365): only the values CloudWatch accepts."""
+    days = s.integer(key, 365)
+    if days not in LOG_RETENTION_DAYS:
+        s.problems.add(s.key(key), days, f"must be a CloudWatch retention: {', '.join(map(str, LOG_RETENTION_DAYS))}")
+        return 365
+    return days
+
+
 def _network(s: _Section, region: str) -> NetworkConfig:
     vpc_id = s.string("vpcId", None, pattern=VPC_ID, allowed="must be a VPC id such as vpc-0123456789abcdef0")
     subnet = match(SUBNET_ID, "must be a subnet id such as subnet-0123456789abcdef0")
@@ -86,14 +95,7 @@ def _network(s: _Section, region: str) -> NetworkConfig:
     azs = s.strings("availabilityZones", (), item=in_region)
     nat = s.string("natGateways", "one-per-az", choices=NAT_STRATEGIES)
     flow_logs = s.boolean("flowLogs", True)
-    flow_retention = s.integer("flowLogRetentionDays", 365)
-    if flow_retention not in LOG_RETENTION_DAYS:
-        s.problems.add(
-            s.key("flowLogRetentionDays"),
-            flow_retention,
-            f"must be a CloudWatch retention: {', '.join(map(str, LOG_RETENTION_DAYS))}",
-        )
-        flow_retention = 365
+    flow_retention = _log_retention(s, "flowLogRetentionDays")
 
     if cidr is not None and s.has("cidr") and vpc_cidr_problem(cidr):
         s.problems.add(s.key("cidr"), cidr, vpc_cidr_problem(cidr) or "")
@@ -175,14 +177,7 @@ def _cluster(s: _Section, stack: str) -> ClusterConfig:
         item=match(ROLE_ARN, "must be an IAM role ARN such as arn:aws:iam::123456789012:role/platform-admin"),
     )
     logs = s.strings("logTypes", ("api", "audit", "authenticator"), item=choice(LOG_TYPES))
-    retention = s.integer("logRetentionDays", 365)
-    if retention not in LOG_RETENTION_DAYS:
-        s.problems.add(
-            s.key("logRetentionDays"),
-            retention,
-            f"must be a CloudWatch retention: {', '.join(map(str, LOG_RETENTION_DAYS))}",
-        )
-        retention = 365
+    retention = _log_retention(s, "logRetentionDays")
     s.finish()
     return ClusterConfig(
         name=name or f"{CONFIG_NAMESPACE}-{stack}",

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from inferentia_chat.model_layout import directory_keys
+
 from .fields import _Problems, _Section
 from .rules import DR_PREFIX, EMAIL, REGIONS, STACK_PART, match, matches, region_allowed
 from .schema import CONFIG_NAMESPACE, REPLICA_STORAGE_CLASSES, STANDBY_LEVELS, DrConfig, ModelStoreConfig
@@ -137,7 +139,7 @@ def _dr_sections(raw: Mapping[str, Any], dr: DrConfig, store: ModelStoreConfig, 
                 if not isinstance(given, dict) or key not in given:
                     problems.missing(f"{CONFIG_NAMESPACE}:{section}.{key}", why)
     if dr.standby != "none" and dr.prefixes:
-        for directory in (f"{store.bucket_prefix}models/", f"{store.bucket_prefix}neuron-cache/"):
+        for directory in directory_keys(store.bucket_prefix):
             if not any(directory.startswith(p) for p in dr.prefixes):
                 problems.add(
                     f"{CONFIG_NAMESPACE}:dr.prefixes",

@@ -9,8 +9,8 @@ from typing import Any
 import pulumi
 
 from ..common.pod_security import restricted_container, restricted_pod
-from ..eks_cluster import SYSTEM_NODE_SELECTOR
 from ..model_layout import WORKLOAD_UID
+from ..system_node_group import SYSTEM_NODE_SELECTOR
 from .labels import labels
 
 FINISHED_TTL_SECONDS = 7 * 24 * 3600  # keep the logs a week; a deleted Job re-runs as a no-op
@@ -79,16 +79,24 @@ def job_spec(
     }
 
 
+SMALL = {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}}
+
+
 def container(
-    name: str, image: str, command: list[Any], env: list[dict[str, Any]], mounts: list[dict[str, Any]]
+    name: str,
+    image: str,
+    command: list[Any],
+    env: list[dict[str, Any]],
+    mounts: list[dict[str, Any]],
+    resources: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A small one-off container (restricted, read-only root)."""
+    """A one-off container (restricted, read-only root), SMALL unless told."""
     spec: dict[str, Any] = {
         "name": name,
         "image": image,
         "imagePullPolicy": "IfNotPresent",
         "command": command,
-        "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
+        "resources": resources or SMALL,
         "securityContext": restricted_container(),
         "volumeMounts": mounts,
     }

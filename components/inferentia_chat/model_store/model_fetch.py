@@ -1,7 +1,8 @@
 """Fetch a model into a directory of the shared file system, once; list and verify it for the preload.
 
-Standard library only: the model-load Job runs this file, mounted from a ConfigMap, in a small pinned
-Python image (components/versions.py). It is also the library the unit tests import.
+The model-load Job runs this file (mounted from a ConfigMap) in the pinned Python image, with the pinned
+wheels of `loader-requirements.txt` beside it: `huggingface_hub` (with `hf_xet`) for the Hugging Face hub,
+`boto3` for S3. `list` and `verify` (the preload) need the standard library only. The unit tests import it.
 
     python model_fetch.py fetch --source huggingface --model-id ORG/NAME --revision REV --dest DIR
     python model_fetch.py fetch --source s3://bucket/prefix/ --region us-east-1 --dest DIR
@@ -11,8 +12,10 @@ Python image (components/versions.py). It is also the library the unit tests imp
 What `fetch` guarantees:
 - Idempotent: a completion marker (MARKER) records the request and every file's size and sha256. A
   re-run for the same request finds it and does nothing, without touching the network.
-- Resumable: data goes to `<file>.partial` and continues from its length with an HTTP Range request;
-  a file gets its final name only once verified, so a final name always means a good file.
+- Resumable: a dropped transfer continues where it stopped (huggingface_hub's ranged retries; S3 from
+  `<file>.partial` with a ranged GET, also across runs); a re-run keeps every file already verified, and
+  Xet chunks already fetched (HF_XET_CACHE on the file system, beside the model). huggingface_hub >= 2
+  restarts a plain-HTTP file that a previous run left unfinished (it keeps no partial file across processes).
 - Verified: sizes always; sha256 of LFS files and the git blob id of small files on the Hugging Face
   hub; on S3, the sha256 of a manifest left there by an earlier load (the marker, exported by the
   file system's data repository association), else a full-object SHA-256/SHA-1/CRC32 checksum, else
@@ -28,60 +31,69 @@ from __future__ import annotations
 import argparse
 import base64
 import datetime as _dt
-import hashlib
-import hmac
-import http.client
 import json
 import os
-import posixpath
+import shutil
 import sys
-import time
-import urllib.error
-import urllib.parse
-import urllib.request
-import xml.etree.ElementTree as ET
-import zlib
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import Any, Protocol
 
-MARKER = ".model-complete.json"
-PARTIAL = ".partial"
-CHUNK = 8 * 1024 * 1024
+try:  # inside the library package
+    from .model_files import (
+        CHUNK,
+        EXIT_PERMANENT,
+        EXIT_RETRY,
+        HF_LOCAL_CACHE,
+        MARKER,
+        PARTIAL,
+        FetchError,
+        RemoteFile,
+        _log_default,
+        _permanent,
+        _safe_target,
+        _verify_file,
+        expected_request,
+        read_marker,
+        select_files,
+        verify,
+        write_file_list,
+    )
+except ImportError:  # the Job: model_files.py beside this file
+    from model_files import (  # type: ignore[no-redef]
+        CHUNK,
+        EXIT_PERMANENT,
+        EXIT_RETRY,
+        HF_LOCAL_CACHE,
+        MARKER,
+        PARTIAL,
+        FetchError,
+        RemoteFile,
+        _log_default,
+        _permanent,
+        _safe_target,
+        _verify_file,
+        expected_request,
+        read_marker,
+        select_files,
+        verify,
+        write_file_list,
+    )
+
 HF_ENDPOINT = "https://huggingface.co"
+XET_CACHE_BYTES = 200 * 10**9  # Xet chunks kept for a retry (HF_XET_CHUNK_CACHE_SIZE_BYTES): a whole model
 
-EXIT_RETRY = 1
-EXIT_PERMANENT = 2
-
-# Weight formats other than safetensors: never fetched when safetensors weights exist.
-OTHER_WEIGHTS = (".bin", ".pt", ".pth", ".ckpt", ".h5", ".msgpack", ".onnx", ".gguf", ".ot", ".tflite")
-
-
-class FetchError(Exception):
-    """A fetch that cannot complete; `permanent` errors are not worth retrying."""
-
-    def __init__(self, message: str, *, permanent: bool = False):
-        super().__init__(message)
-        self.permanent = permanent
-
-    @property
-    def exit_code(self) -> int:
-        return EXIT_PERMANENT if self.permanent else EXIT_RETRY
-
-
-@dataclass(frozen=True)
-class RemoteFile:
-    """One file of the source, with what the source lets us verify."""
-
-    path: str
-    size: int
-    sha256: str | None = None  # hex
-    git_sha1: str | None = None  # hex git blob id (small, non-LFS files on the hub)
-    md5: str | None = None  # hex (S3 ETag of single-part, non-KMS objects)
-    sha1: str | None = None  # hex (S3 full-object SHA-1 checksum)
-    crc32: int | None = None  # S3 full-object CRC32 checksum
-    key: str = ""  # source-specific locator (S3 object key)
+__all__ = [
+    "EXIT_PERMANENT",
+    "EXIT_RETRY",
+    "MARKER",
+    "FetchError",
+    "_safe_target",
+    "select_files",
+    "verify",
+    "write_file_list",
+]
 
 
 class Source(Protocol):
@@ -92,109 +104,8 @@ class Source(Protocol):
     def listing(self) -> tuple[str, list[RemoteFile]]:
         """(resolved version, every file) of the requested model."""
 
-    def open(self, remote: RemoteFile, offset: int) -> tuple[IO[bytes], int]:
-        """A stream of the file from `offset` if the source honours it; returns (stream, start offset)."""
-
-
-# ------------------------------------------------------------------------------------------------
-# Which files to fetch.
-# ------------------------------------------------------------------------------------------------
-
-
-def select_files(files: Iterable[RemoteFile]) -> list[RemoteFile]:
-    """Keep one weight set: sharded/regular safetensors win over `consolidated*` and other formats."""
-    files = [f for f in files if posixpath.basename(f.path) not in (".gitattributes", MARKER)]
-    names = [posixpath.basename(f.path) for f in files]
-    has_safetensors = any(n.endswith(".safetensors") and not n.startswith("consolidated") for n in names)
-    kept = []
-    for f, name in zip(files, names, strict=True):
-        if has_safetensors and (name.startswith("consolidated") or name.endswith(OTHER_WEIGHTS)):
-            continue
-        kept.append(f)
-    return kept
-
-
-def _safe_target(dest: Path, rel: str) -> Path:
-    parts = rel.split("/")
-    if not rel or rel.startswith("/") or any(p in ("", ".", "..") for p in parts):
-        raise FetchError(f"refusing unsafe file name from the source: {rel!r}", permanent=True)
-    return dest.joinpath(*parts)
-
-
-# ------------------------------------------------------------------------------------------------
-# Hashing.
-# ------------------------------------------------------------------------------------------------
-
-
-class _Hashes:
-    """Every digest the remote file lets us check, fed in one pass."""
-
-    def __init__(self, remote: RemoteFile):
-        self.remote = remote
-        self.sha256 = hashlib.sha256()
-        self.git = hashlib.sha1(f"blob {remote.size}\0".encode(), usedforsecurity=False) if remote.git_sha1 else None
-        self.md5 = hashlib.md5(usedforsecurity=False) if remote.md5 else None
-        self.sha1 = hashlib.sha1(usedforsecurity=False) if remote.sha1 else None
-        self.crc = 0 if remote.crc32 is not None else None
-
-    def update(self, data: bytes) -> None:
-        self.sha256.update(data)
-        for h in (self.git, self.md5, self.sha1):
-            if h is not None:
-                h.update(data)
-        if self.crc is not None:
-            self.crc = zlib.crc32(data, self.crc)
-
-    def feed_file(self, path: Path, upto: int | None = None) -> None:
-        remaining = upto
-        with path.open("rb") as fh:
-            while remaining is None or remaining > 0:
-                data = fh.read(CHUNK if remaining is None else min(CHUNK, remaining))
-                if not data:
-                    break
-                self.update(data)
-                if remaining is not None:
-                    remaining -= len(data)
-
-    def problems(self) -> list[str]:
-        r, found = self.remote, []
-        checks = [
-            ("sha256", r.sha256, self.sha256.hexdigest()),
-            ("git blob id", r.git_sha1, self.git.hexdigest() if self.git else None),
-            ("md5", r.md5, self.md5.hexdigest() if self.md5 else None),
-            ("sha1", r.sha1, self.sha1.hexdigest() if self.sha1 else None),
-            ("crc32", r.crc32, self.crc),
-        ]
-        for name, expected, got in checks:
-            if expected is not None and expected != got:
-                found.append(f"{name} expected {expected}, got {got}")
-        return found
-
-
-def _verify_file(path: Path, remote: RemoteFile) -> tuple[list[str], str]:
-    """(problems, sha256 hex) of a file on disk against what the source published."""
-    size = path.stat().st_size
-    if size != remote.size:
-        return [f"size expected {remote.size}, got {size}"], ""
-    hashes = _Hashes(remote)
-    hashes.feed_file(path)
-    return hashes.problems(), hashes.sha256.hexdigest()
-
-
-# ------------------------------------------------------------------------------------------------
-# The fetch.
-# ------------------------------------------------------------------------------------------------
-
-
-def read_marker(dest: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads((dest / MARKER).read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return None
-
-
-def _log_default(message: str) -> None:
-    print(message, flush=True)
+    def download(self, remote: RemoteFile, dest: Path, target: Path) -> None:
+        """Bring the file to `target` (inside `dest`), resuming what an earlier run left."""
 
 
 def fetch(source: Source, dest: Path, *, log: Callable[[str], None] = _log_default) -> dict[str, Any]:
@@ -208,17 +119,15 @@ def fetch(source: Source, dest: Path, *, log: Callable[[str], None] = _log_defau
     if not files:
         raise FetchError(f"the source lists no files to fetch for {source.request}", permanent=True)
     dest.mkdir(parents=True, exist_ok=True)
-    total = sum(f.size for f in files)
-    log(f"fetching {len(files)} files ({total / 1e9:.2f} GB) of {source.request} (resolved {resolved}) into {dest}")
-    digests = {}
-    for remote in files:
-        digests[remote.path] = _fetch_one(source, remote, dest, log)
+    log(f"fetching {len(files)} files ({sum(f.size for f in files) / 1e9:.2f} GB) of {source.request} into {dest}")
+    digests = {remote.path: _fetch_one(source, remote, dest, log) for remote in files}
     marker = {
         "request": source.request,
         "resolved": resolved,
         "files": [{"path": f.path, "size": f.size, "sha256": digests[f.path]} for f in files],
         "completedAt": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
+    shutil.rmtree(dest / HF_LOCAL_CACHE, ignore_errors=True)  # download state: nothing to export to the bucket
     tmp = dest / f"{MARKER}{PARTIAL}"
     tmp.write_text(json.dumps(marker, indent=2) + "\n")
     os.replace(tmp, dest / MARKER)
@@ -228,7 +137,6 @@ def fetch(source: Source, dest: Path, *, log: Callable[[str], None] = _log_defau
 
 def _fetch_one(source: Source, remote: RemoteFile, dest: Path, log: Callable[[str], None]) -> str:
     target = _safe_target(dest, remote.path)
-    target.parent.mkdir(parents=True, exist_ok=True)
     if target.exists():
         problems, sha = _verify_file(target, remote)
         if not problems:
@@ -236,71 +144,19 @@ def _fetch_one(source: Source, remote: RemoteFile, dest: Path, log: Callable[[st
             return sha
         log(f"  {remote.path}: present but does not match the source ({'; '.join(problems)}): fetching again")
         target.unlink()
-    partial = target.with_name(target.name + PARTIAL)
-    offset = partial.stat().st_size if partial.exists() else 0
-    if offset > remote.size:
-        partial.unlink()
-        offset = 0
-    hashes = _Hashes(remote)
-    if offset:
-        hashes.feed_file(partial, offset)
-    if offset < remote.size:
-        stream, start = source.open(remote, offset)
-        if start != offset:  # the source ignored the Range request: start over
-            hashes, offset = _Hashes(remote), 0
-        if offset:
-            log(f"  {remote.path}: resuming at {offset} of {remote.size} bytes")
-        with stream, partial.open("r+b" if offset else "wb") as out:
-            out.seek(offset)
-            out.truncate()
-            try:
-                while data := stream.read(CHUNK):
-                    out.write(data)
-                    hashes.update(data)
-            except (OSError, http.client.HTTPException) as e:
-                raise FetchError(f"{remote.path}: download interrupted ({e}); a re-run resumes it") from e
-    got = partial.stat().st_size
-    if got != remote.size:
-        raise FetchError(f"{remote.path}: got {got} of {remote.size} bytes; a re-run resumes it")
-    problems = hashes.problems()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    source.download(remote, dest, target)
+    if not target.exists():
+        raise FetchError(f"{remote.path}: the download left no file; a re-run retries it")
+    problems, sha = _verify_file(target, remote)
     if problems:
-        partial.unlink()
+        target.unlink()
         raise FetchError(f"{remote.path}: corrupted download, discarded ({'; '.join(problems)})")
-    os.replace(partial, target)
     log(f"  {remote.path}: {remote.size} bytes, verified")
-    return hashes.sha256.hexdigest()
+    return sha
 
 
-# ------------------------------------------------------------------------------------------------
-# HTTP helpers.
-# ------------------------------------------------------------------------------------------------
-
-
-def default_opener() -> urllib.request.OpenerDirector:
-    return urllib.request.build_opener()
-
-
-def _http_error_text(e: urllib.error.HTTPError) -> str:
-    try:
-        body = e.read(2000).decode("utf-8", "replace")
-    except OSError:
-        body = ""
-    return body.strip().replace("\n", " ")[:300]
-
-
-def expected_request(source: str, model_id: str, revision: str) -> dict[str, str]:
-    """The `request` a completed fetch records in MARKER for this source (what a waiter compares)."""
-    if source == "huggingface":
-        return {"source": "huggingface", "id": model_id, "revision": revision}
-    bucket, _, prefix = source.removeprefix("s3://").partition("/")
-    if prefix and not prefix.endswith("/"):
-        prefix += "/"
-    return {"source": f"s3://{bucket}/{prefix}"}
-
-
-# ------------------------------------------------------------------------------------------------
-# Hugging Face hub.
-# ------------------------------------------------------------------------------------------------
+# --- Hugging Face hub (huggingface_hub; Xet storage through hf_xet).
 
 
 @dataclass
@@ -311,189 +167,78 @@ class HuggingFaceSource:
     revision: str
     token: str | None = None
     endpoint: str = HF_ENDPOINT
-    opener: urllib.request.OpenerDirector = field(default_factory=default_opener)
-    timeout: float = 60.0
     _resolved: str = ""
 
     @property
     def request(self) -> dict[str, str]:
         return expected_request("huggingface", self.model_id, self.revision)
 
-    def _open(self, url: str, headers: dict[str, str] | None = None) -> Any:
-        req = urllib.request.Request(url, headers=headers or {})
-        if self.token:
-            # Unredirected: the token goes to the hub only, never to the storage host a download
-            # redirects to (which would also refuse a request carrying two kinds of credentials).
-            req.add_unredirected_header("Authorization", f"Bearer {self.token}")
-        return self.opener.open(req, timeout=self.timeout)
+    def _explain(self, e: Exception, what: str) -> FetchError:
+        """A FetchError for a huggingface_hub error; never carries the token."""
+        from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, HFValidationError, RepositoryNotFoundError
+        from huggingface_hub.errors import RevisionNotFoundError as NoRevision
 
-    def _explain(self, e: urllib.error.HTTPError, what: str) -> FetchError:
+        if isinstance(e, HFValidationError):
+            return _permanent(f"{what}: invalid model id or revision ({e})")
         where = f"{self.model_id} at revision {self.revision}"
-        if e.code == 401:
-            if self.token:
-                return FetchError(
-                    f"Hugging Face refused the token (HTTP 401) for {where}: set a valid read token with "
-                    "`pulumi config set --secret inferentia-chat:hfToken <token>`",
-                    permanent=True,
-                )
-            return FetchError(
-                f"Hugging Face needs a token for {where} (HTTP 401): the model is gated or private, or does not "
-                "exist; check model.id, or set `inferentia-chat:hfToken` (secret)",
-                permanent=True,
+        status = getattr(getattr(e, "response", None), "status_code", None)
+        token_key = "`inferentia-chat:hfToken` (a secret)"
+        if status == 401 and self.token:
+            return _permanent(
+                f"Hugging Face refused the token (HTTP 401) for {where}: set a valid read token in {token_key}"
             )
-        if e.code == 403:
-            return FetchError(
-                f"the token has no access to {where} (HTTP 403): accept the model's license on its hub page "
-                "with the token's account, or use a token with read access",
-                permanent=True,
+        if (isinstance(e, GatedRepoError) or status == 403) and not self.token:
+            return _permanent(f"Hugging Face needs a token for {where} (gated model): set {token_key} to a read token")
+        if isinstance(e, GatedRepoError) or status == 403:
+            return _permanent(
+                f"the token has no access to {where} (HTTP {status}): accept the model's license on its hub page "
+                "with the token's account, or use a token with read access"
             )
-        if e.code == 404:
-            return FetchError(
-                f"model {where} not found on Hugging Face (HTTP 404): check model.id and model.revision",
-                permanent=True,
+        if isinstance(e, RepositoryNotFoundError | NoRevision) or status in (401, 404):
+            return _permanent(
+                f"model {where} not found on Hugging Face (HTTP {status}): check model.id and model.revision "
+                f"(a private model also needs {token_key})"
             )
-        return FetchError(f"{what} failed with HTTP {e.code}: {_http_error_text(e)}")
+        kind = f"HTTP {status}" if isinstance(e, HfHubHTTPError) else type(e).__name__
+        return FetchError(f"{what} failed ({kind}); a re-run resumes it")
 
     def listing(self) -> tuple[str, list[RemoteFile]]:
-        quoted = urllib.parse.quote(self.revision, safe="")
-        url = f"{self.endpoint}/api/models/{self.model_id}/revision/{quoted}?blobs=true"
+        from huggingface_hub import HfApi
+
         try:
-            with self._open(url, {"Accept": "application/json"}) as resp:
-                info = json.load(resp)
-        except urllib.error.HTTPError as e:
-            raise self._explain(e, "listing the model") from None
-        except (urllib.error.URLError, OSError) as e:
-            raise FetchError(f"cannot reach {self.endpoint} ({e})") from None
-        self._resolved = info.get("sha") or self.revision
-        files = []
-        for s in info.get("siblings") or []:
-            lfs = s.get("lfs") or None
-            size = s.get("size", lfs.get("size") if lfs else None)
-            if size is None:
-                raise FetchError(f"the hub listing has no size for {s.get('rfilename')}", permanent=True)
-            files.append(
-                RemoteFile(
-                    path=s["rfilename"],
-                    size=int(size),
-                    sha256=lfs.get("sha256") if lfs else None,
-                    git_sha1=None if lfs else s.get("blobId"),
-                )
+            info = HfApi(endpoint=self.endpoint, token=self.token or False).model_info(
+                self.model_id, revision=self.revision, files_metadata=True
             )
+        except Exception as e:
+            raise self._explain(e, "listing the model") from None
+        self._resolved = info.sha or self.revision
+        files = []
+        for s in info.siblings or []:
+            size = s.size if s.size is not None else (s.lfs.size if s.lfs else None)
+            if size is None:
+                raise _permanent(f"the hub listing has no size for {s.rfilename}")
+            lfs = s.lfs
+            sha256, git_sha1 = (lfs.sha256, None) if lfs else (None, s.blob_id)
+            files.append(RemoteFile(s.rfilename, int(size), sha256=sha256, git_sha1=git_sha1))
         return self._resolved, files
 
-    def open(self, remote: RemoteFile, offset: int) -> tuple[IO[bytes], int]:
-        revision = urllib.parse.quote(self._resolved or self.revision, safe="")
-        url = f"{self.endpoint}/{self.model_id}/resolve/{revision}/{urllib.parse.quote(remote.path)}"
-        headers = {"Range": f"bytes={offset}-"} if offset else {}
+    def download(self, remote: RemoteFile, dest: Path, target: Path) -> None:
+        from huggingface_hub import hf_hub_download
+
         try:
-            resp = self._open(url, headers)
-        except urllib.error.HTTPError as e:
+            hf_hub_download(
+                self.model_id,
+                remote.path,
+                revision=self._resolved or self.revision,
+                local_dir=dest,
+                token=self.token or False,
+                endpoint=self.endpoint,
+            )
+        except Exception as e:
             raise self._explain(e, f"downloading {remote.path}") from None
-        except (urllib.error.URLError, OSError) as e:
-            raise FetchError(f"downloading {remote.path}: {e}") from None
-        return resp, offset if resp.status == 206 else 0
 
 
-# ------------------------------------------------------------------------------------------------
-# S3 (Signature Version 4, credentials from EKS Pod Identity or the environment).
-# ------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Credentials:
-    access_key: str
-    secret_key: str
-    token: str | None = None
-    expires: float | None = None  # epoch seconds
-
-
-def credentials_from_environment(opener: urllib.request.OpenerDirector | None = None) -> Credentials:
-    """EKS Pod Identity (container credentials endpoint + token file), else the AWS_* variables."""
-    uri = os.environ.get("AWS_CONTAINER_CREDENTIALS_FULL_URI")
-    if uri:
-        req = urllib.request.Request(uri)
-        token_file = os.environ.get("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")
-        if token_file:
-            req.add_header("Authorization", Path(token_file).read_text().strip())
-        try:
-            with (opener or default_opener()).open(req, timeout=10) as resp:
-                data = json.load(resp)
-        except (urllib.error.URLError, OSError) as e:
-            raise FetchError(f"cannot get AWS credentials from the Pod Identity agent ({e})") from None
-        expires = data.get("Expiration")
-        return Credentials(
-            data["AccessKeyId"],
-            data["SecretAccessKey"],
-            data.get("Token"),
-            _dt.datetime.fromisoformat(expires.replace("Z", "+00:00")).timestamp() if expires else None,
-        )
-    if os.environ.get("AWS_ACCESS_KEY_ID") and os.environ.get("AWS_SECRET_ACCESS_KEY"):
-        return Credentials(
-            os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"], os.environ.get("AWS_SESSION_TOKEN")
-        )
-    raise FetchError(
-        "no AWS credentials: the loader's service account needs its Pod Identity association", permanent=True
-    )
-
-
-EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
-
-
-def _uri_encode(value: str, *, keep_slash: bool) -> str:
-    return urllib.parse.quote(value, safe="/-_.~" if keep_slash else "-_.~")
-
-
-def sigv4_headers(
-    method: str,
-    url: str,
-    headers: dict[str, str],
-    creds: Credentials,
-    region: str,
-    now: _dt.datetime,
-    service: str = "s3",
-) -> dict[str, str]:
-    """The request's headers plus the AWS Signature Version 4 ones (header-based, unsigned-empty body).
-
-    Every header passed in is signed, so pass only host-independent headers that must be protected.
-    """
-    parsed = urllib.parse.urlsplit(url)
-    amz_date = now.strftime("%Y%m%dT%H%M%SZ")
-    signed = {k.lower(): v.strip() for k, v in headers.items()}
-    signed["host"] = parsed.netloc
-    signed["x-amz-date"] = amz_date
-    signed.setdefault("x-amz-content-sha256", EMPTY_SHA256)
-    if creds.token:
-        signed["x-amz-security-token"] = creds.token
-    query = urllib.parse.parse_qsl(parsed.query, keep_blank_values=True)
-    canonical_query = "&".join(
-        f"{_uri_encode(k, keep_slash=False)}={_uri_encode(v, keep_slash=False)}" for k, v in sorted(query)
-    )
-    names = sorted(signed)
-    canonical = "\n".join(
-        [
-            method,
-            _uri_encode(urllib.parse.unquote(parsed.path) or "/", keep_slash=True),
-            canonical_query,
-            "".join(f"{n}:{signed[n]}\n" for n in names),
-            ";".join(names),
-            signed["x-amz-content-sha256"],
-        ]
-    )
-    scope = f"{amz_date[:8]}/{region}/{service}/aws4_request"
-    to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
-    key = f"AWS4{creds.secret_key}".encode()
-    for part in (amz_date[:8], region, service, "aws4_request"):
-        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-    signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
-    out = {k: v for k, v in signed.items() if k != "host"}
-    out["authorization"] = (
-        f"AWS4-HMAC-SHA256 Credential={creds.access_key}/{scope}, SignedHeaders={';'.join(names)}, "
-        f"Signature={signature}"
-    )
-    return out
-
-
-_S3_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
+# --- S3 (boto3: credentials from EKS Pod Identity or the environment, signing, retries).
 
 
 @dataclass
@@ -502,170 +247,125 @@ class S3Source:
 
     uri: str
     region: str
-    credentials: Callable[[], Credentials] = credentials_from_environment
-    endpoint: str | None = None  # tests: a loopback server, path-style addressing
-    opener: urllib.request.OpenerDirector = field(default_factory=default_opener)
-    timeout: float = 60.0
-    _creds: Credentials | None = None
+    endpoint: str | None = None  # tests: a local S3 (moto)
+    client: Any = None
 
     def __post_init__(self) -> None:
-        parsed = urllib.parse.urlsplit(self.uri)
-        if parsed.scheme != "s3" or not parsed.netloc:
-            raise FetchError(f"not an s3:// URI: {self.uri}", permanent=True)
-        self.bucket = parsed.netloc
-        self.prefix = parsed.path.lstrip("/")
+        if not self.uri.startswith("s3://") or not self.uri[5:].split("/", 1)[0]:
+            raise _permanent(f"not an s3:// URI: {self.uri}")
+        self.bucket, _, self.prefix = self.uri[5:].partition("/")
         if self.prefix and not self.prefix.endswith("/"):
             self.prefix += "/"
+        if self.client is None:
+            import boto3
+            from botocore.config import Config
+
+            retries = Config(retries={"max_attempts": 10, "mode": "standard"})
+            self.client = boto3.client("s3", region_name=self.region, endpoint_url=self.endpoint, config=retries)
 
     @property
     def request(self) -> dict[str, str]:
         return expected_request(f"s3://{self.bucket}/{self.prefix}", "", "")
 
-    def _url(self, key: str = "", query: dict[str, str] | None = None) -> str:
-        path = "/" + _uri_encode(key, keep_slash=True)
-        if self.endpoint:
-            base = f"{self.endpoint}/{self.bucket}"
-        else:
-            base = f"https://{self.bucket}.s3.{self.region}.amazonaws.com"
-        qs = f"?{urllib.parse.urlencode(sorted((query or {}).items()))}" if query else ""
-        return f"{base}{path}{qs}"
+    def _call(self, what: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
+        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-    def _signed(self, method: str, key: str = "", query: dict[str, str] | None = None, extra=None) -> Any:
-        for attempt in range(2):
-            if self._creds is None or (self._creds.expires and self._creds.expires - time.time() < 300):
-                self._creds = self.credentials()
-            url = self._url(key, query)
-            headers = sigv4_headers(
-                method, url, {"x-amz-checksum-mode": "ENABLED"}, self._creds, self.region, _dt.datetime.now(_dt.UTC)
-            )
-            req = urllib.request.Request(url, method=method, headers={**headers, **(extra or {})})
-            try:
-                return self.opener.open(req, timeout=self.timeout)
-            except urllib.error.HTTPError as e:
-                moved = e.headers.get("x-amz-bucket-region") if e.headers else None
-                if e.code in (301, 400) and moved and moved != self.region and attempt == 0:
-                    self.region = moved  # the bucket lives elsewhere: sign for its region
-                    continue
-                raise self._explain(e, key) from None
-            except (urllib.error.URLError, OSError) as e:
-                raise FetchError(f"cannot reach S3 for s3://{self.bucket}/{key} ({e})") from None
-        raise FetchError(f"s3://{self.bucket}: redirected more than once")
+        where = f"s3://{self.bucket}/{kwargs.get('Key', self.prefix)}"
+        try:
+            return fn(Bucket=self.bucket, **kwargs)
+        except NoCredentialsError:
+            raise _permanent(
+                "no AWS credentials: the loader's service account needs its Pod Identity association"
+            ) from None
+        except ClientError as e:
+            code = str(e.response.get("Error", {}).get("Code", ""))
+            status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if code in ("AccessDenied", "403") or status == 403:
+                raise _permanent(
+                    f"access denied to {where} (HTTP 403): the loader role needs s3:ListBucket and s3:GetObject "
+                    "there (and kms:Decrypt if the bucket uses a customer KMS key)"
+                ) from None
+            if code in ("NoSuchBucket", "NoSuchKey", "404") or status == 404:
+                raise _permanent(f"{where} not found (HTTP 404): check model.source") from None
+            raise FetchError(f"{what} {where}: {code or status}; a re-run retries it") from None
+        except BotoCoreError as e:
+            raise FetchError(f"{what} {where}: {type(e).__name__}; a re-run retries it") from None
 
-    def _explain(self, e: urllib.error.HTTPError, key: str) -> FetchError:
-        where = f"s3://{self.bucket}/{key or self.prefix}"
-        if e.code == 403:
-            return FetchError(
-                f"access denied to {where} (HTTP 403): the loader role needs s3:ListBucket and s3:GetObject there "
-                "(and kms:Decrypt if the bucket uses a customer KMS key)",
-                permanent=True,
-            )
-        if e.code == 404:
-            return FetchError(f"{where} not found (HTTP 404): check model.source", permanent=True)
-        return FetchError(f"{where}: HTTP {e.code}: {_http_error_text(e)}")
-
-    def _list(self) -> list[tuple[str, int]]:
-        objects, token = [], None
-        while True:
-            query = {"list-type": "2", "prefix": self.prefix}
-            if token:
-                query["continuation-token"] = token
-            with self._signed("GET", "", query) as resp:
-                root = ET.fromstring(resp.read())
-            for item in root.iter(f"{_S3_NS}Contents"):
-                objects.append((item.findtext(f"{_S3_NS}Key") or "", int(item.findtext(f"{_S3_NS}Size") or 0)))
-            if (root.findtext(f"{_S3_NS}IsTruncated") or "false") != "true":
-                return objects
-            token = root.findtext(f"{_S3_NS}NextContinuationToken")
+    def _objects(self) -> list[tuple[str, int]]:
+        pages = self._call(
+            "listing",
+            lambda **kw: list(self.client.get_paginator("list_objects_v2").paginate(**kw)),
+            Prefix=self.prefix,
+        )
+        return [(o["Key"], int(o["Size"])) for p in pages for o in p.get("Contents", []) if not o["Key"].endswith("/")]
 
     def listing(self) -> tuple[str, list[RemoteFile]]:
-        objects = [(k, s) for k, s in self._list() if not k.endswith("/")]
+        objects = self._objects()
         if not objects:
-            raise FetchError(f"nothing under {self.request['source']}: check model.source", permanent=True)
+            raise _permanent(f"nothing under {self.request['source']}: check model.source")
         manifest: dict[str, str] = {}
         if any(k == self.prefix + MARKER for k, _ in objects):
-            # A model this loader fetched before (and the data repository association exported): its
-            # recorded sha256 values are the strongest check there is.
-            with self._signed("GET", self.prefix + MARKER) as resp:
-                recorded = json.loads(resp.read())
-            manifest = {f["path"]: f["sha256"] for f in recorded.get("files", [])}
+            # A model this loader fetched before (and the data repository association exported): its recorded
+            # sha256 values are the strongest check there is.
+            body = self._call("reading", self.client.get_object, Key=self.prefix + MARKER)["Body"].read()
+            manifest = {f["path"]: f["sha256"] for f in json.loads(body).get("files", [])}
         files = []
         for key, size in objects:
             rel = key[len(self.prefix) :]
-            if rel == MARKER or rel.endswith(PARTIAL):
-                continue
-            files.append(self._describe(key, rel, size, manifest.get(rel)))
+            if rel != MARKER and not rel.endswith(PARTIAL):
+                files.append(self._describe(key, rel, size, manifest.get(rel)))
         return self.request["source"], files
 
     def _describe(self, key: str, rel: str, size: int, recorded_sha256: str | None) -> RemoteFile:
-        with self._signed("HEAD", key) as resp:
-            h = resp.headers
-        full_object = (h.get("x-amz-checksum-type") or "FULL_OBJECT") == "FULL_OBJECT"
+        head = self._call("reading", self.client.head_object, Key=key, ChecksumMode="ENABLED")
+        full_object = (head.get("ChecksumType") or "FULL_OBJECT") == "FULL_OBJECT"
 
         def checksum(name: str) -> bytes | None:
-            value = h.get(f"x-amz-checksum-{name}")
+            value = head.get(f"Checksum{name}")
             return base64.b64decode(value) if value and full_object and "-" not in value else None
 
-        sha256, sha1, crc = checksum("sha256"), checksum("sha1"), checksum("crc32")
-        etag = (h.get("ETag") or "").strip('"')
-        kms = (h.get("x-amz-server-side-encryption") or "").startswith("aws:kms")
-        md5 = etag if etag and "-" not in etag and not kms and len(etag) == 32 else None
+        sha256, sha1, crc = checksum("SHA256"), checksum("SHA1"), checksum("CRC32")
+        etag = (head.get("ETag") or "").strip('"')
+        kms = (head.get("ServerSideEncryption") or "").startswith("aws:kms")
         return RemoteFile(
             path=rel,
             size=size,
             sha256=recorded_sha256 or (sha256.hex() if sha256 else None),
             sha1=sha1.hex() if sha1 else None,
             crc32=int.from_bytes(crc, "big") if crc else None,
-            md5=md5,
+            md5=etag if etag and "-" not in etag and not kms and len(etag) == 32 else None,
             key=key,
         )
 
-    def open(self, remote: RemoteFile, offset: int) -> tuple[IO[bytes], int]:
-        extra = {"Range": f"bytes={offset}-"} if offset else None
-        resp = self._signed("GET", remote.key, extra=extra)
-        return resp, offset if resp.status == 206 else 0
+    def download(self, remote: RemoteFile, dest: Path, target: Path) -> None:
+        """Into `<target>.partial`, continuing from its length with a ranged GET; renamed once complete."""
+        from botocore.exceptions import BotoCoreError
+
+        partial = target.with_name(target.name + PARTIAL)
+        offset = partial.stat().st_size if partial.exists() else 0
+        if offset > remote.size:
+            partial.unlink()
+            offset = 0
+        if offset < remote.size:
+            extra = {"Range": f"bytes={offset}-"} if offset else {}
+            resp = self._call("downloading", self.client.get_object, Key=remote.key, **extra)
+            if offset and "ContentRange" not in resp:  # the range was ignored: start over
+                offset = 0
+            with partial.open("r+b" if offset else "wb") as out:
+                out.seek(offset)
+                out.truncate()
+                try:
+                    for data in resp["Body"].iter_chunks(CHUNK):
+                        out.write(data)
+                except (OSError, BotoCoreError) as e:
+                    what = type(e).__name__
+                    raise FetchError(f"{remote.path}: download interrupted ({what}); a re-run resumes it") from None
+        if partial.stat().st_size != remote.size:
+            raise FetchError(f"{remote.path}: got {partial.stat().st_size} of {remote.size} bytes; a re-run resumes it")
+        os.replace(partial, target)
 
 
-# ------------------------------------------------------------------------------------------------
-# Preload helpers: the file list for `lfs hsm_restore --filelist`, and a read-back verification.
-# ------------------------------------------------------------------------------------------------
-
-
-def require_marker(dest: Path) -> dict[str, Any]:
-    marker = read_marker(dest)
-    if not marker:
-        raise FetchError(f"no {MARKER} in {dest}: the model is not loaded (run the model-load Job)", permanent=True)
-    return marker
-
-
-def write_file_list(dest: Path, out: Path) -> int:
-    """Write the absolute paths of the model's files, one per line; returns how many."""
-    marker = require_marker(dest)
-    paths = [str(_safe_target(dest, f["path"])) for f in marker["files"]]
-    out.write_text("".join(f"{p}\n" for p in paths))
-    return len(paths)
-
-
-def verify(dest: Path, *, log: Callable[[str], None] = _log_default) -> None:
-    """Read every file of the model to the end and check size and sha256 against the marker.
-
-    On a file system linked to S3 a read of a file still being restored waits for its data, so when
-    this returns every byte is resident on the file system (and proven intact).
-    """
-    marker = require_marker(dest)
-    bad = []
-    for f in marker["files"]:
-        problems, _ = _verify_file(_safe_target(dest, f["path"]), RemoteFile(f["path"], f["size"], sha256=f["sha256"]))
-        log(f"  {f['path']}: {'; '.join(problems) if problems else 'resident and verified'}")
-        if problems:
-            bad.append(f["path"])
-    if bad:
-        raise FetchError(f"{len(bad)} file(s) do not match the recorded manifest: {', '.join(bad)}", permanent=True)
-    log(f"all {len(marker['files'])} files resident and verified")
-
-
-# ------------------------------------------------------------------------------------------------
-# Command line.
-# ------------------------------------------------------------------------------------------------
+# --- Command line.
 
 
 def source_from_args(args: argparse.Namespace) -> Source:
@@ -699,6 +399,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "fetch":
+            # Xet chunks go beside the model (removed with the download state once complete), so a retry of
+            # the Job in another pod finds them. Read by huggingface_hub when it is first imported.
+            os.environ.setdefault("HF_XET_CACHE", str(args.dest / HF_LOCAL_CACHE / "xet"))
+            os.environ.setdefault("HF_XET_CHUNK_CACHE_SIZE_BYTES", str(XET_CACHE_BYTES))
             fetch(source_from_args(args), args.dest)
         elif args.command == "list":
             print(f"{write_file_list(args.dest, args.out)} files listed in {args.out}", flush=True)

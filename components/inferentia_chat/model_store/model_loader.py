@@ -36,6 +36,9 @@ MOUNT_PATH = "/fsx"
 SCRIPT_PATH = "/opt/model-fetch"
 SCRIPT_FILE = "model_fetch.py"
 SCRIPT_SOURCE = Path(__file__).with_name(SCRIPT_FILE)
+# What the ConfigMap carries: the script, the module it imports (side by side) and the pinned packages.
+SCRIPT_FILES = (SCRIPT_FILE, "model_files.py", "loader-requirements.txt")
+DEPS_PATH = "/deps"  # the load Job's packages, installed by its init container
 LOAD_DEADLINE_SECONDS = 4 * 3600  # a 15 GB model at a slow 5 MB/s still fits
 PRELOAD_DEADLINE_SECONDS = 2 * 3600
 
@@ -108,7 +111,7 @@ class ModelLoader(pulumi.ComponentResource):
         self._suffix = f"-{args['instance']}" if args.get("instance") else ""
         self._loader_image = args.get("loader_image", versions.MODEL_LOADER_IMAGE)
         self._lustre_client_image = args.get("lustre_client_image", versions.LUSTRE_CLIENT_IMAGE)
-        script = SCRIPT_SOURCE.read_text()
+        files = {f: SCRIPT_SOURCE.with_name(f).read_text() for f in SCRIPT_FILES}
         script_cm = k8s.core.v1.ConfigMap(
             f"{name}-script",
             metadata={
@@ -116,7 +119,7 @@ class ModelLoader(pulumi.ComponentResource):
                 "namespace": namespace,
                 "labels": labels("model-loader"),
             },
-            data={SCRIPT_FILE: script},
+            data=files,
             opts=self._child,
         )
         account = k8s.core.v1.ServiceAccount(
@@ -128,14 +131,15 @@ class ModelLoader(pulumi.ComponentResource):
         # The Jobs wait for the volume, the script, the account and what the component was told to wait for
         # (e.g. a node to run on and the FSx CSI driver).
         waits: list[pulumi.Resource] = [script_cm, account, *outer_dependencies(opts)]
-        # The script's hash in the pod template: a new script replaces the Jobs, whose re-run is a no-op when
-        # the model is complete.
-        annotations = {"inferentia-chat.io/script-sha256": hashlib.sha256(script.encode()).hexdigest()}
+        # The files' hash in the pod template: a new script or package pin replaces the Jobs, whose re-run is a
+        # no-op when the model is complete.
+        digest = hashlib.sha256("".join(files[f] for f in SCRIPT_FILES).encode()).hexdigest()
+        annotations = {"inferentia-chat.io/script-sha256": digest}
         dest = pulumi.Output.from_input(args["model_path"]).apply(lambda p: posixpath.join(MOUNT_PATH, p.lstrip("/")))
         volumes = [
             {"name": "models", "persistentVolumeClaim": {"claimName": args["pvc_name"]}},
             {"name": "script", "configMap": {"name": self._k8s("model-fetch-script"), "defaultMode": 0o444}},
-            {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
+            {"name": "tmp", "emptyDir": {"sizeLimit": "512Mi"}},  # pip unpacks the wheels here
         ]
         created: list[k8s.batch.v1.Job] = []
         if "source" in args:
@@ -184,9 +188,21 @@ class ModelLoader(pulumi.ComponentResource):
         else:
             deps.append(self._source_access(source, uri, namespace, args.get("tags", {})))
             command += ["--region", aws.get_region().region]
+        # Default deny: nobody calls it; it reaches PyPI (its packages) and its source over HTTPS, and for an
+        # s3:// source the Pod Identity agent for credentials.
         https = https_egress(list(args.get("egress_excluded_cidrs", ())))
         egress = [DNS_EGRESS, https] + ([POD_IDENTITY_EGRESS] if uri != "huggingface" else [])
         self._network_policy("model-loader", egress)
+        deps_mount = {"name": "deps", "mountPath": DEPS_PATH}
+        fetch = jobs.container(
+            "fetch",
+            self._loader_image,
+            command,
+            [*env, {"name": "PYTHONPATH", "value": DEPS_PATH}],
+            [*script_mounts(), {**deps_mount, "readOnly": True}],
+            # huggingface_hub and hf_xet transfer in parallel, with buffers per stream.
+            {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"memory": "2Gi"}},
+        )
         return k8s.batch.v1.Job(
             f"{name}-load",
             metadata=jobs.job_metadata(self._k8s("model-load"), namespace, LOAD_DEADLINE_SECONDS, "model-load"),
@@ -195,8 +211,9 @@ class ModelLoader(pulumi.ComponentResource):
                 LOAD_DEADLINE_SECONDS,
                 annotations,
                 service_account=self._k8s(SERVICE_ACCOUNT),
-                containers=[jobs.container("fetch", self._loader_image, command, env, script_mounts())],
-                volumes=volumes,
+                init_containers=[install_packages(self._loader_image, loader_env(), [*script_mounts(), deps_mount])],
+                containers=[fetch],
+                volumes=[*volumes, {"name": "deps", "emptyDir": {"sizeLimit": "512Mi"}}],
                 fail_fast_container="fetch",
             ),
             opts=pulumi.ResourceOptions(depends_on=deps).merge(self._child),
@@ -290,6 +307,17 @@ class ModelLoader(pulumi.ComponentResource):
             opts=self._child,
         )
         return access.association
+
+
+def install_packages(image: str, env: list[dict[str, Any]], mounts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The init container that installs the load's packages into DEPS_PATH: wheels only, no dependency
+    resolution, every file checked against its sha256 in loader-requirements.txt (pip hash-checking mode)."""
+    pip = [
+        *("python", "-m", "pip", "install", "--no-cache-dir", "--disable-pip-version-check", "--no-deps"),
+        *("--only-binary=:all:", "--require-hashes", "--target", DEPS_PATH),
+        *("--requirement", f"{SCRIPT_PATH}/loader-requirements.txt"),
+    ]
+    return jobs.container("install-packages", image, pip, env, mounts)
 
 
 def loader_env() -> list[dict[str, Any]]:

@@ -12,8 +12,8 @@ import pulumi_kubernetes as k8s
 from .. import model_layout
 from ..common.moved import formerly_under
 from ..common.outputs import register_declared_outputs
-from ..eks_cluster import SYSTEM_NODE_SELECTOR
 from ..kube import RESTRICTED_NAMESPACE_LABELS, default_deny
+from ..system_node_group import SYSTEM_NODE_SELECTOR
 from .labels import labels
 from .lustre_model_store import TYPE as STORE_TYPE
 
