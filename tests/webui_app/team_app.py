@@ -153,3 +153,22 @@ def _provider(env: dict[str, str], origin: str, users: Sequence[Any]) -> Iterato
             os.environ.pop("AUTHLIB_INSECURE_TRANSPORT", None)
         else:
             os.environ["AUTHLIB_INSECURE_TRANSPORT"] = previous
+
+
+def restart_with_render(app: TeamApp, overrides: dict[str, Any]) -> None:
+    """Restart the app on the same data volume with the literal settings another configuration renders (as a
+    `pulumi up` changing the config would roll the pod): a setting the new render gives differently takes its
+    value, one it no longer gives goes. Secrets keep their values (the Secrets are the same objects), and so
+    do the loopback substitutions above for settings both renders give alike."""
+    _, container = the_container(kubernetes_objects(plan_for("dev", **overrides).result))
+    literal = {e["name"]: str(e["value"]) for e in container["env"] if "value" in e}
+    from_secrets = {e["name"] for e in container["env"] if "valueFrom" in e}
+    env = app.pod.env
+    for name in list(env):
+        if name in app.rendered and name not in literal and name not in from_secrets:
+            del env[name]
+    for name, value in literal.items():
+        if app.rendered.get(name) != value:
+            env[name] = value
+    app.pod.stop()
+    app.pod.start()

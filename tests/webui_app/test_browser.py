@@ -16,8 +16,8 @@ from collections.abc import Iterator
 import pytest
 from browser import Steps, chromium
 from playwright.sync_api import Browser, Page
-from team_app import TeamApp, answer_of, team_app
-from team_stacks import OIDC_STACK, TWO_MODELS
+from team_app import TeamApp, answer_of, restart_with_render, team_app
+from team_stacks import ALB_WEBUI, OIDC_STACK, TWO_MODELS, WEBUI
 
 pytestmark = pytest.mark.webui_app
 
@@ -255,3 +255,20 @@ def test_there_is_no_password_door_beside_the_provider(oidc_app: TeamApp):
     stranger = {"name": "M", "email": "mallory@example.com", "password": "Str4nger-Passw0rd!"}
     assert oidc_app.pod.request("POST", "/api/v1/auths/signup", stranger)[0] == 403
     assert oidc_app.ollama.connections == 0
+
+
+def test_break_glass_back_to_local_sign_in(oidc_app: TeamApp, steps: Steps):
+    """docs/team.md: with the provider down, `webui.auth: local` and `pulumi up` bring the password sign-in
+    back for the generated admin (the environment decides at every start). Last: it leaves the app local."""
+    restart_with_render(oidc_app, {**TWO_MODELS, WEBUI: {**ALB_WEBUI, "auth": "local"}})
+    assert "OAUTH_CLIENT_ID" not in oidc_app.pod.env and oidc_app.pod.env["ENABLE_LOGIN_FORM"] == "True"
+    page = steps.page
+    page.goto(oidc_app.url + "/auth")
+    page.get_by_placeholder(PASSWORD_FORM[0]).fill(oidc_app.env["WEBUI_ADMIN_EMAIL"])
+    page.get_by_placeholder(PASSWORD_FORM[1]).fill(oidc_app.env["WEBUI_ADMIN_PASSWORD"])
+    steps.shot("local-sign-in-form-is-back")
+    page.get_by_role("button", name="Sign in").click()
+    page.locator("#chat-input").wait_for()
+    me = page.request.get(oidc_app.url + "/api/v1/auths/").json()
+    assert me["email"] == oidc_app.env["WEBUI_ADMIN_EMAIL"] and me["role"] == "admin"
+    steps.shot("signed-in-as-the-generated-admin")
