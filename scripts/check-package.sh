@@ -22,6 +22,9 @@ components = [c for c in public if inspect.isclass(c) and issubclass(c, pulumi.C
 assert components and set(components) == set(inferentia_chat.COMPONENTS), components
 for c in components:
     assert c.__doc__, f"{c.__name__} has no docstring"
+# The model-load Job's pinned wheels ship with the package (the ConfigMap carries them).
+import importlib.resources
+assert (importlib.resources.files("inferentia_chat.model_store") / "loader-requirements.txt").is_file()
 # The program's own modules (stacks/, with its config/) stay out of the library wheel.
 assert not any(importlib.util.find_spec(name) for name in ("components", "config", "stacks")), "program code shipped"
 print(f"inferentia_chat {inferentia_chat.__version__}: " + ", ".join(c.__name__ for c in components))

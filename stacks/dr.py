@@ -23,7 +23,7 @@ import pulumi
 from inferentia_chat.model_layout import models_prefix
 from inferentia_chat.model_replica import ModelReplica, ModelReplicaArgs
 from inferentia_chat.model_store import LinkedBucketArgs
-from inferentia_chat.model_store.model_fetch import MARKER
+from inferentia_chat.model_store.model_files import MARKER
 from inferentia_chat.network import Network
 from inferentia_chat.vllm import COMPLETE_MARKER
 from stacks.config import CONFIG_NAMESPACE, ConfigError, StackConfig

@@ -20,7 +20,7 @@ from inferentia_chat.inferentia_node_pool import InferentiaNodePool, InferentiaN
 from inferentia_chat.karpenter import Karpenter, KarpenterArgs
 from inferentia_chat.kube import ENVIRONMENT_LABEL
 from inferentia_chat.load_balancer_controller import LoadBalancerController, LoadBalancerControllerArgs
-from inferentia_chat.model_layout import artifacts_objects_prefix, cache_root, model_objects_prefix, model_path
+from inferentia_chat.model_layout import artifacts_objects_prefix, model_objects_prefix, model_path
 from inferentia_chat.model_names import model_resource_name, model_suffix
 from inferentia_chat.model_store import (
     LinkedBucketArgs,
@@ -422,14 +422,15 @@ def serving(
     failover the Job finds them complete and exits at once (or set `model.compileJob: false` to skip it).
     """
     fs_path = cfg.model_store.file_system_path
+    # The volume names the first model's directory; a further model's sits beside it under models/.
     return [
         VllmNeuronServer(
             model_resource_name("vllm", m.served_name, i),
             VllmNeuronServerArgs(
                 namespace=volume.namespace,
                 pvc_name=volume.pvc_name,
-                model_subpath=model_path(fs_path, m.served_name).lstrip("/"),
-                cache_subpath=cache_root(fs_path).lstrip("/"),
+                model_subpath=volume.model_subpath if i == 0 else model_path(fs_path, m.served_name).lstrip("/"),
+                cache_subpath=volume.cache_subpath,
                 model_id=m.id,
                 model_revision=m.revision,
                 served_model_name=m.served_name,

@@ -217,18 +217,18 @@ def test_full_fetch_brings_one_weight_set_verified_with_a_marker(hub, tmp_path: 
     lines: list[str] = []
     marker = mf.fetch(source(endpoint), tmp_path / "m", log=lines.append)
     files = {str(p.relative_to(tmp_path / "m")) for p in (tmp_path / "m").rglob("*") if p.is_file()}
-    assert files == EXPECTED | {mf.MARKER}
+    assert files == EXPECTED | {mf_files.MARKER}
     for name in EXPECTED:
         assert (tmp_path / "m" / name).read_bytes() == state.files[name]
     assert "consolidated.safetensors" not in downloads(state) and "pytorch_model.bin" not in downloads(state)
-    on_disk = json.loads((tmp_path / "m" / mf.MARKER).read_text())
+    on_disk = json.loads((tmp_path / "m" / mf_files.MARKER).read_text())
     assert on_disk == marker
     assert marker["request"] == {"source": "huggingface", "id": MODEL, "revision": COMMIT}
     assert marker["resolved"] == COMMIT
     assert {f["path"]: f["sha256"] for f in marker["files"]} == {
         n: hashlib.sha256(state.files[n]).hexdigest() for n in EXPECTED
     }
-    assert not list((tmp_path / "m").rglob("*.partial")) and not (tmp_path / "m" / mf.HF_LOCAL_CACHE).exists()
+    assert not list((tmp_path / "m").rglob("*.partial")) and not (tmp_path / "m" / mf_files.HF_LOCAL_CACHE).exists()
 
 
 def test_a_branch_revision_downloads_the_resolved_commit(hub, tmp_path: Path):
@@ -277,17 +277,17 @@ def test_a_failed_run_keeps_every_verified_file_and_the_retry_fetches_only_the_r
     big = "model-00001-of-00002.safetensors"
     state.cut_after[big] = 50_000  # the line drops, then the storage host is busy: the run gives up
     state.fail_next[big] = 1
-    with pytest.raises(mf.FetchError) as info:
+    with pytest.raises(mf_files.FetchError) as info:
         mf.fetch(source(endpoint), tmp_path / "m", log=lambda _: None)
-    assert not info.value.permanent and info.value.exit_code == mf.EXIT_RETRY
-    assert not (tmp_path / "m" / big).exists() and not (tmp_path / "m" / mf.MARKER).exists()
+    assert not info.value.permanent and info.value.exit_code == mf_files.EXIT_RETRY
+    assert not (tmp_path / "m" / big).exists() and not (tmp_path / "m" / mf_files.MARKER).exists()
     done = set(downloads(state)) - {big}
     state.requests.clear()
     mf.fetch(source(endpoint), tmp_path / "m", log=lambda _: None)  # the Job's retry
     assert big in downloads(state) and not done & set(downloads(state))
     assert (tmp_path / "m" / big).read_bytes() == state.files[big]
-    assert (tmp_path / "m" / mf.MARKER).exists()
-    assert not (tmp_path / "m" / mf.HF_LOCAL_CACHE).exists()  # no download state left to export to the bucket
+    assert (tmp_path / "m" / mf_files.MARKER).exists()
+    assert not (tmp_path / "m" / mf_files.HF_LOCAL_CACHE).exists()  # no download state left to export to the bucket
 
 
 def test_a_corrupted_download_is_detected_and_discarded(hub, tmp_path: Path):
@@ -295,11 +295,11 @@ def test_a_corrupted_download_is_detected_and_discarded(hub, tmp_path: Path):
     name = "model-00002-of-00002.safetensors"
     state.listed = dict(state.files)
     state.files = {**state.files, name: b"\xff" + state.files[name][1:]}  # same size, one byte off
-    with pytest.raises(mf.FetchError, match=rf"{name}: corrupted download.*sha256 expected") as info:
+    with pytest.raises(mf_files.FetchError, match=rf"{name}: corrupted download.*sha256 expected") as info:
         mf.fetch(source(endpoint), tmp_path / "m", log=lambda _: None)
-    assert info.value.exit_code == mf.EXIT_RETRY  # a retry downloads it again
+    assert info.value.exit_code == mf_files.EXIT_RETRY  # a retry downloads it again
     assert not (tmp_path / "m" / name).exists()
-    assert not (tmp_path / "m" / mf.MARKER).exists()
+    assert not (tmp_path / "m" / mf_files.MARKER).exists()
 
 
 def test_a_corrupted_small_file_fails_its_git_blob_id(hub, tmp_path: Path):
@@ -307,14 +307,14 @@ def test_a_corrupted_small_file_fails_its_git_blob_id(hub, tmp_path: Path):
     state.listed = dict(state.files)
     state.files = {**state.files, "config.json": b'{"architectures": ["LlamaForCausalLM!"]}'[:41]}
     state.files["config.json"] = state.files["config.json"].ljust(len(state.listed["config.json"]), b" ")
-    with pytest.raises(mf.FetchError, match=r"config\.json: corrupted download.*git blob id"):
+    with pytest.raises(mf_files.FetchError, match=r"config\.json: corrupted download.*git blob id"):
         mf.fetch(source(endpoint), tmp_path / "m", log=lambda _: None)
 
 
 def test_a_damaged_file_on_disk_is_fetched_again(hub, tmp_path: Path):
     state, endpoint = hub
     mf.fetch(source(endpoint), tmp_path / "m", log=lambda _: None)
-    (tmp_path / "m" / mf.MARKER).unlink()
+    (tmp_path / "m" / mf_files.MARKER).unlink()
     (tmp_path / "m" / "tokenizer.json").write_bytes(b"x" * len(state.files["tokenizer.json"]))
     state.requests.clear()
     mf.fetch(source(endpoint), tmp_path / "m", log=lambda _: None)
@@ -324,21 +324,23 @@ def test_a_damaged_file_on_disk_is_fetched_again(hub, tmp_path: Path):
 
 def test_a_missing_model_is_a_clear_permanent_error(hub, tmp_path: Path):
     _, endpoint = hub
-    with pytest.raises(mf.FetchError, match=r"acme/nope at revision .* not found on Hugging Face \(HTTP 404\)") as e:
+    with pytest.raises(
+        mf_files.FetchError, match=r"acme/nope at revision .* not found on Hugging Face \(HTTP 404\)"
+    ) as e:
         mf.fetch(source(endpoint, model="acme/nope"), tmp_path / "m", log=lambda _: None)
-    assert e.value.permanent and e.value.exit_code == mf.EXIT_PERMANENT
-    with pytest.raises(mf.FetchError, match="not found"):
+    assert e.value.permanent and e.value.exit_code == mf_files.EXIT_PERMANENT
+    with pytest.raises(mf_files.FetchError, match="not found"):
         mf.fetch(source(endpoint, revision="no-such-branch"), tmp_path / "m", log=lambda _: None)
 
 
 def test_a_refused_token_is_a_clear_error_that_never_shows_the_token(hub, tmp_path: Path, capsys):
     state, endpoint = hub
     state.token = TOKEN
-    with pytest.raises(mf.FetchError, match=r"refused the token \(HTTP 401\).*inferentia-chat:hfToken") as e:
+    with pytest.raises(mf_files.FetchError, match=r"refused the token \(HTTP 401\).*inferentia-chat:hfToken") as e:
         mf.fetch(source(endpoint, token="hf_wrong_token"), tmp_path / "m", log=print)
     assert e.value.permanent
     assert "hf_wrong_token" not in str(e.value)
-    with pytest.raises(mf.FetchError, match="needs a token"):
+    with pytest.raises(mf_files.FetchError, match="needs a token"):
         mf.fetch(source(endpoint), tmp_path / "m", log=print)
 
 
@@ -365,23 +367,23 @@ def test_a_gated_model_with_the_right_token_is_fetched_and_the_token_is_never_lo
 def test_the_command_line_exit_codes_say_whether_a_retry_helps(hub, tmp_path: Path, capsys):
     _, endpoint = hub
     args = ["fetch", "--source", "huggingface", "--revision", COMMIT, "--dest", str(tmp_path / "m")]
-    assert mf.main([*args, "--model-id", "acme/nope", "--hf-endpoint", endpoint]) == mf.EXIT_PERMANENT
+    assert mf.main([*args, "--model-id", "acme/nope", "--hf-endpoint", endpoint]) == mf_files.EXIT_PERMANENT
     assert "not found" in capsys.readouterr().err
-    assert mf.main([*args, "--model-id", MODEL, "--hf-endpoint", "http://127.0.0.1:9"]) == mf.EXIT_RETRY
+    assert mf.main([*args, "--model-id", MODEL, "--hf-endpoint", "http://127.0.0.1:9"]) == mf_files.EXIT_RETRY
 
 
 def test_unsafe_names_from_a_source_are_refused(tmp_path: Path):
     for bad in ("../escape", "/etc/passwd", "a/../../b", ""):
-        with pytest.raises(mf.FetchError, match="unsafe"):
-            mf._safe_target(tmp_path, bad)
+        with pytest.raises(mf_files.FetchError, match="unsafe"):
+            mf_files._safe_target(tmp_path, bad)
 
 
 def test_only_one_weight_set_is_selected():
-    files = [mf.RemoteFile(n, 1) for n in repo_files()]
-    assert {f.path for f in mf.select_files(files)} == EXPECTED
+    files = [mf_files.RemoteFile(n, 1) for n in repo_files()]
+    assert {f.path for f in mf_files.select_files(files)} == EXPECTED
     # A repository with only the consolidated format keeps it.
-    only = [mf.RemoteFile("consolidated.safetensors", 1), mf.RemoteFile("params.json", 1)]
-    assert [f.path for f in mf.select_files(only)] == ["consolidated.safetensors", "params.json"]
+    only = [mf_files.RemoteFile("consolidated.safetensors", 1), mf_files.RemoteFile("params.json", 1)]
+    assert [f.path for f in mf_files.select_files(only)] == ["consolidated.safetensors", "params.json"]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -392,18 +394,18 @@ def test_only_one_weight_set_is_selected():
 def test_the_preload_file_list_and_read_back_verification(hub, tmp_path: Path):
     _, endpoint = hub
     dest = tmp_path / "m"
-    with pytest.raises(mf.FetchError, match="not loaded"):
-        mf.write_file_list(dest, tmp_path / "files.txt")
+    with pytest.raises(mf_files.FetchError, match="not loaded"):
+        mf_files.write_file_list(dest, tmp_path / "files.txt")
     mf.fetch(source(endpoint), dest, log=lambda _: None)
-    assert mf.write_file_list(dest, tmp_path / "files.txt") == len(EXPECTED)
+    assert mf_files.write_file_list(dest, tmp_path / "files.txt") == len(EXPECTED)
     listed = (tmp_path / "files.txt").read_text().splitlines()
     assert sorted(listed) == sorted(str(dest / n) for n in EXPECTED)
     lines: list[str] = []
-    mf.verify(dest, log=lines.append)
+    mf_files.verify(dest, log=lines.append)
     assert lines[-1] == f"all {len(EXPECTED)} files resident and verified"
     (dest / "config.json").write_bytes(b"{" + (dest / "config.json").read_bytes()[1:].replace(b"M", b"m"))
-    with pytest.raises(mf.FetchError, match=r"config\.json"):
-        mf.verify(dest, log=lambda _: None)
+    with pytest.raises(mf_files.FetchError, match=r"config\.json"):
+        mf_files.verify(dest, log=lambda _: None)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -474,9 +476,9 @@ def test_s3_fetch_verifies_md5_etags_and_is_idempotent(s3, tmp_path: Path):
 def test_s3_md5_etag_catches_corruption(s3, tmp_path: Path):
     key = "models/tiny/tokenizer.json"
     bad = b"x" * len(repo_files()["tokenizer.json"])
-    with pytest.raises(mf.FetchError, match=r"tokenizer\.json: corrupted download.*md5 expected") as e:
+    with pytest.raises(mf_files.FetchError, match=r"tokenizer\.json: corrupted download.*md5 expected") as e:
         mf.fetch(s3_source(Tampered(s3, {key: bad})), tmp_path / "m", log=lambda _: None)
-    assert e.value.exit_code == mf.EXIT_RETRY
+    assert e.value.exit_code == mf_files.EXIT_RETRY
 
 
 def test_s3_full_object_checksums_catch_corruption_of_kms_objects(s3, tmp_path: Path):
@@ -486,7 +488,7 @@ def test_s3_full_object_checksums_catch_corruption_of_kms_objects(s3, tmp_path: 
     s3.put_object(Bucket="models-src", Key=key, Body=good, ServerSideEncryption="aws:kms", ChecksumAlgorithm="SHA256")
     remote = {f.path: f for f in s3_source(s3).listing()[1]}["tokenizer.json"]
     assert remote.md5 is None and remote.sha256 == hashlib.sha256(good).hexdigest()
-    with pytest.raises(mf.FetchError, match=r"tokenizer\.json: corrupted download.*sha256 expected"):
+    with pytest.raises(mf_files.FetchError, match=r"tokenizer\.json: corrupted download.*sha256 expected"):
         mf.fetch(s3_source(Tampered(s3, {key: b"y" * len(good)})), tmp_path / "m", log=lambda _: None)
 
 
@@ -495,9 +497,9 @@ def test_s3_uses_the_manifest_an_earlier_load_left_there(s3, tmp_path: Path):
     manifest = {
         "files": [{"path": n, "size": len(files[n]), "sha256": hashlib.sha256(files[n]).hexdigest()} for n in EXPECTED]
     }
-    s3.put_object(Bucket="models-src", Key=f"models/tiny/{mf.MARKER}", Body=json.dumps(manifest).encode())
+    s3.put_object(Bucket="models-src", Key=f"models/tiny/{mf_files.MARKER}", Body=json.dumps(manifest).encode())
     listed = {f.path: f for f in s3_source(s3).listing()[1]}
-    assert mf.MARKER not in listed
+    assert mf_files.MARKER not in listed
     assert all(listed[n].sha256 == hashlib.sha256(files[n]).hexdigest() for n in EXPECTED)
 
 
@@ -506,22 +508,22 @@ def test_s3_an_interrupted_file_resumes_from_its_partial(s3, tmp_path: Path):
     data = repo_files()[name]
     dest = tmp_path / "m"
     dest.mkdir()
-    (dest / f"{name}{mf.PARTIAL}").write_bytes(data[:1000])
+    (dest / f"{name}{mf_files.PARTIAL}").write_bytes(data[:1000])
     client = Tampered(s3)
     mf.fetch(s3_source(client), dest, log=lambda _: None)
     (get,) = [g for g in client.gets if g["Key"].endswith(name)]
     assert get["Range"] == "bytes=1000-"
-    assert (dest / name).read_bytes() == data and not (dest / f"{name}{mf.PARTIAL}").exists()
+    assert (dest / name).read_bytes() == data and not (dest / f"{name}{mf_files.PARTIAL}").exists()
 
 
 def test_s3_access_denied_and_missing_sources_are_clear_permanent_errors(s3, tmp_path: Path):
-    with pytest.raises(mf.FetchError, match=r"access denied to s3://models-src/.*s3:GetObject") as e:
+    with pytest.raises(mf_files.FetchError, match=r"access denied to s3://models-src/.*s3:GetObject") as e:
         mf.fetch(s3_source(Tampered(s3, deny=True)), tmp_path / "m", log=lambda _: None)
     assert e.value.permanent
-    with pytest.raises(mf.FetchError, match=r"nothing under s3://models-src/models/none/") as e:
+    with pytest.raises(mf_files.FetchError, match=r"nothing under s3://models-src/models/none/") as e:
         mf.fetch(s3_source(s3, "s3://models-src/models/none/"), tmp_path / "m", log=lambda _: None)
     assert e.value.permanent
-    with pytest.raises(mf.FetchError, match=r"not found \(HTTP 404\)") as e:
+    with pytest.raises(mf_files.FetchError, match=r"not found \(HTTP 404\)") as e:
         mf.fetch(s3_source(s3, "s3://no-such-bucket/x/"), tmp_path / "m", log=lambda _: None)
     assert e.value.permanent
 
@@ -544,4 +546,4 @@ def test_the_job_runs_the_script_beside_its_module_without_the_library(tmp_path:
         text=True,
         check=False,
     )
-    assert run.returncode == mf.EXIT_PERMANENT and "not loaded" in run.stderr
+    assert run.returncode == mf_files.EXIT_PERMANENT and "not loaded" in run.stderr

@@ -245,7 +245,8 @@ def test_the_compile_job_runs_once_on_a_large_inf2_before_serving(dev: Plan):
 
 
 def test_the_waited_for_request_is_what_the_load_job_records():
-    from inferentia_chat.model_store.model_fetch import HuggingFaceSource, S3Source, expected_request
+    from inferentia_chat.model_store.model_fetch import HuggingFaceSource, S3Source
+    from inferentia_chat.model_store.model_files import expected_request
 
     assert HuggingFaceSource("a/b", "abc").request == expected_request("huggingface", "a/b", "abc")
     assert S3Source("s3://bucket/m/x", "us-east-1").request == expected_request("s3://bucket/m/x", "", "")

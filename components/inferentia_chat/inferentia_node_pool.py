@@ -66,8 +66,8 @@ class InferentiaNodePoolArgs(TypedDict):
     root_volume_gib: NotRequired[int]
     """Root volume size in GiB (default 200)."""
     image_cache_snapshot_id: NotRequired[str]
-    """EBS snapshot of a Bottlerocket data volume that already holds the serving image (see the README); with
-    it, nodes run Bottlerocket and restore their data volume from it, so a new node skips the image pull."""
+    """EBS snapshot of a Bottlerocket data volume that already holds the serving image (docs/operations.md);
+    with it, nodes run Bottlerocket and restore their data volume from it, so a new node skips the image pull."""
     image_cache_bottlerocket_version: NotRequired[str]
     """The Bottlerocket release the snapshot was made with, e.g. v1.46.0 (required with the snapshot)."""
     bottlerocket_version: NotRequired[str]

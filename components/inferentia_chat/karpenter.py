@@ -16,6 +16,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from . import iam, versions
+from .common.node_role import ec2_node_role
 from .common.outputs import register_declared_outputs
 from .common.pod_identity import pod_identity_access
 from .system_node_group import SYSTEM_NODE_SELECTOR
@@ -187,22 +188,14 @@ class Karpenter(pulumi.ComponentResource):
         """What Karpenter's nodes run as, and their way into the cluster (an EC2_LINUX access entry); returns
         the role and what the controller waits for."""
         child = pulumi.ResourceOptions(parent=self)
-        node_role = aws.iam.Role(
-            f"{name}-node-role",
+        node_role, node_attachments = ec2_node_role(
+            f"{name}-node",
             description="Karpenter-launched nodes",
-            assume_role_policy=json.dumps(iam.ec2_trust_policy()),
+            policies=NODE_ROLE_POLICIES,
+            partition=partition,
             tags=tags,
             opts=child,
         )
-        node_attachments = [
-            aws.iam.RolePolicyAttachment(
-                f"{name}-node-{policy}",
-                role=node_role.name,
-                policy_arn=iam.managed_policy_arn(partition, policy),
-                opts=child,
-            )
-            for policy in NODE_ROLE_POLICIES
-        ]
         access_entry = aws.eks.AccessEntry(
             f"{name}-node-access",
             cluster_name=cluster_name,

@@ -6,7 +6,7 @@ secret from a Kubernetes Secret, environment authoritative over settings stored 
 model downloads, a restricted non-root pod with a read-only root filesystem on the system nodes, and a
 NetworkPolicy that lets it talk to DNS and the vLLM pods only.
 
-Decisions (see README, "Open WebUI"):
+Decisions (see docs/design-notes.md, "The chat front end"):
 - One replica, SQLite on an encrypted ReadWriteOnce volume, `Recreate` rollouts. More replicas would need
   Postgres, Redis websockets and a shared secret key; config validation refuses them instead.
 - `ENABLE_PERSISTENT_CONFIG=False`: Open WebUI otherwise stores its settings in the database at first boot

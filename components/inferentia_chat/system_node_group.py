@@ -1,6 +1,5 @@
 """The EKS cluster's managed system node group: controllers, the web UI and the one-off Jobs run here."""
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -8,7 +7,8 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_eks as eks
 
-from . import iam, versions
+from . import versions
+from .common.node_role import ec2_node_role
 
 # Label on the system nodes; controllers and the web UI select it, inference pods never do.
 SYSTEM_NODE_LABEL = "inferentia-chat.io/pool"
@@ -37,27 +37,15 @@ def system_node_group(
     encrypted gp3 root) and the managed node group, after the add-ons it needs (`depends_on`)."""
     cluster_name, version = args["cluster_name"], args["kubernetes_version"]
     child = pulumi.ResourceOptions(parent=parent)
-    node_role = aws.iam.Role(
-        f"{name}-system-node-role",
+    # No CNI policy here: the VPC CNI has its own Pod Identity role.
+    node_role, attachments = ec2_node_role(
+        f"{name}-system-node",
         description=f"{cluster_name}: managed system nodes",
-        assume_role_policy=json.dumps(iam.ec2_trust_policy()),
+        policies=("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly", "AmazonSSMManagedInstanceCore"),
+        partition=partition,
         tags=tags,
         opts=child,
     )
-    # No CNI policy here: the VPC CNI has its own Pod Identity role.
-    attachments = [
-        aws.iam.RolePolicyAttachment(
-            f"{name}-system-node-{policy}",
-            role=node_role.name,
-            policy_arn=iam.managed_policy_arn(partition, policy),
-            opts=child,
-        )
-        for policy in (
-            "AmazonEKSWorkerNodePolicy",
-            "AmazonEC2ContainerRegistryPullOnly",
-            "AmazonSSMManagedInstanceCore",
-        )
-    ]
     launch_template = aws.ec2.LaunchTemplate(
         f"{name}-system-lt",
         description=f"{cluster_name}: system nodes",

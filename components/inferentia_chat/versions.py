@@ -120,7 +120,7 @@ OPEN_WEBUI_IMAGE = f"ghcr.io/open-webui/open-webui:v{OPEN_WEBUI_VERSION}"
 # 3.5.0 = appVersion v3.5.0 (helm/aws-load-balancer-controller/Chart.yaml at the v3.5.0 tag of
 # kubernetes-sigs/aws-load-balancer-controller, its newest tag; aws/eks-charts stable/aws-load-balancer-
 # controller/Chart.yaml at its 2026-08-03 head says the same). Its IAM policy is the upstream
-# docs/install/iam_policy.json at the same tag, narrowed (iam.py: move both together).
+# docs/install/iam_policy.json at the same tag, narrowed (iam/load_balancer_controller.py: move both together).
 LOAD_BALANCER_CONTROLLER_CHART = "aws-load-balancer-controller"
 LOAD_BALANCER_CONTROLLER_CHART_VERSION = "3.5.0"
 LOAD_BALANCER_CONTROLLER_REPO = "https://aws.github.io/eks-charts"

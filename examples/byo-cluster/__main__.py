@@ -77,8 +77,8 @@ server = VllmNeuronServer(
     VllmNeuronServerArgs(
         namespace=volume.namespace,
         pvc_name=volume.pvc_name,
-        model_subpath="models/mistral-7b-instruct",
-        cache_subpath="neuron-cache",
+        model_subpath=volume.model_subpath,
+        cache_subpath=volume.cache_subpath,
         model_id=MODEL_ID,
         model_revision=MODEL_REVISION,
         served_model_name="mistral-7b-instruct",

@@ -12,10 +12,10 @@ from ..common.pod_security import restricted_container, restricted_pod
 from ..model_layout import WORKLOAD_UID
 from ..system_node_group import SYSTEM_NODE_SELECTOR
 from .labels import labels
+from .model_files import EXIT_PERMANENT  # the script's exit code for "retrying cannot help"
 
 FINISHED_TTL_SECONDS = 7 * 24 * 3600  # keep the logs a week; a deleted Job re-runs as a no-op
 BACKOFF_LIMIT = 4
-EXIT_PERMANENT = 2  # the script's exit code for "retrying cannot help" (model_fetch.EXIT_PERMANENT)
 
 
 def job_metadata(job: str, namespace: pulumi.Input[str], deadline: int, component: str | None = None) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import base64
 import datetime as _dt
+import importlib
 import json
 import os
 import shutil
@@ -40,60 +41,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-try:  # inside the library package
-    from .model_files import (
-        CHUNK,
-        EXIT_PERMANENT,
-        EXIT_RETRY,
-        HF_LOCAL_CACHE,
-        MARKER,
-        PARTIAL,
-        FetchError,
-        RemoteFile,
-        _log_default,
-        _permanent,
-        _safe_target,
-        _verify_file,
-        expected_request,
-        read_marker,
-        select_files,
-        verify,
-        write_file_list,
-    )
-except ImportError:  # the Job: model_files.py beside this file
-    from model_files import (  # type: ignore[no-redef]
-        CHUNK,
-        EXIT_PERMANENT,
-        EXIT_RETRY,
-        HF_LOCAL_CACHE,
-        MARKER,
-        PARTIAL,
-        FetchError,
-        RemoteFile,
-        _log_default,
-        _permanent,
-        _safe_target,
-        _verify_file,
-        expected_request,
-        read_marker,
-        select_files,
-        verify,
-        write_file_list,
-    )
+# model_files.py is a sibling: inside the library package, or beside this file in the Job's ConfigMap.
+model_files = importlib.import_module(f"{__package__}.model_files" if __package__ else "model_files")
 
 HF_ENDPOINT = "https://huggingface.co"
 XET_CACHE_BYTES = 200 * 10**9  # Xet chunks kept for a retry (HF_XET_CHUNK_CACHE_SIZE_BYTES): a whole model
-
-__all__ = [
-    "EXIT_PERMANENT",
-    "EXIT_RETRY",
-    "MARKER",
-    "FetchError",
-    "_safe_target",
-    "select_files",
-    "verify",
-    "write_file_list",
-]
 
 
 class Source(Protocol):
@@ -101,23 +53,23 @@ class Source(Protocol):
 
     request: dict[str, str]  # what was asked for; the marker matches on it
 
-    def listing(self) -> tuple[str, list[RemoteFile]]:
+    def listing(self) -> tuple[str, list[model_files.RemoteFile]]:
         """(resolved version, every file) of the requested model."""
 
-    def download(self, remote: RemoteFile, dest: Path, target: Path) -> None:
+    def download(self, remote: model_files.RemoteFile, dest: Path, target: Path) -> None:
         """Bring the file to `target` (inside `dest`), resuming what an earlier run left."""
 
 
-def fetch(source: Source, dest: Path, *, log: Callable[[str], None] = _log_default) -> dict[str, Any]:
+def fetch(source: Source, dest: Path, *, log: Callable[[str], None] = model_files._log_default) -> dict[str, Any]:
     """Bring the source's model into `dest` (see the module docstring); returns the marker."""
-    marker = read_marker(dest)
+    marker = model_files.read_marker(dest)
     if marker and marker.get("request") == source.request:
-        log(f"complete already ({MARKER} present for this request): nothing to do")
+        log(f"complete already ({model_files.MARKER} present for this request): nothing to do")
         return marker
     resolved, files = source.listing()
-    files = select_files(files)
+    files = model_files.select_files(files)
     if not files:
-        raise FetchError(f"the source lists no files to fetch for {source.request}", permanent=True)
+        raise model_files.FetchError(f"the source lists no files to fetch for {source.request}", permanent=True)
     dest.mkdir(parents=True, exist_ok=True)
     log(f"fetching {len(files)} files ({sum(f.size for f in files) / 1e9:.2f} GB) of {source.request} into {dest}")
     digests = {remote.path: _fetch_one(source, remote, dest, log) for remote in files}
@@ -127,18 +79,20 @@ def fetch(source: Source, dest: Path, *, log: Callable[[str], None] = _log_defau
         "files": [{"path": f.path, "size": f.size, "sha256": digests[f.path]} for f in files],
         "completedAt": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
-    shutil.rmtree(dest / HF_LOCAL_CACHE, ignore_errors=True)  # download state: nothing to export to the bucket
-    tmp = dest / f"{MARKER}{PARTIAL}"
+    shutil.rmtree(
+        dest / model_files.HF_LOCAL_CACHE, ignore_errors=True
+    )  # download state: nothing to export to the bucket
+    tmp = dest / f"{model_files.MARKER}{model_files.PARTIAL}"
     tmp.write_text(json.dumps(marker, indent=2) + "\n")
-    os.replace(tmp, dest / MARKER)
-    log(f"complete: {len(files)} files verified; wrote {MARKER}")
+    os.replace(tmp, dest / model_files.MARKER)
+    log(f"complete: {len(files)} files verified; wrote {model_files.MARKER}")
     return marker
 
 
-def _fetch_one(source: Source, remote: RemoteFile, dest: Path, log: Callable[[str], None]) -> str:
-    target = _safe_target(dest, remote.path)
+def _fetch_one(source: Source, remote: model_files.RemoteFile, dest: Path, log: Callable[[str], None]) -> str:
+    target = model_files._safe_target(dest, remote.path)
     if target.exists():
-        problems, sha = _verify_file(target, remote)
+        problems, sha = model_files._verify_file(target, remote)
         if not problems:
             log(f"  {remote.path}: present and verified")
             return sha
@@ -147,11 +101,11 @@ def _fetch_one(source: Source, remote: RemoteFile, dest: Path, log: Callable[[st
     target.parent.mkdir(parents=True, exist_ok=True)
     source.download(remote, dest, target)
     if not target.exists():
-        raise FetchError(f"{remote.path}: the download left no file; a re-run retries it")
-    problems, sha = _verify_file(target, remote)
+        raise model_files.FetchError(f"{remote.path}: the download left no file; a re-run retries it")
+    problems, sha = model_files._verify_file(target, remote)
     if problems:
         target.unlink()
-        raise FetchError(f"{remote.path}: corrupted download, discarded ({'; '.join(problems)})")
+        raise model_files.FetchError(f"{remote.path}: corrupted download, discarded ({'; '.join(problems)})")
     log(f"  {remote.path}: {remote.size} bytes, verified")
     return sha
 
@@ -171,38 +125,40 @@ class HuggingFaceSource:
 
     @property
     def request(self) -> dict[str, str]:
-        return expected_request("huggingface", self.model_id, self.revision)
+        return model_files.expected_request("huggingface", self.model_id, self.revision)
 
-    def _explain(self, e: Exception, what: str) -> FetchError:
+    def _explain(self, e: Exception, what: str) -> model_files.FetchError:
         """A FetchError for a huggingface_hub error; never carries the token."""
         from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, HFValidationError, RepositoryNotFoundError
         from huggingface_hub.errors import RevisionNotFoundError as NoRevision
 
         if isinstance(e, HFValidationError):
-            return _permanent(f"{what}: invalid model id or revision ({e})")
+            return model_files._permanent(f"{what}: invalid model id or revision ({e})")
         where = f"{self.model_id} at revision {self.revision}"
         status = getattr(getattr(e, "response", None), "status_code", None)
         token_key = "`inferentia-chat:hfToken` (a secret)"
         if status == 401 and self.token:
-            return _permanent(
+            return model_files._permanent(
                 f"Hugging Face refused the token (HTTP 401) for {where}: set a valid read token in {token_key}"
             )
         if (isinstance(e, GatedRepoError) or status == 403) and not self.token:
-            return _permanent(f"Hugging Face needs a token for {where} (gated model): set {token_key} to a read token")
+            return model_files._permanent(
+                f"Hugging Face needs a token for {where} (gated model): set {token_key} to a read token"
+            )
         if isinstance(e, GatedRepoError) or status == 403:
-            return _permanent(
+            return model_files._permanent(
                 f"the token has no access to {where} (HTTP {status}): accept the model's license on its hub page "
                 "with the token's account, or use a token with read access"
             )
         if isinstance(e, RepositoryNotFoundError | NoRevision) or status in (401, 404):
-            return _permanent(
+            return model_files._permanent(
                 f"model {where} not found on Hugging Face (HTTP {status}): check model.id and model.revision "
                 f"(a private model also needs {token_key})"
             )
         kind = f"HTTP {status}" if isinstance(e, HfHubHTTPError) else type(e).__name__
-        return FetchError(f"{what} failed ({kind}); a re-run resumes it")
+        return model_files.FetchError(f"{what} failed ({kind}); a re-run resumes it")
 
-    def listing(self) -> tuple[str, list[RemoteFile]]:
+    def listing(self) -> tuple[str, list[model_files.RemoteFile]]:
         from huggingface_hub import HfApi
 
         try:
@@ -216,13 +172,13 @@ class HuggingFaceSource:
         for s in info.siblings or []:
             size = s.size if s.size is not None else (s.lfs.size if s.lfs else None)
             if size is None:
-                raise _permanent(f"the hub listing has no size for {s.rfilename}")
+                raise model_files._permanent(f"the hub listing has no size for {s.rfilename}")
             lfs = s.lfs
             sha256, git_sha1 = (lfs.sha256, None) if lfs else (None, s.blob_id)
-            files.append(RemoteFile(s.rfilename, int(size), sha256=sha256, git_sha1=git_sha1))
+            files.append(model_files.RemoteFile(s.rfilename, int(size), sha256=sha256, git_sha1=git_sha1))
         return self._resolved, files
 
-    def download(self, remote: RemoteFile, dest: Path, target: Path) -> None:
+    def download(self, remote: model_files.RemoteFile, dest: Path, target: Path) -> None:
         from huggingface_hub import hf_hub_download
 
         try:
@@ -252,7 +208,7 @@ class S3Source:
 
     def __post_init__(self) -> None:
         if not self.uri.startswith("s3://") or not self.uri[5:].split("/", 1)[0]:
-            raise _permanent(f"not an s3:// URI: {self.uri}")
+            raise model_files._permanent(f"not an s3:// URI: {self.uri}")
         self.bucket, _, self.prefix = self.uri[5:].partition("/")
         if self.prefix and not self.prefix.endswith("/"):
             self.prefix += "/"
@@ -265,7 +221,7 @@ class S3Source:
 
     @property
     def request(self) -> dict[str, str]:
-        return expected_request(f"s3://{self.bucket}/{self.prefix}", "", "")
+        return model_files.expected_request(f"s3://{self.bucket}/{self.prefix}", "", "")
 
     def _call(self, what: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
         from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
@@ -274,22 +230,22 @@ class S3Source:
         try:
             return fn(Bucket=self.bucket, **kwargs)
         except NoCredentialsError:
-            raise _permanent(
+            raise model_files._permanent(
                 "no AWS credentials: the loader's service account needs its Pod Identity association"
             ) from None
         except ClientError as e:
             code = str(e.response.get("Error", {}).get("Code", ""))
             status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             if code in ("AccessDenied", "403") or status == 403:
-                raise _permanent(
+                raise model_files._permanent(
                     f"access denied to {where} (HTTP 403): the loader role needs s3:ListBucket and s3:GetObject "
                     "there (and kms:Decrypt if the bucket uses a customer KMS key)"
                 ) from None
             if code in ("NoSuchBucket", "NoSuchKey", "404") or status == 404:
-                raise _permanent(f"{where} not found (HTTP 404): check model.source") from None
-            raise FetchError(f"{what} {where}: {code or status}; a re-run retries it") from None
+                raise model_files._permanent(f"{where} not found (HTTP 404): check model.source") from None
+            raise model_files.FetchError(f"{what} {where}: {code or status}; a re-run retries it") from None
         except BotoCoreError as e:
-            raise FetchError(f"{what} {where}: {type(e).__name__}; a re-run retries it") from None
+            raise model_files.FetchError(f"{what} {where}: {type(e).__name__}; a re-run retries it") from None
 
     def _objects(self) -> list[tuple[str, int]]:
         pages = self._call(
@@ -299,24 +255,24 @@ class S3Source:
         )
         return [(o["Key"], int(o["Size"])) for p in pages for o in p.get("Contents", []) if not o["Key"].endswith("/")]
 
-    def listing(self) -> tuple[str, list[RemoteFile]]:
+    def listing(self) -> tuple[str, list[model_files.RemoteFile]]:
         objects = self._objects()
         if not objects:
-            raise _permanent(f"nothing under {self.request['source']}: check model.source")
+            raise model_files._permanent(f"nothing under {self.request['source']}: check model.source")
         manifest: dict[str, str] = {}
-        if any(k == self.prefix + MARKER for k, _ in objects):
+        if any(k == self.prefix + model_files.MARKER for k, _ in objects):
             # A model this loader fetched before (and the data repository association exported): its recorded
             # sha256 values are the strongest check there is.
-            body = self._call("reading", self.client.get_object, Key=self.prefix + MARKER)["Body"].read()
+            body = self._call("reading", self.client.get_object, Key=self.prefix + model_files.MARKER)["Body"].read()
             manifest = {f["path"]: f["sha256"] for f in json.loads(body).get("files", [])}
         files = []
         for key, size in objects:
             rel = key[len(self.prefix) :]
-            if rel != MARKER and not rel.endswith(PARTIAL):
+            if rel != model_files.MARKER and not rel.endswith(model_files.PARTIAL):
                 files.append(self._describe(key, rel, size, manifest.get(rel)))
         return self.request["source"], files
 
-    def _describe(self, key: str, rel: str, size: int, recorded_sha256: str | None) -> RemoteFile:
+    def _describe(self, key: str, rel: str, size: int, recorded_sha256: str | None) -> model_files.RemoteFile:
         head = self._call("reading", self.client.head_object, Key=key, ChecksumMode="ENABLED")
         full_object = (head.get("ChecksumType") or "FULL_OBJECT") == "FULL_OBJECT"
 
@@ -327,7 +283,7 @@ class S3Source:
         sha256, sha1, crc = checksum("SHA256"), checksum("SHA1"), checksum("CRC32")
         etag = (head.get("ETag") or "").strip('"')
         kms = (head.get("ServerSideEncryption") or "").startswith("aws:kms")
-        return RemoteFile(
+        return model_files.RemoteFile(
             path=rel,
             size=size,
             sha256=recorded_sha256 or (sha256.hex() if sha256 else None),
@@ -337,11 +293,11 @@ class S3Source:
             key=key,
         )
 
-    def download(self, remote: RemoteFile, dest: Path, target: Path) -> None:
+    def download(self, remote: model_files.RemoteFile, dest: Path, target: Path) -> None:
         """Into `<target>.partial`, continuing from its length with a ranged GET; renamed once complete."""
         from botocore.exceptions import BotoCoreError
 
-        partial = target.with_name(target.name + PARTIAL)
+        partial = target.with_name(target.name + model_files.PARTIAL)
         offset = partial.stat().st_size if partial.exists() else 0
         if offset > remote.size:
             partial.unlink()
@@ -355,13 +311,17 @@ class S3Source:
                 out.seek(offset)
                 out.truncate()
                 try:
-                    for data in resp["Body"].iter_chunks(CHUNK):
+                    for data in resp["Body"].iter_chunks(model_files.CHUNK):
                         out.write(data)
                 except (OSError, BotoCoreError) as e:
                     what = type(e).__name__
-                    raise FetchError(f"{remote.path}: download interrupted ({what}); a re-run resumes it") from None
+                    raise model_files.FetchError(
+                        f"{remote.path}: download interrupted ({what}); a re-run resumes it"
+                    ) from None
         if partial.stat().st_size != remote.size:
-            raise FetchError(f"{remote.path}: got {partial.stat().st_size} of {remote.size} bytes; a re-run resumes it")
+            raise model_files.FetchError(
+                f"{remote.path}: got {partial.stat().st_size} of {remote.size} bytes; a re-run resumes it"
+            )
         os.replace(partial, target)
 
 
@@ -371,13 +331,15 @@ class S3Source:
 def source_from_args(args: argparse.Namespace) -> Source:
     if args.source == "huggingface":
         if not args.model_id or not args.revision:
-            raise FetchError("--model-id and --revision are required for a huggingface source", permanent=True)
+            raise model_files.FetchError(
+                "--model-id and --revision are required for a huggingface source", permanent=True
+            )
         token = os.environ.get("HF_TOKEN") or None
         return HuggingFaceSource(args.model_id, args.revision, token=token, endpoint=args.hf_endpoint)
     if args.source.startswith("s3://"):
         region = args.region or os.environ.get("AWS_REGION") or "us-east-1"
         return S3Source(args.source, region, endpoint=args.s3_endpoint)
-    raise FetchError(f"--source must be huggingface or an s3:// URI, not {args.source!r}", permanent=True)
+    raise model_files.FetchError(f"--source must be huggingface or an s3:// URI, not {args.source!r}", permanent=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -401,14 +363,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "fetch":
             # Xet chunks go beside the model (removed with the download state once complete), so a retry of
             # the Job in another pod finds them. Read by huggingface_hub when it is first imported.
-            os.environ.setdefault("HF_XET_CACHE", str(args.dest / HF_LOCAL_CACHE / "xet"))
+            os.environ.setdefault("HF_XET_CACHE", str(args.dest / model_files.HF_LOCAL_CACHE / "xet"))
             os.environ.setdefault("HF_XET_CHUNK_CACHE_SIZE_BYTES", str(XET_CACHE_BYTES))
             fetch(source_from_args(args), args.dest)
         elif args.command == "list":
-            print(f"{write_file_list(args.dest, args.out)} files listed in {args.out}", flush=True)
+            print(f"{model_files.write_file_list(args.dest, args.out)} files listed in {args.out}", flush=True)
         else:
-            verify(args.dest)
-    except FetchError as e:
+            model_files.verify(args.dest)
+    except model_files.FetchError as e:
         print(f"error: {e}", file=sys.stderr, flush=True)
         return e.exit_code
     return 0

@@ -26,7 +26,7 @@ from ..common.pod_identity import pod_identity_access
 from ..kube import DNS_EGRESS, POD_IDENTITY_EGRESS, https_egress, network_policy_spec
 from ..options import outer_dependencies
 from ..tags import component_tags
-from . import jobs, model_fetch
+from . import jobs, model_files
 from .labels import labels
 from .lustre_model_store import TYPE as STORE_TYPE
 
@@ -87,7 +87,7 @@ class ModelLoaderArgs(TypedDict):
 def model_request(source: str, model_id: str, revision: str) -> str:
     """JSON of what a completed load records in its marker for this source: a pod that must wait for the
     model compares the marker in the model directory with this (`VllmNeuronServerArgs.model_request`)."""
-    return json.dumps(model_fetch.expected_request(source, model_id, revision), sort_keys=True)
+    return json.dumps(model_files.expected_request(source, model_id, revision), sort_keys=True)
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:

@@ -59,6 +59,10 @@ class ModelVolume(pulumi.ComponentResource):
     """Directory of the model inside the volume, e.g. /models/mistral-7b-instruct."""
     compiled_cache_root: pulumi.Output[str]
     """Root of the compiled Neuron artifacts inside the volume, e.g. /neuron-cache."""
+    model_subpath: pulumi.Output[str]
+    """`model_path` as a subPath for a pod's volume mount (no leading slash), e.g. models/mistral-7b-instruct."""
+    cache_subpath: pulumi.Output[str]
+    """`compiled_cache_root` as a subPath for a pod's volume mount, e.g. neuron-cache."""
 
     def __init__(self, name: str, args: ModelVolumeArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(TYPE, name, None, opts)
@@ -104,6 +108,8 @@ class ModelVolume(pulumi.ComponentResource):
         self.pvc_name = pvc.metadata.name
         self.model_path = fs_path.apply(lambda p: model_layout.model_path(p, args["model_name"]))
         self.compiled_cache_root = fs_path.apply(model_layout.cache_root)
+        self.model_subpath = self.model_path.apply(lambda p: p.lstrip("/"))
+        self.cache_subpath = self.compiled_cache_root.apply(lambda p: p.lstrip("/"))
         register_declared_outputs(self)
 
 

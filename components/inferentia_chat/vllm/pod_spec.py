@@ -9,7 +9,8 @@ import pulumi
 from .. import versions
 from ..common.pod_security import restricted_container, restricted_pod
 from ..hardware import KV_BLOCK_SIZE, NEURON_RESOURCE, kv_cache_blocks
-from ..model_store import model_fetch
+from ..model_layout import WORKLOAD_UID
+from ..model_store import model_files
 
 if TYPE_CHECKING:
     from .server import VllmNeuronServerArgs
@@ -17,9 +18,10 @@ if TYPE_CHECKING:
 PORT = 8000
 SERVER_COMMAND = ("python3", "-m", "vllm.entrypoints.openai.api_server")
 COMPLETE_MARKER = ".complete"  # written by the compile Job once vLLM served from the new artifacts
-# uid/gid 1000 is the image's `ubuntu` user (Ubuntu 24.04 base): a name in /etc/passwd keeps torch's
-# getpass-based cache paths working. Every writer to the shared volume uses the same ids.
-RUN_AS = 1000
+# The owner of the model tree (model_layout.WORKLOAD_UID, 1000), which is also the image's `ubuntu` user
+# (Ubuntu 24.04 base): a name in /etc/passwd keeps torch's getpass-based cache paths working. Every writer to
+# the shared volume uses the same ids.
+RUN_AS = WORKLOAD_UID
 MODEL_WAIT_S = 60 * 60  # the longest a pod waits for the model to be loaded
 
 
@@ -90,7 +92,9 @@ class PodParts:
     """What the serving pods and the compile Job share: placement, volumes, environment, security."""
 
     def __init__(self, args: "VllmNeuronServerArgs", key: str, node_selector: pulumi.Output):
-        self.model_dir = "/models/" + args["model_subpath"].strip("/").rsplit("/", 1)[-1]
+        # The model's directory in the container is named after the served model; the volume's subPath says
+        # where it is on the file system (`ModelVolume.model_subpath`).
+        self.model_dir = f"/models/{args['served_model_name']}"
         # The cache ROOT is mounted (it exists, owned by uid 1000): a subPath that does not exist yet would
         # be created by the kubelet as root, and the compiler running as 1000 could not write into it.
         self.cache_mount = "/neuron-cache"
@@ -110,10 +114,14 @@ class PodParts:
             {
                 "name": "model",
                 "mountPath": self.model_dir,
-                "subPath": args["model_subpath"].strip("/"),
+                "subPath": pulumi.Output.from_input(args["model_subpath"]).apply(lambda p: p.strip("/")),
                 "readOnly": True,
             },
-            {"name": "model", "mountPath": self.cache_mount, "subPath": args["cache_subpath"].strip("/")},
+            {
+                "name": "model",
+                "mountPath": self.cache_mount,
+                "subPath": pulumi.Output.from_input(args["cache_subpath"]).apply(lambda p: p.strip("/")),
+            },
         ]
         self.mounts = [
             *self.fsx_mounts,
@@ -155,7 +163,7 @@ class PodParts:
         return self._waiter(
             "wait-for-model",
             WAIT_FOR_MODEL,
-            [f"{self.model_dir}/{model_fetch.MARKER}"],
+            [f"{self.model_dir}/{model_files.MARKER}"],
             [{"name": "MODEL_REQUEST", "value": request}],
         )
 

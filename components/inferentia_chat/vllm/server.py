@@ -69,10 +69,11 @@ class VllmNeuronServerArgs(TypedDict):
     """Namespace of the model volume's claim (serving pods must live beside it)."""
     pvc_name: pulumi.Input[str]
     """The FSx for Lustre PersistentVolumeClaim holding weights and compiled artifacts."""
-    model_subpath: str
-    """Directory of the model's weights inside the volume, e.g. models/mistral-7b-instruct."""
-    cache_subpath: str
-    """Root of the compiled-artifact cache inside the volume, e.g. neuron-cache."""
+    model_subpath: pulumi.Input[str]
+    """Directory of the model's weights inside the volume, e.g. models/mistral-7b-instruct
+    (`ModelVolume.model_subpath`)."""
+    cache_subpath: pulumi.Input[str]
+    """Root of the compiled-artifact cache inside the volume, e.g. neuron-cache (`ModelVolume.cache_subpath`)."""
     model_id: str
     """Hugging Face id of the model (part of the compiled-artifact key)."""
     model_revision: str
@@ -205,7 +206,8 @@ class VllmNeuronServer(pulumi.ComponentResource):
         key = compiled_artifacts_key(
             args["model_id"], args["model_revision"], versions.NEURON_SDK_VERSION, tp, max_len, max_seqs
         )
-        cache_dir = f"{args['cache_subpath'].strip('/')}/{key}"  # inside the volume
+        # Inside the volume.
+        cache_dir = pulumi.Output.from_input(args["cache_subpath"]).apply(lambda c: f"{c.strip('/')}/{key}")
         compile_first = args.get("compile_job", True)
         labels = {
             "app.kubernetes.io/name": "vllm",
@@ -272,7 +274,7 @@ class VllmNeuronServer(pulumi.ComponentResource):
         self.api_key_secret_name = secret.metadata["name"]
         self.api_key_secret_key = pulumi.Output.from_input(API_KEY_SECRET_KEY)
         self.api_key = pulumi.Output.secret(api_key.result)
-        self.compiled_artifacts_dir = pulumi.Output.from_input(cache_dir)
+        self.compiled_artifacts_dir = cache_dir
         self.pod_labels = selector
         self.deployment = deployment
         register_declared_outputs(self)
