@@ -69,7 +69,49 @@ class CognitoUserPool(pulumi.ComponentResource):
         tags = component_tags(args.get("tags", {}), "CognitoUserPool")
         region = aws.get_region().region
         hostname = args["hostname"]
-        pool = aws.cognito.UserPool(
+        pool = self._pool(name, tags)
+        prefix: pulumi.Input[str]
+        if "domain_prefix" in args:
+            prefix = args["domain_prefix"]
+        else:
+            # Hex only: it can never spell a word Cognito refuses (aws, amazon, cognito).
+            suffix = random.RandomId(f"{name}-domain-suffix", byte_length=5, opts=child)
+            prefix = suffix.hex.apply(lambda h: f"chat-{h}")
+        domain = aws.cognito.UserPoolDomain(f"{name}-domain", domain=prefix, user_pool_id=pool.id, opts=child)
+        group_name = args.get("admin_group", "admins")
+        aws.cognito.UserGroup(
+            f"{name}-admins",
+            user_pool_id=pool.id,
+            name=group_name,
+            description="Open WebUI admins (the web UI maps this group to its admin role)",
+            opts=child,
+        )
+        client = self._client(name, pool, hostname, domain)
+        self.issuer_url = pulumi.Output.concat("https://cognito-idp.", region, ".amazonaws.com/", pool.id)
+        self.client_id = client.id
+        self.client_secret = pulumi.Output.secret(client.client_secret)
+        self.user_pool_id = pool.id
+        self.sign_in_domain = pulumi.Output.concat("https://", domain.domain, ".auth.", region, ".amazoncognito.com")
+        self.admin_group = pulumi.Output.from_input(group_name)
+        back = urllib.parse.quote(f"https://{hostname}/auth", safe="")
+        self.sign_out_url = pulumi.Output.concat(
+            self.sign_in_domain, "/logout?client_id=", client.id, "&logout_uri=", back
+        )
+        self.register_outputs(
+            {
+                "issuer_url": self.issuer_url,
+                "client_id": self.client_id,
+                "client_secret": self.client_secret,
+                "user_pool_id": self.user_pool_id,
+                "sign_in_domain": self.sign_in_domain,
+                "admin_group": self.admin_group,
+                "sign_out_url": self.sign_out_url,
+            }
+        )
+
+    def _pool(self, name: str, tags: Mapping[str, str]) -> aws.cognito.UserPool:
+        """The pool: accounts by an administrator only, MFA required, strong passwords, threat protection."""
+        return aws.cognito.UserPool(
             f"{name}-pool",
             username_attributes=["email"],
             auto_verified_attributes=["email"],
@@ -99,23 +141,12 @@ class CognitoUserPool(pulumi.ComponentResource):
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, protect=True),
         )
-        prefix: pulumi.Input[str]
-        if "domain_prefix" in args:
-            prefix = args["domain_prefix"]
-        else:
-            # Hex only: it can never spell a word Cognito refuses (aws, amazon, cognito).
-            suffix = random.RandomId(f"{name}-domain-suffix", byte_length=5, opts=child)
-            prefix = suffix.hex.apply(lambda h: f"chat-{h}")
-        domain = aws.cognito.UserPoolDomain(f"{name}-domain", domain=prefix, user_pool_id=pool.id, opts=child)
-        group_name = args.get("admin_group", "admins")
-        aws.cognito.UserGroup(
-            f"{name}-admins",
-            user_pool_id=pool.id,
-            name=group_name,
-            description="Open WebUI admins (the web UI maps this group to its admin role)",
-            opts=child,
-        )
-        client = aws.cognito.UserPoolClient(
+
+    def _client(
+        self, name: str, pool: aws.cognito.UserPool, hostname: str, domain: aws.cognito.UserPoolDomain
+    ) -> aws.cognito.UserPoolClient:
+        """The web UI's confidential app client: code grant back to the web UI's HTTPS address only."""
+        return aws.cognito.UserPoolClient(
             f"{name}-webui-client",
             user_pool_id=pool.id,
             generate_secret=True,
@@ -135,25 +166,4 @@ class CognitoUserPool(pulumi.ComponentResource):
                 access_token="minutes", id_token="minutes", refresh_token="hours"
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[domain]),
-        )
-        self.issuer_url = pulumi.Output.concat("https://cognito-idp.", region, ".amazonaws.com/", pool.id)
-        self.client_id = client.id
-        self.client_secret = pulumi.Output.secret(client.client_secret)
-        self.user_pool_id = pool.id
-        self.sign_in_domain = pulumi.Output.concat("https://", domain.domain, ".auth.", region, ".amazoncognito.com")
-        self.admin_group = pulumi.Output.from_input(group_name)
-        back = urllib.parse.quote(f"https://{hostname}/auth", safe="")
-        self.sign_out_url = pulumi.Output.concat(
-            self.sign_in_domain, "/logout?client_id=", client.id, "&logout_uri=", back
-        )
-        self.register_outputs(
-            {
-                "issuer_url": self.issuer_url,
-                "client_id": self.client_id,
-                "client_secret": self.client_secret,
-                "user_pool_id": self.user_pool_id,
-                "sign_in_domain": self.sign_in_domain,
-                "admin_group": self.admin_group,
-                "sign_out_url": self.sign_out_url,
-            }
         )

@@ -30,14 +30,21 @@ from .common.pod_security import restricted_container, restricted_pod
 from .eks_cluster import STORAGE_CLASS
 from .kube import DNS_EGRESS, RESTRICTED_NAMESPACE_LABELS, default_deny, https_egress, network_policy_spec
 from .model_names import model_suffix
-from .open_webui_sign_in import OIDC_SECRET_KEY, OidcArgs, oidc_secret, with_oidc
+from .open_webui_env import (
+    DATA_DIR,
+    INFERENCE_KEY,
+    PORT,
+    InferenceEndpointArgs,
+    check_base_url,
+    inference_keys_env,
+    settings,
+)
+from .open_webui_sign_in import OIDC_SECRET_KEY, OidcArgs, checked_sign_in, oidc_secret, with_oidc
 from .options import outer_dependencies
 from .system_node_group import SYSTEM_NODE_SELECTOR
 
 TYPE = "inferentia-chat:index:OpenWebUI"
 APP = "open-webui"
-PORT = 8080
-DATA_DIR = "/app/backend/data"
 UID = 10001  # non-root, above host uid ranges; the image needs no passwd entry (verified by the real-app tier)
 EXPOSURES = ("cluster", "internal-alb", "public-alb")
 # TLS 1.3 and 1.2 only, forward-secret ciphers (Elastic Load Balancing "Security policies").
@@ -45,25 +52,10 @@ SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 # Keys of the Secrets the container reads.
 SECRET_KEY = "webui-secret-key"
 ADMIN_PASSWORD_KEY = "admin-password"
-INFERENCE_KEY = "api-key"
 OIDC_SECRET = f"{APP}-oidc"  # the Secret holding the OIDC client secret
-AUTH_MODES = ("local", "oidc")
 # The application's own readiness route (open_webui/main.py `/ready`: 200 once start-up work is done and the
 # database answers); `/health` only says the process serves HTTP.
 READY_PATH = "/ready"
-
-
-class InferenceEndpointArgs(TypedDict):
-    """A further OpenAI-compatible endpoint (one more served model), what `VllmNeuronServer` provides."""
-
-    openai_base_url: pulumi.Input[str]
-    """In-cluster OpenAI base URL without a trailing slash."""
-    served_model_name: str
-    """Model name the endpoint serves (names the Secret holding its key copy)."""
-    api_key: pulumi.Input[str]
-    """The endpoint's API key (a secret); copied into a Secret of the web UI's namespace."""
-    pod_labels: Mapping[str, str]
-    """Labels of the endpoint's pods (in `inference_namespace`; NetworkPolicy egress)."""
 
 
 class OpenWebUIArgs(TypedDict):
@@ -117,13 +109,6 @@ class OpenWebUIArgs(TypedDict):
     """The OpenID Connect provider (with `auth` oidc)."""
 
 
-def check_base_url(url: str) -> str:
-    """The base URL as given, or ValueError: a trailing slash makes Open WebUI call `/v1//models` (404)."""
-    if not url.startswith(("http://", "https://")) or url.endswith("/"):
-        raise ValueError(f"openai_base_url {url!r} must be an http(s) URL ending in /v1 without a trailing slash")
-    return url
-
-
 def labels(component: str = "web-ui") -> dict[str, str]:
     """Common labels of every object of the web UI."""
     return {
@@ -141,79 +126,6 @@ SELECTOR = {"app.kubernetes.io/name": APP, "app.kubernetes.io/component": "web-u
 def public_url(exposure: str, hostname: str | None) -> str:
     """Where users open the UI: the hostname behind the ALB, or the port-forward on the workstation."""
     return f"https://{hostname}" if exposure != "cluster" and hostname else f"http://localhost:{PORT}"
-
-
-def settings(
-    *,
-    base_url: str,
-    served_model_name: str,
-    admin_email: str,
-    admin_name: str,
-    url: str,
-    https: bool,
-) -> dict[str, str]:
-    """The literal (non-secret) environment of the container, setting by setting. `base_url` lists every
-    connection, `;`-separated (OPENAI_API_KEYS gives their keys in the same order)."""
-    env = {
-        # Where things are written: the data volume and the emptyDir at /tmp; nothing else is writable.
-        "DATA_DIR": DATA_DIR,
-        "HOME": "/tmp",
-        "STATIC_DIR": "/tmp/static",  # copied from the frontend build at every start
-        # Access: login required, no self-service accounts, new accounts (made by the admin) wait for approval.
-        "WEBUI_AUTH": "True",
-        "ENABLE_SIGNUP": "False",
-        "ENABLE_LOGIN_FORM": "True",
-        "DEFAULT_USER_ROLE": "pending",
-        # The first admin, created at first start when no user exists (password from the Secret).
-        "WEBUI_ADMIN_EMAIL": admin_email,
-        "WEBUI_ADMIN_NAME": admin_name,
-        # The environment is authoritative: settings saved in the database do not override it.
-        "ENABLE_PERSISTENT_CONFIG": "False",
-        # The inference connections, one per served model (keys from the Secrets); no Ollama (nothing probes
-        # for it), no user-added connections. Every served model is for every signed-in user: without this a
-        # user (not admin) sees no model until an admin grants access in the panel, which with persistent
-        # config off would not last a restart.
-        "ENABLE_OPENAI_API": "True",
-        "OPENAI_API_BASE_URLS": base_url,
-        "DEFAULT_MODELS": served_model_name,
-        "BYPASS_MODEL_ACCESS_CONTROL": "True",
-        "ENABLE_OLLAMA_API": "False",
-        "ENABLE_DIRECT_CONNECTIONS": "False",
-        # Nothing is downloaded or phoned home.
-        "OFFLINE_MODE": "True",
-        "HF_HUB_OFFLINE": "1",
-        "RAG_EMBEDDING_MODEL": "",
-        "BYPASS_EMBEDDING_AND_RETRIEVAL": "True",
-        "ENABLE_COMMUNITY_SHARING": "False",
-        "ENABLE_VERSION_UPDATE_CHECK": "False",
-        "ANONYMIZED_TELEMETRY": "False",
-        "DO_NOT_TRACK": "True",
-        "SCARF_NO_ANALYTICS": "True",
-        # The address users open (links, redirects) and the only browser origins allowed (also for the
-        # websocket): the hostname, or the port-forward under either loopback name.
-        "WEBUI_URL": url,
-        "CORS_ALLOW_ORIGIN": url if https else f"{url};http://127.0.0.1:{PORT}",
-    }
-    if https:
-        env["WEBUI_SESSION_COOKIE_SECURE"] = "True"
-        env["WEBUI_AUTH_COOKIE_SECURE"] = "True"
-    return env
-
-
-def inference_keys_env(secret_names: Sequence[str]) -> list[dict[str, Any]]:
-    """OPENAI_API_KEYS from the key Secrets, in connection order. One key: read straight from its Secret.
-    Several: each into a variable of its own, joined with `;` by the kubelet's `$(VAR)` expansion (a value
-    may refer to variables defined before it), so no Secret ever holds more than one endpoint's key."""
-    if len(secret_names) == 1:
-        return [
-            {"name": "OPENAI_API_KEYS", "valueFrom": {"secretKeyRef": {"name": secret_names[0], "key": INFERENCE_KEY}}}
-        ]
-    parts = [
-        {"name": f"INFERENCE_API_KEY_{i}", "valueFrom": {"secretKeyRef": {"name": n, "key": INFERENCE_KEY}}}
-        for i, n in enumerate(secret_names)
-    ]
-    joined = ";".join(f"$(INFERENCE_API_KEY_{i})" for i in range(len(secret_names)))
-    return [*parts, {"name": "OPENAI_API_KEYS", "value": joined}]
 
 
 def ingress_annotations(exposure: str, certificate_arn: str, inbound_cidrs: Sequence[str]) -> dict[str, str]:
@@ -255,17 +167,6 @@ def checked_exposure(args: "OpenWebUIArgs") -> str:
     if exposure == "public-alb" and not args.get("allowed_cidrs"):
         raise ValueError("exposure 'public-alb' needs allowed_cidrs (the source allowlist)")
     return exposure
-
-
-def checked_sign_in(args: "OpenWebUIArgs", alb: bool) -> OidcArgs | None:
-    """The OpenID provider to sign in through (None for local accounts), once what it needs is given."""
-    auth = args.get("auth", "local")
-    if auth not in AUTH_MODES:
-        raise ValueError(f"auth {auth!r} must be one of {', '.join(AUTH_MODES)}")
-    oidc = args.get("oidc") if auth == "oidc" else None
-    if auth == "oidc" and (oidc is None or not alb):
-        raise ValueError("auth 'oidc' needs oidc (the provider) and an ALB exposure (HTTPS at the hostname)")
-    return oidc
 
 
 def webui_container(env: pulumi.Input[list[dict[str, Any]]], image: str) -> dict[str, Any]:

@@ -4,7 +4,7 @@ The environment names are Open WebUI 0.12.4's (`open_webui/config.py`); the real
 (tests/webui_app/test_browser.py) signs in with them through a local provider.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, NotRequired, TypedDict
 
 import pulumi
@@ -12,6 +12,7 @@ import pulumi_kubernetes as k8s
 
 OIDC_SECRET_KEY = "client-secret"
 OIDC_CALLBACK_PATH = "/oauth/oidc/callback"  # Open WebUI's redirect route for the `oidc` provider
+AUTH_MODES = ("local", "oidc")
 
 
 class OidcArgs(TypedDict):
@@ -101,3 +102,14 @@ def oidc_secret(resource_name: str, metadata: Any, oidc: OidcArgs, opts: pulumi.
         string_data={OIDC_SECRET_KEY: pulumi.Output.secret(oidc["client_secret"])},
         opts=opts,
     )
+
+
+def checked_sign_in(args: Mapping[str, Any], alb: bool) -> OidcArgs | None:
+    """The OpenID provider to sign in through (None for local accounts), once what it needs is given."""
+    auth = args.get("auth", "local")
+    if auth not in AUTH_MODES:
+        raise ValueError(f"auth {auth!r} must be one of {', '.join(AUTH_MODES)}")
+    oidc = args.get("oidc") if auth == "oidc" else None
+    if auth == "oidc" and (oidc is None or not alb):
+        raise ValueError("auth 'oidc' needs oidc (the provider) and an ALB exposure (HTTPS at the hostname)")
+    return oidc
