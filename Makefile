@@ -10,6 +10,7 @@ TOOLS := venv-tools
 TOOLS_STAMP := $(TOOLS)/.installed
 WEBUI := venv-webui
 WEBUI_STAMP := $(WEBUI)/.installed
+BROWSER_STAMP := $(VENV)/.browser-installed
 
 .PHONY: render test unit-test webui-test lint package-check clean
 
@@ -28,6 +29,11 @@ $(WEBUI_STAMP): requirements-webui.txt
 	$(WEBUI)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-webui.txt
 	touch $(WEBUI_STAMP)
 
+# The browser tier's drivers (Playwright, the mock OpenID provider) on top of ./venv; Chromium comes from Debian.
+$(BROWSER_STAMP): $(STAMP) requirements-browser.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-browser.txt
+	touch $(BROWSER_STAMP)
+
 ## Render every stack offline into build/<stack>/ (what `pulumi up` would create).
 render: $(STAMP)
 	$(PY) -m offline render
@@ -42,8 +48,10 @@ unit-test: $(STAMP) $(TOOLS_STAMP)
 package-check:
 	scripts/check-package.sh
 
-## The real Open WebUI (same version as the image) started with the rendered pod's settings (minutes).
-webui-test: $(STAMP) $(WEBUI_STAMP)
+## The real Open WebUI (same version as the image) started with the rendered pod's settings (minutes), and the
+## browser tier: headless Chromium (`apt-get install -y chromium`) signing in and chatting with two models;
+## screenshots in test-artifacts/browser-screenshots/.
+webui-test: $(STAMP) $(WEBUI_STAMP) $(BROWSER_STAMP)
 	$(PY) -m pytest -m webui_app tests/webui_app
 
 lint: $(STAMP)
@@ -51,4 +59,4 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 
 clean:
-	rm -rf build .webui-test .pytest_cache .ruff_cache
+	rm -rf build .webui-test test-artifacts .pytest_cache .ruff_cache

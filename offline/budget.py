@@ -232,12 +232,18 @@ NONE = Figure(0, "computed", "nothing before the work")
 
 
 def timing(
-    rec: Record, replica: dict[str, Any], gates: dict[str, str], compile_: Figure = COMPILE, load: Figure = LOAD_JOB
+    rec: Record,
+    replica: dict[str, Any],
+    gates: dict[str, dict[str, str]],
+    compile_: Figure = COMPILE,
+    load: Figure = LOAD_JOB,
 ) -> Timing:
-    """The timing of one resource; `gates` maps a wait (init container name) to the URN it waits for."""
+    """The timing of one resource; `gates` maps a vLLM server (its instance label) and a wait (init container
+    name) to the URN it waits for."""
     if not rec.custom and rec.type not in CREATE_TIMES:
         return Timing(NONE, Figure(0, "computed", "component: its children carry the time"))
-    waits = tuple(gates[c] for c in _init_containers(rec) if c in gates)
+    mine = gates.get(_label(rec, "app.kubernetes.io/instance") or "", {})
+    waits = tuple(mine[c] for c in _init_containers(rec) if c in mine)
     new_node = {p["phase"]: p for p in replica["newNode"]["phases"]}
     node_and_pull = Figure(
         new_node["node launch"]["seconds"] + new_node["image pull"]["seconds"],
@@ -275,14 +281,19 @@ def _label(rec: Record, key: str) -> str | None:
     return label if isinstance(label, str) else None
 
 
-def _gates(recs: dict[str, Record]) -> dict[str, str]:
-    """What each waiting init container waits for: the model-load Job, the compile Job."""
-    by_component = {_label(r, "app.kubernetes.io/component"): u for u, r in recs.items() if r.type.endswith(":Job")}
-    gates = {}
-    if "model-load" in by_component:
-        gates["wait-for-model"] = by_component["model-load"]
-    if "neuron-compile" in by_component:
-        gates["wait-for-compiled-artifacts"] = by_component["neuron-compile"]
+def _gates(recs: dict[str, Record]) -> dict[str, dict[str, str]]:
+    """What each waiting init container of each vLLM server (by its instance label: `vllm`, `vllm-<suffix>`)
+    waits for: its own model's load Job (`model-load`, `model-load-<suffix>`) and its own compile Job."""
+    gates: dict[str, dict[str, str]] = {}
+    for u, r in recs.items():
+        if not r.type.endswith(":Job"):
+            continue
+        component = _label(r, "app.kubernetes.io/component")
+        if component == "neuron-compile":
+            gates.setdefault(_label(r, "app.kubernetes.io/instance") or "", {})["wait-for-compiled-artifacts"] = u
+        elif component == "model-load":
+            job = str((r.inputs.get("metadata") or {}).get("name") or "model-load")
+            gates.setdefault("vllm" + job.removeprefix("model-load"), {})["wait-for-model"] = u
     return gates
 
 

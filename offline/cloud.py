@@ -307,6 +307,22 @@ def _sns_subscription(ctx, name, inputs, region):
     }
 
 
+def _cognito_user_pool(ctx, name, inputs, region):
+    pool_id = f"{region}_{digest('cognito', name, length=9)}"
+    return pool_id, {
+        "arn": ctx.arn("cognito-idp", f"userpool/{pool_id}", region),
+        "endpoint": f"cognito-idp.{region}.amazonaws.com/{pool_id}",
+        "name": _physical_name(name, inputs),
+    }
+
+
+def _cognito_client(ctx, name, inputs, region):
+    # Never a usable secret: a placeholder of the real length (Cognito client secrets are 51-52 characters).
+    client_id = digest("cognito-client", name, length=26)
+    secret = ("offline" + digest("cognito-secret", name, length=64))[:52] if inputs.get("generateSecret") else None
+    return client_id, {"clientSecret": secret}
+
+
 def _random_password(ctx, name, inputs, region):
     # Never a usable secret: the value only has to have the right length and alphabet.
     length = int(inputs.get("length", 32))
@@ -540,6 +556,8 @@ _HANDLERS: dict[str, Callable[[CloudContext, str, dict, str], tuple[str, dict[st
             "BucketReplicationConfig",
         )
     },
+    "aws:cognito/userPool:UserPool": _cognito_user_pool,
+    "aws:cognito/userPoolClient:UserPoolClient": _cognito_client,
     "random:index/randomPassword:RandomPassword": _random_password,
     "random:index/randomId:RandomId": _random_id,
     "kubernetes:helm.sh/v3:Release": _helm_release,

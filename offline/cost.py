@@ -103,13 +103,20 @@ class PriceTable:
 
 def serving_shape(cfg: StackConfig) -> tuple[str, int, int, int] | None:
     """(instance type Karpenter picks, serving pods per node, nodes idle, nodes busy) for the inf2 pool:
-    the cheapest allowed type a serving pod fits; idle = the configured replicas, busy = the device ceiling."""
-    requests = hardware.serving_pod_requests(cfg.model.tensor_parallel_size, cfg.model.id)
-    fits = [f for f in hardware.fit_report(requests, cfg.inference_pool.instance_types) if f.pods]
-    if not fits:
+    the cheapest allowed type the first model's serving pod fits; idle = the configured replicas of every
+    model (each model's pods on nodes of their own), busy = the device ceiling."""
+    best = None
+    idle = 0
+    for model in cfg.models:
+        requests = hardware.serving_pod_requests(model.tensor_parallel_size, model.id)
+        fits = [f for f in hardware.fit_report(requests, cfg.inference_pool.instance_types) if f.pods]
+        if not fits:
+            continue
+        cheapest = min(fits, key=lambda f: hardware.INF2_TYPES[f.instance_type].on_demand_usd_per_hour / f.pods)
+        best = best or cheapest
+        idle += math.ceil(model.replicas / cheapest.pods)
+    if best is None:
         return None
-    best = min(fits, key=lambda f: hardware.INF2_TYPES[f.instance_type].on_demand_usd_per_hour / f.pods)
-    idle = math.ceil(cfg.model.replicas / best.pods)
     busy = cfg.inference_pool.max_neuron_devices // hardware.INF2_TYPES[best.instance_type].neuron_devices
     return best.instance_type, best.pods, idle, max(busy, idle)
 
@@ -245,7 +252,8 @@ def _inference_lines(cfg: StackConfig, prices: PriceTable) -> list[Line]:
     h = prices.hours
     node = prices.get("ec2_hour", itype)
     spot = "spot" in cfg.inference_pool.capacity_types
-    note = f"{pods} serving pod(s) per node; idle: {cfg.model.replicas} replica(s); busy: the pool's ceiling of "
+    replicas = sum(m.replicas for m in cfg.models)
+    note = f"{pods} serving pod(s) per node; idle: {replicas} replica(s); busy: the pool's ceiling of "
     note += f"{cfg.inference_pool.max_neuron_devices} Neuron devices"
     if spot:
         note += "; spot allowed: spot prices move with the market and are not in the table, on-demand is the ceiling"
@@ -264,12 +272,15 @@ def _inference_lines(cfg: StackConfig, prices: PriceTable) -> list[Line]:
             busy * extra,
         )
     )
-    compile_type = compile_instance_type(cfg.model.tensor_parallel_size, cfg.inference_pool.instance_types)
-    if cfg.model.compile_job and compile_type and cfg.model.replicas:
+    for model in cfg.models:
+        compile_type = compile_instance_type(model.tensor_parallel_size, cfg.inference_pool.instance_types)
+        if not (model.compile_job and compile_type and model.replicas):
+            continue
         hours = round(COMPILE.value / 3600 + 0.25, 2)  # the compilation and the node's start (budget.json)
+        which = f"{model.served_name}, " if len(cfg.models) > 1 else ""
         lines.append(
             Line(
-                f"Neuron compilation ({compile_type})",
+                f"Neuron compilation ({which}{compile_type})",
                 "instance-hours",
                 prices.get("ec2_hour", compile_type),
                 hours,
@@ -299,9 +310,11 @@ def _nat_gateways(result: RunResult, cfg: StackConfig) -> int:
 
 
 def _bucket_gb(cfg: StackConfig) -> float:
-    facts = hardware.KNOWN_MODELS.get(cfg.model.id)
-    weights = facts.weights_gb if facts else hardware.DEFAULT_WEIGHTS_GB
-    return round(weights * (1 + ARTIFACTS_PER_WEIGHTS), 1)
+    total = 0.0
+    for model in cfg.models:  # every model's weights and compiled artifacts
+        facts = hardware.KNOWN_MODELS.get(model.id)
+        total += facts.weights_gb if facts else hardware.DEFAULT_WEIGHTS_GB
+    return round(total * (1 + ARTIFACTS_PER_WEIGHTS), 1)
 
 
 def cost(result: RunResult, cfg: StackConfig, path: Path = PRICES) -> dict[str, Any]:

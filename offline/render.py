@@ -116,10 +116,13 @@ def run_stack(
     first when that file does not exist.
     """
     sf = read_stack_file(stack, root)
-    config = dict(sf.config)
+    config, secret_keys = dict(sf.config), list(sf.secret_keys)
     for key, value in (overrides or {}).items():
         if value is None:
             config.pop(key, None)
+        elif isinstance(value, dict) and set(value) == {"secure"}:  # as `pulumi config set --secret` stores it
+            config[key] = str(value["secure"])
+            secret_keys.append(key)
         else:
             config[key] = json.dumps(value) if isinstance(value, dict | list) else str(value)
     out = out or root / "build"
@@ -141,13 +144,13 @@ def run_stack(
         project=sf.project,
         stack=stack,
         config=config,
-        secret_keys=sf.secret_keys,
+        secret_keys=secret_keys,
         stack_outputs=stack_outputs,
         preview=preview,
         replaced=replaced,
     )
     result.config = config
-    result.secret_keys = list(sf.secret_keys)
+    result.secret_keys = secret_keys
     result.project = sf.project
     return result
 

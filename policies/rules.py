@@ -324,10 +324,26 @@ def no_secret_in_plain_env(args: ResourceValidationArgs, report: ReportViolation
     if kind not in WORKLOAD_KINDS:
         return
     for _, c in _containers(kind, args.props):
+        from_secrets: set[str] = set()
         for env in c.get("env") or []:
-            name = env.get("name", "")
-            if SECRET_NAME.search(name) and env.get("value") not in (None, ""):
-                report(f"container {c.get('name')}: {name} is a literal value; use valueFrom.secretKeyRef")
+            name, value = env.get("name", ""), env.get("value")
+            if "secretKeyRef" in (env.get("valueFrom") or {}):
+                from_secrets.add(name)
+            if not SECRET_NAME.search(name) or value in (None, "") or _not_a_secret(str(value), from_secrets):
+                continue
+            report(f"container {c.get('name')}: {name} is a literal value; use valueFrom.secretKeyRef")
+
+
+_ENV_REF = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
+
+
+def _not_a_secret(value: str, from_secrets: set[str]) -> bool:
+    """A switch (ENABLE_PASSWORD_AUTH=False), or only references `$(VAR)` to variables defined before it from
+    Secrets (the kubelet joins them: OPENAI_API_KEYS=$(KEY_0);$(KEY_1)) with separators between them."""
+    if value.lower() in ("true", "false"):
+        return True
+    refs = _ENV_REF.findall(value)
+    return bool(refs) and set(refs) <= from_secrets and not re.sub(_ENV_REF, "", value).strip(";, ")
 
 
 # ------------------------------------------------------------------------------------------------

@@ -38,6 +38,16 @@ def head_object(region: str, bucket: pulumi.Input[str], prefix: pulumi.Input[str
     )
 
 
+def model_check_commands(region: str, bucket: str, objects: dict[str, dict[str, str]] | None) -> dict[str, list[str]]:
+    """For each model of the primary (its `modelObjects` output), the head-object commands that succeed once
+    its weights and its compiled artifacts are complete in the replica."""
+    head = f"aws s3api head-object --region {region} --bucket {bucket} --key "
+    return {
+        name: [f"{head}{where['model']}{MARKER}", f"{head}{where['compiledArtifacts']}{COMPLETE_MARKER}"]
+        for name, where in sorted((objects or {}).items())
+    }
+
+
 def primary_mismatches(cfg: StackConfig, primary: dict[str, Any]) -> list[str]:
     """Where this DR stack's configuration disagrees with the primary stack's outputs (empty: none).
 
@@ -144,6 +154,10 @@ def build_dr(cfg: StackConfig) -> dict[str, Any]:
         "replicaModelCheckCommand": head_object(cfg.region, replica.bucket_name, model_objects, MARKER),
         "replicaArtifactsCheckCommand": head_object(
             cfg.region, replica.bucket_name, primary.get_output("compiledArtifactsObjectsPrefix"), COMPLETE_MARKER
+        ),
+        # The same for every model the primary serves (the replication rule covers them all).
+        "replicaModelsCheckCommands": pulumi.Output.all(replica.bucket_name, primary.get_output("modelObjects")).apply(
+            lambda a: model_check_commands(cfg.region, a[0], a[1])
         ),
         # Every alarm notifies it; subscribe paging or chat to it (dr.alarmEmail adds an email subscription).
         "alarmTopicArn": replica.alarm_topic_arn,

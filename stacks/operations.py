@@ -28,6 +28,7 @@ from inferentia_chat.vllm import VllmNeuronServer
 from offline.budget import replica_budget
 from stacks.config import StackConfig
 from stacks.config.operations import DEFAULT_MAX_QUEUE_WAIT_S
+from stacks.config.schema import ModelConfig
 
 
 @dataclass(frozen=True)
@@ -91,32 +92,39 @@ def build_operations(
     cfg: StackConfig,
     cluster: EksCluster,
     pool: InferentiaNodePool,
-    server: VllmNeuronServer,
+    servers: list[VllmNeuronServer],
     system_pool: SystemNodePool | None,
     inference_namespace: str,
     model_bucket: pulumi.Input[str],
     vpc_cidr: pulumi.Input[str],
     namespace_labels: dict[str, str],
 ) -> Operations:
-    """Monitoring (with its monitors, rules, dashboards and alert routing) and, for a model with
-    `autoscaling`, KEDA with its ScaledObject; thresholds from the start-up budget."""
+    """Monitoring (with its monitors, rules, dashboards and alert routing) and, for each model with
+    `autoscaling`, KEDA with its ScaledObject; thresholds from the start-up budget. `servers` pairs with
+    `cfg.models`, in order."""
     mon = cfg.monitoring
     if mon is None or not mon.enabled:
         return Operations(system_pool, None, None)
-    m = cfg.model
     budget = new_node_seconds(cfg)
-    wait = m.autoscaling.max_queue_wait_seconds if m.autoscaling else DEFAULT_MAX_QUEUE_WAIT_S
-    policy = scaling_policy(budget, m.max_num_seqs, wait)
-    served = ServedModelArgs(
-        namespace=inference_namespace,
-        deployment=server.deployment_name,
-        model_name=m.served_name,
-        pod_labels=server.serving_pod_labels,
-        queue_limit=policy.queue_limit,
-    )
+    policies = [
+        scaling_policy(
+            budget, m.max_num_seqs, m.autoscaling.max_queue_wait_seconds if m.autoscaling else DEFAULT_MAX_QUEUE_WAIT_S
+        )
+        for m in cfg.models
+    ]
+    served = [
+        ServedModelArgs(
+            namespace=inference_namespace,
+            deployment=server.deployment_name,
+            model_name=m.served_name,
+            pod_labels=server.serving_pod_labels,
+            queue_limit=policy.queue_limit,
+        )
+        for m, server, policy in zip(cfg.models, servers, policies, strict=True)
+    ]
     args = MonitoringArgs(
         cluster_name=cluster.cluster_name,
-        served_models=[served],
+        served_models=served,
         inference_namespace=inference_namespace,
         inference_pool=pool.node_pool_name,
         inference_node_selector=pool.node_selector,
@@ -145,13 +153,18 @@ def build_operations(
         args,
         opts=pulumi.ResourceOptions(providers={"kubernetes": cluster.provider}, depends_on=waits),
     )
+    targets = [
+        scaled_target(m, server, policy)
+        for m, server, policy in zip(cfg.models, servers, policies, strict=True)
+        if m.autoscaling is not None
+    ]
     autoscaling = None
-    if m.autoscaling is not None:
+    if targets:
         autoscaling = Autoscaling(
             "autoscaling",
             AutoscalingArgs(
                 prometheus_url=monitoring.prometheus_url,
-                targets=[scaled_target(cfg, server, policy)],
+                targets=targets,
                 vpc_cidr=vpc_cidr,
                 namespace_labels=namespace_labels,
             ),
@@ -161,14 +174,14 @@ def build_operations(
     return Operations(system_pool, monitoring, autoscaling)
 
 
-def scaled_target(cfg: StackConfig, server: VllmNeuronServer, policy: ScalingPolicy) -> ScaledDeploymentArgs:
+def scaled_target(m: ModelConfig, server: VllmNeuronServer, policy: ScalingPolicy) -> ScaledDeploymentArgs:
     """The model's Deployment as KEDA scales it: the configured bounds and the budget-derived numbers."""
-    a = cfg.model.autoscaling
+    a = m.autoscaling
     assert a is not None  # only called for an autoscaled model
     target = ScaledDeploymentArgs(
         namespace=server.namespace,
         deployment=server.deployment_name,
-        model_name=cfg.model.served_name,
+        model_name=m.served_name,
         min_replicas=a.min_replicas,
         max_replicas=a.max_replicas,
         threshold=policy.threshold,

@@ -13,12 +13,15 @@ from typing import Any
 import pulumi
 
 from inferentia_chat import versions
+from inferentia_chat.cognito_user_pool import GROUPS_CLAIM as COGNITO_GROUPS_CLAIM
+from inferentia_chat.cognito_user_pool import CognitoUserPool, CognitoUserPoolArgs
 from inferentia_chat.eks_cluster import RETAINED_STORAGE_CLASS, SNAPSHOT_TAG, EksCluster, EksClusterArgs
 from inferentia_chat.inferentia_node_pool import InferentiaNodePool, InferentiaNodePoolArgs
 from inferentia_chat.karpenter import Karpenter, KarpenterArgs
 from inferentia_chat.kube import ENVIRONMENT_LABEL
 from inferentia_chat.load_balancer_controller import LoadBalancerController, LoadBalancerControllerArgs
-from inferentia_chat.model_layout import artifacts_objects_prefix, model_objects_prefix
+from inferentia_chat.model_layout import artifacts_objects_prefix, model_objects_prefix, model_path
+from inferentia_chat.model_names import model_resource_name, model_suffix
 from inferentia_chat.model_store import (
     LinkedBucketArgs,
     LustreModelStore,
@@ -33,11 +36,13 @@ from inferentia_chat.model_store import (
 from inferentia_chat.network import Network, NetworkArgs
 from inferentia_chat.open_webui import APP as WEBUI_APP
 from inferentia_chat.open_webui import SELECTOR as WEBUI_POD_LABELS
-from inferentia_chat.open_webui import OpenWebUI, OpenWebUIArgs
+from inferentia_chat.open_webui import InferenceEndpointArgs, OpenWebUI, OpenWebUIArgs
+from inferentia_chat.open_webui_sign_in import OidcArgs
 from inferentia_chat.vllm import PORT as VLLM_PORT
 from inferentia_chat.vllm import VllmNeuronServer, VllmNeuronServerArgs, compiled_artifacts_key
 from inferentia_chat.volume_snapshots import VolumeSnapshots, VolumeSnapshotsArgs
 from stacks.config import CONFIG_NAMESPACE, ConfigError, StackConfig
+from stacks.config.schema import ModelConfig
 from stacks.operations import Operations, build_operations, metrics_access, system_capacity
 
 # Namespace of the model claim, hence of every pod that mounts it (the serving pods).
@@ -123,15 +128,21 @@ class Platform:
     zone: pulumi.Output[str]
     store: LustreModelStore
     volume: ModelVolume
-    server: VllmNeuronServer
+    servers: list[VllmNeuronServer]  # one per model, the first model's first
     webui: OpenWebUI
+    user_pool: CognitoUserPool | None = None  # webui.auth cognito
     operations: Operations | None = None
 
+    @property
+    def server(self) -> VllmNeuronServer:
+        """The first model's server (the one-model outputs describe it)."""
+        return self.servers[0]
 
-def object_prefixes(cfg: StackConfig) -> tuple[str, str]:
-    """S3 key prefixes of the model's files and of its compiled artifacts in the model bucket (and so in the
-    replica): what a DR stack must find where the primary put it."""
-    m, prefix = cfg.model, cfg.model_store.bucket_prefix
+
+def object_prefixes(cfg: StackConfig, model: ModelConfig | None = None) -> tuple[str, str]:
+    """S3 key prefixes of a model's files and of its compiled artifacts in the model bucket (and so in the
+    replica): what a DR stack must find where the primary put it. Default: the first model."""
+    m, prefix = model or cfg.model, cfg.model_store.bucket_prefix
     key = compiled_artifacts_key(
         m.id, m.revision, versions.NEURON_SDK_VERSION, m.tensor_parallel_size, m.max_model_len, m.max_num_seqs
     )
@@ -149,6 +160,11 @@ def build_primary(cfg: StackConfig) -> dict[str, Any]:
         # Where the files are in the bucket: a DR stack checks its own configuration against them.
         "modelObjectsPrefix": model_objects,
         "compiledArtifactsObjectsPrefix": artifact_objects,
+        # The same for every model, by served name (the replica holds all of them).
+        "modelObjects": {
+            m.served_name: dict(zip(("model", "compiledArtifacts"), object_prefixes(cfg, m), strict=True))
+            for m in cfg.models
+        },
     }
 
 
@@ -226,23 +242,25 @@ def build_platform(cfg: StackConfig, replica: ReplicaLink | None = None) -> Plat
     system_pool = system_capacity(cfg, cluster, karpenter)
     store = model_store(cfg, network, cluster, replica)
     volume = model_volume(cfg, store, cluster)
-    # The model arrives in a DR region by replication: no load there, and a preload only for serving pods.
-    if replica is None or cfg.model.replicas > 0:
-        model_loader(cfg, volume, cluster, network, load=replica is None)
-    server = serving(cfg, volume, pool, zone, cluster, dr=replica is not None)
-    webui = web_ui(cfg, network, cluster, server)
+    # Each model arrives in a DR region by replication: no load there, and a preload only for serving pods.
+    for i, m in enumerate(cfg.models):
+        if replica is None or m.replicas > 0:
+            model_loader(cfg, volume, cluster, network, load=replica is None, model=m, index=i)
+    servers = serving(cfg, volume, pool, zone, cluster, dr=replica is not None)
+    user_pool = cognito_user_pool(cfg)
+    webui = web_ui(cfg, network, cluster, servers, user_pool)
     ops = build_operations(
         cfg,
         cluster,
         pool,
-        server,
+        servers,
         system_pool,
         INFERENCE_NAMESPACE,
         store.bucket_name,
         network.vpc_cidr,
         namespace_labels(cfg),
     )
-    return Platform(network, cluster, karpenter, pool, zone, store, volume, server, webui, ops)
+    return Platform(network, cluster, karpenter, pool, zone, store, volume, servers, webui, user_pool, ops)
 
 
 def platform_outputs(p: Platform) -> dict[str, Any]:
@@ -278,11 +296,32 @@ def platform_outputs(p: Platform) -> dict[str, Any]:
         "apiPortForwardCommand": pulumi.Output.concat(
             "kubectl -n ", server.namespace, " port-forward svc/vllm 8000:8000"
         ),
+        # Every model: its name in the OpenAI API, its in-cluster endpoint and the Secret with its key.
+        "models": [
+            {
+                "servedModelName": s.served_model_name,
+                "openaiBaseUrl": s.base_url,
+                "apiKeySecret": pulumi.Output.concat(s.namespace, "/", s.api_key_secret_name),
+            }
+            for s in p.servers
+        ],
         "webuiUrl": p.webui.url,
         "webuiPortForwardCommand": p.webui.port_forward_command,
         "webuiNamespace": p.webui.namespace,
         "webuiAdminEmail": p.webui.admin_email,
         "webuiAdminPassword": p.webui.admin_password,
+        # It created the first admin on an empty database; changing the Secret later changes nothing.
+        "webuiAdminPasswordNote": "seeds the first admin account only (docs/team.md: The admin password)",
+        "webuiAuth": p.webui.auth,
+        **(
+            {
+                "cognitoUserPoolId": p.user_pool.user_pool_id,
+                "cognitoSignInDomain": p.user_pool.sign_in_domain,
+                "cognitoAdminGroup": p.user_pool.admin_group,
+            }
+            if p.user_pool is not None
+            else {}
+        ),
         **(p.operations.outputs() if p.operations else {}),
     }
 
@@ -343,20 +382,30 @@ def model_volume(cfg: StackConfig, store: LustreModelStore, cluster: EksCluster)
 
 
 def model_loader(
-    cfg: StackConfig, volume: ModelVolume, cluster: EksCluster, network: Network, *, load: bool
+    cfg: StackConfig,
+    volume: ModelVolume,
+    cluster: EksCluster,
+    network: Network,
+    *,
+    load: bool,
+    model: ModelConfig,
+    index: int = 0,
 ) -> ModelLoader:
-    """The Jobs that load the model (with `load`) and preload it onto the file system."""
-    m = cfg.model
+    """The Jobs that load a model (with `load`) and preload it onto the file system. The first model's loader
+    keeps the one-model names; every further one gets its model's suffix (components/model_names.py)."""
+    m = model
     args = ModelLoaderArgs(
         namespace=volume.namespace,
         pvc_name=volume.pvc_name,
-        model_path=volume.model_path,
+        model_path=volume.model_path if index == 0 else model_path(cfg.model_store.file_system_path, m.served_name),
         tags=cfg.common_tags,
         # The loader reaches its source over the internet, never the VPC (nodes, pods, endpoints).
         egress_excluded_cidrs=[network.vpc_cidr],
         loader_image=cfg.images["modelLoader"],
         lustre_client_image=cfg.images["lustreClient"],
     )
+    if index:
+        args["instance"] = model_suffix(m.served_name)
     if load:
         source = ModelSourceArgs(
             model_id=m.id, model_revision=m.revision, uri=m.source, cluster_name=cluster.cluster_name
@@ -365,7 +414,7 @@ def model_loader(
             source["hf_token"] = cfg.hf_token
         args["source"] = source
     return ModelLoader(
-        MODEL_STORE,
+        model_resource_name(MODEL_STORE, m.served_name, index),
         args,
         # The Jobs need a node to run on and the FSx CSI driver to mount the volume.
         opts=pulumi.ResourceOptions(
@@ -383,49 +432,62 @@ def serving(
     cluster: EksCluster,
     *,
     dr: bool = False,
-) -> VllmNeuronServer:
-    """vLLM on the inference pool, reading the model (and the compiled-artifact cache) from the store.
+) -> list[VllmNeuronServer]:
+    """vLLM on the inference pool, one server per model, reading the model (and the compiled-artifact cache)
+    from the store. The first model's server is `vllm` (its one-model name); every further one
+    `vllm-<suffix>` (components/model_names.py).
 
     In a DR region (`dr`) the compile Job runs only with serving pods: with none it would launch an inf2 node
     for nothing, and the primary's compiled artifacts replicate here anyway (same key, same path), so at
     failover the Job finds them complete and exits at once (or set `model.compileJob: false` to skip it).
     """
-    m = cfg.model
-    return VllmNeuronServer(
-        "vllm",
-        VllmNeuronServerArgs(
-            namespace=volume.namespace,
-            pvc_name=volume.pvc_name,
-            model_subpath=volume.model_subpath,
-            cache_subpath=volume.cache_subpath,
-            model_id=m.id,
-            model_revision=m.revision,
-            served_model_name=m.served_name,
-            tensor_parallel_size=m.tensor_parallel_size,
-            max_model_len=m.max_model_len,
-            max_num_seqs=m.max_num_seqs,
-            replicas=m.replicas,
-            instance_types=list(cfg.inference_pool.instance_types),
-            node_selector=pool.node_selector,
-            tolerations=pool.tolerations,
-            availability_zone=zone,
-            client_namespace=WEBUI_NAMESPACE,
-            client_pod_labels=WEBUI_POD_LABELS,
-            compile_job=m.compile_job and (m.replicas > 0 or not dr),
-            autoscaled=m.autoscaling is not None,
-            **metrics_access(cfg),
-            # Pods wait for the model in the cluster (its completion marker, which also replicates to a DR
-            # region), so node launch and image pull overlap the load.
-            model_request=model_request(m.source, m.id, m.revision),
-            image=cfg.images["vllm"],
-        ),
-        # Serving waits for its NodePool (and, on destroy, goes before the nodes it runs on).
-        opts=pulumi.ResourceOptions(providers=[cluster.provider], depends_on=[pool.node_pool]),
-    )
+    fs_path = cfg.model_store.file_system_path
+    # The volume names the first model's directory; a further model's sits beside it under models/.
+    return [
+        VllmNeuronServer(
+            model_resource_name("vllm", m.served_name, i),
+            VllmNeuronServerArgs(
+                namespace=volume.namespace,
+                pvc_name=volume.pvc_name,
+                model_subpath=volume.model_subpath if i == 0 else model_path(fs_path, m.served_name).lstrip("/"),
+                cache_subpath=volume.cache_subpath,
+                model_id=m.id,
+                model_revision=m.revision,
+                served_model_name=m.served_name,
+                tensor_parallel_size=m.tensor_parallel_size,
+                max_model_len=m.max_model_len,
+                max_num_seqs=m.max_num_seqs,
+                replicas=m.replicas,
+                instance_types=list(cfg.inference_pool.instance_types),
+                node_selector=pool.node_selector,
+                tolerations=pool.tolerations,
+                availability_zone=zone,
+                client_namespace=WEBUI_NAMESPACE,
+                client_pod_labels=WEBUI_POD_LABELS,
+                compile_job=m.compile_job and (m.replicas > 0 or not dr),
+                autoscaled=m.autoscaling is not None,
+                **metrics_access(cfg),
+                # Pods wait for the model in the cluster (its completion marker, which also replicates to a DR
+                # region), so node launch and image pull overlap the load.
+                model_request=model_request(m.source, m.id, m.revision),
+                image=cfg.images["vllm"],
+            ),
+            # Serving waits for its NodePool (and, on destroy, goes before the nodes it runs on).
+            opts=pulumi.ResourceOptions(providers=[cluster.provider], depends_on=[pool.node_pool]),
+        )
+        for i, m in enumerate(cfg.models)
+    ]
 
 
-def web_ui(cfg: StackConfig, network: Network, cluster: EksCluster, server: VllmNeuronServer) -> OpenWebUI:
-    """The chat front end, and for the ALB exposures the load balancer controller it needs."""
+def web_ui(
+    cfg: StackConfig,
+    network: Network,
+    cluster: EksCluster,
+    servers: list[VllmNeuronServer],
+    user_pool: CognitoUserPool | None = None,
+) -> OpenWebUI:
+    """The chat front end with one connection per model, its sign-in (for `cognito`, the stack's user pool),
+    and for the ALB exposures the load balancer controller it needs."""
     w = cfg.webui
     # Its pod runs on the system nodes and its volume needs the EBS CSI driver and its StorageClass.
     waits: list[pulumi.Resource] = [
@@ -450,6 +512,7 @@ def web_ui(cfg: StackConfig, network: Network, cluster: EksCluster, server: Vllm
                 ),
             )
         )
+    server = servers[0]
     args = OpenWebUIArgs(
         openai_base_url=server.base_url,
         served_model_name=server.served_model_name,
@@ -468,11 +531,25 @@ def web_ui(cfg: StackConfig, network: Network, cluster: EksCluster, server: Vllm
         image=cfg.images["openWebui"],
         namespace_labels=namespace_labels(cfg),
     )
+    if len(servers) > 1:
+        args["additional_endpoints"] = [
+            InferenceEndpointArgs(
+                openai_base_url=s.base_url,
+                served_model_name=m.served_name,
+                api_key=s.api_key,
+                pod_labels=s.pod_labels,
+            )
+            for s, m in zip(servers[1:], cfg.models[1:], strict=True)
+        ]
     if w.exposure != "cluster":
         args["hostname"] = w.hostname or ""
         args["certificate_arn"] = w.certificate_arn or ""
         args["allowed_cidrs"] = list(w.allowed_cidrs)
         args["vpc_cidr"] = network.vpc_cidr
+    oidc = sign_in(cfg, user_pool)
+    if oidc is not None:
+        args["auth"] = "oidc"
+        args["oidc"] = oidc
     return OpenWebUI(
         "webui", args, opts=pulumi.ResourceOptions(providers={"kubernetes": cluster.provider}, depends_on=waits)
     )
@@ -490,3 +567,44 @@ def chat_snapshots(cfg: StackConfig) -> VolumeSnapshots:
             tags=cfg.common_tags,
         ),
     )
+
+
+def cognito_user_pool(cfg: StackConfig) -> CognitoUserPool | None:
+    """The stack's own user pool (`webui.auth: cognito`), or None."""
+    w = cfg.webui
+    if w.auth != "cognito" or w.cognito is None:
+        return None
+    args = CognitoUserPoolArgs(hostname=w.hostname or "", admin_group=w.cognito.admin_group, tags=cfg.common_tags)
+    if w.cognito.domain_prefix:
+        args["domain_prefix"] = w.cognito.domain_prefix
+    return CognitoUserPool("sign-in", args)
+
+
+def sign_in(cfg: StackConfig, user_pool: CognitoUserPool | None) -> OidcArgs | None:
+    """The web UI's OpenID Connect provider: the organisation's (`webui.auth: oidc`), the stack's own Cognito
+    user pool (`cognito`), or none (`local`)."""
+    w = cfg.webui
+    if w.auth == "oidc" and w.oidc is not None:
+        o = w.oidc
+        return OidcArgs(
+            issuer_url=o.issuer_url,
+            client_id=o.client_id,
+            client_secret=cfg.oidc_client_secret,
+            allowed_domains=list(o.allowed_domains),
+            roles_claim=o.roles_claim,
+            admin_roles=list(o.admin_roles),
+            provider_name=o.provider_name,
+        )
+    if user_pool is not None and w.cognito is not None:
+        return OidcArgs(
+            issuer_url=user_pool.issuer_url,
+            client_id=user_pool.client_id,
+            client_secret=user_pool.client_secret,
+            # Only an administrator makes accounts in the pool: any address it was given may sign in.
+            allowed_domains=["*"],
+            roles_claim=COGNITO_GROUPS_CLAIM,
+            admin_roles=[w.cognito.admin_group],
+            provider_name="Sign in",
+            end_session_url=user_pool.sign_out_url,
+        )
+    return None

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from team_stacks import ALB_WEBUI, COGNITO_STACK, OIDC_STACK, TWO_MODELS
 
 from offline import engine
 from offline.engine import Record, RunResult
@@ -98,18 +99,10 @@ def dev() -> Plan:
     return plan_for("dev")
 
 
-# The web UI behind an internet-facing ALB: the objects and IAM only ALB exposures create (the load
-# balancer controller, the Ingress) go through every assurance check too.
-ALB_WEBUI = {
-    "exposure": "public-alb",
-    "certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/0b5f6c2e-6a3b-4e39-9d7a-1c2b3d4e5f60",
-    "allowedCidrs": ["198.51.100.0/24"],
-    "hostname": "chat.example.com",
-}
-
-
 @pytest.fixture(scope="session")
 def dev_alb() -> Plan:
+    """The web UI behind an internet-facing ALB: the objects and IAM only ALB exposures create (the load
+    balancer controller, the Ingress) go through every assurance check too."""
     return plan_for("dev", **{"inferentia-chat:webui": ALB_WEBUI})
 
 
@@ -178,7 +171,28 @@ def dev_dr_alarms(rendered: Path) -> Plan:
 
 # Every shipped stack and configuration variant: the assurance checks (schemas, checkov, parliament, the
 # policy pack) run over each of them.
-STACK_VARIANTS = ("dev", "dev_dr", "dev_alb", "dev_dr_storage", "dev_dr_serving", "dev_dr_alarms")
+@pytest.fixture(scope="session")
+def dev_team() -> Plan:
+    """A team's stack: two models, signing in through the organisation's OpenID provider."""
+    return plan_for("dev", **TWO_MODELS, **OIDC_STACK)
+
+
+@pytest.fixture(scope="session")
+def dev_cognito() -> Plan:
+    """Signing in through the stack's own Cognito user pool."""
+    return plan_for("dev", **COGNITO_STACK)
+
+
+STACK_VARIANTS = (
+    "dev",
+    "dev_dr",
+    "dev_alb",
+    "dev_dr_storage",
+    "dev_dr_serving",
+    "dev_dr_alarms",
+    "dev_team",
+    "dev_cognito",
+)
 
 
 @pytest.fixture(scope="session")

@@ -102,7 +102,7 @@ def test_in_cluster_waits_are_part_of_the_path(dev: Plan, dev_budget: dict):
     recs = {r.urn: r for r in dev.resources}
     gates = budget._gates(recs)
     job = next(r for r in dev.resources if r.name == "vllm-compile")
-    assert budget.timing(job, replica, gates).gates == (gates["wait-for-model"],)
+    assert budget.timing(job, replica, gates).gates == (gates["vllm"]["wait-for-model"],)
 
 
 def test_throughput_too_low_for_the_fleet_warns_or_errors():

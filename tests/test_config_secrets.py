@@ -18,12 +18,16 @@ PLACEHOLDER = SECRET_PLACEHOLDER
 PRIMARY_ONLY = {"hfToken", "alertWebhookUrl"}
 # Secrets that another key turns on: set with them (the webhook URL with the webhook alert target).
 ENABLED_BY = {"alertWebhookUrl": ("monitoring", {"alertTarget": "webhook"})}
+# Secrets only a sign-in mode takes (`webui.auth: oidc`); other stacks refuse them (tests/test_sign_in.py).
+OIDC_ONLY = {"oidcClientSecret"}
 
 
 def with_secrets(stack: str) -> tuple[str, list[str]]:
     document = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
     role = document["config"].get(f"{CONFIG_NAMESPACE}:role", "primary")
-    keys = [k for k in SECRET_KEYS if role == "primary" or k not in PRIMARY_ONLY]
+    webui = document["config"].get(f"{CONFIG_NAMESPACE}:webui") or {}
+    oidc = isinstance(webui, dict) and webui.get("auth") == "oidc"
+    keys = [k for k in SECRET_KEYS if (role == "primary" or k not in PRIMARY_ONLY) and (oidc or k not in OIDC_ONLY)]
     for key in keys:
         document["config"][f"{CONFIG_NAMESPACE}:{key}"] = {"secure": "v1:c2VjcmV0LWNpcGhlcnRleHQ="}
         if key in ENABLED_BY:

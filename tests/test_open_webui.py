@@ -78,12 +78,15 @@ def test_volume_size_comes_from_config():
     assert obj(plan, "PersistentVolumeClaim", "open-webui-data")["spec"]["resources"]["requests"]["storage"] == "25Gi"
 
 
-def test_sized_and_probed_on_health(dev: Plan):
+def test_sized_and_probed_ready_on_the_apps_readiness_route(dev: Plan):
     c = container(dev)
     assert c["resources"]["requests"]["memory"] == "1Gi" and c["resources"]["requests"]["cpu"]
     assert c["resources"]["limits"]["memory"] == "3Gi"
-    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+    # Alive when the process answers; ready only when the app says so (open_webui/main.py `/ready`: start-up
+    # work done and the database answering). The real-app tier checks both routes on the running app.
+    for probe in ("startupProbe", "livenessProbe"):
         assert c[probe]["httpGet"] == {"path": "/health", "port": "http"}, probe
+    assert c["readinessProbe"]["httpGet"] == {"path": "/ready", "port": "http"}
     assert c["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
     # First start migrates the database: the startup probe allows minutes before liveness counts.
     assert c["startupProbe"]["periodSeconds"] * c["startupProbe"]["failureThreshold"] >= 300
@@ -169,6 +172,7 @@ def test_every_literal_setting(dev: Plan):
         "ENABLE_OPENAI_API": "True",
         "OPENAI_API_BASE_URLS": "http://vllm.inference.svc.cluster.local:8000/v1",
         "DEFAULT_MODELS": "mistral-7b-instruct",
+        "BYPASS_MODEL_ACCESS_CONTROL": "True",
         "ENABLE_OLLAMA_API": "False",
         "ENABLE_DIRECT_CONNECTIONS": "False",
         "AIOHTTP_CLIENT_TIMEOUT_MODEL_LIST": "5",
@@ -282,7 +286,7 @@ def test_public_alb_is_https_only_with_the_allowlist(dev_alb: Plan):
     assert ann["alb.ingress.kubernetes.io/certificate-arn"] == ALB_WEBUI["certificateArn"]
     assert ann["alb.ingress.kubernetes.io/ssl-policy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
     assert ann["alb.ingress.kubernetes.io/inbound-cidrs"] == "198.51.100.0/24"
-    assert ann["alb.ingress.kubernetes.io/healthcheck-path"] == "/health"
+    assert ann["alb.ingress.kubernetes.io/healthcheck-path"] == "/ready"
     assert (
         "routing.http.drop_invalid_header_fields.enabled=true"
         in ann["alb.ingress.kubernetes.io/load-balancer-attributes"]

@@ -193,6 +193,18 @@ BAD: list[tuple[str, Any, str, dict[str, Any], str]] = [
         "secretKeyRef",
     ),
     (
+        "keys joined from variables that are not Secrets",
+        rules.no_secret_in_plain_env,
+        DEPLOYMENT,
+        deployment(
+            {
+                **GOOD_CONTAINER,
+                "env": [{"name": "K0", "value": "sk-1"}, {"name": "OPENAI_API_KEYS", "value": "$(K0);sk-2"}],
+            }
+        ),
+        "OPENAI_API_KEYS is a literal value",
+    ),
+    (
         "image from a registry nobody named",
         rules.images_from_allowed_registries,
         DEPLOYMENT,
@@ -236,6 +248,14 @@ def test_good_container_passes():
         violations_of(rules.no_secret_in_plain_env, DEPLOYMENT, deployment({**GOOD_CONTAINER, "env": [secret_ref]}))
         == []
     )
+    # Keys joined by the kubelet from variables that come from Secrets, and switches, are not secrets.
+    joined = [
+        {"name": "KEY_0", "valueFrom": {"secretKeyRef": {"name": "a", "key": "k"}}},
+        {"name": "KEY_1", "valueFrom": {"secretKeyRef": {"name": "b", "key": "k"}}},
+        {"name": "OPENAI_API_KEYS", "value": "$(KEY_0);$(KEY_1)"},
+        {"name": "ENABLE_PASSWORD_AUTH", "value": "False"},
+    ]
+    assert violations_of(rules.no_secret_in_plain_env, DEPLOYMENT, deployment({**GOOD_CONTAINER, "env": joined})) == []
 
 
 def _record(type_: str, name: str, inputs: dict[str, Any], deps: list[str] = ()) -> Record:

@@ -5,6 +5,7 @@ The public API is what `__all__` lists; everything else may change without notic
 """
 
 from .autoscaling import Autoscaling, AutoscalingArgs
+from .cognito_user_pool import CognitoUserPool, CognitoUserPoolArgs
 from .eks_cluster import EksCluster, EksClusterArgs
 from .inferentia_node_pool import InferentiaNodePool, InferentiaNodePoolArgs
 from .karpenter import Karpenter, KarpenterArgs
@@ -39,6 +40,7 @@ COMPONENTS = (
     ModelLoader,
     VllmNeuronServer,
     OpenWebUI,
+    CognitoUserPool,
     LoadBalancerController,
     ModelReplica,
     VolumeSnapshots,
@@ -52,6 +54,8 @@ __all__ = [
     "COMPONENTS",
     "Autoscaling",
     "AutoscalingArgs",
+    "CognitoUserPool",
+    "CognitoUserPoolArgs",
     "EksCluster",
     "EksClusterArgs",
     "InferentiaNodePool",

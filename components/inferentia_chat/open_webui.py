@@ -28,21 +28,31 @@ from . import versions
 from .common.outputs import register_declared_outputs
 from .common.pod_security import restricted_container, restricted_pod
 from .eks_cluster import STORAGE_CLASS
-from .kube import DNS_EGRESS, RESTRICTED_NAMESPACE_LABELS, default_deny, network_policy_spec
+from .kube import DNS_EGRESS, RESTRICTED_NAMESPACE_LABELS, default_deny, https_egress, network_policy_spec
+from .model_names import model_suffix
+from .open_webui_env import (
+    DATA_DIR,
+    INFERENCE_KEY,
+    PORT,
+    READY_PATH,
+    InferenceEndpointArgs,
+    check_base_url,
+    inference_keys_env,
+    settings,
+)
 from .open_webui_ingress import alb_ingress
+from .open_webui_sign_in import OIDC_SECRET_KEY, OidcArgs, checked_sign_in, oidc_secret, with_oidc
 from .options import outer_dependencies
 from .system_node_group import SYSTEM_NODE_SELECTOR
 
 TYPE = "inferentia-chat:index:OpenWebUI"
 APP = "open-webui"
-PORT = 8080
-DATA_DIR = "/app/backend/data"
 UID = 10001  # non-root, above host uid ranges; the image needs no passwd entry (verified by the real-app tier)
 EXPOSURES = ("cluster", "internal-alb", "public-alb")
 # Keys of the Secrets the container reads.
 SECRET_KEY = "webui-secret-key"
 ADMIN_PASSWORD_KEY = "admin-password"
-INFERENCE_KEY = "api-key"
+OIDC_SECRET = f"{APP}-oidc"  # the Secret holding the OIDC client secret
 
 
 class OpenWebUIArgs(TypedDict):
@@ -89,13 +99,13 @@ class OpenWebUIArgs(TypedDict):
     """Pulumi `protect` on the data claim: no delete, no replacement (default false)."""
     node_selector: NotRequired[Mapping[str, str]]
     """Where the pod runs (default the system nodes)."""
-
-
-def check_base_url(url: str) -> str:
-    """The base URL as given, or ValueError: a trailing slash makes Open WebUI call `/v1//models` (404)."""
-    if not url.startswith(("http://", "https://")) or url.endswith("/"):
-        raise ValueError(f"openai_base_url {url!r} must be an http(s) URL ending in /v1 without a trailing slash")
-    return url
+    additional_endpoints: NotRequired[Sequence[InferenceEndpointArgs]]
+    """Further models: one more OpenAI connection each, with its own key (all in `inference_namespace`)."""
+    auth: NotRequired[str]
+    """`local` (default: accounts in Open WebUI, password sign-in) or `oidc` (sign-in through `oidc` only;
+    needs an ALB exposure: the provider redirects to https://<hostname>/oauth/oidc/callback)."""
+    oidc: NotRequired[OidcArgs]
+    """The OpenID Connect provider (with `auth` oidc)."""
 
 
 def labels(component: str = "web-ui") -> dict[str, str]:
@@ -115,59 +125,6 @@ SELECTOR = {"app.kubernetes.io/name": APP, "app.kubernetes.io/component": "web-u
 def public_url(exposure: str, hostname: str | None) -> str:
     """Where users open the UI: the hostname behind the ALB, or the port-forward on the workstation."""
     return f"https://{hostname}" if exposure != "cluster" and hostname else f"http://localhost:{PORT}"
-
-
-def settings(
-    *,
-    base_url: str,
-    served_model_name: str,
-    admin_email: str,
-    admin_name: str,
-    url: str,
-    https: bool,
-) -> dict[str, str]:
-    """The literal (non-secret) environment of the container, setting by setting."""
-    env = {
-        # Where things are written: the data volume and the emptyDir at /tmp; nothing else is writable.
-        "DATA_DIR": DATA_DIR,
-        "HOME": "/tmp",
-        "STATIC_DIR": "/tmp/static",  # copied from the frontend build at every start
-        # Access: login required, no self-service accounts, new accounts (made by the admin) wait for approval.
-        "WEBUI_AUTH": "True",
-        "ENABLE_SIGNUP": "False",
-        "ENABLE_LOGIN_FORM": "True",
-        "DEFAULT_USER_ROLE": "pending",
-        # The first admin, created at first start when no user exists (password from the Secret).
-        "WEBUI_ADMIN_EMAIL": admin_email,
-        "WEBUI_ADMIN_NAME": admin_name,
-        # The environment is authoritative: settings saved in the database do not override it.
-        "ENABLE_PERSISTENT_CONFIG": "False",
-        # The one inference connection (key from the Secret); no Ollama, no user-added connections.
-        "ENABLE_OPENAI_API": "True",
-        "OPENAI_API_BASE_URLS": base_url,
-        "DEFAULT_MODELS": served_model_name,
-        "ENABLE_OLLAMA_API": "False",
-        "ENABLE_DIRECT_CONNECTIONS": "False",
-        "AIOHTTP_CLIENT_TIMEOUT_MODEL_LIST": "5",  # the page loads while no replica answers the model list
-        # Nothing is downloaded or phoned home.
-        "OFFLINE_MODE": "True",
-        "HF_HUB_OFFLINE": "1",
-        "RAG_EMBEDDING_MODEL": "",
-        "BYPASS_EMBEDDING_AND_RETRIEVAL": "True",
-        "ENABLE_COMMUNITY_SHARING": "False",
-        "ENABLE_VERSION_UPDATE_CHECK": "False",
-        "ANONYMIZED_TELEMETRY": "False",
-        "DO_NOT_TRACK": "True",
-        "SCARF_NO_ANALYTICS": "True",
-        # The address users open (links, redirects) and the only browser origins allowed (also for the
-        # websocket): the hostname, or the port-forward under either loopback name.
-        "WEBUI_URL": url,
-        "CORS_ALLOW_ORIGIN": url if https else f"{url};http://127.0.0.1:{PORT}",
-    }
-    if https:
-        env["WEBUI_SESSION_COOKIE_SECURE"] = "True"
-        env["WEBUI_AUTH_COOKIE_SECURE"] = "True"
-    return env
 
 
 def meta(namespace: str, obj_name: str, component: str = "web-ui", **extra: Any) -> k8s.meta.v1.ObjectMetaArgs:
@@ -190,8 +147,10 @@ def checked_exposure(args: "OpenWebUIArgs") -> str:
 
 
 def webui_container(env: pulumi.Input[list[dict[str, Any]]], image: str) -> dict[str, Any]:
-    """The Open WebUI container: pinned image, probes on /health, restricted, writable data and /tmp only."""
+    """The Open WebUI container: pinned image, alive on /health, ready on the app's /ready, restricted, writable
+    data and /tmp only."""
     probe = {"httpGet": {"path": "/health", "port": "http"}, "timeoutSeconds": 5}
+    ready = {"httpGet": {"path": READY_PATH, "port": "http"}, "timeoutSeconds": 5}
     container = {
         "name": APP,
         "image": image,
@@ -204,7 +163,9 @@ def webui_container(env: pulumi.Input[list[dict[str, Any]]], image: str) -> dict
         },
         # First start migrates the database: up to 5 minutes before liveness applies.
         "startupProbe": {**probe, "periodSeconds": 10, "failureThreshold": 30},
-        "readinessProbe": {**probe, "periodSeconds": 10, "failureThreshold": 3},
+        # Traffic only once start-up work is done and the database answers; restarts only when the process
+        # stops answering at all.
+        "readinessProbe": {**ready, "periodSeconds": 10, "failureThreshold": 3},
         "livenessProbe": {**probe, "periodSeconds": 20, "failureThreshold": 3},
         "securityContext": {**restricted_container(UID), "privileged": False},
         "volumeMounts": [
@@ -257,13 +218,17 @@ class OpenWebUI(pulumi.ComponentResource):
     """Where users open the UI: https://<hostname> for ALB exposures, http://localhost:8080 otherwise."""
     admin_email: pulumi.Output[str]
     """Login of the first admin account."""
+    auth: pulumi.Output[str]
+    """How users sign in: `local` or `oidc`."""
     admin_password: pulumi.Output[str]
-    """Password of the first admin account (a secret; change it after the first login)."""
+    """Password the first admin account was created with (a secret). It only seeds that account on an empty
+    database: changing it later changes nothing in the app (docs/team.md, "The admin password")."""
 
     def __init__(self, name: str, args: OpenWebUIArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(TYPE, name, None, opts)
         exposure = checked_exposure(args)
         alb = exposure != "cluster"
+        oidc = checked_sign_in(args, alb)
         # Explicit dependencies of the component (cluster nodes, storage driver, ingress controller) hold
         # for every child.
         waits = outer_dependencies(opts)
@@ -286,14 +251,17 @@ class OpenWebUI(pulumi.ComponentResource):
             pulumi.ResourceOptions(parent=self, depends_on=[*waits, ns]),
         )
         in_ns = pulumi.ResourceOptions(parent=self, depends_on=[*waits, ns])
-        secret, inference_secret, admin_password = self._secrets(name, args, ns_name, child, in_ns)
+        secret, key_secrets, admin_password = self._secrets(name, args, ns_name, child, in_ns)
+        sign_in = [oidc_secret(f"{name}-oidc", meta(ns_name, OIDC_SECRET, "secrets"), oidc, in_ns)] if oidc else []
         pvc, account = self._storage_and_identity(name, args, ns_name, in_ns)
-        env = self._env(args, admin_email, url, alb)
+        env = self._env(args, admin_email, url, alb, [n for n, _ in key_secrets], oidc)
         deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
             metadata=meta(ns_name, APP),
             spec=deployment_spec(args, webui_container(env, args.get("image", versions.OPEN_WEBUI_IMAGE))),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[*waits, ns, secret, inference_secret, pvc, account]),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[*waits, ns, secret, *(k for _, k in key_secrets), *sign_in, pvc, account]
+            ),
         )
         service = k8s.core.v1.Service(
             f"{name}-service",
@@ -314,7 +282,7 @@ class OpenWebUI(pulumi.ComponentResource):
             opts=in_ns,
         )
 
-        self._network(name, args, ns_name, exposure, in_ns)
+        self._network(name, args, ns_name, exposure, in_ns, oidc is not None)
         if alb:
             alb_ingress(
                 f"{name}-ingress",
@@ -337,6 +305,7 @@ class OpenWebUI(pulumi.ComponentResource):
         self.url = pulumi.Output.from_input(url)
         self.admin_email = pulumi.Output.from_input(admin_email)
         self.admin_password = pulumi.Output.secret(admin_password.result)
+        self.auth = pulumi.Output.from_input("oidc" if oidc else "local")
         register_declared_outputs(self)
 
     def _secrets(
@@ -346,8 +315,9 @@ class OpenWebUI(pulumi.ComponentResource):
         ns_name: str,
         child: pulumi.ResourceOptions,
         in_ns: pulumi.ResourceOptions,
-    ) -> tuple[k8s.core.v1.Secret, k8s.core.v1.Secret, random.RandomPassword]:
-        """Generated secrets (session key, admin password) and the UI's copy of the inference API key."""
+    ) -> tuple[k8s.core.v1.Secret, list[tuple[str, k8s.core.v1.Secret]], random.RandomPassword]:
+        """Generated secrets (session key, admin password) and the UI's copy of each inference API key (by
+        Secret name, in connection order)."""
         secret_key = random.RandomPassword(f"{name}-secret-key", length=64, special=False, opts=child)
         admin_password = random.RandomPassword(f"{name}-admin-password", length=32, special=False, opts=child)
         secret = k8s.core.v1.Secret(
@@ -357,15 +327,22 @@ class OpenWebUI(pulumi.ComponentResource):
             string_data={SECRET_KEY: secret_key.result, ADMIN_PASSWORD_KEY: admin_password.result},
             opts=in_ns,
         )
-        inference_secret = k8s.core.v1.Secret(
-            f"{name}-inference-key",
-            metadata=meta(ns_name, f"{APP}-inference-key", "secrets"),
-            type="Opaque",
-            string_data={INFERENCE_KEY: pulumi.Output.secret(args["api_key"])},
-            opts=in_ns,
-        )
-
-        return secret, inference_secret, admin_password
+        # A copy of each endpoint's key, named by its model; the first keeps its one-model name.
+        key_secrets: list[tuple[str, k8s.core.v1.Secret]] = []
+        extra = args.get("additional_endpoints", [])
+        for suffix, key in [
+            ("", args["api_key"]),
+            *((f"-{model_suffix(e['served_model_name'])}", e["api_key"]) for e in extra),
+        ]:
+            copy = k8s.core.v1.Secret(
+                f"{name}-inference-key{suffix}",
+                metadata=meta(ns_name, f"{APP}-inference-key{suffix}", "secrets"),
+                type="Opaque",
+                string_data={INFERENCE_KEY: pulumi.Output.secret(key)},
+                opts=in_ns,
+            )
+            key_secrets.append((f"{APP}-inference-key{suffix}", copy))
+        return secret, key_secrets, admin_password
 
     def _storage_and_identity(
         self, name: str, args: OpenWebUIArgs, ns_name: str, in_ns: pulumi.ResourceOptions
@@ -402,9 +379,15 @@ class OpenWebUI(pulumi.ComponentResource):
         return pvc, account
 
     @staticmethod
-    def _env(args: OpenWebUIArgs, admin_email: str, url: str, alb: bool) -> pulumi.Output[list[dict[str, Any]]]:
-        """The UI's settings as environment variables, secrets by reference."""
-        base_url = pulumi.Output.from_input(args["openai_base_url"]).apply(check_base_url)
+    def _env(
+        args: OpenWebUIArgs, admin_email: str, url: str, alb: bool, key_secrets: list[str], oidc: OidcArgs | None
+    ) -> pulumi.Output[list[dict[str, Any]]]:
+        """The UI's settings as environment variables, secrets by reference: one connection per endpoint (keys
+        from `key_secrets`, in the same order), the OpenID provider's settings with `oidc`."""
+        extra = args.get("additional_endpoints", [])
+        base_url = pulumi.Output.all(args["openai_base_url"], *(e["openai_base_url"] for e in extra)).apply(
+            lambda urls: ";".join(check_base_url(u) for u in urls)
+        )
         literal = pulumi.Output.all(base_url, args["served_model_name"]).apply(
             lambda a: settings(
                 base_url=a[0],
@@ -416,23 +399,26 @@ class OpenWebUI(pulumi.ComponentResource):
             )
         )
 
+        if oidc is not None:
+            literal = with_oidc(literal, oidc, url)
+
         def from_secret(env_name: str, secret_name: str, key: str) -> dict[str, Any]:
             return {"name": env_name, "valueFrom": {"secretKeyRef": {"name": secret_name, "key": key}}}
 
-        env = literal.apply(
-            lambda values: [
-                *({"name": k, "value": v} for k, v in values.items()),
-                from_secret("WEBUI_SECRET_KEY", APP, SECRET_KEY),
-                from_secret("WEBUI_ADMIN_PASSWORD", APP, ADMIN_PASSWORD_KEY),
-                from_secret("OPENAI_API_KEYS", f"{APP}-inference-key", INFERENCE_KEY),
-            ]
-        )
-        return env
+        secret_env = [
+            from_secret("WEBUI_SECRET_KEY", APP, SECRET_KEY),
+            from_secret("WEBUI_ADMIN_PASSWORD", APP, ADMIN_PASSWORD_KEY),
+            *inference_keys_env(key_secrets),
+        ]
+        if oidc is not None:
+            secret_env.append(from_secret("OAUTH_CLIENT_SECRET", OIDC_SECRET, OIDC_SECRET_KEY))
+        return literal.apply(lambda values: [*({"name": k, "value": v} for k, v in values.items()), *secret_env])
 
     def _network(
-        self, name: str, args: OpenWebUIArgs, ns_name: str, exposure: str, in_ns: pulumi.ResourceOptions
+        self, name: str, args: OpenWebUIArgs, ns_name: str, exposure: str, in_ns: pulumi.ResourceOptions, oidc: bool
     ) -> None:
-        """Default deny for the UI's pods, with only DNS and the inference API out."""
+        """Default deny for the UI's pods, with only DNS, every inference endpoint and (with `oidc`) the
+        OpenID provider out."""
         alb = exposure != "cluster"
         # Ingress: nothing in `cluster` mode (kubectl port-forward connects to the pod's loopback from
         # inside its network namespace, and kubelet probes come from the node, which the VPC CNI policy
@@ -453,11 +439,19 @@ class OpenWebUI(pulumi.ComponentResource):
                                 "namespaceSelector": {
                                     "matchLabels": {"kubernetes.io/metadata.name": args["inference_namespace"]}
                                 },
-                                "podSelector": {"matchLabels": dict(args["inference_pod_labels"])},
+                                "podSelector": {"matchLabels": dict(pod_labels)},
                             }
+                            for pod_labels in [
+                                args["inference_pod_labels"],
+                                *(e["pod_labels"] for e in args.get("additional_endpoints", [])),
+                            ]
                         ],
                         "ports": [{"protocol": "TCP", "port": args.get("inference_port", 8000)}],
                     },
+                    # The provider's discovery, token and key endpoints (called by the server, not the browser),
+                    # outside the VPC only, like every internet egress of the stack: a provider inside the VPC
+                    # would need its own allowance.
+                    *([https_egress([args["vpc_cidr"]])] if oidc else []),
                 ],
             ),
             opts=in_ns,

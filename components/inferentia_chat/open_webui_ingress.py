@@ -6,13 +6,15 @@ from collections.abc import Mapping, Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 
+from .open_webui_env import READY_PATH
+
 # TLS 1.3 and 1.2 only, forward-secret ciphers (Elastic Load Balancing "Security policies").
 SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 
 
 def ingress_annotations(exposure: str, certificate_arn: str, inbound_cidrs: Sequence[str]) -> dict[str, str]:
     """AWS Load Balancer Controller annotations: HTTPS only (HTTP answers with a redirect), TLS 1.2+,
-    the source allowlist on the ALB's security group, pod IPs as targets, health checked on /health.
+    the source allowlist on the ALB's security group, pod IPs as targets, health checked on the app's readiness route.
     (The controller tags the ALB with the stack's tags: its `defaultTags`.)"""
     return {
         "alb.ingress.kubernetes.io/scheme": "internet-facing" if exposure == "public-alb" else "internal",
@@ -23,7 +25,7 @@ def ingress_annotations(exposure: str, certificate_arn: str, inbound_cidrs: Sequ
         "alb.ingress.kubernetes.io/ssl-policy": SSL_POLICY,
         "alb.ingress.kubernetes.io/inbound-cidrs": ",".join(inbound_cidrs),
         "alb.ingress.kubernetes.io/backend-protocol": "HTTP",
-        "alb.ingress.kubernetes.io/healthcheck-path": "/health",
+        "alb.ingress.kubernetes.io/healthcheck-path": READY_PATH,
         # Long streamed answers and websockets stay open; malformed headers never reach the app.
         "alb.ingress.kubernetes.io/load-balancer-attributes": (
             "idle_timeout.timeout_seconds=300,routing.http.drop_invalid_header_fields.enabled=true"

@@ -22,6 +22,17 @@ KEY_DOCS: dict[str, tuple[str, str]] = {
         "needed for gated models such as the default. A plain value is refused, and never printed.",
         "in place (the load Job's Secret)",
     ),
+    "models": (
+        "Several models: a list of 1 to 8 entries, each with the keys of `model` (docs/team.md); instead of "
+        "`model`, not beside it. Served names must be unique; `inferencePool.maxNeuronDevices` covers them all.",
+        "adding an entry at the end creates that model's server and Jobs only; the first entry keeps the "
+        "one-model names (reordering it replaces servers); removing an entry deletes its server (weights stay)",
+    ),
+    "oidcClientSecret": (
+        "The client secret of the web UI at the organisation's OpenID provider (`webui.auth: oidc`), secret only "
+        "(`pulumi config set --secret inferentia-chat:oidcClientSecret ...`); never printed or rendered.",
+        "in place (the web UI's Secret; restart its pod to read it)",
+    ),
     "environment": (
         "`production` or `development`. Labels every namespace the stack creates; the policy pack requires every "
         "image pinned by digest in production (docs/security.md).",
@@ -226,6 +237,28 @@ KEY_DOCS: dict[str, tuple[str, str]] = {
     "webui.replicas": ("Must be 1: users and chats live in SQLite on a ReadWriteOnce volume.", "none"),
     "webui.storageGiB": ("Size of the encrypted data volume.", "in place (grow only)"),
     "webui.adminEmail": ("Login of the first admin, created at first start.", "none after the first start"),
+    "webui.auth": (
+        "How people sign in: `local` (accounts in Open WebUI), `oidc` (the organisation's OpenID provider: "
+        "webui.oidc) or `cognito` (a user pool the stack makes: webui.cognito); oidc and cognito need an ALB "
+        "exposure (docs/team.md).",
+        "in place (the web UI pod restarts; users and chats stay); cognito creates or deletes the user pool",
+    ),
+    "webui.oidc": ("The organisation's OpenID Connect provider (with webui.auth oidc).", "see its keys"),
+    "webui.oidc.issuerUrl": ("The provider's https issuer (discovery at <issuer>/.well-known/...).", "in place"),
+    "webui.oidc.clientId": ("The web UI's client id at the provider.", "in place"),
+    "webui.oidc.allowedDomains": ("E-mail domains whose users may sign in (an account at first sign-in).", "in place"),
+    "webui.oidc.rolesClaim": ("Claim listing the user's roles or groups (dotted path for nested claims).", "in place"),
+    "webui.oidc.adminRoles": ("Values of that claim that make an Open WebUI admin.", "in place"),
+    "webui.oidc.providerName": ("Label of the sign-in button.", "in place"),
+    "webui.cognito": ("The stack's own Cognito user pool (with webui.auth cognito).", "see its keys"),
+    "webui.cognito.domainPrefix": (
+        "Prefix of the hosted sign-in domain <prefix>.auth.<region>.amazoncognito.com (default chat-<random>).",
+        "replaces the hosted domain",
+    ),
+    "webui.cognito.adminGroup": (
+        "Cognito group whose members are Open WebUI admins.",
+        "replaces the group (add its members again)",
+    ),
     "dr": ("The DR stack's link to its primary (role: dr only).", ""),
     "dr.primaryStack": (
         "The primary's fully qualified stack name `<org>/inferentia-chat/<stack>`: this project, another stack.",

@@ -28,9 +28,13 @@ TOP_LEVEL: tuple[tuple[str, str, str], ...] = (
     ("dataOnDestroy", "string", "`retain`"),
     ("protectData", "boolean", "`true` in production"),
     ("alertWebhookUrl", "secret string", "unset"),
+    ("models", "list of objects", "unset"),
+    ("oidcClientSecret", "secret string", "unset"),
     ("environment", "string", "`production`"),
     ("images", "object", "unset"),
 )
+# The sign-in sections are read only for their `webui.auth` mode.
+_SIGN_IN = {"exposure": "internal-alb", "certificateArn": "x", "hostname": "chat.example.com"}
 
 HEADER = f"""# Configuration reference
 
@@ -99,9 +103,16 @@ SOURCES = """
 def key_specs() -> list[KeySpec]:
     """Every key the sections read, in reading order (a primary stack, then a DR stack's own keys)."""
     with recording() as found:
-        # The primary's defaults, a model with autoscaling (scale to zero: every key of the section), a DR stack.
+        # The primary's defaults, a model with autoscaling (scale to zero: every key of the section), each
+        # sign-in mode, a DR stack.
         scaled = {"model": {"autoscaling": {"minReplicas": 0, "activeSchedule": {}}}}
-        for raw in ({}, scaled, {"role": "dr", "dr": {"standby": "serving"}}):
+        for raw in (
+            {},
+            scaled,
+            {"webui": {**_SIGN_IN, "auth": "oidc"}},
+            {"webui": {**_SIGN_IN, "auth": "cognito"}},
+            {"role": "dr", "dr": {"standby": "serving"}},
+        ):
             # Recording only: a DR section without its primary is incomplete on purpose.
             with contextlib.suppress(ConfigError):
                 parse_config(raw, region=_DOC_REGION, stack="<stack>")

@@ -7,6 +7,9 @@ and the file system's throughput against the fleet's start-up budget.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from inferentia_chat import versions
 from inferentia_chat.hardware import (
     COMPILE_MIN_HOST_MEMORY_GIB,
@@ -27,10 +30,10 @@ from inferentia_chat.hardware import (
     weight_read_seconds,
 )
 
-from .fields import _Problems, _Section
+from .fields import _MISSING, _Problems, _Section
 from .operations import _autoscaling
 from .rules import MODEL_ID, REVISION, S3_URI, SERVED_NAME, has_dot_segment, matches
-from .schema import CONFIG_NAMESPACE, InferencePoolConfig, ModelConfig, ModelStoreConfig
+from .schema import CONFIG_NAMESPACE, MAX_MODELS, InferencePoolConfig, ModelConfig, ModelStoreConfig
 
 
 def _model(s: _Section, pool: InferencePoolConfig, role: str) -> ModelConfig:
@@ -94,7 +97,7 @@ def _model(s: _Section, pool: InferencePoolConfig, role: str) -> ModelConfig:
         replicas = autoscaling.min_replicas
     compile_job = s.boolean("compileJob", True)
     if tp in INF2_TP_DEGREES and types_that_fit_tp(tp, pool.instance_types):
-        _check_fit(s, tp, replicas, pool, compile_job, model_id, autoscaling.max_replicas if autoscaling else None)
+        _check_fit(s, tp, replicas, pool, compile_job, model_id)
     max_len = s.integer("maxModelLen", 8192, minimum=128, maximum=131072, allowed="(tokens)")
     if facts and max_len > facts.max_context:
         s.problems.add(s.key("maxModelLen"), max_len, f"must be at most the model's context of {facts.max_context}")
@@ -152,61 +155,125 @@ def _check_fit(
     pool: InferencePoolConfig,
     compile_job: bool,
     model_id: str | None,
-    scale_max: int | None = None,
 ) -> None:
     """The serving pod at this TP must fit an allowed instance type (after kubelet reservations and
-    DaemonSets), and the pool's device ceiling must let Karpenter launch nodes for every pod that can run
-    at once."""
-    requests = serving_pod_requests(tp, model_id)
-    report = fit_report(requests, pool.instance_types)
-    wanted = (
-        f"a serving pod at tensorParallelSize {tp} requests {requests.neuron_devices} Neuron device(s), "
-        f"{requests.cpu_millis}m cpu and {requests.memory_mib}Mi memory"
-    )
+    DaemonSets). The pool's device ceiling, shared by every model, is `_device_budget`'s."""
+    report = fit_report(serving_pod_requests(tp, model_id), pool.instance_types)
     if not any(f.pods for f in report):
         why = "; ".join(f"{f.instance_type}: {f.reason}" for f in report)
         s.problems.add(
             s.key("tensorParallelSize"),
             tp,
-            f"{wanted}, which no allowed instance type can host ({why}); change it or inferencePool.instanceTypes",
+            f"{_pod_wanted(tp, model_id)}, which no allowed instance type can host ({why}); change it or "
+            "inferencePool.instanceTypes",
         )
-        return
-    # At once, during a change that needs new compiled artifacts: the old replicas keep serving, the rolling
-    # update's extra pod already holds its node (it waits in an init container for the artifacts), and the
-    # compile Job needs one more. A ceiling without room for all of them deadlocks: the Job never gets a
-    # node, so the new pod never starts, so the old ones never go.
-    # With autoscaling the most replicas at once is maxReplicas (a rollout can start at the peak).
-    most = scale_max if scale_max is not None else replicas
-    source = "model.autoscaling.maxReplicas" if scale_max is not None else "model.replicas"
-    pods = most + 1 + (1 if compile_job else 0)  # the compile pod counted like a serving pod
-    needed = pool_devices_needed(requests, pods, pool.instance_types)
-    if most and needed > pool.max_neuron_devices:
-        extra = " and the compile Job" if compile_job else ""
-        s.problems.add(
+
+
+def _pod_wanted(tp: int, model_id: str | None) -> str:
+    requests = serving_pod_requests(tp, model_id)
+    return (
+        f"a serving pod at tensorParallelSize {tp} requests {requests.neuron_devices} Neuron device(s), "
+        f"{requests.cpu_millis}m cpu and {requests.memory_mib}Mi memory"
+    )
+
+
+def _models(
+    raw: Mapping[str, Any], pool: InferencePoolConfig, role: str, problems: _Problems
+) -> list[tuple[str, ModelConfig]]:
+    """`inferentia-chat:models` (a list of model entries) or the one-model shorthand `inferentia-chat:model`;
+    each entry is parsed by `_model`. Returns (config key, model) pairs, the first model first."""
+    if "model" in raw and "models" in raw:
+        problems.add(
+            f"{CONFIG_NAMESPACE}:models",
+            raw["models"],
+            f"set either {CONFIG_NAMESPACE}:model (one model) or {CONFIG_NAMESPACE}:models (a list), not both",
+        )
+    if "models" not in raw:
+        key = f"{CONFIG_NAMESPACE}:model"
+        return [(key, _model(_Section(key, raw.get("model", _MISSING), problems), pool, role))]
+    entries = raw["models"]
+    if not isinstance(entries, list) or not entries or len(entries) > MAX_MODELS:
+        problems.add(
+            f"{CONFIG_NAMESPACE}:models",
+            entries,
+            f"must be a list of 1 to {MAX_MODELS} model entries (each with the keys of {CONFIG_NAMESPACE}:model)",
+        )
+        entries = [{}]
+    models = [
+        (key, _model(_Section(key, entry, problems), pool, role))
+        for key, entry in ((f"{CONFIG_NAMESPACE}:models[{i}]", entry) for i, entry in enumerate(entries))
+    ]
+    first: dict[str, str] = {}
+    for key, m in models:
+        if m.served_name in first:
+            problems.add(
+                f"{key}.servedName",
+                m.served_name,
+                f"must be unique: {first[m.served_name]} serves this name already (clients pick a model by it)",
+            )
+        else:
+            first[m.served_name] = key
+    return models
+
+
+def _device_budget(models: list[tuple[str, ModelConfig]], pool: InferencePoolConfig, problems: _Problems) -> None:
+    """The pool's device ceiling must let Karpenter launch nodes for every pod of every model that can run
+    at once. `models` pairs each model with its config key (model, or models[i])."""
+    needed, parts = 0, []
+    for key, m in models:
+        tp = m.tensor_parallel_size
+        # With autoscaling the most replicas at once is maxReplicas (a rollout can start at the peak).
+        most = m.autoscaling.max_replicas if m.autoscaling is not None else m.replicas
+        source = "autoscaling.maxReplicas" if m.autoscaling is not None else "replicas"
+        if not most or tp not in INF2_TP_DEGREES or not types_that_fit_tp(tp, pool.instance_types):
+            continue
+        requests = serving_pod_requests(tp, m.id)
+        if not any(f.pods for f in fit_report(requests, pool.instance_types)):
+            continue  # refused by the fit check already
+        # At once, during a change that needs new compiled artifacts: the old replicas keep serving, the
+        # rolling update's extra pod already holds its node (it waits in an init container for the
+        # artifacts), and the compile Job needs one more. A ceiling without room for all of them deadlocks:
+        # the Job never gets a node, so the new pod never starts, so the old ones never go. Several models
+        # may roll out in the same `pulumi up`, so their needs add up.
+        pods = most + 1 + (1 if m.compile_job else 0)  # the compile pod counted like a serving pod
+        needed += pool_devices_needed(requests, pods, pool.instance_types)
+        extra = " and the compile Job" if m.compile_job else ""
+        name = key.removeprefix(f"{CONFIG_NAMESPACE}:")
+        parts.append(
+            f"{most} replica(s) of {_pod_wanted(tp, m.id)}, plus one more pod during rolling updates{extra} "
+            f"({name}.{source} = {most}, {name}.compileJob = {str(m.compile_job).lower()})"
+        )
+    if needed > pool.max_neuron_devices:
+        lower = " or ".join(
+            f"{k.removeprefix(f'{CONFIG_NAMESPACE}:')}.{'autoscaling.maxReplicas' if m.autoscaling else 'replicas'}"
+            for k, m in models
+        )
+        problems.add(
             f"{CONFIG_NAMESPACE}:inferencePool.maxNeuronDevices",
             pool.max_neuron_devices,
-            f"must be at least {needed}: {most} replica(s) of {wanted}, plus one more pod during rolling "
-            f"updates{extra}, need nodes with {needed} Neuron device(s) in all ({source} = {most}, "
-            f"model.compileJob = {str(compile_job).lower()}); raise it or lower {source}",
+            f"must be at least {needed}: {'; '.join(parts)}, need nodes with {needed} Neuron device(s) in all; "
+            f"raise it or lower {lower}",
         )
 
 
-def _fleet_throughput(store: ModelStoreConfig, model: ModelConfig, problems: _Problems) -> list[str]:
-    """Can the file system feed `replicas` pods loading the weights together within the start-up budget?
-    A warning by default; an error with modelStore.throughputCheck: error."""
-    facts = KNOWN_MODELS.get(model.id)
-    pods = max(model.replicas, 1)
-    if facts is None:
+def _fleet_throughput(store: ModelStoreConfig, models: list[ModelConfig], problems: _Problems) -> list[str]:
+    """Can the file system feed every serving pod (of every model) loading its weights at once within the
+    start-up budget? A warning by default; an error with modelStore.throughputCheck: error."""
+    known = [(m, KNOWN_MODELS[m.id]) for m in models if m.id in KNOWN_MODELS]
+    if not known:
         return []
+    pods = sum(max(m.replicas, 1) for m in models)
+    # All pods share the file system's throughput: the last one is done when all of the weights are read.
+    total_gb = sum(facts.weights_gb * max(m.replicas, 1) for m, facts in known)
     mb_s = fsx_throughput_mb_s(store.deployment_type, store.storage_capacity_gib, store.throughput_per_tib)
-    seconds = weight_read_seconds(facts.weights_gb, mb_s, pods)
+    seconds = weight_read_seconds(total_gb, mb_s, 1)
     if seconds <= WEIGHT_READ_BUDGET_S:
         return []
     message = (
-        f"{pods} serving pod(s) reading {facts.weights_gb} GB of weights at once share {mb_s:.0f} MB/s "
+        f"{pods} serving pod(s) reading {total_gb:g} GB of weights at once share {mb_s:.0f} MB/s "
         f"({store.storage_capacity_gib} GiB x {store.throughput_per_tib or SCRATCH_2_MB_S_PER_TIB} MB/s/TiB): "
-        f"{seconds:.0f} s each, over the {WEIGHT_READ_BUDGET_S} s start-up budget for the weights; raise "
-        "modelStore.throughputPerTiB or storageCapacityGiB, or lower model.replicas"
+        f"{seconds:.0f} s, over the {WEIGHT_READ_BUDGET_S} s start-up budget for the weights; raise "
+        "modelStore.throughputPerTiB or storageCapacityGiB, or lower the models' replicas"
     )
     if store.throughput_check == "error":
         key = f"{CONFIG_NAMESPACE}:modelStore.throughputPerTiB"

@@ -5,7 +5,7 @@ monitoring stack (with KEDA) must fit the system nodes at their largest.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from inferentia_chat.system_capacity import system_fit, system_requests
@@ -103,7 +103,7 @@ def _operations_fit(
     raw: Mapping[str, Any],
     monitoring: MonitoringConfig,
     cluster: ClusterConfig,
-    model: ModelConfig,
+    models: Sequence[tuple[str, ModelConfig]],
     problems: _Problems,
     *,
     runs_here: bool,
@@ -118,15 +118,14 @@ def _operations_fit(
         return []
     if webhook and "alertWebhookUrl" not in raw:
         problems.missing(key, f"alertTarget webhook needs the URL as a secret: pulumi config set --secret {key} <url>")
-    if model.autoscaling is not None and not monitoring.enabled:
+    scaled = [key for key, m in models if m.autoscaling is not None]
+    for key in scaled if not monitoring.enabled else []:
         problems.add(
-            f"{CONFIG_NAMESPACE}:model.autoscaling",
-            "set",
-            "needs monitoring.enabled true (KEDA reads the queue from Prometheus)",
+            f"{key}.autoscaling", "set", "needs monitoring.enabled true (KEDA reads the queue from Prometheus)"
         )
     if not monitoring.enabled:
         return []
-    need = system_requests(autoscaling=model.autoscaling is not None)
+    need = system_requests(autoscaling=bool(scaled))
     report = system_fit(cluster.system_node_type, cluster.system_node_max_count, need)
     if report is None:
         return [

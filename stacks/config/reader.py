@@ -126,6 +126,9 @@ def load_config() -> StackConfig:
         cfg = dataclasses.replace(
             cfg, alert_webhook_url=pulumi.Config(CONFIG_NAMESPACE).require_secret("alertWebhookUrl")
         )
+    if cfg.oidc_client_secret:
+        secret = pulumi.Config(CONFIG_NAMESPACE).require_secret("oidcClientSecret")
+        cfg = dataclasses.replace(cfg, oidc_client_secret=secret)
     for warning in cfg.warnings:
         pulumi.log.warn(warning)
     unpinned = unpinned_warning(cfg.environment, cfg.images)

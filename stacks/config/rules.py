@@ -215,3 +215,13 @@ def choice(choices: Sequence[str]) -> Callable[[str], str | None]:
 
 def duration_ok(value: str) -> bool:
     return matches(DURATION, value) and any(c.isdigit() for c in value)
+
+
+# Sign-in (webui.oidc, webui.cognito): an OAuth client id (RFC 6749 allows any visible ASCII; these are what
+# providers issue), a claim name with dotted paths for nested claims (Open WebUI's `_get_claim`), a role or
+# group value, and a Cognito domain prefix (lowercase letters, digits and hyphens, 1-63: UserPoolDomain).
+CLIENT_ID = ascii_pattern(r"[A-Za-z0-9_.@:/+-]{1,255}")
+CLAIM = ascii_pattern(r"[A-Za-z0-9_:/-]+(\.[A-Za-z0-9_:/-]+)*")
+ROLE = ascii_pattern(r"[A-Za-z0-9_ .:/@-]{1,128}")
+COGNITO_PREFIX = ascii_pattern(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+COGNITO_RESERVED = ("aws", "amazon", "cognito")  # Cognito refuses a domain prefix holding these words

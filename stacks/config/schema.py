@@ -18,6 +18,8 @@ from inferentia_chat.images import Images
 CONFIG_NAMESPACE = "inferentia-chat"
 
 ROLES = ("primary", "dr")
+AUTH_MODES = ("local", "oidc", "cognito")
+MAX_MODELS = 8
 NAT_STRATEGIES = ("one-per-az", "single")
 LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 # CloudWatch Logs accepts only these retention periods (days).
@@ -174,6 +176,26 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
+class OidcConfig:
+    """Sign-in through the organisation's OpenID Connect provider (`webui.oidc`)."""
+
+    issuer_url: str
+    client_id: str
+    allowed_domains: tuple[str, ...]
+    roles_claim: str
+    admin_roles: tuple[str, ...]
+    provider_name: str
+
+
+@dataclass(frozen=True)
+class CognitoConfig:
+    """The stack's own Amazon Cognito user pool (`webui.cognito`), for a team without an identity provider."""
+
+    domain_prefix: str | None
+    admin_group: str
+
+
+@dataclass(frozen=True)
 class WebUiConfig:
     """Open WebUI and the way users reach it."""
 
@@ -184,6 +206,10 @@ class WebUiConfig:
     replicas: int
     storage_gib: int
     admin_email: str
+    # `local` (accounts in Open WebUI), `oidc` (the organisation's provider) or `cognito` (the stack's pool).
+    auth: str = "local"
+    oidc: OidcConfig | None = None
+    cognito: CognitoConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -232,7 +258,8 @@ class StackConfig:
     cluster: ClusterConfig
     inference_pool: InferencePoolConfig
     model_store: ModelStoreConfig
-    model: ModelConfig
+    # `inferentia-chat:models` (or the one-model shorthand `inferentia-chat:model`): at least one entry.
+    models: tuple[ModelConfig, ...]
     webui: WebUiConfig
     dr: DrConfig | None
     monitoring: MonitoringConfig | None = None
@@ -248,6 +275,13 @@ class StackConfig:
     # logs them, the render prints them.
     warnings: tuple[str, ...] = ()
     data: DataProtectionConfig = DataProtectionConfig()
+    # `inferentia-chat:oidcClientSecret` (webui.auth oidc): a secret Output like hf_token, None when unset.
+    oidc_client_secret: Any = None
+
+    @property
+    def model(self) -> ModelConfig:
+        """The first model: the one the one-model settings and outputs describe."""
+        return self.models[0]
 
     @property
     def common_tags(self) -> dict[str, str]:

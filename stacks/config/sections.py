@@ -19,7 +19,7 @@ from inferentia_chat.network import max_zones
 
 from .data_protection import _data_protection
 from .fields import _MISSING, ConfigError, _Problems, _Section
-from .model import _fleet_throughput, _model
+from .model import _device_budget, _fleet_throughput, _models
 from .operations import _monitoring, _operations_fit
 from .pool import _inference_pool
 from .rules import (
@@ -66,6 +66,7 @@ from .schema import (
     WebUiConfig,
 )
 from .security import _environment, _images
+from .sign_in import _oidc_secret, _webui_auth
 from .standby import _dr, _dr_sections
 from .tags import _tags
 
@@ -333,6 +334,7 @@ def _webui(s: _Section, region: str) -> WebUiConfig:
         for key in ("certificateArn", "allowedCidrs", "hostname"):
             if s.has(key):
                 s.problems.add(s.key(key), s.raw[key], "only applies to internal-alb or public-alb exposure")
+    auth = _webui_auth(s, exposure)
     s.finish()
     return WebUiConfig(
         exposure=exposure or "cluster",
@@ -342,6 +344,7 @@ def _webui(s: _Section, region: str) -> WebUiConfig:
         replicas=replicas,
         storage_gib=storage,
         admin_email=admin_email or "admin@localhost",
+        **auth,
     )
 
 
@@ -357,6 +360,7 @@ TOP_LEVEL_KEYS = (
     "inferencePool",
     "modelStore",
     "model",
+    "models",
     "webui",
     "dr",
     "hfToken",
@@ -365,12 +369,13 @@ TOP_LEVEL_KEYS = (
     "chatSnapshots",
     "monitoring",
     "alertWebhookUrl",
+    "oidcClientSecret",
     "environment",
     "images",
 )
 # Keys whose value must be a Pulumi secret (`pulumi config set --secret`); their values never appear in
 # a message.
-SECRET_KEYS = ("hfToken", "alertWebhookUrl")
+SECRET_KEYS = ("hfToken", "alertWebhookUrl", "oidcClientSecret")
 
 
 def parse_config(
@@ -424,8 +429,10 @@ def parse_config(
     cluster = _cluster(section("cluster"), stack)
     pool = _inference_pool(section("inferencePool"))
     store = _model_store(section("modelStore"), network, region)
-    model = _model(section("model"), pool, role)
+    models = _models(raw, pool, role, problems)
+    _device_budget(models, pool, problems)
     webui = _webui(section("webui"), region)
+    _oidc_secret(raw, webui, problems)
     dr: DrConfig | None = None
     if role == "dr":
         dr = _dr(section("dr"), region, project, stack)
@@ -433,10 +440,10 @@ def parse_config(
     elif "dr" in raw:
         problems.add(f"{CONFIG_NAMESPACE}:dr", raw["dr"], "only applies when role is dr (the DR stack's own config)")
     tags = _tags(raw.get("tags", _MISSING), problems)
-    warnings = _fleet_throughput(store, model, problems)
+    warnings = _fleet_throughput(store, [m for _, m in models], problems)
     monitoring = _monitoring(section("monitoring"))
     platform_here = role == "primary" or (dr is not None and dr.standby == "serving")
-    warnings += _operations_fit(raw, monitoring, cluster, model, problems, runs_here=platform_here)
+    warnings += _operations_fit(raw, monitoring, cluster, models, problems, runs_here=platform_here)
     environment = _environment(raw, problems)
     images = _images(raw.get("images", _MISSING), problems)
     data = _data_protection(raw, problems, dr, environment)
@@ -453,12 +460,13 @@ def parse_config(
         cluster=cluster,
         inference_pool=pool,
         model_store=store,
-        model=model,
+        models=tuple(m for _, m in models),
         webui=webui,
         dr=dr,
         monitoring=monitoring,
         alert_webhook_url="alertWebhookUrl" in raw or None,
         hf_token="hfToken" in raw or None,
+        oidc_client_secret="oidcClientSecret" in raw or None,
         environment=environment,
         images=images,
         warnings=tuple(warnings),

@@ -73,7 +73,7 @@ def _dr(s: _Section, region: str, project: str, stack: str) -> DrConfig:
 DR_SECTIONS: dict[str, tuple[str, ...]] = {
     "none": (),
     "storage": ("network", "modelStore"),
-    "serving": ("network", "cluster", "inferencePool", "modelStore", "model", "webui", "monitoring"),
+    "serving": ("network", "cluster", "inferencePool", "modelStore", "model", "models", "webui", "monitoring"),
 }
 # Keys a `serving` standby must state, because a default could be wrong there without anything failing until
 # the day of the failover: how `pulumi up` reaches the DR cluster's API, inf2 sizes the DR region offers, and
@@ -127,6 +127,13 @@ def _dr_sections(raw: Mapping[str, Any], dr: DrConfig, store: ModelStoreConfig, 
         )
     if dr.standby == "serving":
         for section, (keys, why) in SERVING_REQUIRED.items():
+            # Every entry of a models list states the model keys, as the shorthand does.
+            if section == "model" and isinstance(raw.get("models"), list):
+                for i, entry in enumerate(raw["models"]):
+                    for key in keys:
+                        if not isinstance(entry, dict) or key not in entry:
+                            problems.missing(f"{CONFIG_NAMESPACE}:models[{i}].{key}", why)
+                continue
             given = raw.get(section)
             for key in keys:
                 if not isinstance(given, dict) or key not in given:

@@ -33,6 +33,7 @@ class FakeOpenAI:
 
     api_key: str
     model: str
+    reply: str = REPLY  # what every answer says (tell two backends apart by it)
     requests: list[Seen] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
 
@@ -99,7 +100,11 @@ class FakeOpenAI:
                         "created": int(time.time()),
                         "model": backend.model,
                         "choices": [
-                            {"index": 0, "message": {"role": "assistant", "content": REPLY}, "finish_reason": "stop"}
+                            {
+                                "index": 0,
+                                "message": {"role": "assistant", "content": backend.reply},
+                                "finish_reason": "stop",
+                            }
                         ],
                         "usage": {"prompt_tokens": 1, "completion_tokens": 7, "total_tokens": 8},
                     },
@@ -110,7 +115,7 @@ class FakeOpenAI:
                 self.send_header("Content-Type", "text/event-stream")
                 self.send_header("Connection", "close")
                 self.end_headers()
-                chunks = [{"role": "assistant", "content": ""}, {"content": REPLY}]
+                chunks = [{"role": "assistant", "content": ""}, {"content": backend.reply}]
                 for i, delta in enumerate(chunks):
                     event = {
                         "id": "chatcmpl-fake",

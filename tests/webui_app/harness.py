@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -21,6 +22,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,14 +49,20 @@ def the_container(objects: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[s
     return deployment, container
 
 
-def secret_values(objects: list[dict[str, Any]], records: list[Record], inference_key: str) -> dict[tuple, str]:
+def secret_values(
+    objects: list[dict[str, Any]], records: list[Record], inference_key: str | Mapping[str, str]
+) -> dict[tuple, str]:
     """A test value for every (namespace, Secret, key) the render creates.
 
-    The Secret whose value is derived from the inference service's generated key (in the graph: it
-    depends on that RandomPassword) gets `inference_key`, the one the fake backend accepts; every other
-    key gets a fresh random value. Only keys the render really creates are resolvable.
+    A Secret whose value is derived from an inference server's generated key (in the graph: it depends on
+    that RandomPassword) gets that server's test key, the one its fake backend accepts: `inference_key` maps
+    the RandomPassword's name (`vllm-api-key`, `vllm-<suffix>-api-key`) to it; a plain string is the first
+    server's. Every other key gets a fresh random value. Only keys the render really creates are resolvable.
     """
-    (inference_password,) = [r for r in records if r.type.endswith("RandomPassword") and r.name == "vllm-api-key"]
+    keys = {"vllm-api-key": inference_key} if isinstance(inference_key, str) else dict(inference_key)
+    passwords = {r.urn: keys[r.name] for r in records if r.type.endswith("RandomPassword") and r.name in keys}
+    if len(passwords) != len(keys):
+        raise RenderError(f"the render has no RandomPassword for some of {sorted(keys)}")
     by_urn = {r.urn: r for r in records}
 
     def depends(rec: Record, on: str, seen: set[str] | None = None) -> bool:
@@ -74,10 +82,27 @@ def secret_values(objects: list[dict[str, Any]], records: list[Record], inferenc
         if obj["kind"] != "Secret":
             continue
         ns, name = obj["metadata"].get("namespace"), obj["metadata"]["name"]
-        derived = depends(secret_records[(ns, name)], inference_password.urn)
+        derived = [key for urn, key in passwords.items() if depends(secret_records[(ns, name)], urn)]
+        if len(derived) > 1:
+            raise RenderError(f"Secret {ns}/{name} is derived from several inference keys")
         for key in {**obj.get("data", {}), **obj.get("stringData", {})}:
-            values[(ns, name, key)] = inference_key if derived else secrets.token_urlsafe(24)
+            values[(ns, name, key)] = derived[0] if derived else secrets.token_urlsafe(24)
     return values
+
+
+_VAR_REF = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
+
+
+def expand(value: str, defined: Mapping[str, str]) -> str:
+    """The kubelet's expansion of an env value: `$(VAR)` of a variable defined before it becomes its value,
+    `$$` a literal `$`; a reference to anything else stays as written."""
+
+    def one(m: re.Match[str]) -> str:
+        if m.group(0) == "$$":
+            return "$"
+        return defined.get(m.group(1), m.group(0))
+
+    return _VAR_REF.sub(one, value)
 
 
 def resolve_env(container: dict[str, Any], namespace: str, values: dict[tuple, str]) -> dict[str, str]:
@@ -85,7 +110,7 @@ def resolve_env(container: dict[str, Any], namespace: str, values: dict[tuple, s
     env: dict[str, str] = {}
     for item in container.get("env", []):
         if "value" in item:
-            env[item["name"]] = str(item["value"])
+            env[item["name"]] = expand(str(item["value"]), env)
             continue
         ref = item["valueFrom"]["secretKeyRef"]
         wanted = (namespace, ref["name"], ref["key"])
@@ -213,7 +238,7 @@ class Pod:
         return [*wrapper, "--", *serve]
 
     def start(self) -> None:
-        self.port = free_port()
+        self.port = self.port or free_port()  # a test that must know the address first sets it
         base = {"PATH": f"{VENV / 'bin'}:/usr/bin:/bin", "LANG": "C.UTF-8"}
         with self.log.open("ab") as log:
             log.write(f"\n===== start {time.strftime('%H:%M:%S')} sandboxed={self.sandboxed}\n".encode())

@@ -42,6 +42,9 @@ class App:
     first_start_signup: tuple[int, object]
     panel_change: tuple[int, object]
     signup_while_panel_open: tuple[int, object]
+    changed_secret_password: str  # what the admin-password Secret held at the second start
+    connections_change: tuple[int, object]  # an admin replacing the inference connections in the panel
+    base_urls: str  # the connections the environment gives
 
 
 def dev_served_model() -> str:
@@ -76,17 +79,31 @@ def app() -> Iterator[App]:
         config = pod.request("GET", "/api/v1/auths/admin/config", token=token)[1]
         panel = pod.request("POST", "/api/v1/auths/admin/config", {**config, "ENABLE_SIGNUP": True}, token=token)
         while_open = pod.request("POST", "/api/v1/auths/signup", LATECOMER)
+        # ...and points the model connection somewhere else (Admin Panel > Connections).
+        elsewhere = {
+            "ENABLE_OPENAI_API": True,
+            "OPENAI_API_BASE_URLS": ["http://127.0.0.1:9/v1"],
+            "OPENAI_API_KEYS": ["not-the-key"],
+            "OPENAI_API_CONFIGS": {},
+        }
+        connections = pod.request("POST", "/openai/config/update", elsewhere, token=token)
         pod.stop()
+        # Someone changes the admin-password Secret (a new generated value after `pulumi up`)...
+        first_password = env["WEBUI_ADMIN_PASSWORD"]
+        env["WEBUI_ADMIN_PASSWORD"] = secrets.token_urlsafe(24)
         pod.start()  # ...and every later start: the account exists, the environment alone decides
         yield App(
             pod,
             backend,
             served_model,
             env["WEBUI_ADMIN_EMAIL"],
-            env["WEBUI_ADMIN_PASSWORD"],
+            first_password,
             first_signup,
             panel,
             while_open,
+            env["WEBUI_ADMIN_PASSWORD"],
+            connections,
+            env["OPENAI_API_BASE_URLS"],
         )
     finally:
         pod.stop()
@@ -106,6 +123,43 @@ def test_health_answers(app: App):
     assert app.pod.request("GET", "/health") == (200, {"status": True})
 
 
+def test_the_readiness_route_the_probe_uses_answers(app: App):
+    # components/open_webui.py READY_PATH: 200 only once start-up work is done and the database answers.
+    assert app.pod.request("GET", "/ready") == (200, {"status": True})
+
+
+def test_the_admin_password_secret_only_seeds_the_first_admin(app: App):
+    # What docs/team.md and the webuiAdminPasswordNote output say: the account keeps the password it was
+    # created with; a changed Secret is not a new password.
+    changed = {"email": app.admin_email, "password": app.changed_secret_password}
+    assert app.pod.request("POST", "/api/v1/auths/signin", changed)[0] in (400, 401, 403)
+    assert sign_in(app)
+
+
+def test_the_documented_password_rotation_works(app: App):
+    # docs/team.md: the admin changes the password in the app (Settings > Account, the same API call).
+    new = f"R0tated-{secrets.token_urlsafe(12)}"
+    token = sign_in(app)
+    status, body = app.pod.request(
+        "POST", "/api/v1/auths/update/password", {"password": app.admin_password, "new_password": new}, token=token
+    )
+    assert (status, body) == (200, True)
+    try:
+        old = {"email": app.admin_email, "password": app.admin_password}
+        assert app.pod.request("POST", "/api/v1/auths/signin", old)[0] in (400, 401, 403)
+        status, body = app.pod.request("POST", "/api/v1/auths/signin", {"email": app.admin_email, "password": new})
+        assert status == 200 and body["role"] == "admin"
+    finally:  # the other proofs sign in with the first password
+        app.pod.request(
+            "POST",
+            "/api/v1/auths/update/password",
+            {"password": new, "new_password": app.admin_password},
+            token=app.pod.request("POST", "/api/v1/auths/signin", {"email": app.admin_email, "password": new})[1][
+                "token"
+            ],
+        )
+
+
 def test_nobody_can_sign_up_at_first_start_or_after(app: App):
     assert app.first_start_signup[0] == 403, app.first_start_signup
     status, body = app.pod.request("POST", "/api/v1/auths/signup", STRANGER)
@@ -122,6 +176,15 @@ def test_the_environment_overrides_settings_changed_in_the_admin_panel_at_restar
     other = {**STRANGER, "email": "mallory2@example.com"}
     status, body = app.pod.request("POST", "/api/v1/auths/signup", other)
     assert status == 403, body
+
+
+def test_admins_cannot_replace_the_model_connections_for_good(app: App):
+    # The change was real while the pod ran...
+    assert app.connections_change[0] == 200, app.connections_change
+    # ...and the restart restored the stack's connections (ENABLE_PERSISTENT_CONFIG=False).
+    status, config = app.pod.request("GET", "/openai/config", token=sign_in(app))
+    assert status == 200, config
+    assert config["OPENAI_API_BASE_URLS"] == app.base_urls.split(";")
 
 
 def test_the_bootstrapped_admin_signs_in(app: App):

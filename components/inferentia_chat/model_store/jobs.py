@@ -18,12 +18,13 @@ FINISHED_TTL_SECONDS = 7 * 24 * 3600  # keep the logs a week; a deleted Job re-r
 BACKOFF_LIMIT = 4
 
 
-def job_metadata(job: str, namespace: pulumi.Input[str], deadline: int) -> dict[str, Any]:
-    """Name, namespace and labels of a Job; `pulumi up` waits for it for its own deadline plus scheduling time."""
+def job_metadata(job: str, namespace: pulumi.Input[str], deadline: int, component: str | None = None) -> dict[str, Any]:
+    """Name, namespace and labels (`component`, default the name) of a Job; `pulumi up` waits for it for its own
+    deadline plus scheduling time."""
     return {
         "name": job,
         "namespace": namespace,
-        "labels": labels(job),
+        "labels": labels(component or job),
         "annotations": {"pulumi.com/timeoutSeconds": str(deadline + 900)},
     }
 

@@ -72,6 +72,9 @@ class ModelLoaderArgs(TypedDict):
     the preload runs, and expects the model (and its completion marker) in the bucket already."""
     tags: NotRequired[dict[str, str]]
     """Common tags for the AWS resources (the Pod Identity access of an `s3://` source)."""
+    instance: NotRequired[str]
+    """Suffix of the Kubernetes names of a further loader in the same namespace (one per model: the Jobs,
+    script, service account, token Secret and policies become `<name>-<instance>`); default none."""
     egress_excluded_cidrs: NotRequired[Sequence[pulumi.Input[str]]]
     """Ranges the load Job must never reach over HTTPS (the VPC's CIDR block: nodes, pods, endpoints); the
     Service ranges and instance metadata are always excluded."""
@@ -105,18 +108,23 @@ class ModelLoader(pulumi.ComponentResource):
         self._name = name
         self._child = pulumi.ResourceOptions(parent=self).merge(formerly_under(name, STORE_TYPE, opts))
         self._namespace = namespace = args["namespace"]
+        self._suffix = f"-{args['instance']}" if args.get("instance") else ""
         self._loader_image = args.get("loader_image", versions.MODEL_LOADER_IMAGE)
         self._lustre_client_image = args.get("lustre_client_image", versions.LUSTRE_CLIENT_IMAGE)
         files = {f: SCRIPT_SOURCE.with_name(f).read_text() for f in SCRIPT_FILES}
         script_cm = k8s.core.v1.ConfigMap(
             f"{name}-script",
-            metadata={"name": "model-fetch-script", "namespace": namespace, "labels": labels("model-loader")},
+            metadata={
+                "name": self._k8s("model-fetch-script"),
+                "namespace": namespace,
+                "labels": labels("model-loader"),
+            },
             data=files,
             opts=self._child,
         )
         account = k8s.core.v1.ServiceAccount(
             f"{name}-loader-sa",
-            metadata={"name": SERVICE_ACCOUNT, "namespace": namespace, "labels": labels("model-loader")},
+            metadata={"name": self._k8s(SERVICE_ACCOUNT), "namespace": namespace, "labels": labels("model-loader")},
             automount_service_account_token=False,
             opts=self._child,
         )
@@ -130,7 +138,7 @@ class ModelLoader(pulumi.ComponentResource):
         dest = pulumi.Output.from_input(args["model_path"]).apply(lambda p: posixpath.join(MOUNT_PATH, p.lstrip("/")))
         volumes = [
             {"name": "models", "persistentVolumeClaim": {"claimName": args["pvc_name"]}},
-            {"name": "script", "configMap": {"name": "model-fetch-script", "defaultMode": 0o444}},
+            {"name": "script", "configMap": {"name": self._k8s("model-fetch-script"), "defaultMode": 0o444}},
             {"name": "tmp", "emptyDir": {"sizeLimit": "512Mi"}},  # pip unpacks the wheels here
         ]
         created: list[k8s.batch.v1.Job] = []
@@ -165,13 +173,18 @@ class ModelLoader(pulumi.ComponentResource):
                 deps.append(
                     k8s.core.v1.Secret(
                         f"{name}-hf-token",
-                        metadata={"name": "hf-token", "namespace": namespace, "labels": labels("model-loader")},
+                        metadata={
+                            "name": self._k8s("hf-token"),
+                            "namespace": namespace,
+                            "labels": labels("model-loader"),
+                        },
                         type="Opaque",
                         string_data={"HF_TOKEN": pulumi.Output.secret(token)},
                         opts=self._child,
                     )
                 )
-                env.append({"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "hf-token", "key": "HF_TOKEN"}}})
+                ref = {"name": self._k8s("hf-token"), "key": "HF_TOKEN"}
+                env.append({"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": ref}})
         else:
             deps.append(self._source_access(source, uri, namespace, args.get("tags", {})))
             command += ["--region", aws.get_region().region]
@@ -192,12 +205,12 @@ class ModelLoader(pulumi.ComponentResource):
         )
         return k8s.batch.v1.Job(
             f"{name}-load",
-            metadata=jobs.job_metadata("model-load", namespace, LOAD_DEADLINE_SECONDS),
+            metadata=jobs.job_metadata(self._k8s("model-load"), namespace, LOAD_DEADLINE_SECONDS, "model-load"),
             spec=jobs.job_spec(
                 "model-loader",
                 LOAD_DEADLINE_SECONDS,
                 annotations,
-                service_account=SERVICE_ACCOUNT,
+                service_account=self._k8s(SERVICE_ACCOUNT),
                 init_containers=[install_packages(self._loader_image, loader_env(), [*script_mounts(), deps_mount])],
                 containers=[fetch],
                 volumes=[*volumes, {"name": "deps", "emptyDir": {"sizeLimit": "512Mi"}}],
@@ -223,12 +236,14 @@ class ModelLoader(pulumi.ComponentResource):
         self._network_policy("model-preload", [DNS_EGRESS])
         return k8s.batch.v1.Job(
             f"{self._name}-preload",
-            metadata=jobs.job_metadata("model-preload", namespace, PRELOAD_DEADLINE_SECONDS),
+            metadata=jobs.job_metadata(
+                self._k8s("model-preload"), namespace, PRELOAD_DEADLINE_SECONDS, "model-preload"
+            ),
             spec=jobs.job_spec(
                 "model-preload",
                 PRELOAD_DEADLINE_SECONDS,
                 annotations,
-                service_account=SERVICE_ACCOUNT,
+                service_account=self._k8s(SERVICE_ACCOUNT),
                 init_containers=[
                     jobs.container(
                         "list",
@@ -258,11 +273,15 @@ class ModelLoader(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(depends_on=waits).merge(self._child),
         )
 
+    def _k8s(self, base: str) -> str:
+        """The Kubernetes name of this loader's object (`base`, or `base-<instance>`)."""
+        return base + self._suffix
+
     def _network_policy(self, component: str, egress: list[dict[str, Any]]) -> None:
         """Default deny for the component's pods, with only `egress` open."""
         k8s.networking.v1.NetworkPolicy(
             f"{self._name}-{component}-netpol",
-            metadata={"name": component, "namespace": self._namespace, "labels": labels(component)},
+            metadata={"name": self._k8s(component), "namespace": self._namespace, "labels": labels(component)},
             spec=network_policy_spec(labels(component), egress=egress),
             opts=self._child,
         )
@@ -283,7 +302,7 @@ class ModelLoader(pulumi.ComponentResource):
             policy=json.dumps(iam.model_source_read_policy(partition, bucket, prefix)),
             cluster_name=source["cluster_name"],
             namespace=namespace,
-            service_account=SERVICE_ACCOUNT,
+            service_account=self._k8s(SERVICE_ACCOUNT),
             tags=component_tags(tags, "ModelLoader"),
             opts=self._child,
         )
