@@ -25,7 +25,8 @@ MISTRAL = {
     "tensorParallelSize": 2,
     "maxModelLen": 8192,
     "maxNumSeqs": 4,
-    "replicas": 1,
+    # As the dev stack serves it: KEDA between 1 and 2 replicas.
+    "autoscaling": {"minReplicas": 1, "maxReplicas": 2},
 }
 # A second model whose served name is not a DNS label ('.'): its resources get a hashed suffix.
 QWEN = {
@@ -41,7 +42,8 @@ QWEN = {
 TWO_MODELS: dict[str, Any] = {
     "inferentia-chat:model": None,
     MODELS: [MISTRAL, QWEN],
-    POOL: {"instanceTypes": ["inf2.xlarge", "inf2.8xlarge"], "maxNeuronDevices": 6},
+    # Mistral at its peak (2 + 1 rolling + 1 compile) and Qwen (1 + 1 + 1).
+    POOL: {"instanceTypes": ["inf2.xlarge", "inf2.8xlarge"], "maxNeuronDevices": 7},
 }
 QWEN_SUFFIX = model_suffix("qwen2.5-7b-instruct")
 CLIENT_SECRET = "s3cr3t-oidc-client-value-never-rendered"

@@ -185,7 +185,7 @@ def test_model_and_models_together_are_refused():
 
 
 def test_duplicate_served_names_are_refused_naming_both_entries():
-    raw = {"models": [MISTRAL, {**QWEN, "servedName": "mistral-7b-instruct"}], "inferencePool": {"maxNeuronDevices": 6}}
+    raw = {"models": [MISTRAL, {**QWEN, "servedName": "mistral-7b-instruct"}], "inferencePool": {"maxNeuronDevices": 7}}
     (problem,) = problems_of(raw)
     assert problem.startswith("inferentia-chat:models[1].servedName = 'mistral-7b-instruct': must be unique")
     assert "inferentia-chat:models[0]" in problem
@@ -193,8 +193,8 @@ def test_duplicate_served_names_are_refused_naming_both_entries():
 
 def test_devices_over_budget_for_all_models_are_refused():
     (problem,) = problems_of({"models": [MISTRAL, QWEN], "inferencePool": {"maxNeuronDevices": 4}})
-    assert problem.startswith("inferentia-chat:inferencePool.maxNeuronDevices = 4: must be at least 6")
-    assert "models[0].replicas" in problem and "models[1].replicas" in problem
+    assert problem.startswith("inferentia-chat:inferencePool.maxNeuronDevices = 4: must be at least 7")
+    assert "models[0].autoscaling.maxReplicas" in problem and "models[1].replicas" in problem
 
 
 def test_every_entry_is_checked_like_model_with_its_own_key():
@@ -256,7 +256,8 @@ def test_a_serving_standby_builds_every_model_idle(tmp_path: Path, two: Plan):
         **SERVING_STANDBY,
         "inferentia-chat:model": None,
         MODELS: [
-            {k: v for k, v in m.items() if k != "replicas"} | {"revision": m.get("revision", versions.MODEL_REVISION)}
+            {k: v for k, v in m.items() if k not in ("replicas", "autoscaling")}
+            | {"revision": m.get("revision", versions.MODEL_REVISION)}
             for m in (MISTRAL, QWEN)
         ],
     }

@@ -236,20 +236,7 @@ class OpenWebUI(pulumi.ComponentResource):
         ns_name = args.get("namespace", APP)
         admin_email = args.get("admin_email", "admin@localhost")
         url = public_url(exposure, args.get("hostname"))
-        ns = k8s.core.v1.Namespace(
-            f"{name}-namespace",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=ns_name,
-                labels={**labels("namespace"), **RESTRICTED_NAMESPACE_LABELS, **args.get("namespace_labels", {})},
-            ),
-            opts=child,
-        )
-        default_deny(
-            f"{name}-default-deny",
-            ns_name,
-            labels("network-policy"),
-            pulumi.ResourceOptions(parent=self, depends_on=[*waits, ns]),
-        )
+        ns = self._namespace(name, args, ns_name, child, waits)
         in_ns = pulumi.ResourceOptions(parent=self, depends_on=[*waits, ns])
         secret, key_secrets, admin_password = self._secrets(name, args, ns_name, child, in_ns)
         sign_in = [oidc_secret(f"{name}-oidc", meta(ns_name, OIDC_SECRET, "secrets"), oidc, in_ns)] if oidc else []
@@ -263,24 +250,7 @@ class OpenWebUI(pulumi.ComponentResource):
                 parent=self, depends_on=[*waits, ns, secret, *(k for _, k in key_secrets), *sign_in, pvc, account]
             ),
         )
-        service = k8s.core.v1.Service(
-            f"{name}-service",
-            metadata=meta(ns_name, APP),
-            spec={
-                "type": "ClusterIP",
-                "selector": SELECTOR,
-                "ports": [{"name": "http", "port": PORT, "targetPort": "http", "protocol": "TCP"}],
-            },
-            opts=in_ns,
-        )
-        # A single Recreate replica cannot stay up through a drain anyway; maxUnavailable 1 states that
-        # and never blocks node maintenance (a budget of zero disruptions would block it forever).
-        k8s.policy.v1.PodDisruptionBudget(
-            f"{name}-pdb",
-            metadata=meta(ns_name, APP),
-            spec={"maxUnavailable": 1, "selector": {"matchLabels": SELECTOR}},
-            opts=in_ns,
-        )
+        service = self._service_and_budget(name, ns_name, in_ns)
 
         self._network(name, args, ns_name, exposure, in_ns, oidc is not None)
         if alb:
@@ -307,6 +277,48 @@ class OpenWebUI(pulumi.ComponentResource):
         self.admin_password = pulumi.Output.secret(admin_password.result)
         self.auth = pulumi.Output.from_input("oidc" if oidc else "local")
         register_declared_outputs(self)
+
+    def _namespace(
+        self, name: str, args: OpenWebUIArgs, ns_name: str, child: pulumi.ResourceOptions, waits: list[pulumi.Resource]
+    ) -> k8s.core.v1.Namespace:
+        """The UI's namespace (Pod Security `restricted`) and its default-deny policy."""
+        ns = k8s.core.v1.Namespace(
+            f"{name}-namespace",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=ns_name,
+                labels={**labels("namespace"), **RESTRICTED_NAMESPACE_LABELS, **args.get("namespace_labels", {})},
+            ),
+            opts=child,
+        )
+        default_deny(
+            f"{name}-default-deny",
+            ns_name,
+            labels("network-policy"),
+            pulumi.ResourceOptions(parent=self, depends_on=[*waits, ns]),
+        )
+        return ns
+
+    def _service_and_budget(self, name: str, ns_name: str, in_ns: pulumi.ResourceOptions) -> k8s.core.v1.Service:
+        """The ClusterIP Service and the PodDisruptionBudget of the UI pod."""
+        service = k8s.core.v1.Service(
+            f"{name}-service",
+            metadata=meta(ns_name, APP),
+            spec={
+                "type": "ClusterIP",
+                "selector": SELECTOR,
+                "ports": [{"name": "http", "port": PORT, "targetPort": "http", "protocol": "TCP"}],
+            },
+            opts=in_ns,
+        )
+        # A single Recreate replica cannot stay up through a drain anyway; maxUnavailable 1 states that
+        # and never blocks node maintenance (a budget of zero disruptions would block it forever).
+        k8s.policy.v1.PodDisruptionBudget(
+            f"{name}-pdb",
+            metadata=meta(ns_name, APP),
+            spec={"maxUnavailable": 1, "selector": {"matchLabels": SELECTOR}},
+            opts=in_ns,
+        )
+        return service
 
     def _secrets(
         self,

@@ -71,6 +71,7 @@ def settings(
         "BYPASS_MODEL_ACCESS_CONTROL": "True",
         "ENABLE_OLLAMA_API": "False",
         "ENABLE_DIRECT_CONNECTIONS": "False",
+        "AIOHTTP_CLIENT_TIMEOUT_MODEL_LIST": "5",  # the page loads while no replica answers the model list
         # Nothing is downloaded or phoned home.
         "OFFLINE_MODE": "True",
         "HF_HUB_OFFLINE": "1",

@@ -39,6 +39,7 @@ def job_spec(
     volumes: list[dict[str, Any]],
     fail_fast_container: str,
     init_containers: list[dict[str, Any]] | None = None,
+    instance: str | None = None,
 ) -> dict[str, Any]:
     """A Job spec: pods on system nodes only (never an Inferentia node: those are tainted and not selected
     here), as the workload user, failing the Job at once on the script's permanent exit code."""
@@ -73,7 +74,7 @@ def job_spec(
             ]
         },
         "template": {
-            "metadata": {"labels": labels(component), "annotations": dict(template_annotations)},
+            "metadata": {"labels": labels(component, instance), "annotations": dict(template_annotations)},
             "spec": pod,
         },
     }

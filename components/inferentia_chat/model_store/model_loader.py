@@ -27,7 +27,7 @@ from ..kube import DNS_EGRESS, POD_IDENTITY_EGRESS, https_egress, network_policy
 from ..options import outer_dependencies
 from ..tags import component_tags
 from . import jobs, model_files
-from .labels import labels
+from .labels import labels, pod_selector
 from .lustre_model_store import TYPE as STORE_TYPE
 
 TYPE = "inferentia-chat:index:ModelLoader"
@@ -108,7 +108,8 @@ class ModelLoader(pulumi.ComponentResource):
         self._name = name
         self._child = pulumi.ResourceOptions(parent=self).merge(formerly_under(name, STORE_TYPE, opts))
         self._namespace = namespace = args["namespace"]
-        self._suffix = f"-{args['instance']}" if args.get("instance") else ""
+        self._instance = args.get("instance") or None
+        self._suffix = f"-{self._instance}" if self._instance else ""
         self._loader_image = args.get("loader_image", versions.MODEL_LOADER_IMAGE)
         self._lustre_client_image = args.get("lustre_client_image", versions.LUSTRE_CLIENT_IMAGE)
         files = {f: SCRIPT_SOURCE.with_name(f).read_text() for f in SCRIPT_FILES}
@@ -215,6 +216,7 @@ class ModelLoader(pulumi.ComponentResource):
                 containers=[fetch],
                 volumes=[*volumes, {"name": "deps", "emptyDir": {"sizeLimit": "512Mi"}}],
                 fail_fast_container="fetch",
+                instance=self._instance,
             ),
             opts=pulumi.ResourceOptions(depends_on=deps).merge(self._child),
         )
@@ -269,6 +271,7 @@ class ModelLoader(pulumi.ComponentResource):
                 ],
                 volumes=[*volumes, {"name": "work", "emptyDir": {"sizeLimit": "16Mi"}}],
                 fail_fast_container="verify",
+                instance=self._instance,
             ),
             opts=pulumi.ResourceOptions(depends_on=waits).merge(self._child),
         )
@@ -282,7 +285,10 @@ class ModelLoader(pulumi.ComponentResource):
         k8s.networking.v1.NetworkPolicy(
             f"{self._name}-{component}-netpol",
             metadata={"name": self._k8s(component), "namespace": self._namespace, "labels": labels(component)},
-            spec=network_policy_spec(labels(component), egress=egress),
+            spec={
+                **network_policy_spec(labels(component), egress=egress),
+                "podSelector": pod_selector(component, self._instance),
+            },
             opts=self._child,
         )
 
