@@ -8,6 +8,7 @@ receiver (with SigV4) and the no-receiver variant parse with 0.25; the webhook r
 
 from __future__ import annotations
 
+import copy
 import shutil
 import subprocess
 from pathlib import Path
@@ -51,6 +52,6 @@ def test_the_routing_without_a_receiver_parses_too(tmp_path: Path):
 
 
 def test_a_broken_route_is_refused(dev: Plan, tmp_path: Path):
-    config = rendered(dev)
+    config = copy.deepcopy(rendered(dev))  # the dev plan is shared by the whole session: never edit it
     config["route"]["receiver"] = "nobody"
     assert check(config, tmp_path).returncode != 0
