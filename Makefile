@@ -41,7 +41,7 @@ render: $(STAMP)
 ## Lint, format check, the whole test suite, the pip-install check and the real-application tier.
 test: lint package-check unit-test webui-test
 
-unit-test: $(STAMP) $(TOOLS_STAMP)
+unit-test: $(STAMP) $(TOOLS_STAMP) $(BROWSER_STAMP)
 	$(PY) -m pytest -n 2
 
 ## pip install of this repository into a clean venv, then import of every public component.
