@@ -99,7 +99,7 @@ def node_class_spec(
     Bottlerocket nodes without the cache."""
     spec = {
         # Family and dated alias (versions.INFERENCE_AMI_ALIAS says why this AMI): Karpenter picks
-        # the Neuron variant for inf2, with the Neuron driver and the Lustre client.
+        # the Neuron variant for inf2, with the Neuron driver; its kernel has the Lustre modules.
         "amiFamily": "AL2023",
         "amiSelectorTerms": [{"alias": versions.INFERENCE_AMI_ALIAS}],
         "role": role,

@@ -21,7 +21,8 @@ KUBERNETES_VERSION = "1.36"
 #  - coredns v1.14.3-eksbuild.3: pinned with EKS 1.36 in public infrastructure code.
 #  - eks-pod-identity-agent v1.3.10-eksbuild.3: pinned with EKS 1.36 in public infrastructure code.
 #  - aws-ebs-csi-driver v1.63.1-eksbuild.1: pinned with EKS 1.36 in public infrastructure code.
-#  - aws-fsx-csi-driver v1.9.0-eksbuild.1: driver release v1.9.0 (2026-04); Lustre 2.15 client support.
+#  - aws-fsx-csi-driver v1.9.0-eksbuild.1: driver release v1.9.0 (2026-04); Lustre 2.15 client support
+#    (its node image is AL2023-based since v1.5.0, with the user-space client matching AL2023's kernel modules).
 # The four from public code (not an AWS table) are the ones to re-check with describe-addon-versions: no
 # newer `-eksbuild` build of them could be verified in a public source on 2026-12-02 (the eksbuild suffix
 # is only published by the EKS API). The FSx driver is still the newest upstream release (kubernetes-sigs/
@@ -71,7 +72,8 @@ KARPENTER_CRD_CHART = "oci://public.ecr.aws/karpenter/karpenter-crd"
 # exact release, and a missing one means no node ever launches. Why AL2023: Karpenter's al2023 family
 # resolves the Neuron variant of the AMI for instance types with Neuron accelerators
 # (pkg/providers/amifamily/al2023.go: x86_64 variants standard, nvidia, neuron), and that variant ships
-# the Neuron driver (aws-neuronx-dkms) and the Lustre client the FSx CSI driver mounts with.
+# the Neuron driver (aws-neuronx-dkms). The Lustre kernel modules the FSx CSI driver mounts with come with
+# the AL2023 kernel of every variant (docs/design-notes.md, "The Lustre client on the nodes"): no host install.
 INFERENCE_AMI_ALIAS = "al2023@v20260714"
 
 # The Neuron device plugin (and node problem detector) from the official Neuron Helm chart
