@@ -37,6 +37,7 @@ $(BROWSER_STAMP): $(STAMP) requirements-browser.txt
 ## Render every stack offline into build/<stack>/ (what `pulumi up` would create).
 render: $(STAMP)
 	$(PY) -m offline render
+	$(PY) -m offline stacks-table --write
 
 ## Lint, format check, the whole test suite, the pip-install check and the real-application tier.
 test: lint package-check unit-test webui-test

@@ -341,7 +341,20 @@ def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
         "--set", action="append", default=[], metavar="KEY=VALUE", help="e.g. modelStore.storageCapacityGiB=2400"
     )
     d.add_argument("--out", default=str(root / "build"), help="output folder (default: build)")
+    t = sub.add_parser("stacks-table", help="the README's table of every stack's budget and cost (render first)")
+    t.add_argument("--out", default=str(root / "build"), help="render output folder (default: build)")
+    t.add_argument("--write", action="store_true", help="replace the table in README.md instead of printing it")
     args = parser.parse_args(argv)
+    if args.command == "stacks-table":
+        from . import stacks_table
+
+        text = stacks_table.table(Path(args.out), list_stacks(root))
+        if not args.write:
+            print(text)
+            return 0
+        readme = root / "README.md"
+        readme.write_text(stacks_table.replace_table(readme.read_text(), text))
+        return 0
     if args.command == "phases":
         from .phases import main_phases
 

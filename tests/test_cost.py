@@ -8,7 +8,7 @@ import yaml
 from conftest import plan_for
 
 from inferentia_chat import hardware
-from offline import cost
+from offline import cost, stacks_table
 from offline.render import list_stacks, stack_config
 from offline.render import main as render_main
 
@@ -16,10 +16,36 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
-def bills(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
+def rendered_stacks(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every shipped stack rendered as `make render` does."""
     out = tmp_path_factory.mktemp("build")
     assert render_main(["render", "--out", str(out)]) == 0
-    return {s: json.loads((out / s / "cost.json").read_text()) for s in list_stacks()}
+    return out
+
+
+@pytest.fixture(scope="module")
+def bills(rendered_stacks: Path) -> dict[str, dict]:
+    return {s: json.loads((rendered_stacks / s / "cost.json").read_text()) for s in list_stacks()}
+
+
+def test_the_readme_table_is_what_the_program_renders(rendered_stacks: Path):
+    """The README's stacks table (budget and cost of every shipped stack) is the current render's: a change
+    that moves a figure must come with `make render` (which rewrites it)."""
+    readme = (ROOT / "README.md").read_text()
+    expected = stacks_table.table(rendered_stacks, list_stacks())
+    assert stacks_table.current_table(readme) == expected, "README stacks table is stale: run make render"
+    assert [line.split("|")[1].strip() for line in expected.splitlines()[2:]] == list_stacks()
+
+
+def test_the_stacks_table_marks_a_missed_target(rendered_stacks: Path):
+    budget = json.loads((rendered_stacks / "dev" / "budget.json").read_text())
+    bill = json.loads((rendered_stacks / "dev" / "cost.json").read_text())
+    budget["replica"]["newNode"].update(totalSeconds=400.0, meetsTarget=False)
+    budget["deploy"].update(criticalPathSeconds=3000.0, meetsTarget=False)
+    row = stacks_table.row("dev", budget, bill)
+    assert "/ 400 s (misses)" in row and "| 50 min (misses)" in row
+    with pytest.raises(ValueError, match="markers"):
+        stacks_table.replace_table("no table here", "x")
 
 
 def test_every_shipped_stack_has_a_cost_json_whose_arithmetic_adds_up(bills: dict[str, dict]):
