@@ -130,15 +130,16 @@ def replica_budget(cfg: StackConfig, loading_pods: int = 1, measured: dict[str, 
         common, new_items = _with_measured(common, measured), _with_measured(new_items, measured)
     warm = _phases(common, TARGET_WARM_NODE_S)
     new = _phases(new_items, TARGET_NEW_NODE_S)
+    image, rate = _measured_image(measured) or (IMAGE_GB, pull_rate(cfg))
     return {
         "warmNode": warm,
         "newNode": new,
         "inputs": {
             "weightsGB": asdict(weights_gb),
             "fsxThroughputPerTiB": asdict(per_tib),
-            "imageGB": asdict(IMAGE_GB),
-            "imagePullMBps": asdict(pull_rate(cfg)),
-            "imageBreakEvenGB": asdict(even) if (even := pull_break_even_gb(cfg, new)) else None,
+            "imageGB": asdict(image),
+            "imagePullMBps": asdict(rate),
+            "imageBreakEvenGB": asdict(even) if (even := pull_break_even_gb(cfg, new, rate)) else None,
         },
     }
 
@@ -182,7 +183,18 @@ def image_pull(cfg: StackConfig) -> Figure:
     )
 
 
-def pull_break_even_gb(cfg: StackConfig, new: dict[str, Any]) -> Figure | None:
+def _measured_image(measured: dict[str, Any] | None) -> tuple[Figure, Figure] | None:
+    """The image size and pull rate a deployment measured (the kubelet's `Pulled` event), if it did."""
+    if not measured or not measured.get("imageGB") or not measured.get("imagePullMBps"):
+        return None
+    source = f"{MEASURED_SOURCE}, pod {measured.get('fromPod')}"
+    return (
+        Figure(float(measured["imageGB"]), "measured", source),
+        Figure(float(measured["imagePullMBps"]), "measured", source),
+    )
+
+
+def pull_break_even_gb(cfg: StackConfig, new: dict[str, Any], rate: Figure | None = None) -> Figure | None:
     """The largest image (packed, as the kubelet reports it) that keeps a new node's replica within its target,
     at the configured pull rate with every other phase as budgeted: the margin the pull mechanism buys. None with
     the image cache (the image is on the restored data volume: nothing is pulled)."""
@@ -190,7 +202,7 @@ def pull_break_even_gb(cfg: StackConfig, new: dict[str, Any]) -> Figure | None:
         return None
     pull = next(p["seconds"] for p in new["phases"] if p["phase"] == "image pull")
     spare = new["targetSeconds"] - (new["totalSeconds"] - pull)
-    rate = pull_rate(cfg)
+    rate = rate or pull_rate(cfg)
     return Figure(
         round(max(spare, 0) * rate.value / 1000, 2),
         "computed",
@@ -532,11 +544,12 @@ def budget(result: RunResult, cfg: StackConfig, measured: dict[str, Any] | None 
 
 
 def _break_even_line(inputs: dict[str, Any]) -> str:
-    even, image = inputs.get("imageBreakEvenGB"), inputs["imageGB"]["value"]
+    even, image = inputs.get("imageBreakEvenGB"), inputs["imageGB"]
     if even is None:
         return "    image: on the restored data volume (image cache), not pulled"
+    kind = "measured" if image["kind"] == "measured" else "published for the DLC line"
     return (
-        f"    image: {image} GB packed (published for the DLC line); the new-node target holds up to "
+        f"    image: {image['value']} GB packed ({kind}); the new-node target holds up to "
         f"{even['value']:.1f} GB at {inputs['imagePullMBps']['value']} MB/s"
     )
 
