@@ -49,7 +49,21 @@ NODE_LAUNCH = Figure(
     "Karpenter NodeClaim to Ready on AL2023: EC2 launch and boot, nodeadm join, Neuron device plugin "
     "advertising aws.amazon.com/neuron",
 )
-IMAGE_GB = Figure(17.5, "published", "Neuron vLLM DLC is 15-20 GB (AWS Neuron DLC docs; KNOWLEDGE.md)")
+# The image's size as the kubelet reports it ("Image size" of its `Pulled` event: containerd's packed layers),
+# the unit the pull rates below count in. The "15-20 GB" often quoted for the Neuron vLLM DLC is the unpacked
+# size (`docker images`), which the rates do not apply to. The pinned tag's own packed size is not published;
+# the nearest published one is of the same repository, two releases earlier (vLLM 0.9.1, Neuron SDK 2.25):
+# "Image size: 8454539505 bytes" in the kubelet events of two public write-ups of AWS's "Scaling LLM Inference
+# with vLLM and AWS Trainium" EKS workshop (2026-09-11). `pull_break_even_gb` says how much larger the pinned
+# image may be before the new-node target misses; `python -m offline phases` measures the real one.
+_DLC_LINE_IMAGE_BYTES = 8_454_539_505
+IMAGE_GB = Figure(
+    round(_DLC_LINE_IMAGE_BYTES / 1e9, 2),
+    "published",
+    "kubelet 'Image size: 8454539505 bytes' (packed) of public.ecr.aws/neuron/pytorch-inference-vllm-neuronx:"
+    "0.9.1-neuronx-py310-sdk2.25.0-ubuntu22.04, the same DLC repository as the pinned tag (AWS 'Scaling LLM "
+    "Inference with vLLM and AWS Trainium' EKS workshop write-ups, 2026-09-11); the pinned tag's size is unpublished",
+)
 # Pull rates from ONE published measurement, same image, same node class, with and without SOCI: the vLLM DLC
 # (10,778,400,361 bytes as the kubelet reports it) on AL2023 nodes with a gp3 root at 600 MiB/s
 # (aws-samples/karpenter-blueprints, blueprints/soci-snapshotter/README.md, "Results"; 2025).
@@ -116,14 +130,16 @@ def replica_budget(cfg: StackConfig, loading_pods: int = 1, measured: dict[str, 
         common, new_items = _with_measured(common, measured), _with_measured(new_items, measured)
     warm = _phases(common, TARGET_WARM_NODE_S)
     new = _phases(new_items, TARGET_NEW_NODE_S)
+    image, rate = _measured_image(measured) or (IMAGE_GB, pull_rate(cfg))
     return {
         "warmNode": warm,
         "newNode": new,
         "inputs": {
             "weightsGB": asdict(weights_gb),
             "fsxThroughputPerTiB": asdict(per_tib),
-            "imageGB": asdict(IMAGE_GB),
-            "imagePullMBps": asdict(pull_rate(cfg)),
+            "imageGB": asdict(image),
+            "imagePullMBps": asdict(rate),
+            "imageBreakEvenGB": asdict(even) if (even := pull_break_even_gb(cfg, new, rate)) else None,
         },
     }
 
@@ -164,6 +180,34 @@ def image_pull(cfg: StackConfig) -> Figure:
         "computed",
         f"{IMAGE_GB.value} GB at {rate.value} MB/s ({mechanism}, inferencePool.imagePull); "
         "inferencePool.imageCache removes most of it",
+    )
+
+
+def _measured_image(measured: dict[str, Any] | None) -> tuple[Figure, Figure] | None:
+    """The image size and pull rate a deployment measured (the kubelet's `Pulled` event), if it did."""
+    if not measured or not measured.get("imageGB") or not measured.get("imagePullMBps"):
+        return None
+    source = f"{MEASURED_SOURCE}, pod {measured.get('fromPod')}"
+    return (
+        Figure(float(measured["imageGB"]), "measured", source),
+        Figure(float(measured["imagePullMBps"]), "measured", source),
+    )
+
+
+def pull_break_even_gb(cfg: StackConfig, new: dict[str, Any], rate: Figure | None = None) -> Figure | None:
+    """The largest image (packed, as the kubelet reports it) that keeps a new node's replica within its target,
+    at the configured pull rate with every other phase as budgeted: the margin the pull mechanism buys. None with
+    the image cache (the image is on the restored data volume: nothing is pulled)."""
+    if cfg.inference_pool.image_cache_snapshot_id is not None:
+        return None
+    pull = next(p["seconds"] for p in new["phases"] if p["phase"] == "image pull")
+    spare = new["targetSeconds"] - (new["totalSeconds"] - pull)
+    rate = rate or pull_rate(cfg)
+    return Figure(
+        round(max(spare, 0) * rate.value / 1000, 2),
+        "computed",
+        f"({new['targetSeconds']} s target - {new['totalSeconds'] - pull:.1f} s of the other phases) "
+        f"x {rate.value} MB/s",
     )
 
 
@@ -499,6 +543,17 @@ def budget(result: RunResult, cfg: StackConfig, measured: dict[str, Any] | None 
     }
 
 
+def _break_even_line(inputs: dict[str, Any]) -> str:
+    even, image = inputs.get("imageBreakEvenGB"), inputs["imageGB"]
+    if even is None:
+        return "    image: on the restored data volume (image cache), not pulled"
+    kind = "measured" if image["kind"] == "measured" else "published for the DLC line"
+    return (
+        f"    image: {image['value']} GB packed ({kind}); the new-node target holds up to "
+        f"{even['value']:.1f} GB at {inputs['imagePullMBps']['value']} MB/s"
+    )
+
+
 def summary(b: dict[str, Any]) -> str:
     """Lines for the render's stdout."""
 
@@ -519,6 +574,7 @@ def summary(b: dict[str, Any]) -> str:
         line("new replica, warm node", b["replica"]["warmNode"]),
         line("new replica, new node ", b["replica"]["newNode"]),
         "    by pull mechanism: " + ", ".join(f"{k} {v:.0f} s" for k, v in b["newNodeByPullMechanism"].items()),
+        _break_even_line(b["replica"]["inputs"]),
         deploy("pulumi up, first deploy", d),
         deploy("pulumi up, cached artifacts", b["deployWithCachedArtifacts"]),
     ]

@@ -240,7 +240,8 @@ def _account_lines(
         logs = "CloudWatch Logs ingestion (control-plane logs, flow logs)"
         _usage(usage, prices, logs, "cloudwatch_logs_ingest_gb", "GB")
     if types["aws:amp/workspace:Workspace"]:
-        _usage(usage, prices, "Amazon Managed Service for Prometheus (samples)", "amp_samples", "samples")
+        amp = "Amazon Managed Service for Prometheus (samples ingested)"
+        _usage(usage, prices, amp, "amp_ingested_10m_samples", "10 million samples")
     return lines
 
 

@@ -47,10 +47,19 @@ def test_weight_read_is_model_size_over_the_pods_share_of_fsx_throughput(dev_bud
     assert {p["phase"]: p for p in fleet["warmNode"]["phases"]}["weight read"]["seconds"] == pytest.approx(99, abs=1)
 
 
-def test_dev_meets_the_warm_node_target_and_misses_the_new_node_target_on_the_image_pull(dev_budget: dict):
+def test_dev_meets_both_replica_targets_with_the_image_size_the_kubelet_reports(dev_budget: dict):
     assert dev_budget["replica"]["warmNode"]["meetsTarget"] is True
     new = dev_budget["replica"]["newNode"]
-    assert new["meetsTarget"] is False and new["slowestPhase"] == "image pull"
+    assert new["meetsTarget"] is True and new["slowestPhase"] == "node launch"
+    inputs = dev_budget["replica"]["inputs"]
+    # The pull counts packed bytes, as the measured rate does: 8,454,539,505 bytes of the DLC line (kubelet).
+    assert inputs["imageGB"]["kind"] == "published" and inputs["imageGB"]["value"] == 8.45
+    assert "Image size: 8454539505 bytes" in inputs["imageGB"]["source"]
+    # How much larger the pinned image may be: the target holds up to (300 s - the other phases) x the rate.
+    others = new["totalSeconds"] - {p["phase"]: p["seconds"] for p in new["phases"]}["image pull"]
+    even = inputs["imageBreakEvenGB"]
+    assert even["kind"] == "computed" and even["value"] == pytest.approx((300 - others) * 180.2 / 1000, abs=0.01)
+    assert even["value"] > 2 * inputs["imageGB"]["value"]
 
 
 def test_the_image_cache_removes_the_pull_and_meets_the_new_node_target():
@@ -129,19 +138,24 @@ def test_render_prints_the_throughput_warning(capsys: pytest.CaptureFixture[str]
     assert "warning: inferentia-chat:modelStore.throughputPerTiB" in capsys.readouterr().out
 
 
-def test_soci_parallel_pull_is_the_pull_figure_and_removing_it_slows_the_new_node():
+def test_soci_parallel_pull_is_the_pull_figure_and_removing_it_halves_the_image_margin():
     soci = budget.replica_budget(stack_config(plan_for().result))
     pull = {p["phase"]: p for p in soci["newNode"]["phases"]}["image pull"]
-    # 17.5 GB at the published SOCI rate: 10,778,400,361 bytes in 59.813 s (karpenter-blueprints, AL2023).
+    # 8.45 GB at the published SOCI rate: 10,778,400,361 bytes in 59.813 s (karpenter-blueprints, AL2023).
     assert budget.SOCI_PULL_MB_S.kind == "published" and budget.SOCI_PULL_MB_S.value == pytest.approx(180.2, abs=0.1)
-    assert pull["seconds"] == pytest.approx(17.5e3 / 180.2, abs=0.1) and "SOCI" in pull["source"]
+    assert pull["seconds"] == pytest.approx(8.45e3 / 180.2, abs=0.1) and "SOCI" in pull["source"]
     plain = plan_for(
         **{POOL: {"instanceTypes": ["inf2.xlarge", "inf2.8xlarge"], "maxNeuronDevices": 4, "imagePull": "containerd"}}
     )
     slow = budget.replica_budget(stack_config(plain.result))
     slow_pull = {p["phase"]: p for p in slow["newNode"]["phases"]}["image pull"]
-    assert slow_pull["seconds"] == pytest.approx(17.5e3 / budget.CONTAINERD_PULL_MB_S.value, abs=0.1)
-    assert slow["newNode"]["totalSeconds"] - soci["newNode"]["totalSeconds"] > 80
+    assert slow_pull["seconds"] == pytest.approx(8.45e3 / budget.CONTAINERD_PULL_MB_S.value, abs=0.1)
+    assert slow["newNode"]["totalSeconds"] - soci["newNode"]["totalSeconds"] > 40
+    # Without SOCI the target holds only if the pinned image is at most ~8% larger than the published one of
+    # its line; with SOCI, up to twice as large: the mechanism is the budget's margin against the image.
+    image = budget.IMAGE_GB.value
+    assert slow["inputs"]["imageBreakEvenGB"]["value"] < 1.1 * image
+    assert soci["inputs"]["imageBreakEvenGB"]["value"] > 2 * image
     # The mechanism is in the node class: FastImagePull on, or no userData at all.
     (node_class,) = plan_for().k8s("EC2NodeClass", "inferentia")
     assert "FastImagePull: true" in node_class["spec"]["userData"]

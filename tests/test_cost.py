@@ -106,9 +106,11 @@ def test_the_dr_stack_prices_each_resource_in_its_own_region_and_lists_what_has_
     assert lines["S3 storage: model and artifacts (us-west-2)"]["quantityIdle"] == 29.0  # the replica
     transfer = lines["cross-region replication transfer"]
     assert transfer["per"] == "once" and transfer["unitPrice"] == 0.02  # billed in the source region
-    # The RTC fee has no confirmed price: listed, left out of the one-time total.
-    assert [u.split(":")[0] for u in bill["unpriced"]] == ["S3 Replication Time Control"]
-    assert bill["oneTime"]["USD"] == transfer["idleUSD"]
+    # The RTC fee (billed in the source region too) is part of the one-time total.
+    rtc = lines["S3 Replication Time Control"]
+    assert rtc["per"] == "once" and rtc["unitPrice"] == 0.015 and rtc["quantityIdle"] == transfer["quantityIdle"]
+    assert bill["unpriced"] == []
+    assert bill["oneTime"]["USD"] == pytest.approx(transfer["idleUSD"] + rtc["idleUSD"], abs=0.01)
 
 
 def test_idle_and_busy_follow_replicas_and_the_device_ceiling():
@@ -174,3 +176,24 @@ def test_a_serving_standby_costs_its_platform_but_no_inference_node_while_idle(d
     assert not any(k.startswith("Neuron compilation") for k in items)  # no compile Job without serving pods
     # us-west-2 has few confirmed prices: the estimate says what it could not price instead of guessing.
     assert bill["monthly"]["complete"] is False and "EKS control plane: no price" in " ".join(bill["unpriced"])
+
+
+def test_a_managed_prometheus_workspace_lists_its_ingestion_price_as_usage(dev):
+    monitoring = {"retention": "7d", "storageGiB": 20, "managedPrometheus": True}  # dev's, plus the workspace
+    plan = plan_for(**{"inferentia-chat:monitoring": monitoring})
+    usage = {u["item"]: u for u in cost.cost(plan.result, stack_config(plan.result))["usageDependent"]}
+    amp = usage["Amazon Managed Service for Prometheus (samples ingested)"]
+    assert (
+        amp["unit"] == "10 million samples" and amp["unitPrice"] == 0.90 and "prometheus/pricing" in amp["priceSource"]
+    )
+    without = {u["item"] for u in cost.cost(dev.result, stack_config(dev.result))["usageDependent"]}
+    assert "Amazon Managed Service for Prometheus (samples ingested)" not in without
+
+
+def test_an_exposed_web_ui_prices_its_load_balancer_hours(dev_alb, dev):
+    bill = cost.cost(dev_alb.result, stack_config(dev_alb.result))
+    alb = next(x for x in bill["lines"] if x["item"] == "Application Load Balancer")
+    assert alb["unitPrice"] == 0.0225 and alb["idleUSD"] == round(730 * 0.0225, 2) and bill["monthly"]["complete"]
+    assert not any(
+        x["item"] == "Application Load Balancer" for x in cost.cost(dev.result, stack_config(dev.result))["lines"]
+    )

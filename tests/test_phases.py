@@ -169,6 +169,13 @@ def test_the_measured_json_replaces_the_estimates_in_the_render(snap: phases.Sna
     assert list(new) == ["node launch", "image pull", "pod start", "load to ready"]
     assert all(p["kind"] == "measured" for p in new.values())
     assert report["replica"]["newNode"]["totalSeconds"] == pytest.approx(88 + 95.804 + 10.2 + 98, abs=0.1)
+    # The measured image replaces the published one, and the break-even follows the measured rate.
+    inputs = report["replica"]["inputs"]
+    assert inputs["imageGB"]["kind"] == "measured" and inputs["imageGB"]["value"] == 17.25
+    rate = inputs["imagePullMBps"]
+    assert rate["kind"] == "measured" and rate["value"] == pytest.approx(17.25e3 / 95.804, abs=0.1)
+    others = 88 + 10.2 + 98
+    assert inputs["imageBreakEvenGB"]["value"] == pytest.approx((300 - others) * rate["value"] / 1000, abs=0.02)
     assert report["deploy"]["creationTimes"]["model-load Job"]["value"] == 388.0
     assert report["deploy"]["creationTimes"]["Neuron compilation"] == {
         "value": 1403.0,
