@@ -71,7 +71,12 @@ def compile_host_policy(a: CompileHostAccess) -> Policy:
     bucket = a.bucket_arn
     s3 = f"s3.{a.region}.amazonaws.com"
     statements: list[dict[str, Any]] = [
-        {"Sid": "ReadItsBootstrapFiles", "Effect": "Allow", "Action": "s3:GetObject", "Resource": a.bootstrap_objects_arn},
+        {
+            "Sid": "ReadItsBootstrapFiles",
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": a.bootstrap_objects_arn,
+        },
         {
             # A HEAD of a missing key answers 404 (not 403) only with list access to its prefix.
             "Sid": "ListTheArtifactDirectory",
@@ -99,9 +104,7 @@ def compile_host_policy(a: CompileHostAccess) -> Policy:
             "Effect": "Allow",
             "Action": "kms:Decrypt",
             "Resource": a.host_key_arn,
-            "Condition": {
-                "StringEquals": {"kms:ViaService": [s3, f"secretsmanager.{a.region}.amazonaws.com"]}
-            },
+            "Condition": {"StringEquals": {"kms:ViaService": [s3, f"secretsmanager.{a.region}.amazonaws.com"]}},
         },
         {
             "Sid": "EndItsOwnGroup",

@@ -10,10 +10,10 @@ from .server import STARTUP_BUDGET_COMPILE_S, STARTUP_BUDGET_LOAD_S, VllmNeuronS
 __all__ = [
     "COMPLETE_MARKER",
     "PORT",
-    "NeuronCompileHost",
-    "NeuronCompileHostArgs",
     "STARTUP_BUDGET_COMPILE_S",
     "STARTUP_BUDGET_LOAD_S",
+    "NeuronCompileHost",
+    "NeuronCompileHostArgs",
     "VllmNeuronServer",
     "VllmNeuronServerArgs",
     "compile_instance_type",

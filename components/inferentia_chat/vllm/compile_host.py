@@ -155,8 +155,17 @@ class NeuronCompileHost(pulumi.ComponentResource):
         policy = own.bucket.arn.apply(lambda b: f"{b}/{BOOTSTRAP_PREFIX}*")
         access = pulumi.Output.all(args["bucket_arn"], args["bucket_key_arn"], own.key.arn, policy, secret).apply(
             lambda a: iam.CompileHostAccess(
-                partition, region, account, a[0], artifacts, tuple(directory_keys(prefix, key)[:-1]),
-                a[1], a[3], a[2], group, a[4],
+                partition,
+                region,
+                account,
+                a[0],
+                artifacts,
+                tuple(directory_keys(prefix, key)[:-1]),
+                a[1],
+                a[3],
+                a[2],
+                group,
+                a[4],
             )
         )
         role_policy = access.apply(
@@ -187,7 +196,7 @@ class NeuronCompileHost(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        aws.vpc.SecurityGroupEgressRule(
+        https_out = aws.vpc.SecurityGroupEgressRule(
             f"{name}-https-out",
             security_group_id=sg.id,
             ip_protocol="tcp",
@@ -232,7 +241,8 @@ class NeuronCompileHost(pulumi.ComponentResource):
             ],
             update_default_version=True,
             tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=files),
+            # The instance starts with its files in place and its way out open.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*files, https_out]),
         )
         asg = aws.autoscaling.Group(
             f"{name}-group",

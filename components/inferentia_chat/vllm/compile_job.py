@@ -87,7 +87,7 @@ def compile_script(server: str, lease: bool) -> str:
     return f"""set -eu
 dir="$NEURON_COMPILED_ARTIFACTS"
 if [ -f "$dir/{COMPLETE_MARKER}" ]; then echo "compiled artifacts present in $dir: nothing to do"; exit 0; fi
-{LEASE_WAIT if lease else ""}mkdir -p "$dir"  # as uid 1000, the owner of the cache root (kubelet would create it as root)
+{LEASE_WAIT if lease else ""}mkdir -p "$dir"  # as uid 1000, the cache root's owner (kubelet would create it as root)
 find "$dir" -mindepth 1 -delete  # a partial compile from an interrupted run
 {server} &
 pid=$!
