@@ -247,7 +247,8 @@ def summary(b: dict[str, Any]) -> str:
     ]
     c = d.get("compile")
     if c and c.get("waitsForCompileHost"):
-        out.append(f"  in-cluster compile Job (fallback): finds the compile host's marker at {c['finishesAt'] / 60:.0f} min")
+        done = c["finishesAt"] / 60
+        out.append(f"  in-cluster compile Job (the fallback): finds the compile host's marker, done at {done:.0f} min")
     elif c:
         verdict = "as early as its inputs allow" if c["startsAsSoonAsItsInputsExist"] else "DELAYED"
         out.append(
