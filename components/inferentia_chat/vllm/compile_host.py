@@ -308,7 +308,7 @@ class NeuronCompileHost(pulumi.ComponentResource):
         )
         self._secret = secret
         version = aws.secretsmanager.SecretVersion(
-            f"{name}-hf-token",
+            f"{name}-hf-token-value",
             secret_id=secret.id,
             secret_string=pulumi.Output.secret(token),
             opts=pulumi.ResourceOptions(parent=self),
