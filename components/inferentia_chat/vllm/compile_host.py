@@ -15,8 +15,6 @@ carries the artifact key's hash: a new key is a new group, hence a new compilati
 bucket makes the instance end at once.
 """
 
-from __future__ import annotations
-
 import base64
 import hashlib
 import json
@@ -29,7 +27,7 @@ import pulumi
 import pulumi_aws as aws
 
 from .. import iam, versions
-from ..bucket import protected_bucket
+from ..bucket import ProtectedBucket, protected_bucket
 from ..common.outputs import register_declared_outputs
 from ..model_layout import CACHE_DIR, artifacts_objects_prefix
 from ..model_store.model_loader import SCRIPT_FILES, SCRIPT_SOURCE, split_s3_uri
@@ -120,10 +118,10 @@ class NeuronCompileHost(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: NeuronCompileHostArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(TYPE, name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        tags = component_tags(args.get("tags", {}), "NeuronCompileHost")
-        prefix = args.get("bucket_prefix", "")
-        key = compiled_artifacts_key(
+        self._name, self._args = name, args
+        self._tags = component_tags(args.get("tags", {}), "NeuronCompileHost")
+        self._prefix = args.get("bucket_prefix", "")
+        self._key = compiled_artifacts_key(
             args["model_id"],
             args["model_revision"],
             versions.NEURON_SDK_VERSION,
@@ -131,87 +129,139 @@ class NeuronCompileHost(pulumi.ComponentResource):
             args["max_model_len"],
             args["max_num_seqs"],
         )
-        artifacts = artifacts_objects_prefix(prefix, key)
-        instance_type = compile_instance_type(args["tensor_parallel_size"], args["instance_types"])
-        if instance_type is None:
-            raise ValueError(f"NeuronCompileHost: no inf2 type among {list(args['instance_types'])} can compile")
-        partition = aws.get_partition().partition
-        region = aws.get_region().region
-        account = aws.get_caller_identity().account_id
+        self._artifacts = artifacts_objects_prefix(self._prefix, self._key)
+        self._partition = aws.get_partition().partition
+        self._region = aws.get_region().region
+        self._account = aws.get_caller_identity().account_id
         # A new key, a new group (the name is replaced), hence a new compilation.
-        group = f"{pulumi.get_project()}-{pulumi.get_stack()}-{name}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
+        digest = hashlib.sha256(self._key.encode()).hexdigest()[:10]
+        self._group = f"{pulumi.get_project()}-{pulumi.get_stack()}-{name}-{digest}"
 
         own = protected_bucket(
             f"{name}-bootstrap",
             parent=self,
             key_description="inferentia-chat compile host: root volume, bootstrap files, model token",
             key_alias=f"alias/{pulumi.get_project()}-{pulumi.get_stack()}-{name}",
-            key_policy=json.dumps(iam.compile_host_key_policy(partition, account)),
+            key_policy=json.dumps(iam.compile_host_key_policy(self._partition, self._account)),
             noncurrent_version_days=7,
-            tags=tags,
+            tags=self._tags,
         )
-        files = self._bootstrap_files(name, own, args, tags)
-        secret = self._token_secret(name, args, own.key, tags)
-        policy = own.bucket.arn.apply(lambda b: f"{b}/{BOOTSTRAP_PREFIX}*")
-        access = pulumi.Output.all(args["bucket_arn"], args["bucket_key_arn"], own.key.arn, policy, secret).apply(
-            lambda a: iam.CompileHostAccess(
-                partition,
-                region,
-                account,
-                a[0],
-                artifacts,
-                tuple(directory_keys(prefix, key)[:-1]),
-                a[1],
-                a[3],
-                a[2],
-                group,
-                a[4],
-            )
+        files = self._bootstrap_files(name, own, args, self._tags)
+        secret = self._token_secret(name, args, own.key, self._tags)
+        profile = self._instance_profile(own, secret)
+        sg, https_out = self._security_group()
+        template = self._launch_template(own, secret, profile, sg, [*files, https_out])
+        asg = aws.autoscaling.Group(
+            f"{name}-group",
+            name=self._group,
+            min_size=0,
+            max_size=1,
+            desired_capacity=1,
+            vpc_zone_identifiers=args["subnet_ids"],
+            launch_template=aws.autoscaling.GroupLaunchTemplateArgs(id=template.id, version=template.latest_version),
+            # Pulumi does not wait for the instance (it works for half an hour) and never puts back the
+            # capacity the instance set to 0 when it finished.
+            wait_for_capacity_timeout="0",
+            tags=[
+                aws.autoscaling.GroupTagArgs(key=k, value=v, propagate_at_launch=False)
+                for k, v in {**self._tags, ARTIFACTS_KEY_TAG: self._key}.items()
+            ],
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["desiredCapacity"]),
         )
-        role_policy = access.apply(
-            lambda a: json.dumps(_with_source_read(iam.compile_host_policy(a), partition, args.get("source")))
+        self.group_name = asg.name
+        self.artifacts_prefix = pulumi.Output.from_input(self._artifacts)
+        register_declared_outputs(self)
+
+    def _instance_profile(self, own: ProtectedBucket, secret: pulumi.Output) -> aws.iam.InstanceProfile:
+        """The instance's role (compile_host_policy: one artifact directory, its own files, token and group) and
+        its profile; with a token, the secret's policy that refuses every other reader."""
+        args, child = self._args, pulumi.ResourceOptions(parent=self)
+        bootstrap = own.bucket.arn.apply(lambda b: f"{b}/{BOOTSTRAP_PREFIX}*")
+        policy = pulumi.Output.all(args["bucket_arn"], args["bucket_key_arn"], own.key.arn, bootstrap, secret).apply(
+            lambda a: json.dumps(self._role_policy(a[0], a[1], a[2], a[3], a[4]))
         )
         role = aws.iam.Role(
-            f"{name}-role",
+            f"{self._name}-role",
             description="inferentia-chat compile host: compile the model's Neuron artifacts into the model bucket",
             assume_role_policy=json.dumps(iam.ec2_trust_policy()),
-            inline_policies=[aws.iam.RoleInlinePolicyArgs(name="compile-host", policy=role_policy)],
-            tags=tags,
+            inline_policies=[aws.iam.RoleInlinePolicyArgs(name="compile-host", policy=policy)],
+            tags=self._tags,
             opts=child,
         )
-        profile = aws.iam.InstanceProfile(f"{name}-profile", role=role.name, tags=tags, opts=child)
         if self._secret is not None:
             aws.secretsmanager.SecretPolicy(
-                f"{name}-hf-token-policy",
+                f"{self._name}-hf-token-policy",
                 secret_arn=self._secret.arn,
                 policy=pulumi.Output.all(self._secret.arn, role.arn).apply(
                     lambda a: json.dumps(iam.secret_reader_only_policy(a[0], a[1]))
                 ),
                 opts=child,
             )
+        return aws.iam.InstanceProfile(f"{self._name}-profile", role=role.name, tags=self._tags, opts=child)
+
+    def _role_policy(
+        self, bucket_arn: str, bucket_key_arn: str, host_key_arn: str, bootstrap: str, secret_arn: str | None
+    ) -> dict:
+        access = iam.CompileHostAccess(
+            partition=self._partition,
+            region=self._region,
+            account=self._account,
+            bucket_arn=bucket_arn,
+            artifacts_prefix=self._artifacts,
+            directory_keys=tuple(directory_keys(self._prefix, self._key)[:-1]),
+            model_key_arn=bucket_key_arn,
+            bootstrap_objects_arn=bootstrap,
+            host_key_arn=host_key_arn,
+            group_name=self._group,
+            secret_arn=secret_arn,
+        )
+        return _with_source_read(iam.compile_host_policy(access), self._partition, self._args.get("source"))
+
+    def _security_group(self) -> tuple[aws.ec2.SecurityGroup, pulumi.Resource]:
+        """No inbound rule at all; outbound HTTPS only (DNS, instance metadata and time go to the VPC's own
+        services, which security groups do not filter)."""
+        child = pulumi.ResourceOptions(parent=self)
         sg = aws.ec2.SecurityGroup(
-            f"{name}-sg",
+            f"{self._name}-sg",
             description="inferentia-chat compile host: no inbound; HTTPS out only",
-            vpc_id=args["vpc_id"],
-            tags=tags,
+            vpc_id=self._args["vpc_id"],
+            tags=self._tags,
             opts=child,
         )
         https_out = aws.vpc.SecurityGroupEgressRule(
-            f"{name}-https-out",
+            f"{self._name}-https-out",
             security_group_id=sg.id,
             ip_protocol="tcp",
             from_port=443,
             to_port=443,
             cidr_ipv4="0.0.0.0/0",
             description="HTTPS: the model source, the image registries, S3 and the AWS APIs",
-            tags=tags,
+            tags=self._tags,
             opts=child,
         )
+        return sg, https_out
+
+    def _launch_template(
+        self,
+        own: ProtectedBucket,
+        secret: pulumi.Output,
+        profile: aws.iam.InstanceProfile,
+        sg: aws.ec2.SecurityGroup,
+        waits: list[pulumi.Resource],
+    ) -> aws.ec2.LaunchTemplate:
+        """The compile Job's inf2 type on the node class's Neuron AMI: IMDSv2 only (hop limit 1), no key pair,
+        no public address, an encrypted gp3 root, terminated on shutdown, the host script as user data."""
+        args = self._args
+        instance_type = compile_instance_type(args["tensor_parallel_size"], args["instance_types"])
+        if instance_type is None:
+            raise ValueError(f"NeuronCompileHost: no inf2 type among {list(args['instance_types'])} can compile")
         env = pulumi.Output.all(args["bucket_name"], own.bucket.bucket, secret).apply(
-            lambda a: _environment(args, region, a[0], a[1], a[2] or "", group, key, artifacts, prefix)
+            lambda a: _environment(
+                args, self._region, a[0], a[1], a[2] or "", self._group, self._key, self._artifacts, self._prefix
+            )
         )
-        template = aws.ec2.LaunchTemplate(
-            f"{name}-launch-template",
+        return aws.ec2.LaunchTemplate(
+            f"{self._name}-launch-template",
             description="inferentia-chat compile host",
             image_id=aws.ssm.get_parameter_output(name=neuron_ami_parameter(args["kubernetes_version"])).value,
             instance_type=instance_type,
@@ -236,37 +286,17 @@ class NeuronCompileHost(pulumi.ComponentResource):
             ],
             user_data=env.apply(lambda e: base64.b64encode(user_data(e).encode()).decode()),
             tag_specifications=[
-                aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=t, tags={**tags, "Name": group})
+                aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=t, tags={**self._tags, "Name": self._group})
                 for t in ("instance", "volume")
             ],
             update_default_version=True,
-            tags=tags,
+            tags=self._tags,
             # The instance starts with its files in place and its way out open.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[*files, https_out]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=waits),
         )
-        asg = aws.autoscaling.Group(
-            f"{name}-group",
-            name=group,
-            min_size=0,
-            max_size=1,
-            desired_capacity=1,
-            vpc_zone_identifiers=args["subnet_ids"],
-            launch_template=aws.autoscaling.GroupLaunchTemplateArgs(id=template.id, version=template.latest_version),
-            # Pulumi does not wait for the instance (it works for half an hour) and never puts back the
-            # capacity the instance set to 0 when it finished.
-            wait_for_capacity_timeout="0",
-            tags=[
-                aws.autoscaling.GroupTagArgs(key=k, value=v, propagate_at_launch=False)
-                for k, v in {**tags, ARTIFACTS_KEY_TAG: key}.items()
-            ],
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["desiredCapacity"]),
-        )
-        self.group_name = asg.name
-        self.artifacts_prefix = pulumi.Output.from_input(artifacts)
-        register_declared_outputs(self)
 
     def _bootstrap_files(
-        self, name: str, own, args: NeuronCompileHostArgs, tags: Mapping[str, str]
+        self, name: str, own: ProtectedBucket, args: NeuronCompileHostArgs, tags: Mapping[str, str]
     ) -> list[pulumi.Resource]:
         """The host's script, the compile Job's script and the model loader's files, as objects it reads at
         boot (user data holds 16 KB and no secret)."""
