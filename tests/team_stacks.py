@@ -54,11 +54,8 @@ OIDC = {
     "rolesClaim": "groups",
     "adminRoles": ["chat-admins"],
 }
-# A team's models are often gated: its Hugging Face token reaches the load Job and the compile host (a secret).
-HF_TOKEN = "hf_team_read_token_offline"
 OIDC_STACK: dict[str, Any] = {
     WEBUI: {**ALB_WEBUI, "auth": "oidc", "oidc": OIDC},
     SECRET_KEY: {"secure": CLIENT_SECRET},
-    "inferentia-chat:hfToken": {"secure": HF_TOKEN},
 }
 COGNITO_STACK: dict[str, Any] = {WEBUI: {**ALB_WEBUI, "auth": "cognito"}}

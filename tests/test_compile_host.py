@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 from conftest import NO_COMPILE_HOST, Plan, plan_for
-from team_stacks import HF_TOKEN, QWEN_SUFFIX
+from parliament import analyze_policy_string
+from team_stacks import QWEN_SUFFIX, TWO_MODELS
 
 from inferentia_chat import versions
 from inferentia_chat.model_store.model_loader import SCRIPT_FILES, SCRIPT_SOURCE
@@ -32,6 +33,7 @@ from offline.render import stack_config
 from stacks.config import ConfigError, parse_config
 
 GROUP = "aws:autoscaling/group:Group"
+HF_TOKEN = "hf_offline_read_token_for_the_test"
 TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 OBJECT = "aws:s3/bucketObjectv2:BucketObjectv2"
 
@@ -220,7 +222,14 @@ def test_the_key_lets_auto_scaling_launch_with_the_encrypted_volume(dev: Plan):
     assert grants["AutoScalingGrantsForLaunchVolumes"]["Condition"]["Bool"] == {"kms:GrantIsForAWSResource": "true"}
 
 
-def test_the_token_reaches_the_host_through_secrets_manager_only(dev_team: Plan):
+@pytest.fixture(scope="module")
+def gated() -> Plan:
+    """A team's two models (the second from s3://) with a Hugging Face token (a secret)."""
+    return plan_for(**TWO_MODELS, **{"inferentia-chat:hfToken": {"secure": HF_TOKEN}})
+
+
+def test_the_token_reaches_the_host_through_secrets_manager_only(gated: Plan):
+    dev_team = gated
     secret = dev_team.named("compile-host-hf-token")
     assert secret.type == "aws:secretsmanager/secret:Secret"
     assert dev_team.named("compile-host-hf-token-value").inputs["secretId"] == secret.outputs["id"]
@@ -234,8 +243,12 @@ def test_the_token_reaches_the_host_through_secrets_manager_only(dev_team: Plan)
     role = dev_team.named("compile-host-role")
     statements = {s["Sid"]: s for s in json.loads(role.inputs["inlinePolicies"][0]["policy"])["Statement"]}
     assert statements["ReadTheModelToken"]["Resource"] == secret.outputs["arn"]
-    deny = json.loads(dev_team.named("compile-host-hf-token-policy").inputs["policy"])["Statement"][0]
+    deny_doc = json.loads(dev_team.named("compile-host-hf-token-policy").inputs["policy"])
+    deny = deny_doc["Statement"][0]
     assert deny["Effect"] == "Deny" and deny["Condition"]["StringNotEquals"]["aws:PrincipalArn"] == role.outputs["arn"]
+    # Both documents pass parliament with its community auditors, like every policy of the shipped variants.
+    for doc in (json.loads(role.inputs["inlinePolicies"][0]["policy"]), deny_doc):
+        assert analyze_policy_string(json.dumps(doc), include_community_auditors=True).findings == []
     # The second model comes from s3://: no token for it; its host reads the source like the load Job.
     assert not [r for r in dev_team.resources if r.name == f"compile-host-{QWEN_SUFFIX}-hf-token"]
     second = environment(dev_team, f"compile-host-{QWEN_SUFFIX}-launch-template")
