@@ -12,7 +12,6 @@ from .compile_host import (
     autoscaling_role_arn,
     compile_host_key_policy,
     compile_host_policy,
-    secret_reader_only_policy,
 )
 from .karpenter import karpenter_controller_policy, karpenter_interruption_queue_policy
 from .keys import FSX_S3_ACCESS_ROLE_PATH, FsxS3Link, fsx_s3_access_role_arn, kms_key_policy
@@ -75,6 +74,5 @@ __all__ = [
     "pod_identity_trust_policy",
     "replication_role_policy",
     "s3_encryption_context",
-    "secret_reader_only_policy",
     "service_trust_policy",
 ]

@@ -66,7 +66,8 @@ class CompileHostAccess:
 
 def compile_host_policy(a: CompileHostAccess) -> Policy:
     """The instance role: read its own files (and the token), check and write ONE artifact directory (and
-    the directory objects above it), use the two keys only through S3 (and Secrets Manager), and set the
+    the directory objects above it; no list access: a HEAD of a missing marker is refused, which the host
+    reads as absent), use the two keys only through S3 (and Secrets Manager), and set the
     desired capacity of its own group to zero when done. Nothing else: no EC2, no IAM, no other prefix."""
     bucket = a.bucket_arn
     s3 = f"s3.{a.region}.amazonaws.com"
@@ -76,14 +77,6 @@ def compile_host_policy(a: CompileHostAccess) -> Policy:
             "Effect": "Allow",
             "Action": "s3:GetObject",
             "Resource": a.bootstrap_objects_arn,
-        },
-        {
-            # A HEAD of a missing key answers 404 (not 403) only with list access to its prefix.
-            "Sid": "ListTheArtifactDirectory",
-            "Effect": "Allow",
-            "Action": "s3:ListBucket",
-            "Resource": bucket,
-            "Condition": {"StringLike": {"s3:prefix": f"{a.artifacts_prefix}*"}},
         },
         {
             "Sid": "WriteTheArtifactDirectory",
@@ -126,21 +119,3 @@ def compile_host_policy(a: CompileHostAccess) -> Policy:
             }
         )
     return {"Version": "2012-10-17", "Statement": statements}
-
-
-def secret_reader_only_policy(secret_arn: str, reader_role_arn: str) -> Policy:
-    """Resource policy of a secret: nobody but the one role reads its value (IAM grants it to that role;
-    this refuses everyone else in the account, administrators included, whatever their IAM policies say)."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "OnlyTheCompileHostReads",
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": "secretsmanager:GetSecretValue",
-                "Resource": secret_arn,
-                "Condition": {"StringNotEquals": {"aws:PrincipalArn": reader_role_arn}},
-            }
-        ],
-    }

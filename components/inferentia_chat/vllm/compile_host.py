@@ -174,7 +174,8 @@ class NeuronCompileHost(pulumi.ComponentResource):
 
     def _instance_profile(self, own: ProtectedBucket, secret: pulumi.Output) -> aws.iam.InstanceProfile:
         """The instance's role (compile_host_policy: one artifact directory, its own files, token and group) and
-        its profile; with a token, the secret's policy that refuses every other reader."""
+        its profile. No resource policy on the token's secret denies other readers: it would refuse Pulumi
+        too, which reads a secret version back after writing it (terraform-provider-aws secret_version.go)."""
         args, child = self._args, pulumi.ResourceOptions(parent=self)
         bootstrap = own.bucket.arn.apply(lambda b: f"{b}/{BOOTSTRAP_PREFIX}*")
         policy = pulumi.Output.all(args["bucket_arn"], args["bucket_key_arn"], own.key.arn, bootstrap, secret).apply(
@@ -188,15 +189,6 @@ class NeuronCompileHost(pulumi.ComponentResource):
             tags=self._tags,
             opts=child,
         )
-        if self._secret is not None:
-            aws.secretsmanager.SecretPolicy(
-                f"{self._name}-hf-token-policy",
-                secret_arn=self._secret.arn,
-                policy=pulumi.Output.all(self._secret.arn, role.arn).apply(
-                    lambda a: json.dumps(iam.secret_reader_only_policy(a[0], a[1]))
-                ),
-                opts=child,
-            )
         return aws.iam.InstanceProfile(f"{self._name}-profile", role=role.name, tags=self._tags, opts=child)
 
     def _role_policy(
@@ -325,7 +317,6 @@ class NeuronCompileHost(pulumi.ComponentResource):
     ) -> pulumi.Output[str | None]:
         """The Hugging Face token in Secrets Manager under the host's key (its ARN), or None without one."""
         token = args.get("hf_token")
-        self._secret: aws.secretsmanager.Secret | None = None
         if token is None or args.get("source", "huggingface") != "huggingface":
             return pulumi.Output.from_input(None)
         secret = aws.secretsmanager.Secret(
@@ -336,7 +327,6 @@ class NeuronCompileHost(pulumi.ComponentResource):
             tags=dict(tags),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self._secret = secret
         version = aws.secretsmanager.SecretVersion(
             f"{name}-hf-token-value",
             secret_id=secret.id,
