@@ -140,7 +140,8 @@ def test_the_group_runs_one_instance_that_takes_the_group_to_zero(dev: Plan):
     assert g.inputs["waitForCapacityTimeout"] == "0"  # nor waits for the half-hour instance
     assert set(g.inputs["vpcZoneIdentifiers"]) == set(dev.outputs["privateSubnetIds"])
     template = dev.named("compile-host-launch-template")
-    assert g.inputs["launchTemplate"] == {"id": template.outputs["id"], "version": template.outputs["latestVersion"]}
+    version = str(template.outputs["latestVersion"])  # a string in the schema
+    assert g.inputs["launchTemplate"] == {"id": template.outputs["id"], "version": version}
     assert template.inputs["instanceInitiatedShutdownBehavior"] == "terminate"
     env = environment(dev)
     assert env["GROUP"] == g.inputs["name"] and env["DEADLINE_S"] == str(HOST_DEADLINE_S)

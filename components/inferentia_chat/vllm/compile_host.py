@@ -158,7 +158,10 @@ class NeuronCompileHost(pulumi.ComponentResource):
             max_size=1,
             desired_capacity=1,
             vpc_zone_identifiers=args["subnet_ids"],
-            launch_template=aws.autoscaling.GroupLaunchTemplateArgs(id=template.id, version=template.latest_version),
+            # The version is a string in the schema (GroupLaunchTemplateArgs.version); latest_version an int.
+            launch_template=aws.autoscaling.GroupLaunchTemplateArgs(
+                id=template.id, version=template.latest_version.apply(str)
+            ),
             # Pulumi does not wait for the instance (it works for half an hour) and never puts back the
             # capacity the instance set to 0 when it finished.
             wait_for_capacity_timeout="0",
