@@ -5,9 +5,10 @@ Two reports, written by the render command to build/<stack>/budget.json and summ
 - **Replica time-to-ready**, by phase, on a node that already runs (image cached) and on a new node
   (Karpenter launch, image pull), with the weight read computed from the model size and the share of FSx
   throughput each loading pod gets.
-- **`pulumi up` critical path**: the longest chain through the recorded dependency graph, each resource
-  weighted by a creation time from ONE table (`CREATE_TIMES`); it names the chain and flags dependencies
-  that make slow resources wait for each other although AWS could create them in parallel.
+- **`pulumi up` critical path** (offline/deploy_budget.py): the longest chain through the recorded dependency
+  graph, each resource weighted by a creation time from ONE table (`CREATE_TIMES`), the in-cluster waits and
+  the compile host's phases; it names the chain and flags dependencies that make slow resources wait for
+  each other although AWS could create them in parallel.
 
 Every number is a `Figure` that says whether it is published (with its source) or an estimate (with its
 basis). Estimates are deliberately round; replace them with measurements from a real deployment.
@@ -15,29 +16,19 @@ basis). Estimates are deliberately round; replace them with measurements from a 
 
 import dataclasses
 import math
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
 
 from inferentia_chat import hardware, versions
 from stacks.config import StackConfig
 
-from .engine import Record, RunResult
+from .deploy_budget import CACHE_HIT, COMPILE, LOAD_JOB, TARGET_DEPLOY_S, deploy_budget
+from .engine import RunResult
+from .figure import _MEASURED, _MEASURED_BYTES, CONTAINERD_PULL_MB_S, IMAGE_GB, Figure
 
 # The product's targets (seconds); the warm-node one lives beside the phases config validation uses.
 TARGET_WARM_NODE_S = hardware.TARGET_WARM_NODE_S
 TARGET_NEW_NODE_S = 300
-TARGET_DEPLOY_S = 35 * 60
-SLOW_S = 120  # a resource this slow, waiting for another one, is worth a look
-
-
-@dataclass(frozen=True)
-class Figure:
-    """A duration (or size/rate) and where it comes from."""
-
-    value: float
-    kind: str  # "published" | "estimate" | "computed" | "measured"
-    source: str
 
 
 # --- Serving pod phases ----------------------------------------------------------------------------
@@ -48,29 +39,6 @@ NODE_LAUNCH = Figure(
     "estimate",
     "Karpenter NodeClaim to Ready on AL2023: EC2 launch and boot, nodeadm join, Neuron device plugin "
     "advertising aws.amazon.com/neuron",
-)
-# The image's size as the kubelet reports it ("Image size" of its `Pulled` event: containerd's packed layers),
-# the unit the pull rates below count in. The "15-20 GB" often quoted for the Neuron vLLM DLC is the unpacked
-# size (`docker images`), which the rates do not apply to. The pinned tag's own packed size is not published;
-# the nearest published one is of the same repository, two releases earlier (vLLM 0.9.1, Neuron SDK 2.25):
-# "Image size: 8454539505 bytes" in the kubelet events of two public write-ups of AWS's "Scaling LLM Inference
-# with vLLM and AWS Trainium" EKS workshop (2026-09-11). `pull_break_even_gb` says how much larger the pinned
-# image may be before the new-node target misses; `python -m offline phases` measures the real one.
-_DLC_LINE_IMAGE_BYTES = 8_454_539_505
-IMAGE_GB = Figure(
-    round(_DLC_LINE_IMAGE_BYTES / 1e9, 2),
-    "published",
-    "kubelet 'Image size: 8454539505 bytes' (packed) of public.ecr.aws/neuron/pytorch-inference-vllm-neuronx:"
-    "0.9.1-neuronx-py310-sdk2.25.0-ubuntu22.04, the same DLC repository as the pinned tag (AWS 'Scaling LLM "
-    "Inference with vLLM and AWS Trainium' EKS workshop write-ups, 2026-09-11); the pinned tag's size is unpublished",
-)
-# Pull rates from ONE published measurement, same image, same node class, with and without SOCI: the vLLM DLC
-# (10,778,400,361 bytes as the kubelet reports it) on AL2023 nodes with a gp3 root at 600 MiB/s
-# (aws-samples/karpenter-blueprints, blueprints/soci-snapshotter/README.md, "Results"; 2025).
-_MEASURED = "aws-samples/karpenter-blueprints soci-snapshotter Results: 10,778,400,361-byte vLLM DLC on AL2023"
-_MEASURED_BYTES = 10_778_400_361
-CONTAINERD_PULL_MB_S = Figure(
-    round(_MEASURED_BYTES / 112.33 / 1e6, 1), "published", f"{_MEASURED}, containerd default pull: 112.33 s"
 )
 SOCI_PULL_MB_S = Figure(
     round(_MEASURED_BYTES / 59.813 / 1e6, 1), "published", f"{_MEASURED}, SOCI parallel pull/unpack: 59.813 s"
@@ -224,265 +192,6 @@ def _phases(items: list[tuple[str, Figure]], target: int) -> dict[str, Any]:
     }
 
 
-# --- `pulumi up`: creation times per resource type -------------------------------------------------
-
-CREATE_TIMES: dict[str, Figure] = {
-    "awsx:ec2:Vpc": Figure(180, "estimate", "subnets and routes in seconds; NAT gateways take 1-3 minutes"),
-    "eks:index:Cluster": Figure(
-        720, "estimate", "EKS control plane creation, commonly 10-15 minutes (EKS user guide: 'several minutes')"
-    ),
-    "aws:eks/nodeGroup:NodeGroup": Figure(240, "estimate", "managed node group: ASG launch and nodes Ready"),
-    "aws:eks/addon:Addon": Figure(60, "estimate", "add-on ACTIVE once its pods run"),
-    "aws:eks/podIdentityAssociation:PodIdentityAssociation": Figure(5, "estimate", "API call"),
-    "aws:eks/accessEntry:AccessEntry": Figure(5, "estimate", "API call"),
-    "aws:fsx/lustreFileSystem:LustreFileSystem": Figure(
-        720, "estimate", "PERSISTENT_2 file system CREATING to AVAILABLE, typically 10-15 minutes"
-    ),
-    "aws:fsx/dataRepositoryAssociation:DataRepositoryAssociation": Figure(
-        300, "estimate", "association CREATING to AVAILABLE, including the metadata import of an empty prefix"
-    ),
-    "aws:kms/key:Key": Figure(10, "estimate", "API call"),
-    "aws:iam/role:Role": Figure(10, "estimate", "API call plus IAM propagation"),
-    "aws:ec2/launchTemplate:LaunchTemplate": Figure(5, "estimate", "API call"),
-    "aws:cloudwatch/logGroup:LogGroup": Figure(5, "estimate", "API call"),
-    "aws:sqs/queue:Queue": Figure(30, "estimate", "queue creation (SQS waits up to a minute for attributes)"),
-    "kubernetes:helm.sh/v3:Release": Figure(90, "estimate", "chart install until its pods are Ready"),
-    "kubernetes:apps/v1:Deployment": Figure(60, "estimate", "a small Deployment on running nodes"),
-    "pulumi:providers:kubernetes": Figure(0, "estimate", "no cloud call"),
-}
-DEFAULT_CREATE = Figure(5, "estimate", "one API call")
-LOAD_JOB = Figure(300, "estimate", "Hugging Face download of ~15 GB at ~100 MB/s, verification, and the export to S3")
-PRELOAD_JOB = Figure(60, "estimate", "restore request and read-back of a model already on the file system")
-COMPILE = Figure(900, "published", "Neuron compilation of a ~7B model takes 10-20 minutes (AWS Neuron docs)")
-CACHE_HIT = Figure(30, "estimate", "the compile Job finds the artifacts marked complete and exits")
-
-
-@dataclass(frozen=True)
-class Timing:
-    """How a resource's creation unfolds: `prep` runs as soon as its dependencies exist (a Pod's node launch
-    and image pull); `work` starts after `prep` AND after every gate finished (what an init container waits
-    for inside the cluster, which the dependency graph does not show)."""
-
-    prep: Figure
-    work: Figure
-    gates: tuple[str, ...] = ()
-
-    @property
-    def total(self) -> float:
-        return self.prep.value + self.work.value
-
-
-NONE = Figure(0, "computed", "nothing before the work")
-
-
-def timing(
-    rec: Record,
-    replica: dict[str, Any],
-    gates: dict[str, dict[str, str]],
-    compile_: Figure = COMPILE,
-    load: Figure = LOAD_JOB,
-) -> Timing:
-    """The timing of one resource; `gates` maps a vLLM server (its instance label) and a wait (init container
-    name) to the URN it waits for."""
-    if not rec.custom and rec.type not in CREATE_TIMES:
-        return Timing(NONE, Figure(0, "computed", "component: its children carry the time"))
-    mine = gates.get(_label(rec, "app.kubernetes.io/instance") or "", {})
-    waits = tuple(mine[c] for c in _init_containers(rec) if c in mine)
-    new_node = {p["phase"]: p for p in replica["newNode"]["phases"]}
-    node_and_pull = Figure(
-        new_node["node launch"]["seconds"] + new_node["image pull"]["seconds"],
-        "computed",
-        "a new inf2 node and the image pull (replica budget)",
-    )
-    if rec.type == "kubernetes:batch/v1:Job":
-        component = _label(rec, "app.kubernetes.io/component")
-        if component == "model-load":
-            return Timing(NONE, load)
-        if component == "model-preload":
-            return Timing(NONE, PRELOAD_JOB)
-        if component == "neuron-compile":
-            return Timing(node_and_pull, compile_, waits)
-    if rec.type == "kubernetes:apps/v1:Deployment" and _label(rec, "app.kubernetes.io/name") == "vllm":
-        serve = replica["newNode"]["totalSeconds"] - node_and_pull.value
-        return Timing(node_and_pull, Figure(serve, "computed", "pod start, weights, artifacts, warm-up"), waits)
-    return Timing(NONE, CREATE_TIMES.get(rec.type, DEFAULT_CREATE))
-
-
-def _at(value: object, *keys: str) -> object:
-    """value[k1][k2]... or None; a part unknown in a preview (a string marker, not a map) is None too."""
-    for key in keys:
-        value = value.get(key) if isinstance(value, dict) else None
-    return value
-
-
-def _init_containers(rec: Record) -> list[str]:
-    containers = _at(rec.inputs, "spec", "template", "spec", "initContainers")
-    return [c.get("name", "") for c in containers if isinstance(c, dict)] if isinstance(containers, list) else []
-
-
-def _label(rec: Record, key: str) -> str | None:
-    label = _at(rec.inputs, "metadata", "labels", key)
-    return label if isinstance(label, str) else None
-
-
-def _gates(recs: dict[str, Record]) -> dict[str, dict[str, str]]:
-    """What each waiting init container of each vLLM server (by its instance label: `vllm`, `vllm-<suffix>`)
-    waits for: its own model's load Job (`model-load`, `model-load-<suffix>`) and its own compile Job."""
-    gates: dict[str, dict[str, str]] = {}
-    for u, r in recs.items():
-        if not r.type.endswith(":Job"):
-            continue
-        component = _label(r, "app.kubernetes.io/component")
-        if component == "neuron-compile":
-            gates.setdefault(_label(r, "app.kubernetes.io/instance") or "", {})["wait-for-compiled-artifacts"] = u
-        elif component == "model-load":
-            job = str((r.inputs.get("metadata") or {}).get("name") or "model-load")
-            gates.setdefault("vllm" + job.removeprefix("model-load"), {})["wait-for-model"] = u
-    return gates
-
-
-# Kinds of slow resources AWS creates independently: one never has to wait for the other.
-STORAGE_TYPES = {
-    "aws:fsx/lustreFileSystem:LustreFileSystem",
-    "aws:fsx/dataRepositoryAssociation:DataRepositoryAssociation",
-}
-CLUSTER_TYPES = {"eks:index:Cluster", "aws:eks/nodeGroup:NodeGroup"}
-INDEPENDENT = [
-    (STORAGE_TYPES, CLUSTER_TYPES, "the file system needs only its subnet and security group, not the cluster"),
-    (CLUSTER_TYPES, STORAGE_TYPES, "the cluster does not use the file system"),
-]
-
-
-def deploy_budget(
-    records: Iterable[Record], replica: dict[str, Any], compile_: Figure = COMPILE, load: Figure = LOAD_JOB
-) -> dict[str, Any]:
-    """The critical path of `pulumi up` and the dependencies that serialize slow resources without need.
-    `compile_`: what the compile Job's work takes (a compilation, or a cache hit on a re-deploy or in DR)."""
-    recs = {r.urn: r for r in records}
-    gates = _gates(recs)
-    times = {u: timing(r, replica, gates, compile_, load) for u, r in recs.items()}
-    finish: dict[str, float] = {}
-    via: dict[str, str | None] = {}
-
-    def done(urn: str) -> float:
-        if urn not in finish:
-            t = times[urn]
-            deps = [d for d in recs[urn].dependencies if d in recs]
-            last = max(deps, key=done, default=None)
-            ready = (finish[last] if last else 0.0) + t.prep.value
-            gate = max(t.gates, key=done, default=None)
-            if gate and finish[gate] > ready:
-                ready, last = finish[gate], gate
-            finish[urn] = ready + t.work.value
-            via[urn] = last
-        return finish[urn]
-
-    for urn in recs:
-        done(urn)
-    end = max(recs, key=lambda u: finish[u])
-    chain = []
-    urn: str | None = end
-    while urn:
-        r, t = recs[urn], times[urn]
-        if t.total:
-            chain.append(
-                {
-                    "type": r.type,
-                    "name": r.name,
-                    "seconds": t.total,
-                    "finishesAt": round(finish[urn], 1),
-                    "parts": [asdict(f) for f in (t.prep, t.work) if f.value],
-                    "waitsInCluster": [recs[g].name for g in t.gates],
-                }
-            )
-        urn = via[urn]
-    chain.reverse()
-    flagged = _false_dependencies(recs, {u: Figure(t.total, "computed", "") for u, t in times.items()})
-    return {
-        "compile": _compile_start(recs, times, finish),
-        "criticalPathSeconds": round(finish[end], 1),
-        "targetSeconds": TARGET_DEPLOY_S,
-        "meetsTarget": finish[end] <= TARGET_DEPLOY_S,
-        "criticalPath": chain,
-        "falseDependencies": flagged,
-        "creationTimes": {
-            **{t: asdict(f) for t, f in sorted(CREATE_TIMES.items())},
-            "model-load Job": asdict(load),
-            "model-preload Job": asdict(PRELOAD_JOB),
-            "Neuron compilation": asdict(compile_),
-        },
-    }
-
-
-def _compile_start(
-    recs: dict[str, Record], times: dict[str, Timing], finish: dict[str, float]
-) -> dict[str, Any] | None:
-    """When the compilation can start and when it does: its node (Pulumi dependencies, then the node launch and
-    image pull) and the model (the load Job it waits for in the cluster). Equal times: nothing delays it."""
-    job = next(
-        (
-            u
-            for u, r in recs.items()
-            if r.type.endswith(":Job") and _label(r, "app.kubernetes.io/component") == "neuron-compile"
-        ),
-        None,
-    )
-    if job is None:
-        return None
-    t = times[job]
-    deps = [finish[d] for d in recs[job].dependencies if d in finish]
-    node_ready = (max(deps) if deps else 0.0) + t.prep.value
-    model_ready = max((finish[g] for g in t.gates), default=0.0)
-    starts = finish[job] - t.work.value
-    return {
-        "nodeReadyAt": round(node_ready, 1),
-        "modelReadyAt": round(model_ready, 1),
-        "startsAt": round(starts, 1),
-        "finishesAt": round(finish[job], 1),
-        "startsAsSoonAsItsInputsExist": starts == max(node_ready, model_ready),
-    }
-
-
-def _false_dependencies(recs: dict[str, Record], cost: dict[str, Figure]) -> list[dict[str, Any]]:
-    """Slow resources that (through any chain) wait for slow resources they do not need."""
-    found = []
-    for urn, r in recs.items():
-        for waiting, waited, why in INDEPENDENT:
-            if r.type not in waiting or cost[urn].value < SLOW_S:
-                continue
-            slow_waited = {u for u, x in recs.items() if x.type in waited and cost[u].value >= SLOW_S}
-            for path in _paths_to(recs, urn, slow_waited.__contains__):
-                found.append(
-                    {
-                        "resource": r.name,
-                        "type": r.type,
-                        "waitsFor": recs[path[-1]].name,
-                        "waitsForType": recs[path[-1]].type,
-                        "through": [recs[u].name for u in path[1:-1]],
-                        "why": f"not needed: {why}",
-                    }
-                )
-    return found
-
-
-def _paths_to(recs: dict[str, Record], start: str, target) -> list[list[str]]:
-    """One dependency path from `start` to each resource matching `target` (breadth first)."""
-    seen = {start}
-    queue = [[start]]
-    hits = []
-    while queue:
-        path = queue.pop(0)
-        for dep in recs[path[-1]].dependencies:
-            if dep in seen or dep not in recs:
-                continue
-            seen.add(dep)
-            if target(dep):
-                hits.append([*path, dep])
-            else:
-                queue.append([*path, dep])
-    return hits
-
-
 # The pull mechanisms a stack can choose (inferencePool.imagePull / bottlerocketVersion / imageCache), each
 # with the release or snapshot the comparison assumes: the first Bottlerocket release with Kubernetes 1.36.
 _ALTERNATIVES = {
@@ -579,11 +288,21 @@ def summary(b: dict[str, Any]) -> str:
         deploy("pulumi up, cached artifacts", b["deployWithCachedArtifacts"]),
     ]
     c = d.get("compile")
-    if c:
+    if c and c.get("waitsForCompileHost"):
+        done = c["finishesAt"] / 60
+        out.append(f"  in-cluster compile Job (the fallback): finds the compile host's marker, done at {done:.0f} min")
+    elif c:
         verdict = "as early as its inputs allow" if c["startsAsSoonAsItsInputsExist"] else "DELAYED"
         out.append(
             f"  compilation starts at {c['startsAt'] / 60:.0f} min (its node at {c['nodeReadyAt'] / 60:.0f}, "
             f"the model at {c['modelReadyAt'] / 60:.0f}): {verdict}"
+        )
+    for h in d.get("compileHosts") or []:
+        verdict = "as early as its inputs allow" if h["startsAsSoonAsItsInputsExist"] else "DELAYED"
+        out.append(
+            f"  compile host {h['group']} starts at {h['startsAt'] / 60:.0f} min (the network at "
+            f"{h['networkReadyAt'] / 60:.0f}), compiles from {h['compilationStartsAt'] / 60:.0f} min, its marker at "
+            f"{h['markerAt'] / 60:.0f} min: {verdict}"
         )
     for f in d["falseDependencies"]:
         out.append(f"  FLAG: {f['resource']} waits for {f['waitsFor']} ({f['why']})")

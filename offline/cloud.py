@@ -255,6 +255,19 @@ def _bucket_object(ctx, name, inputs, region):
     }
 
 
+def _secret(ctx, name, inputs, region):
+    # Secrets Manager appends six random characters to the name in the ARN.
+    secret = f"{_physical_name(name, inputs)}-{digest('secret', name, length=6)}"
+    arn = ctx.arn("secretsmanager", f"secret:{secret}", region)
+    return arn, {"arn": arn, "name": _physical_name(name, inputs)}
+
+
+def _autoscaling_group(ctx, name, inputs, region):
+    group = _physical_name(name, inputs)
+    arn = ctx.arn("autoscaling", f"autoScalingGroup:{fake_uuid('asg', name)}:autoScalingGroupName/{group}", region)
+    return group, {"name": group, "arn": arn}
+
+
 def _sg_rule(ctx, name, inputs, region):
     rule = f"sgr-{digest('sgr', name)}"
     return rule, {"securityGroupRuleId": rule, "arn": ctx.arn("ec2", f"security-group-rule/{rule}", region)}
@@ -543,6 +556,8 @@ _HANDLERS: dict[str, Callable[[CloudContext, str, dict, str], tuple[str, dict[st
     "aws:kms/keyPolicy:KeyPolicy": _kms_key_policy,
     "aws:s3/bucketObjectv2:BucketObjectv2": _bucket_object,
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": _sg_rule,
+    "aws:secretsmanager/secret:Secret": _secret,
+    "aws:autoscaling/group:Group": _autoscaling_group,
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": _sg_rule,
     **{
         f"aws:s3/{kind[0].lower()}{kind[1:]}:{kind}": _bucket_setting
@@ -647,5 +662,19 @@ def call_outputs(ctx: CloudContext, token: str, args: dict[str, Any]) -> dict[st
             "locations": [az for _, az in pairs],
             "locationTypes": ["availability-zone"] * len(pairs),
             "id": region,
+        }
+    if token == "aws:ssm/getParameter:getParameter":
+        # The public EKS AMI parameters hold an AMI id (e.g. the compile host's Neuron AMI of one release).
+        name = args.get("name", "")
+        value = f"ami-{digest('ami', region, name)}" if name.endswith("/image_id") else f"offline-{digest(name)}"
+        return {
+            "name": name,
+            "value": value,
+            "insecureValue": value,
+            "type": "String",
+            "version": 1,
+            "arn": f"arn:{PARTITION}:ssm:{region}::parameter{name}",
+            "withDecryption": True,
+            "id": name,
         }
     raise LookupError(f"offline engine: no answer for function {token} (add one to offline/cloud.py)")

@@ -22,9 +22,11 @@ import yaml
 from inferentia_chat import hardware
 from inferentia_chat.inferentia_node_pool import ROOT_VOLUME_GIB, ROOT_VOLUME_THROUGHPUT
 from inferentia_chat.vllm import compile_instance_type
+from inferentia_chat.vllm.compile_host import ROOT_VOLUME_GIB as HOST_ROOT_GIB
 from stacks.config import StackConfig
+from stacks.config.schema import ModelConfig
 
-from .budget import COMPILE
+from .deploy_budget import COMPILE, host_phases
 from .engine import RunResult
 
 PRICES = Path(__file__).resolve().parent / "data" / "prices.yaml"
@@ -274,20 +276,47 @@ def _inference_lines(cfg: StackConfig, prices: PriceTable) -> list[Line]:
         )
     )
     for model in cfg.models:
-        compile_type = compile_instance_type(model.tensor_parallel_size, cfg.inference_pool.instance_types)
-        if not (model.compile_job and compile_type and model.replicas):
-            continue
+        lines += _compile_lines(cfg, model, prices)
+    return lines
+
+
+def _compile_lines(cfg: StackConfig, model: ModelConfig, prices: PriceTable) -> list[Line]:
+    """One-time: the compilation, on the compile host (its instance and root volume for its budgeted run, and
+    the in-cluster Job's node while it finds the host's marker), or on the compile Job's node."""
+    compile_type = compile_instance_type(model.tensor_parallel_size, cfg.inference_pool.instance_types)
+    if not (model.compile_job and compile_type and (model.replicas or model.compile_host)):
+        return []
+    which = f"{model.served_name}, " if len(cfg.models) > 1 else ""
+    note = "once per configuration (compiled-artifact key); a cache hit costs minutes"
+    ec2 = prices.get("ec2_hour", compile_type)
+    if not model.compile_host:
         hours = round(COMPILE.value / 3600 + 0.25, 2)  # the compilation and the node's start (budget.json)
-        which = f"{model.served_name}, " if len(cfg.models) > 1 else ""
+        return [Line(f"Neuron compilation ({which}{compile_type})", "instance-hours", ec2, hours, hours, note, "once")]
+    hours = round(sum(f.value for _, f in host_phases()) / 3600, 2)  # its budgeted run (budget.json)
+    volume = round(HOST_ROOT_GIB * hours / prices.hours, 2)
+    job = 0.25  # the Job's node: its start and the cache hit once the host's marker is there (estimate)
+    lines = [
+        Line(f"compile host ({which}{compile_type})", "instance-hours", ec2, hours, hours, note, "once"),
+        Line(
+            f"compile host root volume ({which}{HOST_ROOT_GIB} GiB gp3)",
+            "GB-months",
+            prices.get("ebs_gp3_gb_month"),
+            volume,
+            volume,
+            f"{HOST_ROOT_GIB} GiB for the host's {hours} h",
+            "once",
+        ),
+    ]
+    if model.replicas:
         lines.append(
             Line(
-                f"Neuron compilation ({which}{compile_type})",
+                f"compile Job's node, waiting for the host ({which}{compile_type})",
                 "instance-hours",
-                prices.get("ec2_hour", compile_type),
-                hours,
-                hours,
-                "once per configuration (compiled-artifact key); a cache hit costs minutes",
-                per="once",
+                ec2,
+                job,
+                job,
+                "the in-cluster fallback finds the host's marker; its node's start and the check (estimate)",
+                "once",
             )
         )
     return lines
@@ -295,7 +324,11 @@ def _inference_lines(cfg: StackConfig, prices: PriceTable) -> list[Line]:
 
 def _system_disk_gib(result: RunResult) -> float:
     for r in result.resources:
-        if r.type == "aws:ec2/launchTemplate:LaunchTemplate":
+        # The system node group's template (the compile host's is priced with the compilation).
+        if (
+            r.type == "aws:ec2/launchTemplate:LaunchTemplate"
+            and (r.inputs.get("tags") or {}).get("component") != "NeuronCompileHost"
+        ):
             for mapping in r.inputs.get("blockDeviceMappings") or []:
                 size = (mapping.get("ebs") or {}).get("volumeSize")
                 if size:

@@ -41,6 +41,7 @@ from inferentia_chat.open_webui_sign_in import OidcArgs
 from inferentia_chat.vllm import PORT as VLLM_PORT
 from inferentia_chat.vllm import VllmNeuronServer, VllmNeuronServerArgs, compiled_artifacts_key
 from inferentia_chat.volume_snapshots import VolumeSnapshots, VolumeSnapshotsArgs
+from stacks.compile_hosts import compile_hosts
 from stacks.config import CONFIG_NAMESPACE, ConfigError, StackConfig
 from stacks.config.schema import ModelConfig
 from stacks.operations import Operations, build_operations, metrics_access, system_capacity
@@ -241,6 +242,8 @@ def build_platform(cfg: StackConfig, replica: ReplicaLink | None = None) -> Plat
     )
     system_pool = system_capacity(cfg, cluster, karpenter)
     store = model_store(cfg, network, cluster, replica)
+    if replica is None:  # a DR region's artifacts replicate from the primary
+        compile_hosts(cfg, network, store)
     volume = model_volume(cfg, store, cluster)
     # Each model arrives in a DR region by replication: no load there, and a preload only for serving pods.
     for i, m in enumerate(cfg.models):

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from team_stacks import ALB_WEBUI, COGNITO_STACK, OIDC_STACK, TWO_MODELS
 
 from offline import engine
@@ -97,6 +98,15 @@ def plan_for(stack: str = "dev", *, out: Path | None = None, **overrides: Any) -
 @pytest.fixture(scope="session")
 def dev() -> Plan:
     return plan_for("dev")
+
+
+def _dev_model() -> dict[str, Any]:
+    document = yaml.safe_load((Path(__file__).resolve().parent.parent / "Pulumi.dev.yaml").read_text())
+    return dict(document["config"]["inferentia-chat:model"])
+
+
+# dev with the compilation in the cluster only: no compile host (model.compileHost false).
+NO_COMPILE_HOST: dict[str, Any] = {"inferentia-chat:model": {**_dev_model(), "compileHost": False}}
 
 
 @pytest.fixture(scope="session")

@@ -5,9 +5,9 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import Plan, plan_for
+from conftest import NO_COMPILE_HOST, Plan, plan_for
 
-from offline import budget
+from offline import budget, deploy_budget
 from offline.render import main as render_main
 from offline.render import run_stack, stack_config
 from stacks.config import ConfigError, parse_config
@@ -18,8 +18,19 @@ PHASES_NEW = ["node launch", "image pull", "pod start", "weight read", "artifact
 
 
 @pytest.fixture(scope="module")
+def no_host() -> Plan:
+    return plan_for(**NO_COMPILE_HOST)
+
+
+@pytest.fixture(scope="module")
 def dev_budget(dev: Plan) -> dict:
     return budget.budget(dev.result, stack_config(dev.result))
+
+
+@pytest.fixture(scope="module")
+def in_cluster(no_host: Plan) -> dict:
+    """The dev budget with the compilation in the cluster only (model.compileHost false)."""
+    return budget.budget(no_host.result, stack_config(no_host.result))
 
 
 def test_render_writes_budget_json_with_every_phase(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
@@ -77,15 +88,19 @@ def test_the_image_cache_removes_the_pull_and_meets_the_new_node_target():
     assert data[0]["ebs"]["snapshotID"] == "snap-0123456789abcdef0" and data[0]["ebs"]["encrypted"] is True
 
 
-def test_critical_path_names_the_longest_chain(dev_budget: dict):
-    d = dev_budget["deploy"]
+def test_critical_path_names_the_longest_chain(dev_budget: dict, in_cluster: dict):
+    d = in_cluster["deploy"]
     names = [s["name"] for s in d["criticalPath"]]
     assert names[0] == "network-vpc" and "cluster-eks" in names and names[-1] == "vllm-deployment"
     assert d["criticalPathSeconds"] == pytest.approx(d["criticalPath"][-1]["finishesAt"])
     assert d["falseDependencies"] == []  # the model store no longer waits for the cluster
-    cached = dev_budget["deployWithCachedArtifacts"]
+    cached = in_cluster["deployWithCachedArtifacts"]
     assert cached["criticalPathSeconds"] < d["criticalPathSeconds"]
     assert cached["meetsTarget"] is True  # a re-deploy or the DR region: no compilation
+    # With the compile host (the default) the chain runs through its group, not the cluster.
+    hosted = [s["name"] for s in dev_budget["deploy"]["criticalPath"]]
+    assert hosted[0] == "network-vpc" and "compile-host-group" in hosted and hosted[-1] == "vllm-deployment"
+    assert "cluster-eks" not in hosted and dev_budget["deploy"]["falseDependencies"] == []
 
 
 def test_a_false_dependency_lengthens_the_path_and_is_flagged(dev: Plan, dev_budget: dict):
@@ -94,24 +109,24 @@ def test_a_false_dependency_lengthens_the_path_and_is_flagged(dev: Plan, dev_bud
     cluster = next(r for r in records if r.type == "eks:index:Cluster")
     fs.dependencies.append(cluster.urn)  # the file system made to wait for the cluster
     replica = dev_budget["replica"]
-    worse = budget.deploy_budget(records, replica)
-    before = budget.deploy_budget(dev.resources, replica)
+    worse = deploy_budget.deploy_budget(records, replica)
+    before = deploy_budget.deploy_budget(dev.resources, replica)
     assert worse["criticalPathSeconds"] > before["criticalPathSeconds"]
     flagged = {(f["resource"], f["waitsFor"]) for f in worse["falseDependencies"]}
     assert ("model-store-fs", "cluster-eks") in flagged
     assert worse["falseDependencies"][0]["why"].startswith("not needed")
 
 
-def test_in_cluster_waits_are_part_of_the_path(dev: Plan, dev_budget: dict):
-    (compile_step,) = [s for s in dev_budget["deploy"]["criticalPath"] if s["name"] == "vllm-compile"]
+def test_in_cluster_waits_are_part_of_the_path(no_host: Plan, in_cluster: dict):
+    (compile_step,) = [s for s in in_cluster["deploy"]["criticalPath"] if s["name"] == "vllm-compile"]
     assert compile_step["parts"][0]["source"].startswith("a new inf2 node and the image pull")
     assert budget.COMPILE.kind == "published"
     # A compile Job gated on the model load starts its work only once the load Job finished.
-    replica = dev_budget["replica"]
-    recs = {r.urn: r for r in dev.resources}
-    gates = budget._gates(recs)
-    job = next(r for r in dev.resources if r.name == "vllm-compile")
-    assert budget.timing(job, replica, gates).gates == (gates["vllm"]["wait-for-model"],)
+    replica = in_cluster["replica"]
+    recs = {r.urn: r for r in no_host.resources}
+    gates = deploy_budget._gates(recs)
+    job = next(r for r in no_host.resources if r.name == "vllm-compile")
+    assert deploy_budget.timing(job, replica, gates).gates == (gates["vllm"]["wait-for-model"],)
 
 
 def test_throughput_too_low_for_the_fleet_warns_or_errors():
@@ -163,7 +178,8 @@ def test_soci_parallel_pull_is_the_pull_figure_and_removing_it_halves_the_image_
     assert "userData" not in plain_class["spec"]
 
 
-def test_the_compilation_starts_as_soon_as_its_node_and_the_model_exist(dev_budget: dict):
+def test_the_compilation_starts_as_soon_as_its_node_and_the_model_exist(in_cluster: dict):
+    dev_budget = in_cluster  # the compilation in the cluster (without the compile host)
     c = dev_budget["deploy"]["compile"]
     # The node: the NodePool (after Karpenter on the system nodes), a launch and the SOCI pull; the model: the
     # load Job, awaited in the cluster. The later of the two starts the compilation: nothing else delays it.

@@ -81,8 +81,8 @@ def test_dev_prices_every_billable_part_from_its_config(bills: dict[str, dict]):
     assert fsx["quantityIdle"] == 1200 and fsx["unitPrice"] == 0.34 and fsx["idleUSD"] == 408.0
     assert lines["NAT gateways"]["quantityIdle"] == 730  # natGateways: single
     assert lines["system nodes (m7i.large)"]["quantityIdle"] == 2 * 730
-    # cluster secrets, cluster volumes, model store, flow logs, alert topic
-    assert lines["KMS customer keys (us-east-1)"]["quantityIdle"] == 5
+    # cluster secrets, cluster volumes, model store, flow logs, alert topic, compile host
+    assert lines["KMS customer keys (us-east-1)"]["quantityIdle"] == 6
     volumes = lines["Prometheus and Alertmanager volumes (gp3)"]
     assert volumes["quantityIdle"] == 20 + 2  # dev: monitoring.storageGiB 20, Alertmanager 2
     # The SOCI root volumes' extra throughput is billed per node.
@@ -197,3 +197,28 @@ def test_an_exposed_web_ui_prices_its_load_balancer_hours(dev_alb, dev):
     assert not any(
         x["item"] == "Application Load Balancer" for x in cost.cost(dev.result, stack_config(dev.result))["lines"]
     )
+
+
+def test_the_compile_host_is_priced_once_for_its_budgeted_run(bills: dict[str, dict]):
+    from offline.deploy_budget import host_phases
+
+    lines = {x["item"]: x for x in bills["dev"]["lines"] if x["per"] == "once"}
+    run_h = round(sum(f.value for _, f in host_phases()) / 3600, 2)  # launch, pull || download, compile, upload
+    host = lines["compile host (inf2.8xlarge)"]
+    assert (
+        host["quantityIdle"] == run_h
+        and host["unitPrice"] == hardware.INF2_TYPES["inf2.8xlarge"].on_demand_usd_per_hour
+    )
+    disk = lines["compile host root volume (200 GiB gp3)"]
+    assert disk["quantityIdle"] == round(200 * run_h / 730, 2) and disk["unitPrice"] == 0.08
+    # The in-cluster Job only finds the host's marker: its node's start and the check, not a compilation.
+    assert lines["compile Job's node, waiting for the host (inf2.8xlarge)"]["quantityIdle"] == 0.25
+    assert not any(k.startswith("Neuron compilation") for k in lines)
+    # Without the host the Job's node compiles: 15 published minutes plus its start.
+    from conftest import NO_COMPILE_HOST
+
+    plain = plan_for(**NO_COMPILE_HOST)
+    bill = cost.cost(plain.result, stack_config(plain.result))
+    (job,) = [x for x in bill["lines"] if x["item"] == "Neuron compilation (inf2.8xlarge)"]
+    assert job["quantityIdle"] == round(900 / 3600 + 0.25, 2)
+    assert not any(x["item"].startswith("compile host") for x in bill["lines"])

@@ -118,13 +118,16 @@ def test_serving_standby_builds_the_primary_composition_in_the_dr_region(dev_dr_
     primary_types = {r.type for r in dev.resources}
     dr_types = {r.type for r in plan.resources}
     # Everything the primary has, but the model loader (its Jobs and their script) and the compile Job: the
-    # standby leaves the loader out; and the autoscaler: dev autoscales, the standby runs a fixed count (zero
-    # until the failover sets model.replicas).
+    # standby leaves the loader out; the autoscaler: dev autoscales, the standby runs a fixed count (zero
+    # until the failover sets model.replicas); and the compile host: the artifacts replicate from the primary.
     assert primary_types - dr_types == {
         JOB,
         "inferentia-chat:index:ModelLoader",
         "inferentia-chat:index:Autoscaling",
         "kubernetes:keda.sh/v1alpha1:ScaledObject",
+        "inferentia-chat:index:NeuronCompileHost",
+        "aws:autoscaling/group:Group",
+        "aws:iam/instanceProfile:InstanceProfile",
     }
     cluster = plan.one(EKS)
     assert cluster.outputs["kubeconfig"]["clusters"][0]["cluster"]["server"].endswith(f".{DR_REGION}.eks.amazonaws.com")

@@ -95,7 +95,7 @@ def test_system_node_group_is_small_on_demand_private_and_labelled(dev: Plan):
 
 
 def test_system_nodes_require_imdsv2_and_encrypted_gp3_roots(dev: Plan):
-    lt = dev.one("aws:ec2/launchTemplate:LaunchTemplate")
+    lt = dev.one("aws:ec2/launchTemplate:LaunchTemplate", "cluster-system-lt")
     assert lt.inputs["metadataOptions"]["httpTokens"] == "required"
     # Hop limit 1: IMDS answers the node and host-network pods only, so no pod reaches the node role.
     assert lt.inputs["metadataOptions"]["httpPutResponseHopLimit"] == 1

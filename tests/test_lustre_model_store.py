@@ -53,9 +53,10 @@ def pod(plan: Plan, name: str) -> dict:
 def test_bucket_is_encrypted_with_a_rotating_customer_key_and_bucket_keys(dev: Plan):
     key = dev.one(KEY, "model-store-key")
     assert key.inputs["enableKeyRotation"] is True
-    (rule,) = dev.one("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration").inputs[
-        "rules"
-    ]
+    (rule,) = dev.one(
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        "model-store-bucket-encryption",
+    ).inputs["rules"]
     by_default = rule["applyServerSideEncryptionByDefault"]
     assert by_default == {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": key.outputs["arn"]}
     assert rule["bucketKeyEnabled"] is True
@@ -63,19 +64,19 @@ def test_bucket_is_encrypted_with_a_rotating_customer_key_and_bucket_keys(dev: P
 
 
 def test_bucket_is_versioned_private_and_owner_enforced(dev: Plan):
-    bucket = dev.one(BUCKET).outputs["bucket"]
-    versioning = dev.one("aws:s3/bucketVersioning:BucketVersioning").inputs
+    bucket = dev.one(BUCKET, "model-store-bucket").outputs["bucket"]
+    versioning = dev.one("aws:s3/bucketVersioning:BucketVersioning", "model-store-bucket-versioning").inputs
     assert versioning["bucket"] == bucket and versioning["versioningConfiguration"]["status"] == "Enabled"
-    pab = dev.one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").inputs
+    pab = dev.one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "model-store-bucket-public-access").inputs
     for setting in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"):
         assert pab[setting] is True, setting
-    ownership = dev.one("aws:s3/bucketOwnershipControls:BucketOwnershipControls").inputs
+    ownership = dev.one("aws:s3/bucketOwnershipControls:BucketOwnershipControls", "model-store-bucket-ownership").inputs
     assert ownership["rule"] == {"objectOwnership": "BucketOwnerEnforced"}
 
 
 def test_bucket_policy_denies_every_request_without_tls(dev: Plan):
-    bucket = dev.one(BUCKET)
-    policy = dev.policy(dev.one("aws:s3/bucketPolicy:BucketPolicy"))
+    bucket = dev.one(BUCKET, "model-store-bucket")
+    policy = dev.policy(dev.one("aws:s3/bucketPolicy:BucketPolicy", "model-store-bucket-policy"))
     (deny,) = policy["Statement"]
     assert deny["Effect"] == "Deny" and deny["Principal"] == "*" and deny["Action"] == "s3:*"
     arn = bucket.outputs["arn"]
@@ -85,21 +86,26 @@ def test_bucket_policy_denies_every_request_without_tls(dev: Plan):
 
 def test_noncurrent_versions_expire_after_the_configured_days(dev: Plan):
     def rule(plan: Plan) -> dict:
-        (found,) = plan.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").inputs["rules"]
+        (found,) = plan.one(
+            "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "model-store-bucket-lifecycle"
+        ).inputs["rules"]
         return found
 
     assert rule(dev)["noncurrentVersionExpiration"] == {"noncurrentDays": 30}
     assert rule(dev)["status"] == "Enabled"
     assert dev.depends(
-        dev.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"),
-        dev.one("aws:s3/bucketVersioning:BucketVersioning"),
+        dev.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "model-store-bucket-lifecycle"),
+        dev.one("aws:s3/bucketVersioning:BucketVersioning", "model-store-bucket-versioning"),
     )
     custom = plan_for(**{MS: {"noncurrentVersionDays": 7}})
     assert rule(custom)["noncurrentVersionExpiration"] == {"noncurrentDays": 7}
 
 
 def test_model_and_cache_directories_are_imported_owned_by_the_workload_user(dev: Plan):
-    objects = {o.inputs["key"]: o for o in dev.of_type("aws:s3/bucketObjectv2:BucketObjectv2")}
+    bucket = dev.one(BUCKET, "model-store-bucket").outputs["bucket"]
+    objects = {
+        o.inputs["key"]: o for o in dev.of_type("aws:s3/bucketObjectv2:BucketObjectv2") if o.inputs["bucket"] == bucket
+    }
     assert set(objects) == {"models/", "neuron-cache/"}
     for obj in objects.values():
         assert obj.inputs["metadata"] == {
@@ -109,12 +115,16 @@ def test_model_and_cache_directories_are_imported_owned_by_the_workload_user(dev
         }
         # Encrypted with the bucket key, and in place before the file system imports the bucket.
         assert dev.depends(
-            obj, dev.one("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+            obj,
+            dev.one(
+                "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+                "model-store-bucket-encryption",
+            ),
         )
         assert dev.depends(dev.one(DRA), obj)
     prefixed = plan_for(**{MS: {"fileSystemPath": "/data", "bucketPrefix": "llm/"}})
     keys = {o.inputs["key"] for o in prefixed.of_type("aws:s3/bucketObjectv2:BucketObjectv2")}
-    assert keys == {"llm/models/", "llm/neuron-cache/"}
+    assert keys - {k for k in keys if k.startswith("compile-host/")} == {"llm/models/", "llm/neuron-cache/"}
 
 
 # --- the file system -----------------------------------------------------------------------------
@@ -152,7 +162,7 @@ def test_scratch_2_for_dev_uses_fsx_managed_encryption_and_links_at_creation():
     assert fs["deploymentType"] == "SCRATCH_2"
     assert "kmsKeyId" not in fs and "perUnitStorageThroughput" not in fs
     assert "automaticBackupRetentionDays" not in fs
-    bucket = plan.one(BUCKET).outputs["bucket"]
+    bucket = plan.one(BUCKET, "model-store-bucket").outputs["bucket"]
     assert fs["importPath"] == fs["exportPath"] == f"s3://{bucket}/"
     assert fs["autoImportPolicy"] == "NEW_CHANGED_DELETED"
     assert plan.of_type(DRA) == []  # data repository associations are PERSISTENT_2 only
@@ -193,7 +203,7 @@ def test_file_system_security_group_allows_only_lustre_ports_from_the_nodes_and_
 
 
 def test_key_policy_lets_only_this_file_systems_s3_role_use_the_key_and_comes_after_it(dev: Plan):
-    fs, key, bucket = dev.one(FS), dev.one(KEY, "model-store-key"), dev.one(BUCKET)
+    fs, key, bucket = dev.one(FS), dev.one(KEY, "model-store-key"), dev.one(BUCKET, "model-store-bucket")
     kp = dev.one(KEY_POLICY)
     assert kp.inputs["keyId"] == key.outputs["keyId"]
     assert "policy" not in key.inputs  # one owner of the policy: the KeyPolicy resource
@@ -214,7 +224,7 @@ def test_key_policy_lets_only_this_file_systems_s3_role_use_the_key_and_comes_af
 
 def test_data_repository_association_links_config_paths_both_ways(dev: Plan):
     dra = dev.one(DRA)
-    bucket = dev.one(BUCKET).outputs["bucket"]
+    bucket = dev.one(BUCKET, "model-store-bucket").outputs["bucket"]
     assert dra.inputs["fileSystemId"] == dev.outputs["fileSystemId"]
     assert dra.inputs["fileSystemPath"] == "/" and dra.inputs["dataRepositoryPath"] == f"s3://{bucket}/"
     assert dra.inputs["batchImportMetaDataOnCreate"] is True
@@ -225,7 +235,7 @@ def test_data_repository_association_links_config_paths_both_ways(dev: Plan):
     custom = plan_for(**{MS: {"fileSystemPath": "/data", "bucketPrefix": "llm/"}})
     dra = custom.one(DRA)
     assert dra.inputs["fileSystemPath"] == "/data"
-    assert dra.inputs["dataRepositoryPath"] == f"s3://{custom.one(BUCKET).outputs['bucket']}/llm/"
+    assert dra.inputs["dataRepositoryPath"] == f"s3://{custom.one(BUCKET, 'model-store-bucket').outputs['bucket']}/llm/"
     assert custom.outputs["modelPath"] == "/data/models/mistral-7b-instruct"
     assert custom.outputs["compiledCacheRoot"] == "/data/neuron-cache"
 
@@ -403,7 +413,7 @@ def test_lfs_image_follows_the_pinned_fsx_csi_driver_release():
 
 def test_outputs_name_everything_the_serving_side_needs(dev: Plan):
     out = dev.outputs
-    bucket = dev.one(BUCKET)
+    bucket = dev.one(BUCKET, "model-store-bucket")
     fs = dev.one(FS)
     assert out["modelBucketName"] == bucket.outputs["bucket"]
     assert out["modelBucketArn"] == bucket.outputs["arn"]

@@ -88,7 +88,9 @@ def test_replica_bucket_has_the_primary_buckets_protections(dev_dr: Plan, dev: P
     for type_ in ("Versioning:BucketVersioning", "OwnershipControls:BucketOwnershipControls"):
         assert attached(dev_dr, f"{prefix}{type_}", name).inputs["region"] == DR_REGION
     # The same code as the primary's bucket: identical protections, names apart.
-    primary_pab = dev.one(f"{prefix}PublicAccessBlock:BucketPublicAccessBlock").inputs
+    primary_pab = dev.one(
+        f"{prefix}PublicAccessBlock:BucketPublicAccessBlock", "model-store-bucket-public-access"
+    ).inputs
     assert {k: v for k, v in pab.items() if k not in ("bucket", "region")} == {
         k: v for k, v in primary_pab.items() if k != "bucket"
     }

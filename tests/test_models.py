@@ -243,7 +243,7 @@ def test_the_cost_estimate_counts_every_model(dev: Plan, two: Plan):
     one, both = lines(dev), lines(two)
     nodes = next(k for k in both if k.startswith("inference nodes"))
     assert both[nodes]["quantityIdle"] == 2 * one[nodes]["quantityIdle"]  # one serving node per model, idle
-    assert len([k for k in both if k.startswith("Neuron compilation")]) == 2  # one compile per model
+    assert len([k for k in both if k.startswith("compile host (")]) == 2  # one compile per model, on its host
 
 
 def test_a_serving_standby_builds_every_model_idle(tmp_path: Path, two: Plan):
@@ -273,13 +273,22 @@ def test_a_serving_standby_builds_every_model_idle(tmp_path: Path, two: Plan):
 
 
 def test_the_deploy_budget_gates_each_server_on_its_own_jobs(two: Plan):
-    from offline.budget import _gates
+    from offline.deploy_budget import _gates
 
     gates = _gates({r.urn: r for r in two.resources})
     second = f"vllm-{QWEN_SUFFIX}"
     assert set(gates) == {"vllm", second}
-    names = {g: {wait: two.by_urn[urn].inputs["metadata"]["name"] for wait, urn in w.items()} for g, w in gates.items()}
+
+    def name(urn: str) -> str:  # a Job's Kubernetes name, a compile host group's name
+        inputs = two.by_urn[urn].inputs
+        return (inputs.get("metadata") or {}).get("name") or inputs["name"]
+
+    names = {g: {wait: name(urn) for wait, urn in w.items()} for g, w in gates.items()}
     assert names["vllm"]["wait-for-model"] == "model-load"
     assert names[second]["wait-for-model"] == f"model-load-{QWEN_SUFFIX}"
-    assert names["vllm"]["wait-for-compiled-artifacts"].startswith("vllm-compile-")
-    assert names[second]["wait-for-compiled-artifacts"].startswith(f"{second}-compile-")
+    # Each model's serving pods and compile Job wait for the marker of its own compile host (same key).
+    host = "inferentia-chat-dev-compile-host-"
+    assert names["vllm"]["wait-for-compiled-artifacts"] == names["vllm"]["compile-host"]
+    assert names["vllm"]["compile-host"].startswith(host) and QWEN_SUFFIX not in names["vllm"]["compile-host"]
+    assert names[second]["wait-for-compiled-artifacts"] == names[second]["compile-host"]
+    assert names[second]["compile-host"].startswith(f"{host}{QWEN_SUFFIX}-")

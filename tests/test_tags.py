@@ -26,6 +26,8 @@ def test_every_taggable_aws_resource_has_the_common_tags(stack_fixture: str, req
     for r in plan.resources:
         if r.type.startswith("aws:") and r.custom and taggable(r.type):
             tags = r.inputs.get("tags") or {}
+            if isinstance(tags, list):  # an Auto Scaling group's tags: a list of {key, value, propagateAtLaunch}
+                tags = {t["key"]: t["value"] for t in tags}
             assert set(tags) >= COMMON, f"{r.type} {r.name} lacks {sorted(COMMON - set(tags))}"
             assert tags["project"] == "inferentia-chat" and tags["stack"] == plan.result.stack, r.name
             checked += 1

@@ -25,7 +25,7 @@ from .monitoring import Monitoring, MonitoringArgs
 from .network import Network, NetworkArgs
 from .open_webui import OpenWebUI, OpenWebUIArgs
 from .system_node_pool import SystemNodePool, SystemNodePoolArgs
-from .vllm import VllmNeuronServer, VllmNeuronServerArgs
+from .vllm import NeuronCompileHost, NeuronCompileHostArgs, VllmNeuronServer, VllmNeuronServerArgs
 from .volume_snapshots import VolumeSnapshots, VolumeSnapshotsArgs
 
 __version__ = "0.1.0"
@@ -39,6 +39,7 @@ COMPONENTS = (
     ModelVolume,
     ModelLoader,
     VllmNeuronServer,
+    NeuronCompileHost,
     OpenWebUI,
     CognitoUserPool,
     LoadBalancerController,
@@ -78,6 +79,8 @@ __all__ = [
     "MonitoringArgs",
     "Network",
     "NetworkArgs",
+    "NeuronCompileHost",
+    "NeuronCompileHostArgs",
     "OpenWebUI",
     "OpenWebUIArgs",
     "SystemNodePool",

@@ -178,6 +178,13 @@ KEY_DOCS: dict[str, tuple[str, str]] = {
         "Compile the Neuron artifacts once in a Job (needs an inf2 size with >= 64 GiB host memory).",
         "in place",
     ),
+    "model.compileHost": (
+        "Compile the Neuron artifacts on an inf2 EC2 instance started as soon as the network exists (default "
+        "true where the compile Job runs on a primary stack; must be false on a DR stack), so the first "
+        "`pulumi up` does not wait for the cluster to compile; the compile Job stays as the fallback.",
+        "creates or deletes the compile host (its Auto Scaling group, launch template, role, security group and "
+        "bootstrap bucket); nothing stateful",
+    ),
     "model.autoscaling": (
         "KEDA scales the model on its request queue (off unless set; docs/operations-autoscaling.md). "
         "`replicas` does not apply with it.",

@@ -96,6 +96,7 @@ def _model(s: _Section, pool: InferencePoolConfig, role: str) -> ModelConfig:
             )
         replicas = autoscaling.min_replicas
     compile_job = s.boolean("compileJob", True)
+    compile_host = _compile_host(s, role, compile_job)
     if tp in INF2_TP_DEGREES and types_that_fit_tp(tp, pool.instance_types):
         _check_fit(s, tp, replicas, pool, compile_job, model_id)
     max_len = s.integer("maxModelLen", 8192, minimum=128, maximum=131072, allowed="(tokens)")
@@ -129,8 +130,31 @@ def _model(s: _Section, pool: InferencePoolConfig, role: str) -> ModelConfig:
         max_num_seqs=max_seqs,
         replicas=replicas,
         compile_job=compile_job,
+        compile_host=compile_host,
         autoscaling=autoscaling,
     )
+
+
+def _compile_host(s: _Section, role: str, compile_job: bool) -> bool:
+    """`compileHost`: on by default where the compile Job runs on a primary stack. A DR stack links the replica
+    read-only (the primary's artifacts replicate there); without the compile Job, serving pods never wait for
+    artifacts, so a host would race them."""
+    host = s.boolean("compileHost", compile_job and role != "dr")
+    if host and role == "dr":
+        s.problems.add(
+            s.key("compileHost"),
+            True,
+            "must be false on a DR stack (its bucket is the read-only replica; the primary's artifacts replicate)",
+        )
+        return False
+    if host and not compile_job:
+        s.problems.add(
+            s.key("compileHost"),
+            True,
+            "needs compileJob: true (serving pods wait for compiled artifacts only with it); set compileHost: false",
+        )
+        return False
+    return host
 
 
 def _check_kv_cache(s: _Section, facts: ModelFacts, tp: int, max_len: int, max_seqs: int) -> None:

@@ -171,6 +171,8 @@ class ModelConfig:
     max_num_seqs: int
     replicas: int
     compile_job: bool
+    # Compile on an EC2 instance started with the network (NeuronCompileHost); the compile Job is the fallback.
+    compile_host: bool = False
     # None: a fixed `replicas`; set: KEDA owns the count within its bounds (`replicas` is then minReplicas).
     autoscaling: AutoscalingConfig | None = None
 

@@ -18,6 +18,10 @@ if TYPE_CHECKING:
 PORT = 8000
 SERVER_COMMAND = ("python3", "-m", "vllm.entrypoints.openai.api_server")
 COMPLETE_MARKER = ".complete"  # written by the compile Job once vLLM served from the new artifacts
+# A compile host (NeuronCompileHost) writes its lease into the directory when it starts, and a failure record
+# if it fails: the in-cluster Job waits for the host while the lease holds (compile_job.py).
+LEASE_FILE = ".compiling"
+FAILED_FILE = ".failed"
 # The owner of the model tree (model_layout.WORKLOAD_UID, 1000), which is also the image's `ubuntu` user
 # (Ubuntu 24.04 base): a name in /etc/passwd keeps torch's getpass-based cache paths working. Every writer to
 # the shared volume uses the same ids.

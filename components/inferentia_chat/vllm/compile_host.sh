@@ -1,0 +1,105 @@
+#!/bin/bash
+# NeuronCompileHost: compile one configuration's Neuron artifacts outside the cluster, as soon as the network
+# exists, and hand them to the cluster through the model bucket (the file system imports them).
+#
+# Reads /etc/compile-host.env (written by the user data: names and arguments, never a secret). Steps:
+#   marker in S3 -> done; a failure recorded -> done (the in-cluster compile Job compiles instead);
+#   otherwise write the lease, pull the serving image while the model downloads (model_fetch.py in the
+#   loader image, the load Job's pinned wheels), compile with the serving image and the compile Job's script,
+#   upload the artifacts, wait for the file system's import, write the marker LAST.
+# Always: set the group's desired capacity to 0 at the end (the group then terminates this instance); a
+# watchdog does the same after DEADLINE_S whatever happens, after recording the failure.
+set -euo pipefail
+# shellcheck source=/dev/null
+. /etc/compile-host.env
+export AWS_REGION AWS_DEFAULT_REGION="$AWS_REGION"
+work=/var/lib/compile-host
+files=/opt/compile-host
+ns=compile-host
+meta_file="file-owner=1000,file-group=1000,file-permissions=0100664"
+meta_dir="file-owner=1000,file-group=1000,file-permissions=0040775"
+mkdir -p "$work/model" "$work/deps" "$work/cache/$ARTIFACT_KEY"
+chown -R 1000:1000 "$work"
+
+log() { echo "compile-host: $*"; }
+imds() {
+  local t
+  t=$(curl -sf -X PUT http://169.254.169.254/latest/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 60')
+  curl -sf -H "X-aws-ec2-metadata-token: $t" "http://169.254.169.254/latest/meta-data/$1"
+}
+instance=$(imds instance-id)
+finish() {
+  aws autoscaling set-desired-capacity --auto-scaling-group-name "$GROUP" --desired-capacity 0 ||
+    shutdown -h +1 # the launch template terminates the instance on shutdown
+}
+exists() { aws s3api head-object --bucket "$BUCKET" --key "$ARTIFACTS_PREFIX$1" >/dev/null 2>&1; }
+put() { aws s3api put-object --bucket "$BUCKET" --key "$1" --metadata "$3" --body "$2" >/dev/null; }
+put_dir() {
+  aws s3api put-object --bucket "$BUCKET" --key "$1" --content-type application/x-directory --metadata "$meta_dir" \
+    >/dev/null
+}
+failed() {
+  log "FAILED: $1"
+  printf '{"instanceId": "%s", "reason": "%s", "at": %s}\n' "$instance" "$1" "$(date +%s)" >"$work/failed.json"
+  put "$ARTIFACTS_PREFIX.failed" "$work/failed.json" "$meta_file" || true
+  finish
+  exit 1
+}
+
+if exists .complete; then log "artifacts complete in s3://$BUCKET/$ARTIFACTS_PREFIX: nothing to do"; finish; exit 0; fi
+if exists .failed; then log "an earlier attempt failed: the in-cluster compile Job compiles instead"; finish; exit 0; fi
+(sleep "$DEADLINE_S" && failed "watchdog: not done within $DEADLINE_S s") &
+now=$(date +%s)
+printf '{"instanceId": "%s", "startedAt": %s, "deadline": %s}\n' "$instance" "$now" "$((now + DEADLINE_S))" \
+  >"$work/lease.json"
+for d in "${DIRECTORY_KEYS[@]}"; do put_dir "$d"; done
+put "$ARTIFACTS_PREFIX.compiling" "$work/lease.json" "$meta_file"
+trap 'failed "step failed at line $LINENO"' ERR
+
+systemctl start containerd
+log "pulling $IMAGE while the model downloads"
+ctr -n "$ns" image pull "$IMAGE" >"$work/pull.log" 2>&1 &
+pull=$!
+ctr -n "$ns" image pull "$LOADER_IMAGE" >/dev/null
+install -d -m 0700 /run/compile-host
+: >/run/compile-host/token.env
+if [ -n "$SECRET_ARN" ]; then
+  umask 077
+  printf 'HF_TOKEN=%s\n' "$(aws secretsmanager get-secret-value --secret-id "$SECRET_ARN" \
+    --query SecretString --output text)" >/run/compile-host/token.env
+fi
+ctr -n "$ns" run --rm --net-host --user 1000:1000 --env-file /run/compile-host/token.env \
+  --env HOME=/tmp --env PYTHONDONTWRITEBYTECODE=1 --env PYTHONUNBUFFERED=1 --env PYTHONPATH=/deps \
+  --mount "type=bind,src=$files,dst=/opt/model-fetch,options=rbind:ro" \
+  --mount "type=bind,src=$work/deps,dst=/deps,options=rbind:rw" \
+  --mount "type=bind,src=$work/model,dst=/fsx/model,options=rbind:rw" \
+  "$LOADER_IMAGE" "fetch-$now" sh -c 'python -m pip install --no-cache-dir --disable-pip-version-check --no-deps \
+    --only-binary=:all: --require-hashes --target /deps --requirement /opt/model-fetch/loader-requirements.txt \
+    && exec python /opt/model-fetch/model_fetch.py fetch --dest /fsx/model "$@"' fetch "${FETCH_ARGS[@]}"
+shred -u /run/compile-host/token.env
+wait "$pull" || failed "pulling $IMAGE"
+
+log "compiling into $ARTIFACT_KEY"
+devices=()
+for d in /dev/neuron*; do devices+=(--device "$d"); done
+ctr -n "$ns" run --rm --net-host --user 1000:1000 "${devices[@]}" \
+  --env "NEURON_COMPILED_ARTIFACTS=/neuron-cache/$ARTIFACT_KEY" --env HF_HUB_OFFLINE=1 --env TRANSFORMERS_OFFLINE=1 \
+  --env VLLM_NO_USAGE_STATS=1 --env DO_NOT_TRACK=1 --env HOME=/home/ubuntu \
+  --mount "type=bind,src=$work/model,dst=$MODEL_DIR,options=rbind:ro" \
+  --mount "type=bind,src=$work/cache,dst=/neuron-cache,options=rbind:rw" \
+  --mount "type=bind,src=/dev/shm,dst=/dev/shm,options=rbind:rw" \
+  --mount "type=bind,src=$files,dst=/opt/compile-host,options=rbind:ro" \
+  "$IMAGE" "compile-$now" /bin/bash /opt/compile-host/compile.sh
+local_dir="$work/cache/$ARTIFACT_KEY"
+[ -f "$local_dir/.complete" ] || failed "the compilation wrote no marker"
+
+log "uploading the artifacts to s3://$BUCKET/$ARTIFACTS_PREFIX"
+(cd "$local_dir" && find . -mindepth 1 -type d -printf '%P\n') | while read -r d; do put_dir "$ARTIFACTS_PREFIX$d/"; done
+aws s3 cp "$local_dir/" "s3://$BUCKET/$ARTIFACTS_PREFIX" --recursive --exclude .complete --exclude .compiling \
+  --metadata "$meta_file" --only-show-errors
+# Every artifact is in the file system before the marker that lets serving pods read them.
+sleep "$IMPORT_SETTLE_S"
+put "$ARTIFACTS_PREFIX.complete" "$local_dir/.complete" "$meta_file"
+log "artifacts complete: s3://$BUCKET/$ARTIFACTS_PREFIX.complete"
+trap - ERR
+finish
