@@ -45,9 +45,15 @@ class Nodes:
             for kind in ("PersistentVolume", "NodePool", "EC2NodeClass", *WORKLOAD_KINDS)
             for o in plan.k8s(kind)
         ]
-        groups = [(g.name, g.inputs) for g in plan.of_type("aws:eks/nodeGroup:NodeGroup")]
-        images = [lt.name for lt in plan.of_type("aws:ec2/launchTemplate:LaunchTemplate") if lt.inputs.get("imageId")]
-        return cls(objects, groups, images)
+        groups = plan.of_type("aws:eks/nodeGroup:NodeGroup")
+        # Launch templates that set their own image AND that a node group launches from (a group depends on its
+        # template); the compile host's template sets its image but starts no cluster node.
+        images = [
+            lt.name
+            for lt in plan.of_type("aws:ec2/launchTemplate:LaunchTemplate")
+            if lt.inputs.get("imageId") and any(lt.urn in g.dependencies for g in groups)
+        ]
+        return cls(objects, [(g.name, g.inputs) for g in groups], images)
 
     def k8s(self, kind: str, name: str | None = None) -> list[dict[str, Any]]:
         return [o for o in self.objects if o["kind"] == kind and name in (None, o["metadata"]["name"])]
