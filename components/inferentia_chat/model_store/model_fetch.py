@@ -24,7 +24,8 @@ What `fetch` guarantees:
   other weight formats (.bin, .pth, .gguf...) are skipped.
 - Token: read from `--token-file` (the load Job mounts its Secret there, read-only: never an environment
   variable), else from HF_TOKEN (the compile host's container); handed to huggingface_hub as its `token`
-  argument, so it never looks anywhere else (`token=False` without one).
+  argument, so it never looks anywhere else (`token=False` without one). Not through huggingface_hub's own
+  HF_TOKEN_PATH: 2.4.0 prefers HF_TOKEN to it, and may rewrite that file (OAuth refresh, utils/_auth.py).
 - Never logs the token. Exit codes: 0 done, 1 worth retrying (network, corrupted download: the Job
   retries and resumes), 2 not worth retrying (missing model, refused token, no access, bad arguments).
 """
