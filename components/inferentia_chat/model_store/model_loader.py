@@ -55,7 +55,8 @@ class ModelSourceArgs(TypedDict):
     uri: NotRequired[str]
     """`huggingface` (default) or an `s3://bucket/prefix/` URI to copy the model from."""
     hf_token: NotRequired[pulumi.Input[str]]
-    """Hugging Face read token (a secret), for gated or private models."""
+    """Hugging Face read token (a secret), for gated or private models; the load Job reads it from its Secret
+    mounted as a read-only file, never from an environment variable."""
     cluster_name: NotRequired[pulumi.Input[str]]
     """EKS cluster name; needed for an `s3://` source (Pod Identity association of the loader)."""
 
