@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
-from team_stacks import ALB_WEBUI, COGNITO_STACK, OIDC_STACK, TWO_MODELS
+from team_stacks import ALB_WEBUI, COGNITO_STACK, HF_TOKEN_STACK, OIDC_STACK, TWO_MODELS
 
 from offline import engine
 from offline.engine import Record, RunResult
@@ -183,8 +183,9 @@ def dev_dr_alarms(rendered: Path) -> Plan:
 # policy pack) run over each of them.
 @pytest.fixture(scope="session")
 def dev_team() -> Plan:
-    """A team's stack: two models, signing in through the organisation's OpenID provider."""
-    return plan_for("dev", **TWO_MODELS, **OIDC_STACK)
+    """A team's stack: two models (the first from Hugging Face with a token, the second from S3), signing in
+    through the organisation's OpenID provider."""
+    return plan_for("dev", **TWO_MODELS, **OIDC_STACK, **HF_TOKEN_STACK)
 
 
 @pytest.fixture(scope="session")

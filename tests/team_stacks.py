@@ -1,5 +1,6 @@
 """Stack configurations of a team's chat service, as config overrides of the dev stack: two models
-(`inferentia-chat:models`), and sign-in through an OpenID provider or the stack's Cognito pool. Used by the
+(`inferentia-chat:models`), a Hugging Face token, and sign-in through an OpenID provider or the stack's Cognito
+pool. Used by the
 plan tests (test_models.py, test_sign_in.py), the assurance checks over every variant (conftest.py) and the
 browser tier (webui_app/test_browser.py)."""
 
@@ -59,3 +60,6 @@ OIDC_STACK: dict[str, Any] = {
     SECRET_KEY: {"secure": CLIENT_SECRET},
 }
 COGNITO_STACK: dict[str, Any] = {WEBUI: {**ALB_WEBUI, "auth": "cognito"}}
+# Mistral is gated on Hugging Face (Pulumi.team.yaml): a team's stack sets the token, a secret.
+HF_TOKEN = "hf_team_token_value_never_rendered"
+HF_TOKEN_STACK: dict[str, Any] = {"inferentia-chat:hfToken": {"secure": HF_TOKEN}}

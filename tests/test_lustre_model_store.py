@@ -490,6 +490,7 @@ def test_an_s3_source_gets_read_only_access_through_pod_identity():
 
 
 def test_a_hugging_face_token_reaches_the_job_only_as_a_secret(tmp_path: Path):
+    """From a stack file's `secure:` value (test_model_token.py checks the mount on the team variant)."""
     for name in ("Pulumi.yaml", "__main__.py"):
         (tmp_path / name).write_text((ROOT / name).read_text())
     stack = (ROOT / "Pulumi.dev.yaml").read_text() + "  inferentia-chat:hfToken:\n    secure: v1:AAAABBBBCCCC\n"
@@ -500,8 +501,9 @@ def test_a_hugging_face_token_reaches_the_job_only_as_a_secret(tmp_path: Path):
     assert secret["stringData"] == {"HF_TOKEN": SECRET}
     rec = plan.one("kubernetes:core/v1:Secret", "model-store-hf-token")
     assert json.dumps(rec.inputs).count("offline-placeholder-secret") == 0  # never a plain value
-    env = {e["name"]: e for e in pod(plan, "model-load")["containers"][0]["env"]}
-    assert env["HF_TOKEN"]["valueFrom"] == {"secretKeyRef": {"name": "hf-token", "key": "HF_TOKEN"}}
+    fetch = pod(plan, "model-load")["containers"][0]
+    assert not [e for e in fetch["env"] if "valueFrom" in e]  # a mounted file, not an environment variable
+    assert {"name": "hf-token", "mountPath": "/var/run/secrets/huggingface", "readOnly": True} in fetch["volumeMounts"]
     assert plan.depends(plan.one(JOB, "model-store-load"), rec)
 
 

@@ -344,24 +344,62 @@ def test_a_refused_token_is_a_clear_error_that_never_shows_the_token(hub, tmp_pa
         mf.fetch(source(endpoint), tmp_path / "m", log=print)
 
 
+def fetch_args(endpoint: str, dest: Path) -> list[str]:
+    return [
+        *("fetch", "--source", "huggingface", "--model-id", MODEL, "--revision", COMMIT),
+        *("--dest", str(dest), "--hf-endpoint", endpoint),
+    ]
+
+
+@pytest.mark.parametrize("given", ["file", "environment"])
 def test_a_gated_model_with_the_right_token_is_fetched_and_the_token_is_never_logged(
-    hub, tmp_path: Path, capsys, monkeypatch
+    given: str, hub, tmp_path: Path, capsys, monkeypatch
 ):
+    """The load Job mounts the token as a file (`--token-file`); the compile host's container passes HF_TOKEN."""
     state, endpoint = hub
     state.token = TOKEN
-    monkeypatch.setenv("HF_TOKEN", TOKEN)
-    code = mf.main(
-        [
-            *("fetch", "--source", "huggingface", "--model-id", MODEL, "--revision", COMMIT),
-            *("--dest", str(tmp_path / "m"), "--hf-endpoint", endpoint),
-        ]
-    )
+    args = fetch_args(endpoint, tmp_path / "m")
+    if given == "file":
+        token_file = tmp_path / "secret" / "token"
+        token_file.parent.mkdir()
+        token_file.write_text(TOKEN + "\n")  # as a Secret's value may end: the newline is not part of it
+        token_file.chmod(0o440)
+        args += ["--token-file", str(token_file)]
+        monkeypatch.setenv("HF_TOKEN", "hf_environment_value_ignored_with_a_file")
+    else:
+        monkeypatch.setenv("HF_TOKEN", TOKEN)
+    code = mf.main(args)
     assert code == 0
     out = capsys.readouterr()
     assert TOKEN not in out.out + out.err
     assert "complete" in out.out
     api_calls = [h for _, p, h in state.requests if p.startswith("/api/")]
     assert api_calls and all(h.get("authorization") == f"Bearer {TOKEN}" for h in api_calls)
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [(None, "does not exist"), ("", "is empty"), (" \n", "is empty"), (b"\xff" + TOKEN.encode(), "cannot be read")],
+)
+def test_a_missing_or_empty_token_file_is_a_clear_permanent_error(
+    content: str | bytes | None, says: str, hub, tmp_path: Path, capsys, monkeypatch
+):
+    state, endpoint = hub
+    state.token = TOKEN
+    monkeypatch.setenv("HF_TOKEN", TOKEN)  # never a fallback for a broken file
+    token_file = tmp_path / "token"
+    if isinstance(content, bytes):
+        token_file.write_bytes(content)
+    elif content is not None:
+        token_file.write_text(content)
+    code = mf.main([*fetch_args(endpoint, tmp_path / "m"), "--token-file", str(token_file)])
+    assert code == mf_files.EXIT_PERMANENT
+    out = capsys.readouterr()
+    assert f"error: the Hugging Face token file {token_file} {says}" in out.err
+    assert "inferentia-chat:hfToken" in out.err
+    assert TOKEN not in out.out + out.err
+    assert not state.requests  # stopped before reaching the hub
+    assert not (tmp_path / "m").exists()
 
 
 def test_the_command_line_exit_codes_say_whether_a_retry_helps(hub, tmp_path: Path, capsys):

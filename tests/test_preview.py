@@ -16,7 +16,7 @@ from conftest import (
     STORAGE_STANDBY,
     Plan,
 )
-from team_stacks import COGNITO_STACK, OIDC_STACK, TWO_MODELS
+from team_stacks import COGNITO_STACK, HF_TOKEN_STACK, OIDC_STACK, TWO_MODELS
 
 from offline.engine import UNKNOWN, RunResult
 from offline.render import main as render_main
@@ -30,7 +30,7 @@ VARIANT_CONFIG: dict[str, tuple[str, dict[str, Any]]] = {
     "dev_dr_storage": ("dev-dr", STORAGE_STANDBY),
     "dev_dr_serving": ("dev-dr", SERVING_STANDBY),
     "dev_dr_alarms": ("dev-dr", ALARMED_REPLICA),
-    "dev_team": ("dev", {**TWO_MODELS, **OIDC_STACK}),
+    "dev_team": ("dev", {**TWO_MODELS, **OIDC_STACK, **HF_TOKEN_STACK}),
     "dev_cognito": ("dev", COGNITO_STACK),
 }
 

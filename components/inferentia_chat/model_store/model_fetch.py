@@ -22,6 +22,10 @@ What `fetch` guarantees:
   the MD5 ETag of single-part objects not encrypted with KMS.
 - One weight set: when a repository has sharded safetensors, the duplicate `consolidated*` file and
   other weight formats (.bin, .pth, .gguf...) are skipped.
+- Token: read from `--token-file` (the load Job mounts its Secret there, read-only: never an environment
+  variable), else from HF_TOKEN (the compile host's container); handed to huggingface_hub as its `token`
+  argument, so it never looks anywhere else (`token=False` without one). Not through huggingface_hub's own
+  HF_TOKEN_PATH: 2.4.0 prefers HF_TOKEN to it, and may rewrite that file (OAuth refresh, utils/_auth.py).
 - Never logs the token. Exit codes: 0 done, 1 worth retrying (network, corrupted download: the Job
   retries and resumes), 2 not worth retrying (missing model, refused token, no access, bad arguments).
 """
@@ -328,13 +332,29 @@ class S3Source:
 # --- Command line.
 
 
+def read_token(path: Path) -> str:
+    """The Hugging Face token from `path` (the load Job's read-only mount of its Secret), stripped. A missing,
+    unreadable or empty file is a permanent error: the message names the file, never its content."""
+    where = f"the Hugging Face token file {path}"
+    fix = "the load Job mounts it from its `hf-token` Secret: set `inferentia-chat:hfToken` (a secret)"
+    try:
+        token = path.read_text().strip()
+    except FileNotFoundError:
+        raise model_files._permanent(f"{where} does not exist: {fix}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise model_files._permanent(f"{where} cannot be read ({type(e).__name__}): {fix}") from None
+    if not token:
+        raise model_files._permanent(f"{where} is empty: {fix}")
+    return token
+
+
 def source_from_args(args: argparse.Namespace) -> Source:
     if args.source == "huggingface":
         if not args.model_id or not args.revision:
             raise model_files.FetchError(
                 "--model-id and --revision are required for a huggingface source", permanent=True
             )
-        token = os.environ.get("HF_TOKEN") or None
+        token = read_token(args.token_file) if args.token_file else os.environ.get("HF_TOKEN") or None
         return HuggingFaceSource(args.model_id, args.revision, token=token, endpoint=args.hf_endpoint)
     if args.source.startswith("s3://"):
         region = args.region or os.environ.get("AWS_REGION") or "us-east-1"
@@ -352,6 +372,9 @@ def main(argv: list[str] | None = None) -> int:
     f.add_argument("--region", help="region of an s3:// source (default AWS_REGION)")
     f.add_argument("--dest", required=True, type=Path)
     f.add_argument("--hf-endpoint", default=os.environ.get("HF_ENDPOINT", HF_ENDPOINT))
+    f.add_argument(
+        "--token-file", type=Path, help="file holding the Hugging Face token (default: the HF_TOKEN variable)"
+    )
     f.add_argument("--s3-endpoint", help=argparse.SUPPRESS)
     ls = sub.add_parser("list", help="write the model's files, one per line (for lfs hsm_restore --filelist)")
     ls.add_argument("--dest", required=True, type=Path)

@@ -39,6 +39,8 @@ SCRIPT_SOURCE = Path(__file__).with_name(SCRIPT_FILE)
 # What the ConfigMap carries: the script, the module it imports (side by side) and the pinned packages.
 SCRIPT_FILES = (SCRIPT_FILE, "model_files.py", "loader-requirements.txt")
 DEPS_PATH = "/deps"  # the load Job's packages, installed by its init container
+TOKEN_DIR = "/var/run/secrets/huggingface"  # the Hugging Face token's Secret, mounted read-only
+TOKEN_FILE = "token"
 LOAD_DEADLINE_SECONDS = 4 * 3600  # a 15 GB model at a slow 5 MB/s still fits
 PRELOAD_DEADLINE_SECONDS = 2 * 3600
 
@@ -53,7 +55,8 @@ class ModelSourceArgs(TypedDict):
     uri: NotRequired[str]
     """`huggingface` (default) or an `s3://bucket/prefix/` URI to copy the model from."""
     hf_token: NotRequired[pulumi.Input[str]]
-    """Hugging Face read token (a secret), for gated or private models."""
+    """Hugging Face read token (a secret), for gated or private models; the load Job reads it from its Secret
+    mounted as a read-only file, never from an environment variable."""
     cluster_name: NotRequired[pulumi.Input[str]]
     """EKS cluster name; needed for an `s3://` source (Pod Identity association of the loader)."""
 
@@ -167,6 +170,7 @@ class ModelLoader(pulumi.ComponentResource):
         command: list[Any] = ["python", f"{SCRIPT_PATH}/{SCRIPT_FILE}", "fetch", "--source", uri, "--dest", dest]
         env = loader_env()
         deps = list(waits)
+        token_mounts: list[dict[str, Any]] = []
         if uri == "huggingface":
             command += ["--model-id", source["model_id"], "--revision", source["model_revision"]]
             token = source.get("hf_token")
@@ -184,8 +188,11 @@ class ModelLoader(pulumi.ComponentResource):
                         opts=self._child,
                     )
                 )
-                ref = {"name": self._k8s("hf-token"), "key": "HF_TOKEN"}
-                env.append({"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": ref}})
+                # A file, not an environment variable (which `kubectl describe`-style tooling, crash dumps and
+                # child processes see): read-only, for the fetch container only.
+                volumes = [*volumes, token_volume(self._k8s("hf-token"))]
+                token_mounts.append({"name": "hf-token", "mountPath": TOKEN_DIR, "readOnly": True})
+                command += ["--token-file", f"{TOKEN_DIR}/{TOKEN_FILE}"]
         else:
             deps.append(self._source_access(source, uri, namespace, args.get("tags", {})))
             command += ["--region", aws.get_region().region]
@@ -200,7 +207,7 @@ class ModelLoader(pulumi.ComponentResource):
             self._loader_image,
             command,
             [*env, {"name": "PYTHONPATH", "value": DEPS_PATH}],
-            [*script_mounts(), {**deps_mount, "readOnly": True}],
+            [*script_mounts(), {**deps_mount, "readOnly": True}, *token_mounts],
             # huggingface_hub and hf_xet transfer in parallel, with buffers per stream.
             {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"memory": "2Gi"}},
         )
@@ -324,6 +331,15 @@ def install_packages(image: str, env: list[dict[str, Any]], mounts: list[dict[st
         *("--requirement", f"{SCRIPT_PATH}/loader-requirements.txt"),
     ]
     return jobs.container("install-packages", image, pip, env, mounts)
+
+
+def token_volume(secret: str) -> dict[str, Any]:
+    """The token's Secret as one file, TOKEN_FILE. 0440: kubelet gives a Secret volume's files to the pod's
+    fsGroup (the workload's gid) and adds group read whatever `defaultMode` says (kubernetes
+    pkg/volume/volume_linux.go changeFilePermission: chgrp fsGroup, mode | 0440 for a read-only volume), so
+    0440 is what the file gets: root and the workload's group read it, nobody else; nobody writes it."""
+    items = [{"key": "HF_TOKEN", "path": TOKEN_FILE}]
+    return {"name": "hf-token", "secret": {"secretName": secret, "items": items, "defaultMode": 0o440}}
 
 
 def loader_env() -> list[dict[str, Any]]:
