@@ -2,6 +2,7 @@
 
     python -m offline phases --kubeconfig ~/.kube/config [--context C] [--namespace inference]
                              [--stack dev] [--json build/dev/measured.json] [--from DIR]
+                             [--bucket B [--compile-host-group G --artifacts-prefix P] [--region R]]
 
 reads, with the official Kubernetes Python client, what the cluster recorded about the serving pods: the
 Karpenter NodeClaim of each pod's node (status conditions Launched, Registered, Initialized), the kubelet's
@@ -9,7 +10,8 @@ events (Pulling, Pulled with the image size and pull duration, Started), the pod
 states (init containers waiting for the model and the compiled artifacts, the startup probe passing as the
 Ready condition), and the compile Job's start and completion. It prints each phase measured beside its
 budget figure and writes a JSON that `python -m offline render --measured <file>` takes in place of the
-estimates. Everything below `collect` works on plain API dictionaries, exactly as the API returns them
+estimates. With `--bucket`, it also measures the compile hosts from what AWS recorded (offline/phases_host.py).
+Everything below `collect` works on plain API dictionaries, exactly as the API returns them
 (`kubectl get -o json` gives the same), which is what the offline tests feed it.
 """
 

@@ -169,7 +169,7 @@ def test_the_measured_host_is_on_the_deploy_critical_path(snap: phases.Snapshot,
 
 def test_render_measured_puts_the_host_in_budget_json(snap: phases.Snapshot, tmp_path: Path):
     measured = tmp_path / "measured.json"
-    measured.write_text(json.dumps(phases.measure(snap, [collected("success")]), default=str))
+    measured.write_text(json.dumps(phases.measure(snap, [collected("success")])))
     assert render_main(["render", "--stack", "dev", "--out", str(tmp_path), "--measured", str(measured)]) == 0
     report = json.loads((tmp_path / "dev" / "budget.json").read_text())
     times = report["deploy"]["creationTimes"]
