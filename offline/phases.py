@@ -310,9 +310,9 @@ def report(measured: dict[str, Any], budget: dict[str, Any] | None) -> str:
 
     def row(label: str, seconds: float | None, want: float | None) -> str:
         shown = "-" if seconds is None else f"{seconds:.1f}"
-        return f"  {label:40} {shown:>11} {'' if want is None else f'{want:.0f}':>9}"
+        return f"  {label:44} {shown:>11} {'' if want is None else f'{want:.0f}':>9}"
 
-    lines = [f"  {'phase':40} {'measured s':>11} {'budget s':>9}"]
+    lines = [f"  {'phase':44} {'measured s':>11} {'budget s':>9}"]
     for pod in measured["pods"]:
         want = figures("newNode" if pod["newNode"] else "warmNode")
         restarted = f", RESTARTED {pod['restarts']}x" if pod["restarts"] else ""
@@ -321,7 +321,7 @@ def report(measured: dict[str, Any], budget: dict[str, Any] | None) -> str:
             lines.append(row(phase, seconds, want.get(phase)))
         if pod["image"] and pod["image"]["bytes"]:
             lines.append(
-                f"  {'image size, pull rate':40} {pod['image']['bytes'] / 1e9:>9.2f}GB {pod['image']['MBps']} MB/s"
+                f"  {'image size, pull rate':44} {pod['image']['bytes'] / 1e9:>9.2f}GB {pod['image']['MBps']} MB/s"
             )
         lines.append(row("total without the waits", pod["totalWithoutWaitsSeconds"], want.get("total")))
     job = measured["compileJob"]
@@ -337,8 +337,8 @@ def report(measured: dict[str, Any], budget: dict[str, Any] | None) -> str:
         lines.append(row("download to completion", load["seconds"], load_want))
     for host in measured.get("compileHosts") or []:
         want = _host_figures(budget, host["group"])
-        outcome = "compiled" if host["succeeded"] else f"FAILED: {host['failure'] or 'no marker'}"
-        lines.append(f"compile host {host['group']} (instance {host['instanceId']}, {outcome})")
+        refused = f", {host['failedLaunchAttempts']} launch attempt(s) refused" if host["failedLaunchAttempts"] else ""
+        lines.append(f"compile host {host['group']} (instance {host['instanceId']}, {host['outcome']}{refused})")
         for phase, seconds in host["phases"].items():
             lines.append(row(phase, seconds, want.get(phase)))
         lines.append(row("instance running (billed)", host["instanceSeconds"], None))

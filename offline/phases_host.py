@@ -61,15 +61,6 @@ def collect_host(session: Any, group: str, bucket: str, prefix: str) -> HostReco
     groups = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[group])["AutoScalingGroups"]
     pages = asg.get_paginator("describe_scaling_activities").paginate(AutoScalingGroupName=group)
     activities = [a for page in pages for a in page["Activities"]]
-    ids = sorted({m["id"] for a in activities if (m := LAUNCHING.match(a.get("Description") or "")) and m["id"]})
-    instances: list[dict[str, Any]] = []
-    if ids:
-        try:  # a terminated instance stays visible for about an hour
-            reservations = ec2.describe_instances(InstanceIds=ids)["Reservations"]
-            instances = [i for r in reservations for i in r["Instances"]]
-        except ClientError as e:
-            if e.response["Error"]["Code"] != "InvalidInstanceID.NotFound":
-                raise
     pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
     objects = [o for page in pages for o in page.get("Contents") or []]
     keys = {o["Key"] for o in objects}
@@ -78,7 +69,30 @@ def collect_host(session: Any, group: str, bucket: str, prefix: str) -> HostReco
         for name in (LEASE_FILE, FAILED_FILE)
         if prefix + name in keys
     }
-    return HostRecord(group, bucket, prefix, groups, activities, instances, objects, bodies)
+    rec = HostRecord(group, bucket, prefix, groups, activities, [], objects, bodies)
+    instance = _run_instance(rec)
+    if instance:
+        try:  # a terminated instance stays visible for about an hour
+            reservations = ec2.describe_instances(InstanceIds=[instance])["Reservations"]
+            rec.instances = [i for r in reservations for i in r["Instances"]]
+        except ClientError as e:
+            if e.response["Error"]["Code"] != "InvalidInstanceID.NotFound":
+                raise
+    return rec
+
+
+def _launches(rec: HostRecord) -> list[dict[str, Any]]:
+    """The launch activities, oldest first (a refused attempt names no instance)."""
+    return sorted(
+        (a for a in rec.activities if LAUNCHING.match(a.get("Description") or "")), key=lambda a: a["StartTime"]
+    )
+
+
+def _run_instance(rec: HostRecord) -> str | None:
+    """The instance of the run measured: the one that wrote the lease (or `.failed`), else the last launched."""
+    written = (rec.bodies.get(LEASE_FILE) or rec.bodies.get(FAILED_FILE) or {}).get("instanceId")
+    launched = [m["id"] for a in _launches(rec) if (m := LAUNCHING.match(a["Description"])) and m["id"]]
+    return written or (launched[-1] if launched else None)
 
 
 def _seconds(start: datetime | None, end: datetime | None) -> float | None:
@@ -91,18 +105,15 @@ def _epoch(value: Any) -> datetime | None:
 
 def measure_host(rec: HostRecord, serving_waits: list[tuple[datetime, datetime]] | None = None) -> dict[str, Any]:
     """The host's phases, in deploy_budget.host_phases' names. `serving_waits`: (start, end) of the serving
-    pods' `wait-for-compiled-artifacts` (the cluster's side): the first that ends after the marker measures the
-    import lag."""
+    pods' `wait-for-compiled-artifacts` (the cluster's side): the first that ends after the marker was written
+    measures the import lag."""
     lease, failed = rec.bodies.get(LEASE_FILE), rec.bodies.get(FAILED_FILE)
     modified = {o["Key"].removeprefix(rec.prefix): o["LastModified"] for o in rec.objects}
     complete = modified.get(COMPLETE_MARKER)
-    instance = (lease or failed or {}).get("instanceId")
+    instance = _run_instance(rec)
     by_time = sorted(rec.activities, key=lambda a: a["StartTime"])
-    launches = [a for a in by_time if LAUNCHING.match(a.get("Description") or "")]
-    ok = [a for a in launches if a["StatusCode"] == "Successful"]
-    mine = next((a for a in ok if instance and instance in a["Description"]), ok[-1] if ok else None)
-    if mine and not instance:
-        instance = LAUNCHING.match(mine["Description"])["id"]
+    launches = _launches(rec)
+    mine = next((a for a in launches if instance and a["Description"].endswith(f": {instance}")), None)
     # The run's attempts: its successful launch and the failed ones since the previous termination.
     ended = [a["StartTime"] for a in by_time if TERMINATING.match(a.get("Description") or "")]
     since = max((t for t in ended if mine and t < mine["StartTime"]), default=None)
@@ -119,31 +130,43 @@ def measure_host(rec: HostRecord, serving_waits: list[tuple[datetime, datetime]]
     upload_start = min(artifacts) if artifacts else None
     succeeded = bool(complete and lease and not failed)
     phases: dict[str, float | None] = {"instance launch": _seconds(first, started)}
-    phases["instance launch: failed attempts"] = float(sum(a["StatusCode"] == "Failed" for a in attempts))
     phases["instance launch: instance running"] = _seconds(first, ec2["LaunchTime"] if ec2 else None)
     upload_end = complete - timedelta(seconds=IMPORT_SETTLE_S) if complete else None
     if succeeded:
         phases[SPAN] = _seconds(started, upload_start)
         phases["upload"] = _seconds(upload_start, upload_end)
-        waits = sorted(end for start, end in serving_waits or [] if start <= upload_end < end)
-        if waits:  # the file system's auto import of the artifacts and the marker, plus the wait's poll
+        # A pod already waiting when the marker was written sees it once imported (plus its wait's poll).
+        waits = sorted(end for start, end in serving_waits or [] if start <= complete < end)
+        if waits:
             phases["import lag"] = _seconds(upload_end, waits[0])
         phases["lease to marker"] = _seconds(started, complete)
     elif failed:
         phases["lease to failure"] = _seconds(started, _epoch(failed.get("at")))
-    last = complete or _epoch((failed or {}).get("at"))
-    phases["marker to termination"] = _seconds(last, gone.get("EndTime") if gone else None)
+    last = ("failure", _epoch(failed.get("at"))) if failed else ("marker", complete)
+    phases[f"{last[0]} to termination"] = _seconds(last[1], gone.get("EndTime") if gone else None)
     return {
         "group": rec.group,
         "artifactsPrefix": rec.prefix,
         "instanceId": instance,
         "succeeded": succeeded,
+        "outcome": _outcome(lease, failed, complete),
         "failure": failed.get("reason") if failed else None,
+        "failedLaunchAttempts": sum(a["StatusCode"] == "Failed" for a in attempts),
         "createdTime": rec.groups[0]["CreatedTime"].isoformat() if rec.groups else None,
         "phases": phases,
         # What the instance was billed for: running to terminated.
         "instanceSeconds": _seconds(ec2["LaunchTime"] if ec2 else None, gone.get("EndTime") if gone else None),
     }
+
+
+def _outcome(lease: dict | None, failed: dict | None, complete: datetime | None) -> str:
+    if failed:
+        return f"FAILED: {failed.get('reason')}"
+    if complete and lease:
+        return "compiled"
+    if complete:  # the host found the marker and wrote no lease, or the compile Job compiled (and removed it)
+        return "no lease beside the marker: not compiled by the host"
+    return "no marker yet" if lease else "no lease: the host has not started"
 
 
 def budget_input(hosts: list[dict[str, Any]]) -> dict[str, Any] | None:

@@ -117,7 +117,7 @@ def test_a_compiled_run_is_measured_phase_by_phase(snap: phases.Snapshot):
     assert host["succeeded"] is True and host["instanceId"] == "i-0a1b2c3d4e5f60718"
     ph = host["phases"]
     assert ph["instance launch"] == 88.6  # launch activity 10:09:22.411 -> lease startedAt 10:10:51
-    assert ph["instance launch: instance running"] == 1.6 and ph["instance launch: failed attempts"] == 0
+    assert ph["instance launch: instance running"] == 1.6 and host["failedLaunchAttempts"] == 0
     assert ph[phases_host.SPAN] == 1303.0  # lease -> the first artifact (weights/ at 10:32:34)
     assert ph["upload"] == 138.0  # 10:32:34 -> .complete 10:35:52 less the host's 60 s settle
     # The first serving pod's wait for the marker ended 10:36:25: 93 s after the upload (settle included).
@@ -129,11 +129,13 @@ def test_a_compiled_run_is_measured_phase_by_phase(snap: phases.Snapshot):
 def test_a_failed_run_measures_its_launch_and_the_failure():
     host = phases_host.measure_host(collected("failed"))
     assert host["succeeded"] is False and host["failure"].startswith("pulling ")
+    assert host["outcome"] == f"FAILED: {host['failure']}"
     ph = host["phases"]
     # The first attempt (10:09:22.411, no inf2 capacity) -> lease 10:11:02; the instance is gone from EC2.
-    assert ph["instance launch"] == 99.6 and ph["instance launch: failed attempts"] == 1.0
+    assert ph["instance launch"] == 99.6 and host["failedLaunchAttempts"] == 1
     assert ph["instance launch: instance running"] is None and host["instanceSeconds"] is None
-    assert ph["lease to failure"] == 218.0 and phases_host.SPAN not in ph and "upload" not in ph
+    assert ph["lease to failure"] == 218.0 and ph["failure to termination"] == 69.3
+    assert phases_host.SPAN not in ph and "upload" not in ph
     assert phases_host.budget_input([host]) == {"instance launch": 99.6, "fromGroup": GROUP}
 
 
@@ -156,7 +158,8 @@ def test_the_measured_host_is_on_the_deploy_critical_path(snap: phases.Snapshot,
 
     cfg = stack_config(dev.result)
     measured = phases.measure(snap, [collected("success")])
-    host = budget.budget(dev.result, cfg, measured)["deploy"]["compileHosts"][0]
+    report = budget.budget(dev.result, cfg, measured)
+    host = report["deploy"]["compileHosts"][0]
     estimated = budget.budget(dev.result, cfg)["deploy"]["compileHosts"][0]
     names = [p["phase"] for p in host["phases"]]
     assert names == ["instance launch", deploy_budget.HOST_SPAN, "upload", "import lag"]
@@ -165,6 +168,7 @@ def test_the_measured_host_is_on_the_deploy_critical_path(snap: phases.Snapshot,
     assert host["markerAt"] == pytest.approx(host["startsAt"] + 88.6 + 1303 + 138 + 93, abs=0.1)
     assert host["compilationStartsAt"] == pytest.approx(host["startsAt"] + 88.6, abs=0.1)
     assert host["markerAt"] != estimated["markerAt"]
+    assert "pulls, downloads and compiles (measured as one) from 5 min" in budget.summary(report)
 
 
 def test_render_measured_puts_the_host_in_budget_json(snap: phases.Snapshot, tmp_path: Path):
