@@ -22,7 +22,7 @@ from typing import Any
 from inferentia_chat import hardware, versions
 from stacks.config import StackConfig
 
-from .deploy_budget import CACHE_HIT, COMPILE, LOAD_JOB, TARGET_DEPLOY_S, deploy_budget
+from .deploy_budget import CACHE_HIT, COMPILE, HOST_SPAN, LOAD_JOB, TARGET_DEPLOY_S, deploy_budget
 from .engine import RunResult
 from .figure import _MEASURED, _MEASURED_BYTES, CONTAINERD_PULL_MB_S, IMAGE_GB, Figure
 
@@ -238,10 +238,12 @@ def budget(result: RunResult, cfg: StackConfig, measured: dict[str, Any] | None 
             "loadingPods": max(cfg.model.replicas, 1),
             "weightReadSeconds": next(p["seconds"] for p in fleet["warmNode"]["phases"] if p["phase"] == "weight read"),
         },
-        "deploy": deploy_budget(result.resources, replica, compile_, load),
+        "deploy": deploy_budget(result.resources, replica, compile_, load, given.get("compileHost")),
         # The same `pulumi up` when compiled artifacts for this configuration are already in the cache: a
         # re-deploy, or the DR region (the artifacts replicate with the bucket).
-        "deployWithCachedArtifacts": deploy_budget(result.resources, replica, CACHE_HIT, load),
+        "deployWithCachedArtifacts": deploy_budget(
+            result.resources, replica, CACHE_HIT, load, given.get("compileHost")
+        ),
         "newNodeByPullMechanism": pull_alternatives(cfg),
         "measured": bool(given),
         "targets": {
@@ -261,6 +263,11 @@ def _break_even_line(inputs: dict[str, Any]) -> str:
         f"    image: {image['value']} GB packed ({kind}); the new-node target holds up to "
         f"{even['value']:.1f} GB at {inputs['imagePullMBps']['value']} MB/s"
     )
+
+
+def _compiles(host: dict[str, Any]) -> str:
+    measured_as_one = any(p["phase"] == HOST_SPAN for p in host["phases"])
+    return "pulls, downloads and compiles (measured as one)" if measured_as_one else "compiles"
 
 
 def summary(b: dict[str, Any]) -> str:
@@ -301,8 +308,8 @@ def summary(b: dict[str, Any]) -> str:
         verdict = "as early as its inputs allow" if h["startsAsSoonAsItsInputsExist"] else "DELAYED"
         out.append(
             f"  compile host {h['group']} starts at {h['startsAt'] / 60:.0f} min (the network at "
-            f"{h['networkReadyAt'] / 60:.0f}), compiles from {h['compilationStartsAt'] / 60:.0f} min, its marker at "
-            f"{h['markerAt'] / 60:.0f} min: {verdict}"
+            f"{h['networkReadyAt'] / 60:.0f}), {_compiles(h)} from {h['compilationStartsAt'] / 60:.0f} min, "
+            f"its marker at {h['markerAt'] / 60:.0f} min: {verdict}"
         )
     for f in d["falseDependencies"]:
         out.append(f"  FLAG: {f['resource']} waits for {f['waitsFor']} ({f['why']})")

@@ -75,9 +75,32 @@ IMPORT_LAG = Figure(
 )
 
 
-def host_phases(compile_: Figure = COMPILE, load: Figure = LOAD_JOB) -> list[tuple[str, Figure]]:
+HOST_SPAN = "image pull, model download and compilation"  # what `phases` measures as one (offline/phases_host.py)
+HOST_MEASURED = "measured on a deployment (python -m offline phases --bucket ...; render --measured)"
+
+
+def host_phases(
+    compile_: Figure = COMPILE, load: Figure = LOAD_JOB, measured: dict[str, Any] | None = None
+) -> list[tuple[str, Figure]]:
     """The compile host's run after its group exists: launch; the image pull and the model download at once;
-    the compilation; the upload; the file system's import. With cached artifacts: launch, marker found."""
+    the compilation; the upload; the file system's import. With cached artifacts: launch, marker found.
+    `measured`: the `compileHost` figures of a phases JSON in place of these (the pull, download and
+    compilation measured as one span)."""
+    phases = _host_estimates(compile_, load)
+    if not measured:
+        return phases
+    source = f"{HOST_MEASURED}, group {measured.get('fromGroup')}"
+    out: list[tuple[str, Figure]] = []
+    for name, figure in phases:
+        if name in ("image pull and model download", "compilation") and HOST_SPAN in measured:
+            if name == "compilation":
+                out.append((HOST_SPAN, Figure(float(measured[HOST_SPAN]), "measured", source)))
+            continue
+        out.append((name, Figure(float(measured[name]), "measured", source) if name in measured else figure))
+    return out
+
+
+def _host_estimates(compile_: Figure, load: Figure) -> list[tuple[str, Figure]]:
     if compile_ is CACHE_HIT:
         return [("instance launch", HOST_LAUNCH), ("marker found", CACHE_HIT)]
     both = Figure(
@@ -119,6 +142,7 @@ def timing(
     gates: dict[str, dict[str, str]],
     compile_: Figure = COMPILE,
     load: Figure = LOAD_JOB,
+    host: dict[str, Any] | None = None,
 ) -> Timing:
     """The timing of one resource; `gates` maps a vLLM server (its instance label) and a wait (init container
     name) to the URN it waits for."""
@@ -133,7 +157,7 @@ def timing(
         "a new inf2 node and the image pull (replica budget)",
     )
     if rec.type == HOST_GROUP and _tag(rec, ARTIFACTS_KEY_TAG):
-        phases = host_phases(compile_, load)
+        phases = host_phases(compile_, load, host)
         described = ", ".join(f"{n} {f.value:.0f} s" for n, f in phases)
         return Timing(NONE, Figure(round(sum(f.value for _, f in phases), 1), "computed", f"compile host: {described}"))
     if rec.type == "kubernetes:batch/v1:Job":
@@ -229,13 +253,18 @@ INDEPENDENT = [
 
 
 def deploy_budget(
-    records: Iterable[Record], replica: dict[str, Any], compile_: Figure = COMPILE, load: Figure = LOAD_JOB
+    records: Iterable[Record],
+    replica: dict[str, Any],
+    compile_: Figure = COMPILE,
+    load: Figure = LOAD_JOB,
+    host: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The critical path of `pulumi up` and the dependencies that serialize slow resources without need.
-    `compile_`: what the compile Job's work takes (a compilation, or a cache hit on a re-deploy or in DR)."""
+    `compile_`: what the compile Job's work takes (a compilation, or a cache hit on a re-deploy or in DR);
+    `host`: the compile host's measured phases (a phases JSON's `budgetInput.compileHost`)."""
     recs = {r.urn: r for r in records}
     gates = _gates(recs)
-    times = {u: timing(r, replica, gates, compile_, load) for u, r in recs.items()}
+    times = {u: timing(r, replica, gates, compile_, load, host) for u, r in recs.items()}
     finish: dict[str, float] = {}
     via: dict[str, str | None] = {}
 
@@ -275,7 +304,7 @@ def deploy_budget(
     flagged = _false_dependencies(recs, {u: Figure(t.total, "computed", "") for u, t in times.items()})
     return {
         "compile": _compile_start(recs, times, finish),
-        "compileHosts": _host_starts(recs, times, finish, compile_, load),
+        "compileHosts": _host_starts(recs, times, finish, host_phases(compile_, load, host)),
         "criticalPathSeconds": round(finish[end], 1),
         "targetSeconds": TARGET_DEPLOY_S,
         "meetsTarget": finish[end] <= TARGET_DEPLOY_S,
@@ -286,13 +315,13 @@ def deploy_budget(
             "model-load Job": asdict(load),
             "model-preload Job": asdict(PRELOAD_JOB),
             "Neuron compilation": asdict(compile_),
-            **{f"compile host: {n}": asdict(f) for n, f in host_phases(compile_, load)},
+            **{f"compile host: {n}": asdict(f) for n, f in host_phases(compile_, load, host)},
         },
     }
 
 
 def _host_starts(
-    recs: dict[str, Record], times: dict[str, Timing], finish: dict[str, float], compile_: Figure, load: Figure
+    recs: dict[str, Record], times: dict[str, Timing], finish: dict[str, float], phases: list[tuple[str, Figure]]
 ) -> list[dict[str, Any]]:
     """Each compile host: its phases, when its instance starts and when its marker is in the file system. It
     starts as soon as its inputs exist when nothing slow but the network lies under its group (its role, key,
@@ -305,7 +334,8 @@ def _host_starts(
         network = max((finish[d] for d in below if recs[d].type == "awsx:ec2:Vpc"), default=0.0)
         buckets = max((finish[d] for d in below if recs[d].type == "aws:s3/bucket:Bucket"), default=0.0)
         starts = finish[u] - t.work.value
-        phases = host_phases(compile_, load)
+        # Where the compilation starts: after the pull and download, or with them where measured as one span.
+        before = next((i for i, (n, _) in enumerate(phases) if "compilation" in n), len(phases))
         out.append(
             {
                 "group": recs[u].name,
@@ -313,7 +343,7 @@ def _host_starts(
                 "networkReadyAt": round(network, 1),
                 "bucketReadyAt": round(buckets, 1),
                 "startsAt": round(starts, 1),
-                "compilationStartsAt": round(starts + sum(f.value for _, f in phases[:2]), 1),
+                "compilationStartsAt": round(starts + sum(f.value for _, f in phases[:before]), 1),
                 "markerAt": round(finish[u], 1),
                 "phases": [{"phase": n, "seconds": f.value, "kind": f.kind, "source": f.source} for n, f in phases],
                 "slowDependencies": slow,

@@ -2,6 +2,7 @@
 
     python -m offline phases --kubeconfig ~/.kube/config [--context C] [--namespace inference]
                              [--stack dev] [--json build/dev/measured.json] [--from DIR]
+                             [--bucket B [--compile-host-group G --artifacts-prefix P] [--region R]]
 
 reads, with the official Kubernetes Python client, what the cluster recorded about the serving pods: the
 Karpenter NodeClaim of each pod's node (status conditions Launched, Registered, Initialized), the kubelet's
@@ -9,7 +10,8 @@ events (Pulling, Pulled with the image size and pull duration, Started), the pod
 states (init containers waiting for the model and the compiled artifacts, the startup probe passing as the
 Ready condition), and the compile Job's start and completion. It prints each phase measured beside its
 budget figure and writes a JSON that `python -m offline render --measured <file>` takes in place of the
-estimates. Everything below `collect` works on plain API dictionaries, exactly as the API returns them
+estimates. With `--bucket`, it also measures the compile hosts from what AWS recorded (offline/phases_host.py).
+Everything below `collect` works on plain API dictionaries, exactly as the API returns them
 (`kubectl get -o json` gives the same), which is what the offline tests feed it.
 """
 
@@ -21,6 +23,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from .phases_host import SPAN, HostRecord, measure_host
+from .phases_host import budget_input as host_budget_input
 
 SERVING_SELECTOR = "app.kubernetes.io/name=vllm"
 COMPILE_COMPONENT = "neuron-compile"
@@ -242,8 +247,19 @@ def compile_job(snap: Snapshot) -> dict[str, Any] | None:
     }
 
 
-def measure(snap: Snapshot) -> dict[str, Any]:
-    """The measured JSON: per pod, the compile Job, and the figures the budget takes (`budgetInput`)."""
+def serving_waits(snap: Snapshot) -> list[tuple[datetime, datetime]]:
+    """(start, end) of each serving pod's wait for the compiled artifacts' marker on the file system."""
+    runs = [
+        _state_times(p.get("status") or {}, WAIT_CONTAINERS[1], "initContainerStatuses")
+        for p in snap.pods.get("items") or []
+        if _component(p) == "inference"
+    ]
+    return [(a, b) for a, b in runs if a and b]
+
+
+def measure(snap: Snapshot, hosts: list[HostRecord] | None = None) -> dict[str, Any]:
+    """The measured JSON: per pod, the compile Job, the compile hosts (`hosts`: what AWS recorded of each, when
+    read) and the figures the budget takes (`budgetInput`)."""
     serving = [p for p in snap.pods.get("items") or [] if _component(p) == "inference" and _condition(p, "Ready")]
     pods = [pod_phases(p, snap) for p in serving]
     pods.sort(key=lambda p: p["pod"])
@@ -262,11 +278,22 @@ def measure(snap: Snapshot) -> dict[str, Any]:
     warm = [p for p in pods if not p["newNode"]]
     if warm and "load to ready" not in budget_input:
         budget_input["load to ready"] = max(p["phases"]["load to ready"] or 0 for p in warm)
-    if job and job["seconds"] is not None and job["succeeded"]:
+    measured_hosts = [measure_host(h, serving_waits(snap)) for h in hosts or []]
+    host_compiled = any(h["succeeded"] for h in measured_hosts)
+    # Where a host compiled, the Job's compile container only waited for its marker: no compilation to take.
+    if job and job["seconds"] is not None and job["succeeded"] and not host_compiled:
         budget_input["compile"] = job["seconds"]
     if load and load["seconds"] is not None and load["succeeded"]:
         budget_input["model load"] = load["seconds"]
-    return {"pods": pods, "compileJob": job, "modelLoadJob": load, "budgetInput": budget_input}
+    if host_input := host_budget_input(measured_hosts):
+        budget_input["compileHost"] = host_input
+    return {
+        "pods": pods,
+        "compileJob": job,
+        "modelLoadJob": load,
+        "compileHosts": measured_hosts,
+        "budgetInput": budget_input,
+    }
 
 
 def report(measured: dict[str, Any], budget: dict[str, Any] | None) -> str:
@@ -283,9 +310,9 @@ def report(measured: dict[str, Any], budget: dict[str, Any] | None) -> str:
 
     def row(label: str, seconds: float | None, want: float | None) -> str:
         shown = "-" if seconds is None else f"{seconds:.1f}"
-        return f"  {label:40} {shown:>11} {'' if want is None else f'{want:.0f}':>9}"
+        return f"  {label:44} {shown:>11} {'' if want is None else f'{want:.0f}':>9}"
 
-    lines = [f"  {'phase':40} {'measured s':>11} {'budget s':>9}"]
+    lines = [f"  {'phase':44} {'measured s':>11} {'budget s':>9}"]
     for pod in measured["pods"]:
         want = figures("newNode" if pod["newNode"] else "warmNode")
         restarted = f", RESTARTED {pod['restarts']}x" if pod["restarts"] else ""
@@ -294,7 +321,7 @@ def report(measured: dict[str, Any], budget: dict[str, Any] | None) -> str:
             lines.append(row(phase, seconds, want.get(phase)))
         if pod["image"] and pod["image"]["bytes"]:
             lines.append(
-                f"  {'image size, pull rate':40} {pod['image']['bytes'] / 1e9:>9.2f}GB {pod['image']['MBps']} MB/s"
+                f"  {'image size, pull rate':44} {pod['image']['bytes'] / 1e9:>9.2f}GB {pod['image']['MBps']} MB/s"
             )
         lines.append(row("total without the waits", pod["totalWithoutWaitsSeconds"], want.get("total")))
     job = measured["compileJob"]
@@ -308,13 +335,32 @@ def report(measured: dict[str, Any], budget: dict[str, Any] | None) -> str:
         load_want = budget["deploy"]["creationTimes"]["model-load Job"]["value"] if budget else None
         lines.append(f"model-load Job {load['job']}")
         lines.append(row("download to completion", load["seconds"], load_want))
+    for host in measured.get("compileHosts") or []:
+        want = _host_figures(budget, host["group"])
+        refused = f", {host['failedLaunchAttempts']} launch attempt(s) refused" if host["failedLaunchAttempts"] else ""
+        lines.append(f"compile host {host['group']} (instance {host['instanceId']}, {host['outcome']}{refused})")
+        for phase, seconds in host["phases"].items():
+            lines.append(row(phase, seconds, want.get(phase)))
+        lines.append(row("instance running (billed)", host["instanceSeconds"], None))
     return "\n".join(lines)
+
+
+def _host_figures(budget: dict[str, Any] | None, group: str) -> dict[str, float]:
+    """The budget's figures for a compile host's phases (the measured span is two of them)."""
+    hosts = (budget or {}).get("deploy", {}).get("compileHosts") or []
+    if not hosts:
+        return {}
+    found = {p["phase"]: p["seconds"] for p in hosts[0]["phases"]}
+    if SPAN not in found and "compilation" in found:
+        found[SPAN] = found.get("image pull and model download", 0) + found["compilation"]
+    return found
 
 
 def main_phases(args: Any, out_dir: Path) -> int:
     """The `phases` subcommand (offline/render.py wires the arguments)."""
     snap = load_files(Path(args.from_dir)) if args.from_dir else collect(args.kubeconfig, args.context, args.namespace)
-    measured = measure(snap)
+    hosts = collect_hosts(args, out_dir) if args.bucket else None
+    measured = measure(snap, hosts)
     budget_file = out_dir / args.stack / "budget.json" if args.stack else None
     budget = json.loads(budget_file.read_text()) if budget_file and budget_file.exists() else None
     print(report(measured, budget))
@@ -323,3 +369,24 @@ def main_phases(args: Any, out_dir: Path) -> int:
             json.dump(measured, f, indent=2)
             f.write("\n")
     return 0
+
+
+def collect_hosts(args: Any, out_dir: Path) -> list[HostRecord]:
+    """The compile hosts' trails (`--bucket`, with `--compile-host-group` and `--artifacts-prefix`, or each host
+    the render of `--stack` has), read with boto3 in `--region` (default: the stack's, else boto3's own)."""
+    import boto3
+
+    from .phases_host import collect_host, discover
+
+    if args.compile_host_group:
+        if not args.artifacts_prefix:
+            raise SystemExit("phases: --compile-host-group needs --artifacts-prefix (the stack's modelObjects output)")
+        hosts = [(args.compile_host_group, args.artifacts_prefix)]
+    elif args.stack:
+        hosts = discover(out_dir, args.stack)
+    else:
+        raise SystemExit("phases: --bucket needs --stack (render it first) or --compile-host-group")
+    outputs = out_dir / (args.stack or "") / "outputs.json"
+    region = args.region or (json.loads(outputs.read_text()).get("region") if args.stack and outputs.exists() else None)
+    session = boto3.Session(region_name=region)
+    return [collect_host(session, group, args.bucket, prefix) for group, prefix in hosts]

@@ -2,6 +2,7 @@
 
     python -m offline render --stack dev [--stack dev-dr] [--out build] [--measured measured.json] [--preview]
     python -m offline phases --kubeconfig ~/.kube/config [--namespace inference] [--stack dev] [--json out.json]
+                             [--bucket B [--compile-host-group G --artifacts-prefix P] [--region R]]
     python -m offline diff --stack dev --set modelStore.storageCapacityGiB=2400   (offline/diff.py)
 
 writes, per stack, build/<stack>/resources.json, kubernetes.yaml and outputs.json (the render contract in
@@ -335,6 +336,12 @@ def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
         dest="from_dir",
         help="read events.json, pods.json, jobs.json, nodeclaims.json saved with `kubectl get ... -o json` instead",
     )
+    p.add_argument("--bucket", help="the model bucket (modelBucketName): also measure the compile hosts, with boto3")
+    p.add_argument("--compile-host-group", help="a compile host's Auto Scaling group (default: those of --stack)")
+    p.add_argument(
+        "--artifacts-prefix", help="its artifact prefix in the bucket (modelObjects.<name>.compiledArtifacts)"
+    )
+    p.add_argument("--region", help="AWS region of the compile hosts (default: the stack's)")
     d = sub.add_parser("diff", help="what a config change does to a running stack: build/<stack>/diff.json")
     d.add_argument("--stack", required=True, help="stack name")
     d.add_argument(
