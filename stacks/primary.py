@@ -30,13 +30,13 @@ from inferentia_chat.model_store import (
     ModelLoaderArgs,
     ModelSourceArgs,
     ModelVolume,
-    ModelVolumeArgs,
     model_request,
+    model_volume_args,
 )
 from inferentia_chat.network import Network, NetworkArgs
 from inferentia_chat.open_webui import APP as WEBUI_APP
 from inferentia_chat.open_webui import SELECTOR as WEBUI_POD_LABELS
-from inferentia_chat.open_webui import InferenceEndpointArgs, OpenWebUI, OpenWebUIArgs
+from inferentia_chat.open_webui import InferenceEndpointArgs, OpenWebUI, OpenWebUIArgs, endpoint_args
 from inferentia_chat.open_webui_sign_in import OidcArgs
 from inferentia_chat.vllm import PORT as VLLM_PORT
 from inferentia_chat.vllm import VllmNeuronServer, VllmNeuronServerArgs, compiled_artifacts_key
@@ -369,16 +369,8 @@ def model_volume(cfg: StackConfig, store: LustreModelStore, cluster: EksCluster)
     """The store's file system as the claim serving pods mount, in their namespace."""
     return ModelVolume(
         MODEL_STORE,
-        ModelVolumeArgs(
-            file_system_id=store.file_system_id,
-            dns_name=store.dns_name,
-            mount_name=store.mount_name,
-            availability_zone=store.availability_zone,
-            storage_capacity_gib=store.storage_capacity_gib,
-            file_system_path=store.file_system_path,
-            model_name=cfg.model.served_name,
-            namespace=INFERENCE_NAMESPACE,
-            namespace_labels=namespace_labels(cfg),
+        model_volume_args(
+            store, cfg.model.served_name, namespace=INFERENCE_NAMESPACE, namespace_labels=namespace_labels(cfg)
         ),
         opts=pulumi.ResourceOptions(providers={"kubernetes": cluster.provider}),
     )
@@ -517,12 +509,8 @@ def web_ui(
         )
     server = servers[0]
     args = OpenWebUIArgs(
-        openai_base_url=server.base_url,
-        served_model_name=server.served_model_name,
-        # The key's value (a secret): the UI keeps its own copy, a Secret can only be read in its namespace.
-        api_key=server.api_key,
-        inference_namespace=server.namespace,
-        inference_pod_labels=server.pod_labels,
+        # With the key's value (a secret): the UI keeps its own copy, a Secret can only be read in its namespace.
+        **endpoint_args(server),
         inference_port=VLLM_PORT,
         namespace=WEBUI_NAMESPACE,
         exposure=w.exposure,

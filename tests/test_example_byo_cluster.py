@@ -44,6 +44,10 @@ def test_the_store_and_server_use_the_existing_cluster_ids(byo: Plan):
     }
     (pvc,) = [c for c in byo.k8s("PersistentVolumeClaim") if c["metadata"]["namespace"] == "llm"]
     assert pvc["metadata"]["namespace"] == "llm"
+    # The claim's volume is the store's file system (model_volume_args: the store's outputs).
+    (pv,) = byo.k8s("PersistentVolume")
+    assert pv["spec"]["csi"]["volumeHandle"] == byo.outputs["fileSystemId"]
+    assert pvc["spec"]["volumeName"] == pv["metadata"]["name"]
     assert byo.outputs["openaiBaseUrl"] == "http://vllm.llm.svc.cluster.local:8000/v1"
 
 
@@ -59,6 +63,15 @@ def test_the_chat_ui_is_wired_to_this_vllm_on_the_given_nodes_and_storage(byo: P
     assert pod["nodeSelector"] == {"eks.amazonaws.com/nodegroup": "system"}
     env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
     assert env["OPENAI_API_BASE_URLS"] == "http://vllm.llm.svc.cluster.local:8000/v1"
+    # The UI may reach exactly this server's pods (endpoint_args: its namespace and pod labels).
+    (vllm,) = byo.k8s("Deployment", "vllm")
+    (ui_policy,) = byo.k8s("NetworkPolicy", "open-webui")
+    assert ui_policy["spec"]["egress"][1]["to"] == [
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "llm"}},
+            "podSelector": {"matchLabels": vllm["spec"]["selector"]["matchLabels"]},
+        }
+    ]
     (pvc,) = byo.k8s("PersistentVolumeClaim", "open-webui-data")
     assert pvc["spec"]["storageClassName"] == "gp3-encrypted"
     (policy,) = byo.k8s("NetworkPolicy", "vllm")

@@ -44,6 +44,7 @@ from .open_webui_ingress import alb_ingress
 from .open_webui_sign_in import OIDC_SECRET_KEY, OidcArgs, checked_sign_in, oidc_secret, with_oidc
 from .options import outer_dependencies
 from .system_node_group import SYSTEM_NODE_SELECTOR
+from .vllm import VllmNeuronServer
 
 TYPE = "inferentia-chat:index:OpenWebUI"
 APP = "open-webui"
@@ -106,6 +107,18 @@ class OpenWebUIArgs(TypedDict):
     needs an ALB exposure: the provider redirects to https://<hostname>/oauth/oidc/callback)."""
     oidc: NotRequired[OidcArgs]
     """The OpenID Connect provider (with `auth` oidc)."""
+
+
+def endpoint_args(server: VllmNeuronServer) -> OpenWebUIArgs:
+    """The inference endpoint fields of `OpenWebUIArgs` from `server`'s outputs: the UI's connection to it.
+    Add the others: `OpenWebUIArgs(**endpoint_args(server), storage_class=...)`."""
+    return OpenWebUIArgs(
+        openai_base_url=server.base_url,
+        served_model_name=server.served_model_name,
+        api_key=server.api_key,
+        inference_namespace=server.namespace,
+        inference_pod_labels=server.pod_labels,
+    )
 
 
 def labels(component: str = "web-ui") -> dict[str, str]:

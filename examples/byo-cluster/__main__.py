@@ -16,15 +16,15 @@ from inferentia_chat import (
     ModelLoaderArgs,
     ModelSourceArgs,
     ModelVolume,
-    ModelVolumeArgs,
     OpenWebUI,
     OpenWebUIArgs,
     VllmNeuronServer,
     VllmNeuronServerArgs,
 )
-from inferentia_chat.model_store import model_request
+from inferentia_chat.model_store import model_request, model_volume_args
 from inferentia_chat.open_webui import APP as WEBUI_NAMESPACE
 from inferentia_chat.open_webui import SELECTOR as WEBUI_POD_LABELS
+from inferentia_chat.open_webui import endpoint_args
 
 config = pulumi.Config()
 zone = config.require("availabilityZone")
@@ -48,20 +48,8 @@ store = LustreModelStore(
         tags={"project": "byo-cluster", "stack": pulumi.get_stack()},
     ),
 )
-volume = ModelVolume(
-    "models",
-    ModelVolumeArgs(
-        file_system_id=store.file_system_id,
-        dns_name=store.dns_name,
-        mount_name=store.mount_name,
-        availability_zone=store.availability_zone,
-        storage_capacity_gib=store.storage_capacity_gib,
-        file_system_path=store.file_system_path,
-        model_name="mistral-7b-instruct",
-        namespace="llm",
-    ),
-    opts=on_cluster,
-)
+# The volume reads the file system from the store's outputs (model_volume_args).
+volume = ModelVolume("models", model_volume_args(store, "mistral-7b-instruct", namespace="llm"), opts=on_cluster)
 ModelLoader(
     "models",
     ModelLoaderArgs(
@@ -100,11 +88,7 @@ server = VllmNeuronServer(
 webui = OpenWebUI(
     "webui",
     OpenWebUIArgs(
-        openai_base_url=server.base_url,
-        served_model_name=server.served_model_name,
-        api_key=server.api_key,
-        inference_namespace=server.namespace,
-        inference_pod_labels=server.pod_labels,
+        **endpoint_args(server),  # this server's URL, model name, API key and pods (NetworkPolicy)
         # Your cluster's StorageClass for the UI's data volume, and the nodes it may run on.
         storage_class=config.require("storageClass"),
         node_selector=config.require_object("systemNodeSelector"),

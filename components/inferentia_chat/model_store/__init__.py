@@ -6,7 +6,7 @@ Each builds on the outputs of the one before: store -> volume -> loader and serv
 
 from .lustre_model_store import LinkedBucketArgs, LustreModelStore, LustreModelStoreArgs
 from .model_loader import ModelLoader, ModelLoaderArgs, ModelSourceArgs, model_request
-from .model_volume import ModelVolume, ModelVolumeArgs
+from .model_volume import ModelVolume, ModelVolumeArgs, model_volume_args
 
 __all__ = [
     "LinkedBucketArgs",
@@ -18,4 +18,5 @@ __all__ = [
     "ModelVolume",
     "ModelVolumeArgs",
     "model_request",
+    "model_volume_args",
 ]

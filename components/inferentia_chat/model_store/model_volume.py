@@ -16,6 +16,7 @@ from ..kube import RESTRICTED_NAMESPACE_LABELS, default_deny
 from ..system_node_group import SYSTEM_NODE_SELECTOR
 from .labels import labels
 from .lustre_model_store import TYPE as STORE_TYPE
+from .lustre_model_store import LustreModelStore
 
 TYPE = "inferentia-chat:index:ModelVolume"
 ZONE_LABEL = "topology.kubernetes.io/zone"
@@ -30,7 +31,8 @@ STATIC_VOLUME_CAPACITY = "1200Gi"
 
 
 class ModelVolumeArgs(TypedDict):
-    """Inputs of `ModelVolume` (the first five are `LustreModelStore` outputs of the same names)."""
+    """Inputs of `ModelVolume` (the first six are `LustreModelStore` outputs of the same names, which
+    `model_volume_args` fills in)."""
 
     file_system_id: pulumi.Input[str]
     """The FSx for Lustre file system id."""
@@ -122,6 +124,31 @@ class ModelVolume(pulumi.ComponentResource):
         self.model_subpath = self.model_path.apply(lambda p: p.lstrip("/"))
         self.cache_subpath = self.compiled_cache_root.apply(lambda p: p.lstrip("/"))
         register_declared_outputs(self)
+
+
+def model_volume_args(
+    store: LustreModelStore,
+    model_name: str,
+    *,
+    namespace: str | None = None,
+    namespace_labels: Mapping[str, str] | None = None,
+) -> ModelVolumeArgs:
+    """`ModelVolumeArgs` for the file system of `store` (its outputs of the same names), with the model's
+    directory (`model_name`) and the claim's namespace (default `inference`) and its further labels."""
+    args = ModelVolumeArgs(
+        file_system_id=store.file_system_id,
+        dns_name=store.dns_name,
+        mount_name=store.mount_name,
+        availability_zone=store.availability_zone,
+        storage_capacity_gib=store.storage_capacity_gib,
+        file_system_path=store.file_system_path,
+        model_name=model_name,
+    )
+    if namespace is not None:
+        args["namespace"] = namespace
+    if namespace_labels is not None:
+        args["namespace_labels"] = namespace_labels
+    return args
 
 
 def persistent_volume_spec(
