@@ -68,23 +68,29 @@ def metrics_access(cfg: StackConfig) -> dict[str, Any]:
     return {"metrics_namespace": MONITORING_NAMESPACE, "metrics_pod_labels": PROMETHEUS_POD_LABELS}
 
 
+def karpenter_pool(cluster: EksCluster, karpenter: Karpenter) -> tuple[dict[str, Any], pulumi.ResourceOptions]:
+    """What every Karpenter NodePool of the stack shares: its node class args (the cluster, Karpenter's node
+    role, the cluster's node security group) and its options: on the cluster after the controller, so that
+    `pulumi destroy` removes the NodePool and EC2NodeClass before it (else their nodes are orphaned)."""
+    args = {
+        "cluster_name": cluster.cluster_name,
+        "node_role_name": karpenter.node_role_name,
+        "node_security_group_id": cluster.node_security_group_id,
+    }
+    return args, pulumi.ResourceOptions(providers=[cluster.provider], depends_on=[karpenter.release])
+
+
 def system_capacity(cfg: StackConfig, cluster: EksCluster, karpenter: Karpenter) -> SystemNodePool | None:
     """Karpenter system nodes up to systemNodeMaxCount (none when it equals systemNodeCount)."""
     c = cfg.cluster
     extra = c.system_node_max_count - c.system_node_count
     if extra < 1:
         return None
+    node_class, opts = karpenter_pool(cluster, karpenter)
     return SystemNodePool(
         "system",
-        SystemNodePoolArgs(
-            cluster_name=cluster.cluster_name,
-            node_role_name=karpenter.node_role_name,
-            node_security_group_id=cluster.node_security_group_id,
-            instance_type=c.system_node_type,
-            max_nodes=extra,
-            tags=cfg.common_tags,
-        ),
-        opts=pulumi.ResourceOptions(providers=[cluster.provider], depends_on=[karpenter.release]),
+        SystemNodePoolArgs(**node_class, instance_type=c.system_node_type, max_nodes=extra, tags=cfg.common_tags),
+        opts=opts,
     )
 
 

@@ -44,7 +44,7 @@ from inferentia_chat.volume_snapshots import VolumeSnapshots, VolumeSnapshotsArg
 from stacks.compile_hosts import compile_hosts
 from stacks.config import CONFIG_NAMESPACE, ConfigError, StackConfig
 from stacks.config.schema import ModelConfig
-from stacks.operations import Operations, build_operations, metrics_access, system_capacity
+from stacks.operations import Operations, build_operations, karpenter_pool, metrics_access, system_capacity
 
 # Namespace of the model claim, hence of every pod that mounts it (the serving pods).
 INFERENCE_NAMESPACE = "inference"
@@ -212,12 +212,11 @@ def build_platform(cfg: StackConfig, replica: ReplicaLink | None = None) -> Plat
     )
     p = cfg.inference_pool
     zone, _ = serving_zone(cfg, network)
+    node_class, pool_opts = karpenter_pool(cluster, karpenter)
     pool = InferentiaNodePool(
         "inferentia",
         InferentiaNodePoolArgs(
-            cluster_name=cluster.cluster_name,
-            node_role_name=karpenter.node_role_name,
-            node_security_group_id=cluster.node_security_group_id,
+            **node_class,
             availability_zone=zone,
             instance_types=list(p.instance_types),
             capacity_types=list(p.capacity_types),
@@ -237,8 +236,7 @@ def build_platform(cfg: StackConfig, replica: ReplicaLink | None = None) -> Plat
                 else {}
             ),
         ),
-        # NodePool and EC2NodeClass go before the controller on destroy (else their nodes are orphaned).
-        opts=pulumi.ResourceOptions(providers=[cluster.provider], depends_on=[karpenter.release]),
+        opts=pool_opts,
     )
     system_pool = system_capacity(cfg, cluster, karpenter)
     store = model_store(cfg, network, cluster, replica)
