@@ -283,7 +283,7 @@ def deploy_budget(
 
     for urn in recs:
         done(urn)
-    end = max(recs, key=lambda u: finish[u])
+    end = max(sorted(recs), key=lambda u: finish[u])  # ties: the first URN, so the report is the same every run
     chain = []
     urn: str | None = end
     while urn:

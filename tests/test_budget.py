@@ -189,3 +189,14 @@ def test_the_compilation_starts_as_soon_as_its_node_and_the_model_exist(in_clust
     # So the first deploy's floor is the model's arrival plus a published 15-minute compilation and the load.
     assert dev_budget["deploy"]["criticalPathSeconds"] >= c["startsAt"] + budget.COMPILE.value
     assert dev_budget["deploy"]["meetsTarget"] is False and dev_budget["deployWithCachedArtifacts"]["meetsTarget"]
+
+
+def test_the_critical_path_does_not_depend_on_registration_order():
+    """Two models finish at the same second in the team stack: the reported chain must not follow the order
+    in which the engine happened to register resources (it varied between runs with the hash seed)."""
+    plan = plan_for("team")
+    replica = budget.replica_budget(stack_config(plan.result))
+    forward = deploy_budget.deploy_budget(plan.result.resources, replica)
+    backward = deploy_budget.deploy_budget(list(reversed(plan.result.resources)), replica)
+    assert [s["name"] for s in forward["criticalPath"]] == [s["name"] for s in backward["criticalPath"]]
+    assert forward["criticalPathSeconds"] == backward["criticalPathSeconds"]
