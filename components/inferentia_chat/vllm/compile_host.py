@@ -46,6 +46,8 @@ ROOT_VOLUME_GIB = 200
 # The key of the tag that names the artifact key a group compiles (the render's budget reads it).
 ARTIFACTS_KEY_TAG = "inferentia-chat.io/compiled-artifacts-key"
 BOOTSTRAP_PREFIX = "compile-host/"
+# The user data's tries to read the bootstrap files, 10 s apart, before it ends the instance.
+BOOTSTRAP_ATTEMPTS = 30
 
 
 def neuron_ami_parameter(kubernetes_version: str) -> str:
@@ -392,6 +394,7 @@ def user_data(env: Mapping[str, str | list[str]]) -> str:
         for k, v in env.items()
     ]
     config = "\n".join(lines)
+    region, group = shlex.quote(str(env["AWS_REGION"])), shlex.quote(str(env["GROUP"]))
     return f"""#!/bin/bash
 # inferentia-chat compile host (NeuronCompileHost): configuration, then the script from the bootstrap bucket.
 set -euo pipefail
@@ -400,7 +403,15 @@ cat >/etc/compile-host.env <<'EOF'
 {config}
 EOF
 install -d -m 0755 /opt/compile-host
-aws --region {shlex.quote(str(env["AWS_REGION"]))} s3 cp {shlex.quote(str(env["BOOTSTRAP"]))} /opt/compile-host/ \\
-  --recursive --only-show-errors
-exec /bin/bash /opt/compile-host/compile_host.sh
+# Retried: the instance profile's credentials and the role's policy can take a while to reach a new instance.
+for attempt in $(seq 1 {BOOTSTRAP_ATTEMPTS}); do
+  aws --region {region} s3 cp {shlex.quote(str(env["BOOTSTRAP"]))} /opt/compile-host/ --recursive --only-show-errors \\
+    && exec /bin/bash /opt/compile-host/compile_host.sh
+  echo "compile-host: the bootstrap files are not readable yet (attempt $attempt)" >&2
+  sleep 10
+done
+# Never left running without its script: end the group's capacity (or the instance itself).
+aws --region {region} autoscaling set-desired-capacity --auto-scaling-group-name {group} --desired-capacity 0 \\
+  || shutdown -h now
+exit 1
 """

@@ -6,20 +6,25 @@
 #   marker in S3 -> done; a failure recorded -> done (the in-cluster compile Job compiles instead);
 #   otherwise write the lease, pull the serving image while the model downloads (model_fetch.py in the
 #   loader image, the load Job's pinned wheels), compile with the serving image and the compile Job's script,
-#   upload the artifacts, wait for the file system's import, write the marker LAST.
-# Always: set the group's desired capacity to 0 at the end (the group then terminates this instance); a
-# watchdog does the same after DEADLINE_S whatever happens, after recording the failure.
-set -euo pipefail
+#   upload the artifacts (unless the Job's marker appeared meanwhile), wait for the file system's import,
+#   write the marker LAST.
+# Always: set the group's desired capacity to 0 at the end (the group then terminates this instance). Any
+# failure (a failed command, also inside a function or a command substitution, or any other non-zero exit)
+# records `.failed` and ends the instance; a watchdog started FIRST stops every process of this script after
+# DEADLINE_S, then records the failure, so nothing of this host writes to the bucket after its `.failed`.
+set -Eeuo pipefail
 # shellcheck source=/dev/null
-. /etc/compile-host.env
+. "${COMPILE_HOST_ENV:-/etc/compile-host.env}"
 export AWS_REGION AWS_DEFAULT_REGION="$AWS_REGION"
-work=/var/lib/compile-host
-files=/opt/compile-host
+# The paths are overridable only for the tests that run this script with stub commands.
+work=${COMPILE_HOST_WORK:-/var/lib/compile-host}
+files=${COMPILE_HOST_FILES:-/opt/compile-host}
+secrets=${COMPILE_HOST_RUN:-/run/compile-host}
 ns=compile-host
 meta_file="file-owner=1000,file-group=1000,file-permissions=0100664"
 meta_dir="file-owner=1000,file-group=1000,file-permissions=0040775"
-mkdir -p "$work/model" "$work/deps" "$work/cache/$ARTIFACT_KEY"
-chown -R 1000:1000 "$work"
+main=$$
+failing=""
 
 log() { echo "compile-host: $*"; }
 imds() {
@@ -27,10 +32,14 @@ imds() {
   t=$(curl -sf -X PUT http://169.254.169.254/latest/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 60')
   curl -sf -H "X-aws-ec2-metadata-token: $t" "http://169.254.169.254/latest/meta-data/$1"
 }
-instance=$(imds instance-id)
 finish() {
-  aws autoscaling set-desired-capacity --auto-scaling-group-name "$GROUP" --desired-capacity 0 ||
-    shutdown -h +1 # the launch template terminates the instance on shutdown
+  local attempt
+  for attempt in 1 2 3; do
+    aws autoscaling set-desired-capacity --auto-scaling-group-name "$GROUP" --desired-capacity 0 && return 0
+    log "setting the group's desired capacity to 0 failed (attempt $attempt)"
+    sleep 10
+  done
+  shutdown -h +1 # the launch template terminates the instance on shutdown
 }
 exists() { aws s3api head-object --bucket "$BUCKET" --key "$ARTIFACTS_PREFIX$1" >/dev/null 2>&1; }
 put() { aws s3api put-object --bucket "$BUCKET" --key "$1" --metadata "$3" --body "$2" >/dev/null; }
@@ -39,36 +48,71 @@ put_dir() {
     >/dev/null
 }
 failed() {
+  trap - ERR
+  failing=1
   log "FAILED: $1"
-  printf '{"instanceId": "%s", "reason": "%s", "at": %s}\n' "$instance" "$1" "$(date +%s)" >"$work/failed.json"
+  printf '{"instanceId": "%s", "reason": "%s", "at": %s}\n' "${instance:-unknown}" "$1" "$(date +%s)" \
+    >"$work/failed.json" || true
   put "$ARTIFACTS_PREFIX.failed" "$work/failed.json" "$meta_file" || true
   finish
   exit 1
 }
+descendants() {
+  local c
+  for c in $(pgrep -P "$1" || true); do
+    echo "$c"
+    descendants "$c"
+  done
+}
+watchdog() {
+  sleep "$DEADLINE_S"
+  # Freeze the script, kill what it started (an upload in flight included), then record the failure: the
+  # Job starts compiling on `.failed`, and nothing of this host may land in the directory after it.
+  kill -STOP "$main" 2>/dev/null || true
+  local p
+  for p in $(descendants "$main"); do
+    [ "$p" = "$BASHPID" ] || kill -KILL "$p" 2>/dev/null || true
+  done
+  kill -KILL "$main" 2>/dev/null || true
+  failed "watchdog: not done within $DEADLINE_S s"
+}
+on_exit() {
+  local rc=$?
+  # shellcheck disable=SC2046 # one pid a word
+  kill $(descendants "$watchdog_pid") "$watchdog_pid" 2>/dev/null || true
+  if [ "$rc" -ne 0 ] && [ -z "$failing" ]; then failed "exited with status $rc"; fi
+}
+
+watchdog &
+watchdog_pid=$!
+trap on_exit EXIT
+instance=$(imds instance-id || echo unknown)
+trap 'failed "step failed at line $LINENO"' ERR
+mkdir -p "$work/model" "$work/deps" "$work/cache/$ARTIFACT_KEY"
+chown -R 1000:1000 "$work"
 
 if exists .complete; then log "artifacts complete in s3://$BUCKET/$ARTIFACTS_PREFIX: nothing to do"; finish; exit 0; fi
 if exists .failed; then log "an earlier attempt failed: the in-cluster compile Job compiles instead"; finish; exit 0; fi
-(sleep "$DEADLINE_S" && failed "watchdog: not done within $DEADLINE_S s") &
 now=$(date +%s)
 printf '{"instanceId": "%s", "startedAt": %s, "deadline": %s}\n' "$instance" "$now" "$((now + DEADLINE_S))" \
   >"$work/lease.json"
 for d in "${DIRECTORY_KEYS[@]}"; do put_dir "$d"; done
 put "$ARTIFACTS_PREFIX.compiling" "$work/lease.json" "$meta_file"
-trap 'failed "step failed at line $LINENO"' ERR
 
 systemctl start containerd
 log "pulling $IMAGE while the model downloads"
 ctr -n "$ns" image pull "$IMAGE" >"$work/pull.log" 2>&1 &
 pull=$!
 ctr -n "$ns" image pull "$LOADER_IMAGE" >/dev/null
-install -d -m 0700 /run/compile-host
-: >/run/compile-host/token.env
+install -d -m 0700 "$secrets"
+: >"$secrets/token.env"
 if [ -n "$SECRET_ARN" ]; then
   umask 077
-  printf 'HF_TOKEN=%s\n' "$(aws secretsmanager get-secret-value --secret-id "$SECRET_ARN" \
-    --query SecretString --output text)" >/run/compile-host/token.env
+  token=$(aws secretsmanager get-secret-value --secret-id "$SECRET_ARN" --query SecretString --output text)
+  printf 'HF_TOKEN=%s\n' "$token" >"$secrets/token.env"
+  unset token
 fi
-ctr -n "$ns" run --rm --net-host --user 1000:1000 --env-file /run/compile-host/token.env \
+ctr -n "$ns" run --rm --net-host --user 1000:1000 --env-file "$secrets/token.env" \
   --env HOME=/tmp --env PYTHONDONTWRITEBYTECODE=1 --env PYTHONUNBUFFERED=1 --env PYTHONPATH=/deps \
   --mount "type=bind,src=$files,dst=/opt/model-fetch,options=rbind:ro" \
   --mount "type=bind,src=$work/deps,dst=/deps,options=rbind:rw" \
@@ -76,7 +120,7 @@ ctr -n "$ns" run --rm --net-host --user 1000:1000 --env-file /run/compile-host/t
   "$LOADER_IMAGE" "fetch-$now" sh -c 'python -m pip install --no-cache-dir --disable-pip-version-check --no-deps \
     --only-binary=:all: --require-hashes --target /deps --requirement /opt/model-fetch/loader-requirements.txt \
     && exec python /opt/model-fetch/model_fetch.py fetch --dest /fsx/model "$@"' fetch "${FETCH_ARGS[@]}"
-shred -u /run/compile-host/token.env
+shred -u "$secrets/token.env"
 wait "$pull" || failed "pulling $IMAGE"
 
 log "compiling into $ARTIFACT_KEY"
@@ -92,6 +136,9 @@ ctr -n "$ns" run --rm --net-host --user 1000:1000 "${devices[@]}" \
   "$IMAGE" "compile-$now" /bin/bash /opt/compile-host/compile.sh
 local_dir="$work/cache/$ARTIFACT_KEY"
 [ -f "$local_dir/.complete" ] || failed "the compilation wrote no marker"
+# The in-cluster Job compiles when it found no lease (this host started late): its files are in the file
+# system already and auto export copies its marker to the bucket. Uploading now would overwrite them.
+if exists .complete; then log "the compile Job completed $ARTIFACT_KEY meanwhile: not uploading"; finish; exit 0; fi
 
 log "uploading the artifacts to s3://$BUCKET/$ARTIFACTS_PREFIX"
 (cd "$local_dir" && find . -mindepth 1 -type d -printf '%P\n') | while read -r d; do put_dir "$ARTIFACTS_PREFIX$d/"; done

@@ -1,0 +1,179 @@
+"""The compile host's boot and host scripts run for real in bash, with stub `aws`, `ctr`, `curl` and system
+commands: S3 is a directory, the Auto Scaling group a line in a log. What the instance does on success, on a
+failure anywhere (also inside a function), at the watchdog's deadline, when the Job finished first, and when
+its bootstrap files cannot be read."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from conftest import Plan
+from test_compile_host import HF_TOKEN, user_data
+
+from inferentia_chat.vllm.compile_host import BOOTSTRAP_ATTEMPTS, HOST_SCRIPT
+
+AWS = r"""#!/bin/bash
+echo "aws $*" >>"$STUB_LOG"
+if [ "$1" = --region ]; then shift 2; fi
+args=("$@"); key=""; body=""; src=""; dst=""
+for ((i = 0; i < ${#args[@]}; i++)); do
+  case "${args[$i]}" in --key) key="${args[$((i + 1))]}" ;; --body) body="${args[$((i + 1))]}" ;; esac
+done
+case "$1 $2" in
+  "s3api head-object") [ -e "$STUB_S3/$key" ] || exit 254 ;;
+  "s3api put-object")
+    case "$key" in *"${STUB_FAIL_KEY:-/nothing/}") exit 1 ;; esac
+    mkdir -p "$(dirname "$STUB_S3/$key")"
+    if [ "${key%/}" != "$key" ]; then mkdir -p "$STUB_S3/$key"; else cp "$body" "$STUB_S3/$key"; fi
+    echo "put $key" >>"$STUB_LOG" ;;
+  "s3 cp")
+    [ -z "${STUB_CP_FAIL:-}" ] || exit 1
+    src="$3"; dst="${4#s3://*/}"
+    case "$src" in s3://*) exit 1 ;; esac  # the bootstrap copy is not stubbed as a success
+    sleep "${STUB_CP_SLEEP:-0}"
+    (cd "$src" && find . -type f ! -name .complete ! -name .compiling) | while read -r f; do
+      mkdir -p "$(dirname "$STUB_S3/$dst/$f")"; cp "$src/$f" "$STUB_S3/$dst/$f"; echo "put $dst${f#./}" >>"$STUB_LOG"
+    done ;;
+  "autoscaling set-desired-capacity") echo "desired $*" >>"$STUB_LOG" ;;
+  "secretsmanager get-secret-value") echo "$STUB_TOKEN" ;;
+  *) exit 2 ;;
+esac
+"""
+CTR = r"""#!/bin/bash
+echo "ctr $*" >>"$STUB_LOG"
+case " $* " in
+  *" image pull "*) exit 0 ;;
+  *" fetch-"*) exit "${STUB_FETCH_RC:-0}" ;;
+esac
+cache=""; key=""
+for a in "$@"; do
+  case "$a" in
+    type=bind,src=*,dst=/neuron-cache,*) cache="${a#type=bind,src=}"; cache="${cache%%,*}" ;;
+    NEURON_COMPILED_ARTIFACTS=*) key="${a#NEURON_COMPILED_ARTIFACTS=/neuron-cache/}" ;;
+  esac
+done
+sleep "${STUB_COMPILE_SLEEP:-0}"
+mkdir -p "$cache/$key/model"; echo neff >"$cache/$key/model/graph.neff"; touch "$cache/$key/.complete"
+[ -z "${STUB_JOB_COMPLETES:-}" ] || { mkdir -p "$(dirname "$STUB_JOB_COMPLETES")"; touch "$STUB_JOB_COMPLETES"; }
+"""
+OK = '#!/bin/bash\necho "$(basename "$0") $*" >>"$STUB_LOG"\n'
+CURL = '#!/bin/bash\necho "curl $*" >>"$STUB_LOG"\necho i-0123456789abcdef0\n'
+
+
+@pytest.fixture
+def host(dev: Plan, tmp_path: Path):
+    """A runner of the host script with the dev stack's configuration (as its user data writes it), the
+    watchdog and the import settle shortened."""
+    bin_dir, s3 = tmp_path / "bin", tmp_path / "s3"
+    bin_dir.mkdir()
+    s3.mkdir()
+    for name, text in {"aws": AWS, "ctr": CTR, "curl": CURL, "systemctl": OK, "shutdown": OK, "chown": OK}.items():
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(stat.S_IRWXU)
+    config = user_data(dev).split("<<'EOF'\n", 1)[1].split("\nEOF\n", 1)[0]
+    env_file = tmp_path / "compile-host.env"
+    log = tmp_path / "log"
+    log.touch()
+
+    def run(deadline: int = 60, secret: str = "", **stub: str) -> subprocess.CompletedProcess[str]:
+        env_file.write_text(f"{config}\nDEADLINE_S={deadline}\nIMPORT_SETTLE_S=0\nSECRET_ARN={secret}\n")
+        env = {
+            **os.environ,
+            "PATH": f"{bin_dir}:{os.environ['PATH']}",
+            "COMPILE_HOST_ENV": str(env_file),
+            "COMPILE_HOST_WORK": str(tmp_path / "work"),
+            "COMPILE_HOST_FILES": str(tmp_path / "files"),
+            "COMPILE_HOST_RUN": str(tmp_path / "run"),
+            "STUB_LOG": str(log),
+            "STUB_S3": str(s3),
+            "STUB_TOKEN": HF_TOKEN,
+            **stub,
+        }
+        return subprocess.run(["bash", str(HOST_SCRIPT)], env=env, capture_output=True, text=True, timeout=60)
+
+    prefix = next(line.split("=", 1)[1].strip("'") for line in config.splitlines() if line.startswith("ARTIFACTS_"))
+    return run, s3 / prefix, log
+
+
+def puts(log: Path) -> list[str]:
+    return [line.rsplit("/", 1)[-1] or line for line in log.read_text().splitlines() if line.startswith("put ")]
+
+
+def ended(log: Path) -> bool:
+    return any(line.startswith("desired ") and "--desired-capacity 0" in line for line in log.read_text().splitlines())
+
+
+def test_success_writes_the_lease_first_the_marker_last_and_ends_the_group(host):
+    run, artifacts, log = host
+    result = run(secret="arn:aws:secretsmanager:us-east-1:111111111111:secret:token-abcdef")
+    assert result.returncode == 0, result.stderr
+    assert (artifacts / "model" / "graph.neff").read_text() == "neff\n"
+    order = puts(log)
+    assert order[0].endswith("/") and order.index(".compiling") < order.index("graph.neff") < order.index(".complete")
+    assert order[-1] == ".complete" and not (artifacts / ".failed").exists() and ended(log)
+    # The token reached the loader only through the env file, which is shredded; never a log or an argument.
+    assert HF_TOKEN not in result.stdout + result.stderr + log.read_text()
+
+
+@pytest.mark.parametrize(
+    "stub",
+    [
+        {"STUB_FAIL_KEY": ".compiling"},  # a failure inside a function (no ERR trap there without errtrace)
+        {"STUB_FETCH_RC": "3"},  # the model download
+        {"STUB_CP_FAIL": "1"},  # the artifact upload
+    ],
+    ids=["lease-put", "model-fetch", "upload"],
+)
+def test_any_failure_records_it_and_ends_the_group_at_once(host, stub: dict[str, str]):
+    run, artifacts, log = host
+    start = time.monotonic()
+    result = run(**stub)
+    assert result.returncode != 0 and time.monotonic() - start < 30  # not left to the watchdog
+    assert (artifacts / ".failed").exists() and ended(log), result.stdout + result.stderr
+    assert not (artifacts / ".complete").exists()
+
+
+def test_the_watchdog_stops_the_upload_before_it_records_the_failure(host):
+    run, artifacts, log = host
+    run(deadline=2, STUB_CP_SLEEP="4")  # the upload is still running at the deadline
+    time.sleep(3)  # past the moment the killed upload would have landed
+    assert (artifacts / ".failed").exists() and ended(log)
+    assert not (artifacts / "model" / "graph.neff").exists() and not (artifacts / ".complete").exists()
+    assert puts(log)[-1] == ".failed"  # nothing of this host after its failure record
+
+
+def test_a_marker_the_job_wrote_meanwhile_stops_the_upload(host):
+    run, artifacts, log = host
+    result = run(STUB_JOB_COMPLETES=str(artifacts / ".complete"))
+    assert result.returncode == 0 and ended(log)
+    assert not (artifacts / "model").exists() and ".complete" not in puts(log)
+
+
+def test_a_marker_already_there_ends_the_instance_without_a_lease(host):
+    run, artifacts, log = host
+    artifacts.mkdir(parents=True)
+    (artifacts / ".complete").touch()
+    assert run().returncode == 0 and ended(log) and puts(log) == []
+    assert "ctr" not in log.read_text()
+
+
+def test_the_boot_script_ends_the_group_when_its_files_stay_unreadable(dev: Plan, host, tmp_path: Path):
+    _, _, log = host
+    bin_dir = tmp_path / "bin"
+    (bin_dir / "sleep").write_text(OK)  # the retries' pauses, instantly
+    (bin_dir / "sleep").chmod(stat.S_IRWXU)
+    script = (
+        user_data(dev)
+        .replace("/etc/compile-host.env", str(tmp_path / "env"))
+        .replace("/opt/compile-host", str(tmp_path / "opt"))
+    )
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "STUB_LOG": str(log), "STUB_S3": str(tmp_path)}
+    result = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    copies = [line for line in log.read_text().splitlines() if line.startswith("aws ") and " s3 cp " in line]
+    assert len(copies) == BOOTSTRAP_ATTEMPTS and ended(log)
