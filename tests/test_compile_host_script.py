@@ -5,6 +5,7 @@ its bootstrap files cannot be read."""
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
@@ -16,6 +17,7 @@ from conftest import Plan
 from test_compile_host import HF_TOKEN, user_data
 
 from inferentia_chat.vllm.compile_host import BOOTSTRAP_ATTEMPTS, HOST_SCRIPT
+from inferentia_chat.vllm.pod_spec import WAIT_FOR_FILE
 
 AWS = r"""#!/bin/bash
 echo "aws $*" >>"$STUB_LOG"
@@ -116,6 +118,8 @@ def test_success_writes_the_lease_first_the_marker_last_and_ends_the_group(host)
     order = puts(log)
     assert order[0].endswith("/") and order.index(".compiling") < order.index("graph.neff") < order.index(".complete")
     assert order[-1] == ".complete" and not (artifacts / ".failed").exists() and ended(log)
+    # The marker lists each artifact with its size (what the serving pods' wait checks in the file system).
+    assert json.loads((artifacts / ".complete").read_text()) == {"files": {"model/graph.neff": 5}}
     # The token reached the loader only through the env file, which is shredded; never a log or an argument.
     assert HF_TOKEN not in result.stdout + result.stderr + log.read_text()
 
@@ -177,3 +181,36 @@ def test_the_boot_script_ends_the_group_when_its_files_stay_unreadable(dev: Plan
     assert result.returncode == 1
     copies = [line for line in log.read_text().splitlines() if line.startswith("aws ") and " s3 cp " in line]
     assert len(copies) == BOOTSTRAP_ATTEMPTS and ended(log)
+
+
+def wait_for_artifacts(marker: Path, monkeypatch, on_poll) -> int:
+    """The serving pods' wait (the poller of their init container), run in this process; `on_poll(n)` changes
+    the file system at each 15 s pause. Returns the number of pauses."""
+    polls: list[float] = []
+
+    def pause(seconds: float) -> None:
+        polls.append(seconds)
+        assert len(polls) < 10, "still waiting"
+        on_poll(len(polls))
+
+    monkeypatch.setattr(time, "sleep", pause)
+    monkeypatch.setattr("sys.argv", ["-c", str(marker)])
+    exec(compile(WAIT_FOR_FILE, "wait-for-compiled-artifacts", "exec"), {"__name__": "__main__"})
+    return len(polls)
+
+
+def test_serving_pods_wait_for_every_file_the_hosts_marker_lists(tmp_path: Path, monkeypatch):
+    marker = tmp_path / ".complete"
+    marker.write_text(json.dumps({"files": {"model/graph.neff": 5}}))  # imported before the artifact
+    neff = tmp_path / "model" / "graph.neff"
+
+    def imports(n: int) -> None:
+        neff.parent.mkdir(exist_ok=True)
+        neff.write_text("neff\n"[: 2 + n])  # its size grows to the listed 5 bytes at the third pause
+
+    assert wait_for_artifacts(marker, monkeypatch, imports) == 3
+
+
+def test_the_compile_jobs_empty_marker_is_enough(tmp_path: Path, monkeypatch):
+    marker = tmp_path / ".complete"
+    assert wait_for_artifacts(marker, monkeypatch, lambda n: marker.touch()) == 1

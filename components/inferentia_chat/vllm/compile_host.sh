@@ -144,9 +144,12 @@ log "uploading the artifacts to s3://$BUCKET/$ARTIFACTS_PREFIX"
 (cd "$local_dir" && find . -mindepth 1 -type d -printf '%P\n') | while read -r d; do put_dir "$ARTIFACTS_PREFIX$d/"; done
 aws s3 cp "$local_dir/" "s3://$BUCKET/$ARTIFACTS_PREFIX" --recursive --exclude .complete --exclude .compiling \
   --metadata "$meta_file" --only-show-errors
-# Every artifact is in the file system before the marker that lets serving pods read them.
+# The marker lists every artifact and its size: serving pods wait until the file system shows each one
+# (pod_spec.WAIT_FOR_FILE), whatever order it imports them in. The pause only saves them a poll.
+(cd "$local_dir" && find . -type f ! -name .complete ! -name .compiling ! -name .failed -printf '%P\t%s\n') |
+  jq -cRn '{files: ([inputs | split("\t") | {(.[0]): (.[1] | tonumber)}] | add // {})}' >"$work/complete.json"
 sleep "$IMPORT_SETTLE_S"
-put "$ARTIFACTS_PREFIX.complete" "$local_dir/.complete" "$meta_file"
+put "$ARTIFACTS_PREFIX.complete" "$work/complete.json" "$meta_file"
 log "artifacts complete: s3://$BUCKET/$ARTIFACTS_PREFIX.complete"
 trap - ERR
 finish
