@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import subprocess
 import time
@@ -49,6 +50,7 @@ esac
 CTR = r"""#!/bin/bash
 echo "ctr $*" >>"$STUB_LOG"
 case " $* " in
+  *" --help "*) echo "${STUB_CTR_HELP:-}"; exit 0 ;;
   *" image pull "*) exit 0 ;;
   *" fetch-"*) exit "${STUB_FETCH_RC:-0}" ;;
 esac
@@ -214,3 +216,11 @@ def test_serving_pods_wait_for_every_file_the_hosts_marker_lists(tmp_path: Path,
 def test_the_compile_jobs_empty_marker_is_enough(tmp_path: Path, monkeypatch):
     marker = tmp_path / ".complete"
     assert wait_for_artifacts(marker, monkeypatch, lambda n: marker.touch()) == 1
+
+
+@pytest.mark.parametrize("help_text", ["", "   --rlimit-nofile value  Set RLIMIT_NOFILE (soft:hard)"])
+def test_the_compilation_gets_a_pods_open_file_limit_where_ctr_can_set_it(host, help_text: str):
+    run, _, log = host
+    assert run(STUB_CTR_HELP=help_text).returncode == 0
+    (compile_run,) = [line for line in log.read_text().splitlines() if re.search(r"^ctr .* compile-\d+ ", line)]
+    assert ("--rlimit-nofile 1048576:1048576" in compile_run) == bool(help_text)

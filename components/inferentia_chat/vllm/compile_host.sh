@@ -126,6 +126,9 @@ wait "$pull" || failed "pulling $IMAGE"
 log "compiling into $ARTIFACT_KEY"
 devices=()
 for d in /dev/neuron*; do devices+=(--device "$d"); done
+# `ctr run` gives a container containerd's default spec, 1024 open files, where a pod (CRI drops the default
+# rlimits) inherits containerd's limit; the flag to lift it exists from containerd 2.3 on.
+if ctr run --help 2>/dev/null | grep -q -- --rlimit-nofile; then devices+=(--rlimit-nofile 1048576:1048576); fi
 ctr -n "$ns" run --rm --net-host --user 1000:1000 "${devices[@]}" \
   --env "NEURON_COMPILED_ARTIFACTS=/neuron-cache/$ARTIFACT_KEY" --env HF_HUB_OFFLINE=1 --env TRANSFORMERS_OFFLINE=1 \
   --env VLLM_NO_USAGE_STATS=1 --env DO_NOT_TRACK=1 --env HOME=/home/ubuntu \
