@@ -76,7 +76,12 @@ def host(dev: Plan, tmp_path: Path):
     bin_dir, s3 = tmp_path / "bin", tmp_path / "s3"
     bin_dir.mkdir()
     s3.mkdir()
-    for name, text in {"aws": AWS, "ctr": CTR, "curl": CURL, "systemctl": OK, "shutdown": OK, "chown": OK}.items():
+    for name, text in {
+        "aws": AWS,
+        "ctr": CTR,
+        "curl": CURL,
+        **dict.fromkeys(("systemctl", "shutdown", "chown", "iptables"), OK),
+    }.items():
         (bin_dir / name).write_text(text)
         (bin_dir / name).chmod(stat.S_IRWXU)
     config = user_data(dev).split("<<'EOF'\n", 1)[1].split("\nEOF\n", 1)[0]
@@ -224,3 +229,13 @@ def test_the_compilation_gets_a_pods_open_file_limit_where_ctr_can_set_it(host, 
     assert run(STUB_CTR_HELP=help_text).returncode == 0
     (compile_run,) = [line for line in log.read_text().splitlines() if re.search(r"^ctr .* compile-\d+ ", line)]
     assert ("--rlimit-nofile 1048576:1048576" in compile_run) == bool(help_text)
+
+
+def test_the_compilation_runs_without_the_instance_metadata_the_loader_had(host):
+    run, _, log = host
+    assert run().returncode == 0
+    lines = log.read_text().splitlines()
+    fetch = next(i for i, line in enumerate(lines) if re.search(r"^ctr .* fetch-\d+ ", line))
+    compile_ = next(i for i, line in enumerate(lines) if re.search(r"^ctr .* compile-\d+ ", line))
+    closed = lines.index("iptables -I OUTPUT -d 169.254.169.254/32 -m owner --uid-owner 1000 -j REJECT")
+    assert fetch < closed < compile_ and " --user 1000:1000 " in lines[compile_]

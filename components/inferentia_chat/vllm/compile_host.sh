@@ -124,6 +124,11 @@ shred -u "$secrets/token.env"
 wait "$pull" || failed "pulling $IMAGE"
 
 log "compiling into $ARTIFACT_KEY"
+# The compilation shares the host's network (vLLM on loopback) but needs no AWS API: its user (1000) loses the
+# instance metadata service, hence the role's credentials (the token's secret, the artifact prefix). The
+# loader above kept it (an s3:// model source reads with them).
+iptables -I OUTPUT -d 169.254.169.254/32 -m owner --uid-owner 1000 -j REJECT ||
+  log "could not close the instance metadata service to the compilation's user"
 devices=()
 for d in /dev/neuron*; do devices+=(--device "$d"); done
 # `ctr run` gives a container containerd's default spec, 1024 open files, where a pod (CRI drops the default
