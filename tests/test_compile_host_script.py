@@ -37,6 +37,7 @@ case "$1 $2" in
   "s3 cp")
     [ -z "${STUB_CP_FAIL:-}" ] || exit 1
     src="$3"; dst="${4#s3://*/}"
+    if [ "$4" = - ]; then cat "$STUB_S3/${src#s3://*/}" 2>/dev/null || exit 1; exit 0; fi
     case "$src" in s3://*) exit 1 ;; esac  # the bootstrap copy is not stubbed as a success
     sleep "${STUB_CP_SLEEP:-0}"
     (cd "$src" && find . -type f ! -name .complete ! -name .compiling) | while read -r f; do
@@ -64,6 +65,7 @@ done
 sleep "${STUB_COMPILE_SLEEP:-0}"
 mkdir -p "$cache/$key/model"; echo neff >"$cache/$key/model/graph.neff"; touch "$cache/$key/.complete"
 [ -z "${STUB_JOB_COMPLETES:-}" ] || { mkdir -p "$(dirname "$STUB_JOB_COMPLETES")"; touch "$STUB_JOB_COMPLETES"; }
+[ -z "${STUB_JOB_LEASE:-}" ] || echo '{"owner": "job", "startedAt": 1}' >"$STUB_JOB_LEASE"
 """
 OK = '#!/bin/bash\necho "$(basename "$0") $*" >>"$STUB_LOG"\n'
 CURL = '#!/bin/bash\necho "curl $*" >>"$STUB_LOG"\necho i-0123456789abcdef0\n'
@@ -158,11 +160,22 @@ def test_the_watchdog_stops_the_upload_before_it_records_the_failure(host):
     assert puts(log)[-1] == ".failed"  # nothing of this host after its failure record
 
 
-def test_a_marker_the_job_wrote_meanwhile_stops_the_upload(host):
+@pytest.mark.parametrize("what", ["STUB_JOB_COMPLETES", "STUB_JOB_LEASE"])
+def test_the_jobs_marker_or_lease_appearing_meanwhile_stops_the_upload(host, what: str):
     run, artifacts, log = host
-    result = run(STUB_JOB_COMPLETES=str(artifacts / ".complete"))
-    assert result.returncode == 0 and ended(log)
+    result = run(**{what: str(artifacts / (".complete" if what == "STUB_JOB_COMPLETES" else ".compiling"))})
+    assert result.returncode == 0 and ended(log) and not (artifacts / ".failed").exists()
     assert not (artifacts / "model").exists() and ".complete" not in puts(log)
+
+
+def test_a_job_compiling_already_leaves_the_key_to_it_but_a_hosts_old_lease_does_not(host):
+    run, artifacts, log = host
+    artifacts.mkdir(parents=True)
+    (artifacts / ".compiling").write_text('{"owner": "job", "startedAt": 1}')
+    assert run().returncode == 0 and ended(log) and puts(log) == [] and "ctr" not in log.read_text()
+    # A lease of an earlier instance of this host (replaced by Auto Scaling): this one starts again.
+    (artifacts / ".compiling").write_text('{"instanceId": "i-0", "startedAt": 1, "deadline": 2}')
+    assert run().returncode == 0 and (artifacts / "model" / "graph.neff").exists()
 
 
 def test_a_marker_already_there_ends_the_instance_without_a_lease(host):

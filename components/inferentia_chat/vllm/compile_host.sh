@@ -42,6 +42,10 @@ finish() {
   shutdown -h +1 # the launch template terminates the instance on shutdown
 }
 exists() { aws s3api head-object --bucket "$BUCKET" --key "$ARTIFACTS_PREFIX$1" >/dev/null 2>&1; }
+# The in-cluster Job compiles this key (it found no lease: this host started late); auto export copied its lease.
+job_compiling() {
+  aws s3 cp "s3://$BUCKET/$ARTIFACTS_PREFIX.compiling" - 2>/dev/null | jq -e '.owner == "job"' >/dev/null 2>&1
+}
 put() { aws s3api put-object --bucket "$BUCKET" --key "$1" --metadata "$3" --body "$2" >/dev/null; }
 put_dir() {
   aws s3api put-object --bucket "$BUCKET" --key "$1" --content-type application/x-directory --metadata "$meta_dir" \
@@ -93,6 +97,7 @@ chown -R 1000:1000 "$work"
 
 if exists .complete; then log "artifacts complete in s3://$BUCKET/$ARTIFACTS_PREFIX: nothing to do"; finish; exit 0; fi
 if exists .failed; then log "an earlier attempt failed: the in-cluster compile Job compiles instead"; finish; exit 0; fi
+if job_compiling; then log "the in-cluster compile Job is compiling $ARTIFACT_KEY: leaving it to it"; finish; exit 0; fi
 now=$(date +%s)
 printf '{"instanceId": "%s", "startedAt": %s, "deadline": %s}\n' "$instance" "$now" "$((now + DEADLINE_S))" \
   >"$work/lease.json"
@@ -144,9 +149,13 @@ ctr -n "$ns" run --rm --net-host --user 1000:1000 "${devices[@]}" \
   "$IMAGE" "compile-$now" /bin/bash /opt/compile-host/compile.sh
 local_dir="$work/cache/$ARTIFACT_KEY"
 [ -f "$local_dir/.complete" ] || failed "the compilation wrote no marker"
-# The in-cluster Job compiles when it found no lease (this host started late): its files are in the file
-# system already and auto export copies its marker to the bucket. Uploading now would overwrite them.
-if exists .complete; then log "the compile Job completed $ARTIFACT_KEY meanwhile: not uploading"; finish; exit 0; fi
+# The in-cluster Job compiles when it found no lease (this host's was not imported yet): its files are in the
+# file system and auto export copies its lease and marker to the bucket. Uploading would overwrite them.
+if exists .complete || job_compiling; then
+  log "the compile Job compiled $ARTIFACT_KEY too (it looked before this host's lease was there): not uploading"
+  finish
+  exit 0
+fi
 
 log "uploading the artifacts to s3://$BUCKET/$ARTIFACTS_PREFIX"
 (cd "$local_dir" && find . -mindepth 1 -type d -printf '%P\n') | while read -r d; do put_dir "$ARTIFACTS_PREFIX$d/"; done
