@@ -17,7 +17,7 @@ import pytest
 from conftest import Plan
 from test_compile_host import HF_TOKEN, user_data
 
-from inferentia_chat.vllm.compile_host import BOOTSTRAP_ATTEMPTS, HOST_SCRIPT
+from inferentia_chat.vllm.compile_host import BOOTSTRAP_ATTEMPTS, HOST_SCRIPT, LATE_START_S
 from inferentia_chat.vllm.pod_spec import WAIT_FOR_FILE
 
 AWS = r"""#!/bin/bash
@@ -44,6 +44,8 @@ case "$1 $2" in
       mkdir -p "$(dirname "$STUB_S3/$dst/$f")"; cp "$src/$f" "$STUB_S3/$dst/$f"; echo "put $dst${f#./}" >>"$STUB_LOG"
     done ;;
   "autoscaling set-desired-capacity") echo "desired $*" >>"$STUB_LOG" ;;
+  "autoscaling describe-auto-scaling-groups")
+    date -u -d "@$(($(date +%s) - ${STUB_GROUP_AGE:-30}))" +%FT%T.123000+00:00 ;;
   "secretsmanager get-secret-value") echo "$STUB_TOKEN" ;;
   *) exit 2 ;;
 esac
@@ -252,3 +254,11 @@ def test_the_compilation_runs_without_the_instance_metadata_the_loader_had(host)
     compile_ = next(i for i, line in enumerate(lines) if re.search(r"^ctr .* compile-\d+ ", line))
     closed = lines.index("iptables -I OUTPUT -d 169.254.169.254/32 -m owner --uid-owner 1000 -j REJECT")
     assert fetch < closed < compile_ and " --user 1000:1000 " in lines[compile_]
+
+
+def test_a_host_launched_late_leaves_the_key_to_the_job(host):
+    run, artifacts, log = host
+    result = run(STUB_GROUP_AGE=str(LATE_START_S + 60))  # e.g. its launch retried for capacity 11 minutes
+    assert result.returncode == 1 and "over 600 s" in result.stdout
+    assert (artifacts / ".failed").exists() and ended(log)  # the Job compiles at once, waits for no lease
+    assert not (artifacts / ".compiling").exists() and "ctr" not in log.read_text()

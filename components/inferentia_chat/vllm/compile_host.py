@@ -40,6 +40,11 @@ HOST_SCRIPT = Path(__file__).with_name("compile_host.sh")
 # The host waits this long after the last artifact upload before it writes the marker, so the file system has
 # imported every artifact before serving pods see the marker (FSx publishes no auto-import latency).
 IMPORT_SETTLE_S = 60
+# A host starting this long after its group was created (launch retried for capacity or quota, or a replacement
+# instance) records a failure instead of compiling: the in-cluster Job may have found no lease and be compiling
+# the key already (its files never reach the bucket on SCRATCH_2), or may be waiting for a dead host's lease.
+# A first deploy's Job cannot look before the cluster, a node and the model exist (20 min and more).
+LATE_START_S = 600
 # Root volume: the serving image unpacked (17.5 GB packed, content and snapshot both kept), the model (~15 GB)
 # and the artifacts (the pre-sharded weights, ~15 GB, and the NEFFs), with room for a larger model.
 ROOT_VOLUME_GIB = 200
@@ -384,6 +389,7 @@ def _environment(
         "FETCH_ARGS": fetch,
         "DEADLINE_S": str(HOST_DEADLINE_S),
         "IMPORT_SETTLE_S": str(IMPORT_SETTLE_S),
+        "LATE_START_S": str(LATE_START_S),
     }
 
 
