@@ -45,7 +45,8 @@ case "$1 $2" in
     done ;;
   "autoscaling set-desired-capacity") echo "desired $*" >>"$STUB_LOG" ;;
   "autoscaling describe-auto-scaling-groups")
-    date -u -d "@$(($(date +%s) - ${STUB_GROUP_AGE:-30}))" +%FT%T.123000+00:00 ;;
+    printf '%s\t%s\n' "$(date -u -d "@$(($(date +%s) - ${STUB_GROUP_AGE:-30}))" +%FT%T.123000+00:00)" \
+      "${STUB_AGAIN:-None}" ;;
   "secretsmanager get-secret-value") echo "$STUB_TOKEN" ;;
   *) exit 2 ;;
 esac
@@ -262,3 +263,7 @@ def test_a_host_launched_late_leaves_the_key_to_the_job(host):
     assert result.returncode == 1 and "over 600 s" in result.stdout
     assert (artifacts / ".failed").exists() and ended(log)  # the Job compiles at once, waits for no lease
     assert not (artifacts / ".compiling").exists() and "ctr" not in log.read_text()
+    # An operator's retry by hand: the group tagged to compile again.
+    (artifacts / ".failed").unlink()
+    assert run(STUB_GROUP_AGE="86400", STUB_AGAIN="true").returncode == 0
+    assert (artifacts / "model" / "graph.neff").exists() and (artifacts / ".complete").exists()

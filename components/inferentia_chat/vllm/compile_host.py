@@ -45,6 +45,8 @@ IMPORT_SETTLE_S = 60
 # the key already (its files never reach the bucket on SCRATCH_2), or may be waiting for a dead host's lease.
 # A first deploy's Job cannot look before the cluster, a node and the model exist (20 min and more).
 LATE_START_S = 600
+# The tag (value `true`) an operator puts on the group to have a late host compile anyway (a retry by hand).
+COMPILE_AGAIN_TAG = "inferentia-chat.io/compile-again"
 # Root volume: the serving image unpacked (17.5 GB packed, content and snapshot both kept), the model (~15 GB)
 # and the artifacts (the pre-sharded weights, ~15 GB, and the NEFFs), with room for a larger model.
 ROOT_VOLUME_GIB = 200
@@ -390,6 +392,7 @@ def _environment(
         "DEADLINE_S": str(HOST_DEADLINE_S),
         "IMPORT_SETTLE_S": str(IMPORT_SETTLE_S),
         "LATE_START_S": str(LATE_START_S),
+        "AGAIN_TAG": COMPILE_AGAIN_TAG,
     }
 
 

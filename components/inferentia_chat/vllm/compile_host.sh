@@ -98,10 +98,13 @@ chown -R 1000:1000 "$work"
 if exists .complete; then log "artifacts complete in s3://$BUCKET/$ARTIFACTS_PREFIX: nothing to do"; finish; exit 0; fi
 if exists .failed; then log "an earlier attempt failed: the in-cluster compile Job compiles instead"; finish; exit 0; fi
 if job_compiling; then log "the in-cluster compile Job is compiling $ARTIFACT_KEY: leaving it to it"; finish; exit 0; fi
-created=$(aws autoscaling describe-auto-scaling-groups --auto-scaling-group-names "$GROUP" \
-  --query 'AutoScalingGroups[0].CreatedTime' --output text)
+# Late (the launch retried for capacity or quota, a replacement instance): leave the key to the Job, unless an
+# operator tagged the group to compile again (docs/performance.md).
+group=$(aws autoscaling describe-auto-scaling-groups --auto-scaling-group-names "$GROUP" --output text \
+  --query "AutoScalingGroups[0].[CreatedTime, Tags[?Key=='$AGAIN_TAG'].Value | [0]]")
+read -r created again <<<"$group"
 late=$(($(date +%s) - $(date -d "$created" +%s)))
-[ "$late" -le "$LATE_START_S" ] ||
+[ "$late" -le "$LATE_START_S" ] || [ "$again" = true ] ||
   failed "started $late s after the group was created (over $LATE_START_S s): the in-cluster compile Job compiles"
 now=$(date +%s)
 printf '{"instanceId": "%s", "startedAt": %s, "deadline": %s}\n' "$instance" "$now" "$((now + DEADLINE_S))" \
