@@ -68,7 +68,8 @@ def compile_host_policy(a: CompileHostAccess) -> Policy:
     """The instance role: read its own files (and the token), check and write ONE artifact directory (and
     the directory objects above it; no list access: a HEAD of a missing marker is refused, which the host
     reads as absent), use the two keys only through S3 (and Secrets Manager), and set the
-    desired capacity of its own group to zero when done. Nothing else: no EC2, no IAM, no other prefix."""
+    desired capacity of its own group to zero when done (and read when it was created). Nothing else: no EC2,
+    no IAM, no other prefix."""
     bucket = a.bucket_arn
     s3 = f"s3.{a.region}.amazonaws.com"
     statements: list[dict[str, Any]] = [
@@ -107,6 +108,14 @@ def compile_host_policy(a: CompileHostAccess) -> Policy:
                 f"arn:{a.partition}:autoscaling:{a.region}:{a.account}:autoScalingGroup:*:"
                 f"autoScalingGroupName/{a.group_name}"
             ),
+        },
+        {
+            # When was its group created (a host launched late leaves the key to the in-cluster Job). The
+            # action has no resource-level permissions (Service Authorization Reference, EC2 Auto Scaling).
+            "Sid": "ReadWhenItsGroupWasCreated",
+            "Effect": "Allow",
+            "Action": "autoscaling:DescribeAutoScalingGroups",
+            "Resource": "*",
         },
     ]
     if a.secret_arn:

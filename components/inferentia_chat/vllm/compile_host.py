@@ -40,12 +40,21 @@ HOST_SCRIPT = Path(__file__).with_name("compile_host.sh")
 # The host waits this long after the last artifact upload before it writes the marker, so the file system has
 # imported every artifact before serving pods see the marker (FSx publishes no auto-import latency).
 IMPORT_SETTLE_S = 60
+# A host starting this long after its group was created (launch retried for capacity or quota, or a replacement
+# instance) records a failure instead of compiling: the in-cluster Job may have found no lease and be compiling
+# the key already (its files never reach the bucket on SCRATCH_2), or may be waiting for a dead host's lease.
+# A first deploy's Job cannot look before the cluster, a node and the model exist (20 min and more).
+LATE_START_S = 600
+# The tag (value `true`) an operator puts on the group to have a late host compile anyway (a retry by hand).
+COMPILE_AGAIN_TAG = "inferentia-chat.io/compile-again"
 # Root volume: the serving image unpacked (17.5 GB packed, content and snapshot both kept), the model (~15 GB)
 # and the artifacts (the pre-sharded weights, ~15 GB, and the NEFFs), with room for a larger model.
 ROOT_VOLUME_GIB = 200
 # The key of the tag that names the artifact key a group compiles (the render's budget reads it).
 ARTIFACTS_KEY_TAG = "inferentia-chat.io/compiled-artifacts-key"
 BOOTSTRAP_PREFIX = "compile-host/"
+# The user data's tries to read the bootstrap files, 10 s apart, before it ends the instance.
+BOOTSTRAP_ATTEMPTS = 30
 
 
 def neuron_ami_parameter(kubernetes_version: str) -> str:
@@ -382,6 +391,8 @@ def _environment(
         "FETCH_ARGS": fetch,
         "DEADLINE_S": str(HOST_DEADLINE_S),
         "IMPORT_SETTLE_S": str(IMPORT_SETTLE_S),
+        "LATE_START_S": str(LATE_START_S),
+        "AGAIN_TAG": COMPILE_AGAIN_TAG,
     }
 
 
@@ -392,6 +403,7 @@ def user_data(env: Mapping[str, str | list[str]]) -> str:
         for k, v in env.items()
     ]
     config = "\n".join(lines)
+    region, group = shlex.quote(str(env["AWS_REGION"])), shlex.quote(str(env["GROUP"]))
     return f"""#!/bin/bash
 # inferentia-chat compile host (NeuronCompileHost): configuration, then the script from the bootstrap bucket.
 set -euo pipefail
@@ -400,7 +412,15 @@ cat >/etc/compile-host.env <<'EOF'
 {config}
 EOF
 install -d -m 0755 /opt/compile-host
-aws --region {shlex.quote(str(env["AWS_REGION"]))} s3 cp {shlex.quote(str(env["BOOTSTRAP"]))} /opt/compile-host/ \\
-  --recursive --only-show-errors
-exec /bin/bash /opt/compile-host/compile_host.sh
+# Retried: the instance profile's credentials and the role's policy can take a while to reach a new instance.
+for attempt in $(seq 1 {BOOTSTRAP_ATTEMPTS}); do
+  aws --region {region} s3 cp {shlex.quote(str(env["BOOTSTRAP"]))} /opt/compile-host/ --recursive --only-show-errors \\
+    && exec /bin/bash /opt/compile-host/compile_host.sh
+  echo "compile-host: the bootstrap files are not readable yet (attempt $attempt)" >&2
+  sleep 10
+done
+# Never left running without its script: end the group's capacity (or the instance itself).
+aws --region {region} autoscaling set-desired-capacity --auto-scaling-group-name {group} --desired-capacity 0 \\
+  || shutdown -h now
+exit 1
 """

@@ -80,6 +80,13 @@ if [ -f "$dir/{COMPLETE_MARKER}" ]; then echo "compiled artifacts present in $di
 """
 
 
+# The Job compiling (no lease when it looked, or a stale one) leaves its own, without a deadline (the wait above
+# reads it as ended): auto export copies it to the bucket, where a compile host launched late finds it and leaves
+# the key to the Job instead of compiling it too and uploading over the Job's files.
+JOB_LEASE = f"""printf '{{"owner": "job", "startedAt": %s}}\\n' "$(date +%s)" >"$dir/{LEASE_FILE}"
+"""
+
+
 def compile_script(server: str, lease: bool) -> str:
     """The compilation in the serving image: a present marker makes it a no-op; otherwise vLLM compiles into
     $NEURON_COMPILED_ARTIFACTS, and once it serves the marker is written. `lease`: first wait while a compile
@@ -89,7 +96,7 @@ dir="$NEURON_COMPILED_ARTIFACTS"
 if [ -f "$dir/{COMPLETE_MARKER}" ]; then echo "compiled artifacts present in $dir: nothing to do"; exit 0; fi
 {LEASE_WAIT if lease else ""}mkdir -p "$dir"  # as uid 1000, the cache root's owner (kubelet would create it as root)
 find "$dir" -mindepth 1 -delete  # a partial compile from an interrupted run
-{server} &
+{JOB_LEASE if lease else ""}{server} &
 pid=$!
 until python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:{PORT}/health', timeout=5)" \\
     2>/dev/null; do

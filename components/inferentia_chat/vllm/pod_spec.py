@@ -193,10 +193,21 @@ while True:
     if n % 4 == 0: print("waiting for the model load to complete", path, flush=True)
     n += 1; time.sleep(15)
 """
-WAIT_FOR_FILE = """import os, sys, time
+# The compile Job's marker is empty; a compile host's lists its files and sizes (`{"files": {path: bytes}}`):
+# the file system imports the host's objects in no guaranteed order, so the marker counts once each is there.
+WAIT_FOR_FILE = """import json, os, sys, time
+def ready(path):
+    try:
+        files = json.load(open(path)).get("files", {})
+    except OSError:
+        return False
+    except ValueError:
+        return True
+    paths = {os.path.join(os.path.dirname(path), f): size for f, size in files.items()}
+    return all(os.path.isfile(p) and os.path.getsize(p) == size for p, size in paths.items())
 n = 0
-while not os.path.exists(sys.argv[1]):
-    if n % 4 == 0: print("waiting for", sys.argv[1], flush=True)
+while not ready(sys.argv[1]):
+    if n % 4 == 0: print("waiting for", sys.argv[1], "and the files it lists", flush=True)
     n += 1; time.sleep(15)
 print("present:", sys.argv[1], flush=True)
 """
