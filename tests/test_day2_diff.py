@@ -188,6 +188,19 @@ def test_changes_that_replace(diff, changes: tuple[str, ...], name: str, because
     assert entry["action"] == "replace" and any(p.startswith(because) for p in entry["replaceBecause"]), entry
 
 
+def test_a_new_cluster_is_read_from_rules_for_every_resource_it_touches(diff):
+    """A new cluster name touches launch templates, role policies, event rules, the Kubernetes provider and Helm
+    releases: every entry is decided from vendored rules, and the provider (another active cluster in its
+    kubeconfig) is replaced with every object it manages."""
+    d = diff("cluster.name=chat-prod")
+    unknown = sorted({e["type"] for e in d.entries if not e["rulesKnown"]})
+    assert not unknown, unknown
+    provider = d.of("pulumi:providers:kubernetes")
+    assert provider["action"] == "replace" and "kubeconfig" in provider["replaceBecause"]
+    acting = {e["type"] for e in d.entries if e["action"] != "same"}
+    assert {"aws:ec2/launchTemplate:LaunchTemplate", "aws:iam/rolePolicy:RolePolicy"} <= acting, acting
+
+
 def test_the_data_never_goes_with_a_replacement_of_what_uses_it(diff):
     """Replacing the file system or the cluster never replaces the model bucket, its key or the chat claim."""
     for change in ("modelStore.deploymentType=SCRATCH_2", "cluster.name=chat-prod"):
