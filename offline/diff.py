@@ -282,6 +282,19 @@ def diff_runs(before: RunResult, after: RunResult) -> list[dict[str, Any]]:
                 "effects": d.effects,
             }
         )
+    return _with_replaced_providers(entries, new)
+
+
+def _with_replaced_providers(entries: list[dict[str, Any]], new: dict[str, Any]) -> list[dict[str, Any]]:
+    """The engine replaces every resource whose provider is replaced (pulumi/pulumi
+    pkg/resource/deploy/step_generator.go providerChanged: the new provider's DiffConfig reports a replacement,
+    so the resource's diff is a replacement blaming `provider`): a new cluster recreates every Kubernetes object."""
+    gone = {e["urn"] for e in entries if e["type"].startswith("pulumi:providers:") and e["action"] == "replace"}
+    for e in entries:
+        rec = new.get(e["urn"])
+        ref = (rec.provider or "").rsplit("::", 1)[0] if rec is not None else ""
+        if ref in gone and e["action"] in ("same", "update"):
+            e.update(action="replace", replaceBecause=[*e["replaceBecause"], "provider"], refused=[])
     return entries
 
 
