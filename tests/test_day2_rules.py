@@ -227,8 +227,8 @@ CASES: list[tuple[str, str, str | None, dict[str, Any], str, list[str]]] = [
     ("dev", "aws:sqs/queuePolicy:QueuePolicy", None, {"queueUrl": "https://sqs/q"}, "replace", ["queueUrl"]),
     # pulumi-random: every argument of these two replaces (a new value); nothing updates in place
     ("dev_cognito", "random:index/randomId:RandomId", None, {"byteLength": 8}, "replace", ["byteLength"]),
-    ("dev", "random:index/randomPassword:RandomPassword", None, {"length": 64}, "replace", ["length"]),
-    ("dev", "random:index/randomPassword:RandomPassword", None, {"special": True}, "replace", ["special"]),
+    ("dev", "random:index/randomPassword:RandomPassword", "vllm-api-key", {"length": 200}, "replace", ["length"]),
+    ("dev", "random:index/randomPassword:RandomPassword", "vllm-api-key", {"special": True}, "replace", ["special"]),
     # Helm releases, the Kubernetes provider, stack references
     ("dev", "kubernetes:helm.sh/v3:Release", None, {"values.replicaCount": 3}, "update", []),
     ("dev", "kubernetes:helm.sh/v3:Release", None, {"namespace": "other"}, "replace", ["namespace"]),
