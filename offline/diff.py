@@ -117,6 +117,36 @@ def _k8s_kind(type_: str) -> str:
     return type_.removeprefix("kubernetes:")
 
 
+# Families whose entries are per type, read from the provider's schema (`forceNew`, `custom`, `docs`).
+SCHEMA_FAMILIES = ("aws", "random", "pulumi")
+
+
+def rules_known(type_: str) -> bool:
+    """Whether the table says what a change of this type does: an entry of its provider family, any Kubernetes
+    kind (the provider's table plus the name), a provider-side component, or a component resource of this
+    program (no provider, no inputs: its children carry the diff)."""
+    family = type_.split(":", 1)[0]
+    if type_ == "pulumi:pulumi:Stack" or family in ("kubernetes", NAMESPACE) or type_ in rules()["components"]:
+        return True
+    return family in SCHEMA_FAMILIES and type_ in rules().get(family, {})
+
+
+def _source_kind_changed(old: dict[str, Any], new: dict[str, Any], among: list[str]) -> list[str]:
+    """The inputs of `among` set on one side only: a security group rule moving to another kind of source."""
+    was, now = {k for k in among if old.get(k) is not None}, {k for k in among if new.get(k) is not None}
+    return sorted(was ^ now) if was != now else []
+
+
+def _active_cluster(kubeconfig: Any) -> Any:
+    """The cluster entry the kubeconfig's current context names (what pulumi-kubernetes compares)."""
+    cfg = yaml.safe_load(kubeconfig) if isinstance(kubeconfig, str) else kubeconfig
+    if not isinstance(cfg, dict):
+        return kubeconfig
+    name = cfg.get("current-context")
+    ctx = next((c.get("context") or {} for c in cfg.get("contexts") or [] if c.get("name") == name), {})
+    return next((c.get("cluster") for c in cfg.get("clusters") or [] if c.get("name") == ctx.get("cluster")), None)
+
+
 def decide(type_: str, old: dict[str, Any], new: dict[str, Any], options: dict[str, Any]) -> Decision:
     """Same, update or replace, with the inputs that changed and those that force the replacement."""
     ignored = options.get("ignoreChanges") or []
@@ -127,11 +157,9 @@ def decide(type_: str, old: dict[str, Any], new: dict[str, Any], options: dict[s
     because: list[str] = [p for p in changed if any(_overlaps(p, r) for r in options.get("replaceOnChanges") or [])]
     refused: list[str] = []
     effects: list[str] = []
-    known = True
-    if type_.startswith("aws:"):
-        entry = table["aws"].get(type_)
-        known = entry is not None
-        entry = entry or {}
+    known = rules_known(type_)
+    if type_.split(":", 1)[0] in SCHEMA_FAMILIES:
+        entry = table.get(type_.split(":", 1)[0], {}).get(type_) or {}
         docs = {d["input"]: d for d in entry.get("docs", [])}
         for path in changed:
             top = path.split(".")[0]
@@ -142,10 +170,17 @@ def decide(type_: str, old: dict[str, Any], new: dict[str, Any], options: dict[s
             if any(_hits(path, r, old, new) for r in entry.get("forceNew", [])):
                 because.append(path)
         for rule in entry.get("custom", []):
+            if rule["replaceWhen"] == "source-kind-changes":
+                because += _source_kind_changed(old, new, rule["among"])
+                continue
+            if rule["replaceWhen"] == "active-cluster-changes":
+                if _active_cluster(old.get(rule["input"])) != _active_cluster(new.get(rule["input"])):
+                    because += changed  # another cluster: every changed setting is a replacement
+                continue
             top = rule["input"]
             if rule["replaceWhen"] == "decrease" and _decreased(_value(old, top), _value(new, top)):
                 because.append(top)
-    elif type_.startswith("kubernetes:") and not type_.startswith("kubernetes:helm.sh/"):
+    elif type_.startswith("kubernetes:"):
         kind = _k8s_kind(type_)
         force = ["metadata.name", "metadata.namespace", *table["kubernetes"]["forceNew"].get(kind, [])]
         because += [p for p in changed if any(_hits(p, r, old, new) for r in force)]
@@ -172,8 +207,6 @@ def decide(type_: str, old: dict[str, Any], new: dict[str, Any], options: dict[s
                 because += hits
             elif rule["action"] == "refused":
                 refused += hits
-    elif type_.startswith("kubernetes:helm.sh/"):
-        known = False  # a release's values change in place; chart-level replacement rules are not vendored
     because = sorted(set(because))
     return Decision(
         "replace" if because else "update",
@@ -249,6 +282,19 @@ def diff_runs(before: RunResult, after: RunResult) -> list[dict[str, Any]]:
                 "effects": d.effects,
             }
         )
+    return _with_replaced_providers(entries, new)
+
+
+def _with_replaced_providers(entries: list[dict[str, Any]], new: dict[str, Any]) -> list[dict[str, Any]]:
+    """The engine replaces every resource whose provider is replaced (pulumi/pulumi
+    pkg/resource/deploy/step_generator.go providerChanged: the new provider's DiffConfig reports a replacement,
+    so the resource's diff is a replacement blaming `provider`): a new cluster recreates every Kubernetes object."""
+    gone = {e["urn"] for e in entries if e["type"].startswith("pulumi:providers:") and e["action"] == "replace"}
+    for e in entries:
+        rec = new.get(e["urn"])
+        ref = (rec.provider or "").rsplit("::", 1)[0] if rec is not None else ""
+        if ref in gone and e["action"] in ("same", "update"):
+            e.update(action="replace", replaceBecause=[*e["replaceBecause"], "provider"], refused=[])
     return entries
 
 

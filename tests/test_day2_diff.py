@@ -188,13 +188,33 @@ def test_changes_that_replace(diff, changes: tuple[str, ...], name: str, because
     assert entry["action"] == "replace" and any(p.startswith(because) for p in entry["replaceBecause"]), entry
 
 
+def test_a_new_cluster_is_read_from_rules_for_every_resource_it_touches(diff):
+    """A new cluster name touches launch templates, role policies, event rules, the Kubernetes provider and Helm
+    releases: every entry is decided from vendored rules, and the provider (another active cluster in its
+    kubeconfig) is replaced with every object it manages."""
+    d = diff("cluster.name=chat-prod")
+    unknown = sorted({e["type"] for e in d.entries if not e["rulesKnown"]})
+    assert not unknown, unknown
+    provider = d.of("pulumi:providers:kubernetes")
+    assert provider["action"] == "replace" and "kubeconfig" in provider["replaceBecause"]
+    acting = {e["type"] for e in d.entries if e["action"] != "same"}
+    assert {"aws:ec2/launchTemplate:LaunchTemplate", "aws:iam/rolePolicy:RolePolicy"} <= acting, acting
+
+
 def test_the_data_never_goes_with_a_replacement_of_what_uses_it(diff):
-    """Replacing the file system or the cluster never replaces the model bucket, its key or the chat claim."""
+    """Replacing the file system or the cluster never replaces the model bucket or its key. A new file system
+    keeps the chat claim; a new cluster cannot (its Kubernetes provider is replaced, and with it every object):
+    the claim is created again in the new cluster, and its old volume is kept by the Retain StorageClass."""
     for change in ("modelStore.deploymentType=SCRATCH_2", "cluster.name=chat-prod"):
         sets = (change, "modelStore.throughputPerTiB=null") if "SCRATCH" in change else (change,)
         acting = diff(*sets).acting()
-        for kept in ("model-store-bucket", "model-store-key", "webui-data"):
+        for kept in ("model-store-bucket", "model-store-key"):
             assert acting.get(kept, "same") in ("same", "update"), (change, kept, acting.get(kept))
+    assert diff("modelStore.deploymentType=SCRATCH_2", "modelStore.throughputPerTiB=null").acting().get(
+        "webui-data", "same"
+    ) in ("same", "update")
+    claim = diff("cluster.name=chat-prod").of(PVC, "webui-data")
+    assert claim["action"] == "replace" and claim["replaceBecause"] == ["provider"], claim
 
 
 # --- the rules themselves ------------------------------------------------------------------------------------
