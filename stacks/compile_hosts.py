@@ -2,13 +2,31 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from inferentia_chat.model_names import model_resource_name
 from inferentia_chat.model_store import LustreModelStore
 from inferentia_chat.network import Network
 from inferentia_chat.vllm import NeuronCompileHost, NeuronCompileHostArgs
 from stacks.config import StackConfig
+from stacks.config.schema import ModelConfig
 
 COMPILE_HOST = "compile-host"
+
+
+def compiled_shape(cfg: StackConfig, m: ModelConfig) -> dict[str, Any]:
+    """The arguments that decide what a model's compilation produces (the artifact key, the server's flags):
+    the server and its compile host take them from here, so the host compiles exactly what the pods read."""
+    return {
+        "model_id": m.id,
+        "model_revision": m.revision,
+        "served_model_name": m.served_name,
+        "tensor_parallel_size": m.tensor_parallel_size,
+        "max_model_len": m.max_model_len,
+        "max_num_seqs": m.max_num_seqs,
+        "instance_types": list(cfg.inference_pool.instance_types),
+        "image": cfg.images["vllm"],
+    }
 
 
 def compile_hosts(cfg: StackConfig, network: Network, store: LustreModelStore) -> list[NeuronCompileHost]:
@@ -27,15 +45,8 @@ def compile_hosts(cfg: StackConfig, network: Network, store: LustreModelStore) -
             bucket_key_arn=store.kms_key_arn,
             bucket_prefix=cfg.model_store.bucket_prefix,
             kubernetes_version=cfg.cluster.kubernetes_version,
-            model_id=m.id,
-            model_revision=m.revision,
-            served_model_name=m.served_name,
-            tensor_parallel_size=m.tensor_parallel_size,
-            max_model_len=m.max_model_len,
-            max_num_seqs=m.max_num_seqs,
-            instance_types=list(cfg.inference_pool.instance_types),
+            **compiled_shape(cfg, m),
             source=m.source,
-            image=cfg.images["vllm"],
             loader_image=cfg.images["modelLoader"],
             tags=cfg.common_tags,
         )

@@ -41,7 +41,7 @@ from inferentia_chat.open_webui_sign_in import OidcArgs
 from inferentia_chat.vllm import PORT as VLLM_PORT
 from inferentia_chat.vllm import VllmNeuronServer, VllmNeuronServerArgs, compiled_artifacts_key
 from inferentia_chat.volume_snapshots import VolumeSnapshots, VolumeSnapshotsArgs
-from stacks.compile_hosts import compile_hosts
+from stacks.compile_hosts import compile_hosts, compiled_shape
 from stacks.config import CONFIG_NAMESPACE, ConfigError, StackConfig
 from stacks.config.schema import ModelConfig
 from stacks.operations import Operations, build_operations, karpenter_pool, metrics_access, system_capacity
@@ -444,14 +444,8 @@ def serving(
                 pvc_name=volume.pvc_name,
                 model_subpath=volume.model_subpath if i == 0 else model_path(fs_path, m.served_name).lstrip("/"),
                 cache_subpath=volume.cache_subpath,
-                model_id=m.id,
-                model_revision=m.revision,
-                served_model_name=m.served_name,
-                tensor_parallel_size=m.tensor_parallel_size,
-                max_model_len=m.max_model_len,
-                max_num_seqs=m.max_num_seqs,
+                **compiled_shape(cfg, m),
                 replicas=m.replicas,
-                instance_types=list(cfg.inference_pool.instance_types),
                 node_selector=pool.node_selector,
                 tolerations=pool.tolerations,
                 availability_zone=zone,
@@ -463,7 +457,6 @@ def serving(
                 # Pods wait for the model in the cluster (its completion marker, which also replicates to a DR
                 # region), so node launch and image pull overlap the load.
                 model_request=model_request(m.source, m.id, m.revision),
-                image=cfg.images["vllm"],
             ),
             # Serving waits for its NodePool (and, on destroy, goes before the nodes it runs on).
             opts=pulumi.ResourceOptions(providers=[cluster.provider], depends_on=[pool.node_pool]),
