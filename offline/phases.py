@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .phases_host import SPAN, HostRecord, measure_host
+from .phases_host import SPAN, HostRecord, measure_host, seconds_between
 from .phases_host import budget_input as host_budget_input
 
 SERVING_SELECTOR = "app.kubernetes.io/name=vllm"
@@ -65,10 +65,6 @@ def event_time(event: dict[str, Any]) -> datetime | None:
     return ts(
         event.get("eventTime") or event.get("firstTimestamp") or (event.get("metadata") or {}).get("creationTimestamp")
     )
-
-
-def _seconds(start: datetime | None, end: datetime | None) -> float | None:
-    return round((end - start).total_seconds(), 1) if start and end else None
 
 
 def _condition(obj: dict[str, Any], kind: str) -> datetime | None:
@@ -168,21 +164,21 @@ def pod_phases(pod: dict[str, Any], snap: Snapshot) -> dict[str, Any]:
     if new_node:
         launched = ts(claim["metadata"]["creationTimestamp"])
         initialized = _condition(claim, "Initialized")
-        phases["node launch"] = _seconds(launched, initialized)
-        phases["node launch: launched"] = _seconds(launched, _condition(claim, "Launched"))
-        phases["node launch: registered"] = _seconds(launched, _condition(claim, "Registered"))
+        phases["node launch"] = seconds_between(launched, initialized)
+        phases["node launch: launched"] = seconds_between(launched, _condition(claim, "Launched"))
+        phases["node launch: registered"] = seconds_between(launched, _condition(claim, "Registered"))
         start = initialized or start
     phases["image pull"] = pull["seconds"] if pull else 0.0  # "already present on machine": no pull
     waits = 0.0
     for name in WAIT_CONTAINERS:
         begin, end = _state_times(status, name, "initContainerStatuses")
-        took = _seconds(begin, end)
+        took = seconds_between(begin, end)
         if took is not None:
             phases[f"waiting: {name}"] = took
             waits += took
-    to_start = _seconds(start, started)
+    to_start = seconds_between(start, started)
     phases["pod start"] = round(to_start - phases["image pull"] - waits, 1) if to_start is not None else None
-    phases["load to ready"] = _seconds(started, ready)
+    phases["load to ready"] = seconds_between(started, ready)
     restarts = sum(c.get("restartCount", 0) for c in status.get("containerStatuses") or [])
     return {
         "pod": meta["name"],
@@ -192,8 +188,8 @@ def pod_phases(pod: dict[str, Any], snap: Snapshot) -> dict[str, Any]:
         "newNode": new_node,
         "image": pull,
         "phases": phases,
-        "totalSeconds": _seconds(created, ready),
-        "totalWithoutWaitsSeconds": round(_seconds(created, ready) - waits, 1) if ready and created else None,
+        "totalSeconds": seconds_between(created, ready),
+        "totalWithoutWaitsSeconds": round(seconds_between(created, ready) - waits, 1) if ready and created else None,
     }
 
 
@@ -218,7 +214,7 @@ def load_job(snap: Snapshot) -> dict[str, Any] | None:
     s = job["status"]
     return {
         "job": job["metadata"]["name"],
-        "seconds": _seconds(ts(s["startTime"]), ts(s.get("completionTime"))),
+        "seconds": seconds_between(ts(s["startTime"]), ts(s.get("completionTime"))),
         "succeeded": bool(s.get("succeeded")),
     }
 
@@ -241,8 +237,8 @@ def compile_job(snap: Snapshot) -> dict[str, Any] | None:
         "job": name,
         "startTime": ts(s["startTime"]).isoformat(),
         "completionTime": ts(s["completionTime"]).isoformat() if s.get("completionTime") else None,
-        "jobSeconds": _seconds(ts(s["startTime"]), ts(s.get("completionTime"))),
-        "seconds": _seconds(*max(runs, key=lambda r: r[1])) if runs else None,  # the compilation itself
+        "jobSeconds": seconds_between(ts(s["startTime"]), ts(s.get("completionTime"))),
+        "seconds": seconds_between(*max(runs, key=lambda r: r[1])) if runs else None,  # the compilation itself
         "succeeded": bool(s.get("succeeded")),
     }
 

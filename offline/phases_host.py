@@ -95,7 +95,8 @@ def _run_instance(rec: HostRecord) -> str | None:
     return written or (launched[-1] if launched else None)
 
 
-def _seconds(start: datetime | None, end: datetime | None) -> float | None:
+def seconds_between(start: datetime | None, end: datetime | None) -> float | None:
+    """Seconds from `start` to `end` (0.1 s), or None when either is unknown."""
     return round((end - start).total_seconds(), 1) if start and end else None
 
 
@@ -129,21 +130,21 @@ def measure_host(rec: HostRecord, serving_waits: list[tuple[datetime, datetime]]
     artifacts = [t for k, t in modified.items() if k and k not in (LEASE_FILE, COMPLETE_MARKER, FAILED_FILE)]
     upload_start = min(artifacts) if artifacts else None
     succeeded = bool(complete and lease and not failed)
-    phases: dict[str, float | None] = {"instance launch": _seconds(first, started)}
-    phases["instance launch: instance running"] = _seconds(first, ec2["LaunchTime"] if ec2 else None)
+    phases: dict[str, float | None] = {"instance launch": seconds_between(first, started)}
+    phases["instance launch: instance running"] = seconds_between(first, ec2["LaunchTime"] if ec2 else None)
     upload_end = complete - timedelta(seconds=IMPORT_SETTLE_S) if complete else None
     if succeeded:
-        phases[SPAN] = _seconds(started, upload_start)
-        phases["upload"] = _seconds(upload_start, upload_end)
+        phases[SPAN] = seconds_between(started, upload_start)
+        phases["upload"] = seconds_between(upload_start, upload_end)
         # A pod already waiting when the marker was written sees it once imported (plus its wait's poll).
         waits = sorted(end for start, end in serving_waits or [] if start <= complete < end)
         if waits:
-            phases["import lag"] = _seconds(upload_end, waits[0])
-        phases["lease to marker"] = _seconds(started, complete)
+            phases["import lag"] = seconds_between(upload_end, waits[0])
+        phases["lease to marker"] = seconds_between(started, complete)
     elif failed:
-        phases["lease to failure"] = _seconds(started, _epoch(failed.get("at")))
+        phases["lease to failure"] = seconds_between(started, _epoch(failed.get("at")))
     last = ("failure", _epoch(failed.get("at"))) if failed else ("marker", complete)
-    phases[f"{last[0]} to termination"] = _seconds(last[1], gone.get("EndTime") if gone else None)
+    phases[f"{last[0]} to termination"] = seconds_between(last[1], gone.get("EndTime") if gone else None)
     return {
         "group": rec.group,
         "artifactsPrefix": rec.prefix,
@@ -155,7 +156,7 @@ def measure_host(rec: HostRecord, serving_waits: list[tuple[datetime, datetime]]
         "createdTime": rec.groups[0]["CreatedTime"].isoformat() if rec.groups else None,
         "phases": phases,
         # What the instance was billed for: running to terminated.
-        "instanceSeconds": _seconds(ec2["LaunchTime"] if ec2 else None, gone.get("EndTime") if gone else None),
+        "instanceSeconds": seconds_between(ec2["LaunchTime"] if ec2 else None, gone.get("EndTime") if gone else None),
     }
 
 

@@ -66,17 +66,21 @@ def table(out: Path, stacks: list[str]) -> str:
     return "\n".join([HEADER, *rows])
 
 
-def replace_table(text: str, new_table: str) -> str:
-    """`text` with the part between the markers replaced; a README without both markers is an error."""
+def _between(text: str) -> tuple[int, int]:
+    """Where the table starts (after BEGIN) and ends (at END); a README without both markers is an error."""
     start, end = text.find(BEGIN), text.find(END)
     if start < 0 or end < start:
         raise ValueError(f"README has no stacks table markers ({BEGIN} ... {END})")
-    return text[: start + len(BEGIN)] + "\n" + new_table + "\n" + text[end:]
+    return start + len(BEGIN), end
+
+
+def replace_table(text: str, new_table: str) -> str:
+    """`text` with the part between the markers replaced."""
+    start, end = _between(text)
+    return text[:start] + "\n" + new_table + "\n" + text[end:]
 
 
 def current_table(text: str) -> str:
     """The table between the markers, as written."""
-    start, end = text.find(BEGIN), text.find(END)
-    if start < 0 or end < start:
-        raise ValueError(f"README has no stacks table markers ({BEGIN} ... {END})")
-    return text[start + len(BEGIN) : end].strip()
+    start, end = _between(text)
+    return text[start:end].strip()
